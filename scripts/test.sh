@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's second command, and what CI runs: installs what is missing, then builds and runs
+# the whole suite several ways:
+#   1. Release build, every test (ctest)
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every test (ctest)
+#   3. ThreadSanitizer build of the concurrency stress test
+#   4. `cmake --install` of the Release build, and examples/ built against the installed package
+#   5. clang-format check of every C++ file
+# Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+
+scripts/install-deps.sh
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "Release build and tests"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+if [[ "${CAIRN_TEST_QUICK:-0}" == 1 ]]; then exit 0; fi
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_SANITIZE=address,undefined -DCAIRN_BUILD_BENCH=OFF >/dev/null
+cmake --build build/asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE no-sanitizer
+
+step "ThreadSanitizer build of the concurrency stress test"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF >/dev/null
+cmake --build build/tsan --target concurrency_test
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/concurrency_test
+
+step "Install, then build examples/ against the installed package"
+rm -rf build/install build/examples
+cmake --install build/release --prefix build/install >/dev/null
+cmake -S examples -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$root/build/install" >/dev/null
+cmake --build build/examples
+(cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
+
+step "clang-format"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run -Werror "${sources[@]}"
+
+step "All checks passed"

@@ -1,0 +1,381 @@
+// The `cairn` command-line tool. The database describes itself (stores, versions and policies are
+// recorded in it), so every command works on any Cairn database without the application's code.
+//
+// Exit codes: 0 success; 1 a Cairn error (its code and message are printed to stderr);
+// 2 a usage error; 3 the requested entry does not exist.
+#include "cli/cli.hpp"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cairn/cairn.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/pretty_json.hpp"
+#include "cli/table.hpp"
+
+namespace cairn::cli {
+namespace json = boost::json;
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotFound = 3;
+
+struct NotFound {
+  std::string message;
+};
+
+std::string policy_name(const MergePolicy& policy) {
+  std::string name = policy.kind == MergePolicy::Kind::lww ? "lww" : "field-lww";
+  for (std::size_t i = 0; i < policy.counters.size(); ++i) {
+    name += (i == 0 ? " counters=" : ",") + policy.counters[i];
+  }
+  return name;
+}
+
+// Read-only opens (what inspect does) mark every store read_only; only a newer schema is news.
+std::string store_status(const StoreInfo& info) {
+  if (info.status == ErrorCode::schema_too_new) return "schema_too_new";
+  return "ok";
+}
+
+json::value parse_json_argument(const std::string& text, std::string_view what) {
+  std::error_code error;
+  json::value value = json::parse(text, error);
+  if (error) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("{} is not valid JSON ({}): {}", what, error.message(), text));
+  }
+  return value;
+}
+
+std::string read_input(const std::string& file) {
+  if (file == "-") {
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ErrorCode::not_found, fmt::format("cannot read '{}'", file));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+DatabaseOptions read_only_options() {
+  DatabaseOptions options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  return options;
+}
+
+DatabaseOptions writable_options() {
+  DatabaseOptions options;
+  options.create_if_missing = false;
+  return options;
+}
+
+json::object entry_json(const Database& db, const std::string& store, const std::string& key) {
+  json::object object;
+  object["store"] = store;
+  object["key"] = key;
+  if (auto value = db.get(store, key)) object["value"] = std::move(*value);
+  if (auto info = db.entry_info(store, key)) {
+    object["hlc"] = info->hlc.to_string();
+    object["replica"] = info->replica;
+    object["schemaVersion"] = info->schema_version;
+    object["deleted"] = info->deleted;
+    object["pending"] = info->pending;
+  }
+  return object;
+}
+
+// --- commands ---
+
+void inspect(const std::string& path, bool as_json, std::ostream& out) {
+  Database db = Database::open(path, read_only_options());
+  const auto stores = db.stores();
+  if (as_json) {
+    json::array list;
+    for (const auto& store : stores) {
+      list.push_back(json::object{{"name", store.schema.name},
+                                  {"version", store.stored_version},
+                                  {"policy", store.schema.policy.to_json()},
+                                  {"entries", store.entries},
+                                  {"bytes", store.bytes},
+                                  {"tombstones", store.tombstones}});
+    }
+    out << json::serialize(json::object{{"path", path},
+                                        {"replica", db.replica_id()},
+                                        {"clock", db.clock().to_string()},
+                                        {"pendingChanges", db.pending_count()},
+                                        {"stores", std::move(list)}})
+        << '\n';
+    return;
+  }
+  out << "database  " << path << '\n'
+      << "replica   " << db.replica_id() << '\n'
+      << "clock     " << db.clock().to_string() << '\n'
+      << "outbox    " << db.pending_count() << " pending change"
+      << (db.pending_count() == 1 ? "" : "s") << '\n'
+      << '\n';
+  Table table({"STORE", "VERSION", "POLICY", "ENTRIES", "BYTES", "TOMBSTONES", "STATUS"});
+  for (const auto& store : stores) {
+    table.add({store.schema.name, std::to_string(store.stored_version),
+               policy_name(store.schema.policy), std::to_string(store.entries),
+               human_bytes(store.bytes), std::to_string(store.tombstones), store_status(store)});
+  }
+  table.print(out);
+}
+
+void get(const std::string& path, const std::string& store, const std::string& key, bool as_json,
+         std::ostream& out) {
+  Database db = Database::open(path, read_only_options());
+  auto value = db.get(store, key);
+  if (!value) {
+    throw NotFound{fmt::format("store '{}' has no entry '{}'", store, key)};
+  }
+  out << (as_json ? json::serialize(entry_json(db, store, key)) : pretty_json(*value)) << '\n';
+}
+
+void put(const std::string& path, const std::string& store, const std::string& key,
+         const std::string& text, bool as_json, std::ostream& out) {
+  json::value value = parse_json_argument(text, "the value");
+  Database db = Database::open(path, writable_options());
+  db.put(store, key, std::move(value));
+  if (as_json) {
+    out << json::serialize(entry_json(db, store, key)) << '\n';
+  } else {
+    out << "put " << store << '/' << key << " (" << db.pending_count() << " pending)\n";
+  }
+}
+
+void erase(const std::string& path, const std::string& store, const std::string& key, bool as_json,
+           std::ostream& out) {
+  Database db = Database::open(path, writable_options());
+  if (!db.contains(store, key)) {
+    throw NotFound{fmt::format("store '{}' has no entry '{}'", store, key)};
+  }
+  db.erase(store, key);
+  if (as_json) {
+    out << json::serialize(entry_json(db, store, key)) << '\n';
+  } else {
+    out << "deleted " << store << '/' << key << " (" << db.pending_count() << " pending)\n";
+  }
+}
+
+// Export format: {"format": "cairn-export", "formatVersion": 1, "stores": {name: {"version",
+// "policy", "entries": {key: value}}}}. Import reads the same.
+void export_database(const std::string& path, std::ostream& out) {
+  Database db = Database::open(path, read_only_options());
+  json::object stores;
+  for (const auto& info : db.stores()) {
+    json::object entries;
+    db.for_each(info.schema.name, [&](std::string_view key, const json::value& value) {
+      entries[key] = value;
+      return true;
+    });
+    stores[info.schema.name] = json::object{{"version", info.stored_version},
+                                            {"policy", info.schema.policy.to_json()},
+                                            {"entries", std::move(entries)}};
+  }
+  out << pretty_json(json::object{
+             {"format", "cairn-export"}, {"formatVersion", 1}, {"stores", std::move(stores)}})
+      << '\n';
+}
+
+void import_database(const std::string& path, const std::string& file, bool as_json,
+                     std::ostream& out) {
+  const json::value document = parse_json_argument(read_input(file), "the import file");
+  const auto bad = [&](std::string_view why) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("'{}' is not a Cairn export: {}", file, why));
+  };
+  const json::object* root = document.if_object();
+  if (!root || !root->contains("format") || root->at("format") != "cairn-export") {
+    throw bad("it has no \"format\": \"cairn-export\"");
+  }
+  const json::object* stores = root->contains("stores") ? root->at("stores").if_object() : nullptr;
+  if (!stores) throw bad("\"stores\" must be an object");
+
+  // Declare every store the database already has, plus the new ones from the file.
+  std::vector<StoreSchema> declared;
+  {
+    std::error_code missing;
+    if (std::filesystem::exists(path, missing)) {
+      Database existing = Database::open(path, read_only_options());
+      for (const auto& info : existing.stores())
+        declared.push_back(info.schema);
+    }
+  }
+  for (const auto& [name, store] : *stores) {
+    const json::object* object = store.if_object();
+    if (!object || !object->contains("entries") || !object->at("entries").is_object()) {
+      throw bad(fmt::format("store '{}' needs an \"entries\" object", std::string_view(name)));
+    }
+    StoreSchema schema{std::string(name), 1, {}};
+    if (const json::value* version = object->if_contains("version")) {
+      if (!version->is_int64() || version->get_int64() < 1 || version->get_int64() > UINT32_MAX) {
+        throw bad(fmt::format("store '{}' has an invalid version", std::string_view(name)));
+      }
+      schema.version = static_cast<std::uint32_t>(version->get_int64());
+    }
+    if (const json::value* policy = object->if_contains("policy")) {
+      schema.policy = MergePolicy::from_json(*policy);
+    }
+    auto known = std::find_if(declared.begin(), declared.end(),
+                              [&](const StoreSchema& s) { return s.name == schema.name; });
+    if (known == declared.end()) {
+      declared.push_back(std::move(schema));
+    } else if (known->version != schema.version) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("store '{}' is at version {} in the database but version {} in "
+                              "'{}'; migrate first so that the versions match",
+                              schema.name, known->version, schema.version, file));
+    }
+  }
+
+  DatabaseOptions options;
+  options.stores = std::move(declared);
+  Database db = Database::open(path, std::move(options));
+  Transaction txn = db.transaction();
+  std::size_t count = 0;
+  for (const auto& [name, store] : *stores) {
+    for (const auto& [key, value] : store.at("entries").get_object()) {
+      txn.put(name, key, value);
+      ++count;
+    }
+  }
+  txn.commit();
+  if (as_json) {
+    out << json::serialize(json::object{{"imported", count}, {"stores", stores->size()}}) << '\n';
+  } else {
+    out << "imported " << count << " entries into " << stores->size() << " store"
+        << (stores->size() == 1 ? "" : "s") << '\n';
+  }
+}
+
+void outbox(const std::string& path, std::size_t limit, bool as_json, std::ostream& out) {
+  Database db = Database::open(path, read_only_options());
+  const auto records = db.outbox(0, limit);
+  if (as_json) {
+    json::array list;
+    for (const auto& record : records) {
+      list.push_back(json::object{{"seq", record.seq},
+                                  {"store", record.store},
+                                  {"key", record.key},
+                                  {"op", record.op},
+                                  {"payload", record.payload},
+                                  {"hlc", record.hlc.to_string()}});
+    }
+    out << json::serialize(json::object{{"pending", db.pending_count()}, {"records", list}})
+        << '\n';
+    return;
+  }
+  out << db.pending_count() << " pending change" << (db.pending_count() == 1 ? "" : "s") << '\n';
+  if (records.empty()) return;
+  out << '\n';
+  Table table({"SEQ", "STORE", "KEY", "OP", "HLC", "PAYLOAD"});
+  for (const auto& record : records) {
+    std::string payload = json::serialize(record.payload);
+    if (payload.size() > 60) payload = payload.substr(0, 57) + "...";
+    table.add({std::to_string(record.seq), record.store, record.key, record.op,
+               record.hlc.to_string(), payload});
+  }
+  table.print(out);
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"cairn: inspect and edit Cairn databases (local-first persistence and sync)",
+               "cairn"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(kVersion));
+  app.footer(
+      "Exit codes: 0 success, 1 error (code and message on stderr), 2 usage, 3 entry not found.");
+
+  std::string path, store, key, value, file;
+  bool as_json = false;
+  std::size_t limit = 100;
+  const auto add_path = [&](CLI::App* command) {
+    command->add_option("DB", path, "Path to the database file")->required();
+  };
+  const auto add_json = [&](CLI::App* command) {
+    command->add_flag("--json", as_json, "Print JSON for scripts instead of tables");
+  };
+
+  auto* inspect_cmd = app.add_subcommand(
+      "inspect", "Show stores, versions, entry counts, bytes and pending outbox");
+  add_path(inspect_cmd);
+  add_json(inspect_cmd);
+
+  auto* get_cmd = app.add_subcommand("get", "Print one entry's value");
+  add_path(get_cmd);
+  get_cmd->add_option("STORE", store, "Store name")->required();
+  get_cmd->add_option("KEY", key, "Entry key")->required();
+  add_json(get_cmd);
+
+  auto* put_cmd = app.add_subcommand("put", "Write one entry (recorded in the outbox)");
+  add_path(put_cmd);
+  put_cmd->add_option("STORE", store, "Store name")->required();
+  put_cmd->add_option("KEY", key, "Entry key")->required();
+  put_cmd->add_option("JSON", value, "The value, as JSON (quote it for the shell)")->required();
+  add_json(put_cmd);
+
+  auto* delete_cmd = app.add_subcommand("delete", "Delete one entry (leaves a tombstone)");
+  add_path(delete_cmd);
+  delete_cmd->add_option("STORE", store, "Store name")->required();
+  delete_cmd->add_option("KEY", key, "Entry key")->required();
+  add_json(delete_cmd);
+
+  auto* export_cmd = app.add_subcommand("export", "Write every store's entries as JSON to stdout");
+  add_path(export_cmd);
+
+  auto* import_cmd = app.add_subcommand(
+      "import",
+      "Write the entries of an export file in one transaction (creates the database "
+      "and missing stores)");
+  import_cmd->add_option("DB", path, "Path to the database file")->required();
+  import_cmd->add_option("FILE", file, "Export file, or - for stdin")->required();
+  add_json(import_cmd);
+
+  auto* outbox_cmd =
+      app.add_subcommand("outbox", "List local changes waiting to be sent to a server");
+  add_path(outbox_cmd);
+  outbox_cmd->add_option("--limit", limit, "Show at most this many records")
+      ->default_val(100)
+      ->check(CLI::PositiveNumber);
+  add_json(outbox_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    if (*inspect_cmd) inspect(path, as_json, out);
+    if (*get_cmd) get(path, store, key, as_json, out);
+    if (*put_cmd) put(path, store, key, value, as_json, out);
+    if (*delete_cmd) erase(path, store, key, as_json, out);
+    if (*export_cmd) export_database(path, out);
+    if (*import_cmd) import_database(path, file, as_json, out);
+    if (*outbox_cmd) outbox(path, limit, as_json, out);
+  } catch (const NotFound& e) {
+    err << "cairn: " << e.message << '\n';
+    return kExitNotFound;
+  } catch (const Error& e) {
+    err << "cairn: error [" << error_code_name(e.code()) << "]: " << e.what() << '\n';
+    return kExitError;
+  }
+  return 0;
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,11 @@
+// Indented JSON for people (Boost.JSON's serialize writes one line, which is right for machines).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <string>
+
+namespace cairn::cli {
+
+std::string pretty_json(const boost::json::value& value, int indent = 2);
+
+}  // namespace cairn::cli

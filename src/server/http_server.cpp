@@ -1,0 +1,290 @@
+// The only translation unit of the server that includes Boost.Beast (it is slow to compile).
+#include "server/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cairn/version.hpp>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace cairn::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+
+std::string error_body(std::string_view code, std::string_view message) {
+  std::string body = R"({"error":{"code":")";
+  body += code;
+  body += R"(","message":")";
+  body += message;  // callers pass plain ASCII without quotes or backslashes
+  body += R"("}})";
+  return body;
+}
+
+}  // namespace
+
+class Session;
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, HttpHandler handler, HttpObserver observer)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        observer_(std::move(observer)),
+        acceptor_(ioc_),
+        signals_(ioc_, SIGINT, SIGTERM),
+        drain_timer_(ioc_) {
+    const auto address = net::ip::make_address(options_.address);
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(net::socket_base::max_listen_connections);
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  void run() {
+    signals_.async_wait([this](const beast::error_code& ec, int signal) {
+      if (ec) return;
+      spdlog::info("signal={} shutting down gracefully", signal);
+      stop();
+    });
+    accept();
+    int threads = options_.threads > 0
+                      ? options_.threads
+                      : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+    std::vector<std::thread> workers;
+    for (int i = 1; i < threads; ++i)
+      workers.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& worker : workers)
+      worker.join();
+  }
+
+  void stop();
+  void add(const std::shared_ptr<Session>& session);
+  void remove(Session* session);
+
+  ~Impl() { destroyed_ = true; }
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  HttpObserver observer_;
+  std::atomic<bool> stopping_{false};
+
+ private:
+  void accept();
+
+  // Declared before ioc_ so that they outlive it: sessions still queued in ioc_ unregister
+  // themselves while it is destroyed.
+  std::atomic<bool> destroyed_{false};
+  std::mutex sessions_mutex_;
+  std::map<Session*, std::weak_ptr<Session>> sessions_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::signal_set signals_;
+  net::steady_timer drain_timer_;
+};
+
+// One connection. Its handlers run on its own strand, so a session's state needs no lock.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string();
+  }
+
+  ~Session() { server_.remove(this); }
+
+  void start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::read, shared_from_this()));
+  }
+
+  // Closes the connection when it is between requests; a request in flight finishes first.
+  void shutdown_if_idle() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      const bool idle = !self->busy_ && (!self->parser_ || !self->parser_->got_some());
+      if (idle) self->close();
+    });
+  }
+
+ private:
+  void read() {
+    if (server_.stopping_) return close();
+    parser_.emplace();
+    parser_->body_limit(server_.options_.body_limit);
+    parser_->header_limit(kHeaderLimit);
+    stream_.expires_after(server_.options_.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
+      return close();
+    }
+    if (ec == http::error::body_limit) {
+      return send_error(413, "payload_too_large", "the request body is over the size limit");
+    }
+    if (ec == http::error::header_limit) {
+      return send_error(431, "headers_too_large", "the request headers are over 16 KiB");
+    }
+    if (ec.category() == beast::error_code(http::error::bad_method).category() ||
+        ec == http::error::partial_message) {
+      return send_error(400, "malformed_http", "the request is not well-formed HTTP/1.1");
+    }
+    if (ec) return close();
+
+    busy_ = true;
+    const auto& message = parser_->get();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers[std::move(name)] = std::string(field.value());
+    }
+    request.body = message.body();
+    request.remote = remote_;
+
+    HttpResponse response;
+    try {
+      response = server_.handler_(request);
+    } catch (const std::exception& e) {
+      spdlog::error("request method={} target={} unhandled error: {}", request.method,
+                    request.target, e.what());
+      response = {500, "application/json", error_body("internal", "internal server error"), {}};
+    }
+    send(std::move(response), message.keep_alive() && !server_.stopping_);
+  }
+
+  void send_error(int status, std::string_view code, std::string_view message) {
+    busy_ = true;
+    send({status, "application/json", error_body(code, message), {}}, false);
+  }
+
+  void send(HttpResponse response, bool keep_alive) {
+    auto message = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), 11);
+    message->set(http::field::server, "cairnd/" + std::string(kVersion));
+    message->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers)
+      message->set(name, value);
+    message->keep_alive(keep_alive);
+    message->body() = std::move(response.body);
+    message->prepare_payload();
+    stream_.expires_after(server_.options_.idle_timeout);
+    http::async_write(stream_, *message,
+                      [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+                        self->busy_ = false;
+                        if (ec || message->need_eof()) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpServer::Impl& server_;
+  std::string remote_;
+  bool busy_ = false;  // a request has been read and its response is not yet written
+};
+
+void HttpServer::Impl::accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      spdlog::warn("accept failed: {}", ec.message());
+    } else {
+      auto session = std::make_shared<Session>(std::move(socket), *this);
+      add(session);
+      session->start();
+    }
+    accept();
+  });
+}
+
+void HttpServer::Impl::add(const std::shared_ptr<Session>& session) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_[session.get()] = session;
+  }
+  if (observer_.connections) observer_.connections(+1);
+}
+
+void HttpServer::Impl::remove(Session* session) {
+  bool drained = false;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(session);
+    drained = stopping_ && sessions_.empty();
+  }
+  if (observer_.connections) observer_.connections(-1);
+  if (drained && !destroyed_) net::post(ioc_, [this] { drain_timer_.cancel(); });
+}
+
+void HttpServer::Impl::stop() {
+  if (stopping_.exchange(true)) return;
+  net::post(ioc_, [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      for (auto& [raw, weak] : sessions_) {
+        if (auto session = weak.lock()) open.push_back(std::move(session));
+      }
+      if (sessions_.empty()) return;  // nothing to drain: run() returns once idle
+    }
+    for (auto& session : open)
+      session->shutdown_if_idle();
+    drain_timer_.expires_after(options_.drain_timeout);
+    drain_timer_.async_wait([this](beast::error_code ec) {
+      if (ec) return;  // cancelled: every connection closed in time
+      spdlog::warn("drain timeout: closing connections that are still open");
+      ioc_.stop();
+    });
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, HttpObserver observer)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(observer))) {}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::port() const {
+  return impl_->port();
+}
+void HttpServer::run() {
+  impl_->run();
+}
+void HttpServer::stop() {
+  impl_->stop();
+}
+
+}  // namespace cairn::server

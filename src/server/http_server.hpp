@@ -1,0 +1,56 @@
+// HttpServer — HTTP/1.1 over TCP on Boost.Beast and Asio, with a pool of worker threads.
+//
+// Keep-alive connections; one request at a time per connection; each request is answered by the
+// handler on a worker thread. Bounds: request bodies over body_limit get 413, headers over 16 KiB
+// get 431, and a client that sends nothing for idle_timeout is disconnected.
+//
+// Shutdown (stop(), or SIGTERM/SIGINT while run() is running) is graceful: the listener closes,
+// idle connections close, requests in flight are answered (with "Connection: close"), and run()
+// returns once every connection is gone or drain_timeout has passed.
+//
+// All Beast code of the server stays in http_server.cpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "server/http.hpp"
+
+namespace cairn::server {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8787;  // 0 picks a free port; see HttpServer::port()
+  int threads = 0;            // 0: one per hardware thread, at least 2
+  std::size_t body_limit = 8 * 1024 * 1024;
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::chrono::milliseconds drain_timeout{10'000};
+};
+
+// Hooks the server calls for its own metrics.
+struct HttpObserver {
+  std::function<void(int delta)> connections;  // +1 on accept, -1 on close
+};
+
+class HttpServer {
+ public:
+  // Binds the listening socket; throws std::runtime_error when it cannot.
+  HttpServer(HttpServerOptions options, HttpHandler handler, HttpObserver observer = {});
+  ~HttpServer();
+
+  std::uint16_t port() const;
+  // Serves until stop() or SIGTERM/SIGINT; returns after the graceful shutdown.
+  void run();
+  // Starts the graceful shutdown; safe from any thread (and from a signal-free context).
+  void stop();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::server

@@ -1,0 +1,42 @@
+// Metrics — the counters cairnd exposes at GET /metrics, in Prometheus text format 0.0.4.
+//
+// Thread-safe: every worker thread records into it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace cairn::server {
+
+class Metrics {
+ public:
+  // One answered request: its route (a fixed name such as "/healthz", never the raw target, so
+  // that label values stay few), status and duration.
+  void record_request(const std::string& route, int status, std::chrono::nanoseconds duration);
+  void connection_opened() { open_connections_.fetch_add(1); }
+  void connection_closed() { open_connections_.fetch_sub(1); }
+
+  std::string render() const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status) -> count
+  std::map<std::string, Histogram> durations_;                     // route -> latency
+  std::atomic<std::int64_t> open_connections_{0};
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace cairn::server

@@ -1,0 +1,306 @@
+#include "storage/local_file.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <cairn/error.hpp>
+
+namespace cairn {
+namespace {
+
+std::string new_replica_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    throw Error(ErrorCode::io_error, "cannot draw random bytes for a replica id");
+  }
+  std::string id;
+  id.reserve(2 * sizeof bytes);
+  for (unsigned char b : bytes)
+    id += fmt::format("{:02x}", b);
+  return id;
+}
+
+bool is_missing_or_empty(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  return error || size == 0;
+}
+
+// Checks the header of an existing file through a read-only connection, so that nothing is
+// written to a file that turns out not to be ours. Returns true when the file is a SQLite database
+// with nothing in it (a creation that crashed before its first commit), which may be initialized.
+bool check_existing(const std::filesystem::path& path) {
+  sqlite::Connection probe(path, sqlite::Connection::Mode::read_only);
+  const std::int64_t application_id = probe.query_int("PRAGMA application_id");
+  const std::int64_t format = probe.query_int("PRAGMA user_version");
+  if (application_id != LocalFile::kApplicationId) {
+    if (application_id == 0 && format == 0 &&
+        probe.query_int("SELECT count(*) FROM sqlite_schema") == 0) {
+      return true;
+    }
+    throw Error(ErrorCode::not_a_cairn_database,
+                fmt::format("'{}' is a SQLite database but not a Cairn database (application_id "
+                            "{:#x}); it was left untouched",
+                            path.string(), application_id));
+  }
+  if (format > LocalFile::kFormat) {
+    throw Error(
+        ErrorCode::format_too_new,
+        fmt::format("'{}' has file format {}, but this build of Cairn reads formats {} to "
+                    "{}; upgrade Cairn to open it",
+                    path.string(), format, LocalFile::kMinReadableFormat, LocalFile::kFormat));
+  }
+  if (format < LocalFile::kMinReadableFormat) {
+    throw Error(ErrorCode::corrupt,
+                fmt::format("'{}' has an unknown file format {}", path.string(), format));
+  }
+  return false;
+}
+
+sqlite::Connection open_connection(const std::filesystem::path& path, bool read_only,
+                                   bool create_if_missing, bool& created) {
+  if (is_missing_or_empty(path)) {
+    if (read_only || !create_if_missing) {
+      throw Error(ErrorCode::not_found,
+                  fmt::format("there is no Cairn database at '{}'", path.string()));
+    }
+    created = true;
+  } else {
+    created = check_existing(path);
+    if (created && read_only) {
+      throw Error(ErrorCode::not_found,
+                  fmt::format("'{}' is an empty database, not yet initialized", path.string()));
+    }
+  }
+  return sqlite::Connection(path, read_only ? sqlite::Connection::Mode::read_only
+                                            : sqlite::Connection::Mode::read_write_create);
+}
+
+}  // namespace
+
+LocalFile::LocalFile(const std::filesystem::path& path, bool read_only, bool create_if_missing,
+                     Durability durability)
+    : connection_(open_connection(path, read_only, create_if_missing, created_)) {
+  connection_.exec("PRAGMA busy_timeout = 5000");
+  if (read_only) {
+    connection_.exec("PRAGMA query_only = 1");
+    return;
+  }
+  sqlite::Statement mode = connection_.prepare("PRAGMA journal_mode = WAL");
+  const bool wal = mode.step() && mode.column_text(0) == "wal";
+  mode.reset();
+  if (!wal) {
+    throw Error(ErrorCode::io_error,
+                fmt::format("'{}' cannot be switched to WAL mode", path.string()));
+  }
+  connection_.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                                  : "PRAGMA synchronous = NORMAL");
+  if (created_) create_schema();
+}
+
+void LocalFile::create_schema() {
+  sqlite::TransactionGuard guard(connection_, sqlite::TransactionGuard::Kind::immediate);
+  connection_.exec(R"sql(
+    CREATE TABLE replica (
+      id         INTEGER PRIMARY KEY CHECK (id = 1),
+      replica_id TEXT NOT NULL,
+      hlc        INTEGER NOT NULL,
+      next_seq   INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE replicas (
+      ref        INTEGER PRIMARY KEY,
+      replica_id TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE stores (
+      id      INTEGER PRIMARY KEY,
+      name    TEXT NOT NULL UNIQUE,
+      version INTEGER NOT NULL,
+      policy  TEXT NOT NULL
+    );
+    CREATE TABLE entries (
+      store_id       INTEGER NOT NULL,
+      key            TEXT NOT NULL,
+      value          TEXT,
+      hlc            INTEGER NOT NULL,
+      replica_ref    INTEGER NOT NULL,
+      schema_version INTEGER NOT NULL,
+      field_stamps   TEXT,
+      PRIMARY KEY (store_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+      seq      INTEGER PRIMARY KEY,
+      store_id INTEGER NOT NULL,
+      key      TEXT NOT NULL,
+      op       TEXT NOT NULL,
+      payload  TEXT NOT NULL,
+      hlc      INTEGER NOT NULL
+    );
+  )sql");
+  connection_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+  connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
+  const std::string id = new_replica_id();
+  connection_.prepare("INSERT INTO replica VALUES (1, ?1, 0, 1, ?2)")
+      .bind(1, id)
+      .bind(2, static_cast<std::int64_t>(system_clock()->now_ms()))
+      .run();
+  insert_replica(id);
+  guard.commit();
+}
+
+LocalFile::Replica LocalFile::replica() {
+  auto& query = connection_.cached("SELECT replica_id, hlc, next_seq FROM replica WHERE id = 1");
+  if (!query.step()) throw Error(ErrorCode::corrupt, "the database has no replica row");
+  Replica replica{std::string(query.column_text(0)),
+                  Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(1))),
+                  static_cast<std::uint64_t>(query.column_int(2))};
+  query.reset();
+  if (replica.id.empty()) throw Error(ErrorCode::corrupt, "the database has an empty replica id");
+  return replica;
+}
+
+void LocalFile::save_clock(Timestamp hlc, std::uint64_t next_seq) {
+  connection_.cached("UPDATE replica SET hlc = ?1, next_seq = ?2 WHERE id = 1")
+      .bind(1, static_cast<std::int64_t>(hlc.packed()))
+      .bind(2, static_cast<std::int64_t>(next_seq))
+      .run();
+}
+
+std::vector<std::pair<std::uint32_t, std::string>> LocalFile::replica_ids() {
+  std::vector<std::pair<std::uint32_t, std::string>> ids;
+  auto& query = connection_.cached("SELECT ref, replica_id FROM replicas ORDER BY ref");
+  while (query.step()) {
+    ids.emplace_back(static_cast<std::uint32_t>(query.column_int(0)),
+                     std::string(query.column_text(1)));
+  }
+  query.reset();
+  return ids;
+}
+
+std::uint32_t LocalFile::insert_replica(std::string_view replica_id) {
+  connection_.cached("INSERT INTO replicas (replica_id) VALUES (?1)").bind(1, replica_id).run();
+  return static_cast<std::uint32_t>(connection_.query_int("SELECT last_insert_rowid()"));
+}
+
+std::vector<LocalFile::StoreRow> LocalFile::stores() {
+  std::vector<StoreRow> rows;
+  auto& query = connection_.cached("SELECT id, name, version, policy FROM stores ORDER BY name");
+  while (query.step()) {
+    rows.push_back(
+        {static_cast<std::uint32_t>(query.column_int(0)), std::string(query.column_text(1)),
+         static_cast<std::uint32_t>(query.column_int(2)), std::string(query.column_text(3))});
+  }
+  query.reset();
+  return rows;
+}
+
+std::uint32_t LocalFile::insert_store(std::string_view name, std::uint32_t version,
+                                      std::string_view policy) {
+  connection_.cached("INSERT INTO stores (name, version, policy) VALUES (?1, ?2, ?3)")
+      .bind(1, name)
+      .bind(2, std::int64_t{version})
+      .bind(3, policy)
+      .run();
+  return static_cast<std::uint32_t>(connection_.query_int("SELECT last_insert_rowid()"));
+}
+
+void LocalFile::update_store(std::uint32_t id, std::uint32_t version, std::string_view policy) {
+  connection_.cached("UPDATE stores SET version = ?2, policy = ?3 WHERE id = ?1")
+      .bind(1, std::int64_t{id})
+      .bind(2, std::int64_t{version})
+      .bind(3, policy)
+      .run();
+}
+
+void LocalFile::for_each_entry(std::uint32_t store_id,
+                               const std::function<void(const EntryRow&)>& visit) {
+  auto& query = connection_.cached(
+      "SELECT key, value, hlc, replica_ref, schema_version, field_stamps FROM entries "
+      "WHERE store_id = ?1 ORDER BY key");
+  query.bind(1, std::int64_t{store_id});
+  EntryRow row;
+  while (query.step()) {
+    row.key = query.column_text(0);
+    row.value = query.column_is_null(1) ? std::nullopt
+                                        : std::optional<std::string_view>(query.column_text(1));
+    row.hlc = Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(2)));
+    row.replica_ref = static_cast<std::uint32_t>(query.column_int(3));
+    row.schema_version = static_cast<std::uint32_t>(query.column_int(4));
+    row.field_stamps = query.column_text(5);
+    visit(row);
+  }
+  query.reset();
+}
+
+void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
+  auto& statement = connection_.cached(
+      "INSERT OR REPLACE INTO entries "
+      "(store_id, key, value, hlc, replica_ref, schema_version, field_stamps) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  statement.bind(1, std::int64_t{store_id}).bind(2, row.key);
+  if (row.value) {
+    statement.bind(3, *row.value);
+  } else {
+    statement.bind_null(3);
+  }
+  statement.bind(4, static_cast<std::int64_t>(row.hlc.packed()))
+      .bind(5, std::int64_t{row.replica_ref})
+      .bind(6, std::int64_t{row.schema_version});
+  if (row.field_stamps.empty()) {
+    statement.bind_null(7);
+  } else {
+    statement.bind(7, row.field_stamps);
+  }
+  statement.run();
+}
+
+void LocalFile::append_outbox(const OutboxRow& row) {
+  connection_
+      .cached(
+          "INSERT INTO outbox (seq, store_id, key, op, payload, hlc) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+      .bind(1, static_cast<std::int64_t>(row.seq))
+      .bind(2, std::int64_t{row.store_id})
+      .bind(3, row.key)
+      .bind(4, row.op)
+      .bind(5, row.payload)
+      .bind(6, static_cast<std::int64_t>(row.hlc.packed()))
+      .run();
+}
+
+std::vector<LocalFile::OutboxRow> LocalFile::outbox(std::uint64_t after_seq, std::size_t limit) {
+  std::vector<OutboxRow> rows;
+  auto& query = connection_.cached(
+      "SELECT seq, store_id, key, op, payload, hlc FROM outbox WHERE seq > ?1 ORDER BY seq "
+      "LIMIT ?2");
+  query.bind(1, static_cast<std::int64_t>(after_seq)).bind(2, static_cast<std::int64_t>(limit));
+  while (query.step()) {
+    rows.push_back({static_cast<std::uint64_t>(query.column_int(0)),
+                    static_cast<std::uint32_t>(query.column_int(1)),
+                    std::string(query.column_text(2)), std::string(query.column_text(3)),
+                    std::string(query.column_text(4)),
+                    Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(5)))});
+  }
+  query.reset();
+  return rows;
+}
+
+std::uint64_t LocalFile::outbox_count() {
+  auto& query = connection_.cached("SELECT count(*) FROM outbox");
+  const auto count = query.step() ? static_cast<std::uint64_t>(query.column_int(0)) : 0;
+  query.reset();
+  return count;
+}
+
+void LocalFile::for_each_pending(
+    const std::function<void(std::uint32_t, std::string_view, std::uint32_t)>& visit) {
+  auto& query =
+      connection_.cached("SELECT store_id, key, count(*) FROM outbox GROUP BY store_id, key");
+  while (query.step()) {
+    visit(static_cast<std::uint32_t>(query.column_int(0)), query.column_text(1),
+          static_cast<std::uint32_t>(query.column_int(2)));
+  }
+  query.reset();
+}
+
+}  // namespace cairn

@@ -1,0 +1,104 @@
+// LocalFile — a Cairn database file on disk. All SQL of the local database lives here.
+//
+// File format (recorded in PRAGMA user_version; application_id is 0x4341524E, "CARN"):
+//
+//   replica   one row: this database's replica id, the last HLC reading it issued or received
+//             (packed, see Timestamp), the next outbox sequence number, its creation time.
+//   replicas  replica ids interned to small integers for the entries table.
+//   stores    one row per store: name, schema version of its data, merge policy (JSON).
+//   entries   (store_id, key) -> value (JSON text; NULL for a tombstone), the HLC and replica of
+//             the latest write, the schema version it was written under, and per-field stamps
+//             (JSON, only when a field-lww entry's fields carry different stamps).
+//   outbox    local changes not yet acknowledged by a server, by sequence number.
+//
+// Formats are numbered; a file is readable when kMinReadableFormat <= user_version <= kFormat.
+// Opening checks the header through a read-only connection first, so a file that is not a Cairn
+// database, is damaged or is too new is never modified.
+//
+// Not thread-safe: the owning Database serializes every call.
+#pragma once
+
+#include <cairn/clock.hpp>
+#include <cairn/database.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/sqlite.hpp"
+
+namespace cairn {
+
+class LocalFile {
+ public:
+  static constexpr std::int64_t kApplicationId = 0x4341524E;  // "CARN"
+  static constexpr std::int64_t kFormat = 1;
+  static constexpr std::int64_t kMinReadableFormat = 1;
+
+  // Opens or creates the file. Throws Error: not_a_cairn_database, corrupt, format_too_new,
+  // io_error, or invalid_argument when the file is missing and may not be created.
+  LocalFile(const std::filesystem::path& path, bool read_only, bool create_if_missing,
+            Durability durability);
+
+  struct Replica {
+    std::string id;
+    Timestamp hlc;
+    std::uint64_t next_seq = 1;
+  };
+  Replica replica();
+  void save_clock(Timestamp hlc, std::uint64_t next_seq);
+
+  std::vector<std::pair<std::uint32_t, std::string>> replica_ids();
+  std::uint32_t insert_replica(std::string_view replica_id);
+
+  struct StoreRow {
+    std::uint32_t id = 0;
+    std::string name;
+    std::uint32_t version = 0;
+    std::string policy;  // MergePolicy JSON
+  };
+  std::vector<StoreRow> stores();
+  std::uint32_t insert_store(std::string_view name, std::uint32_t version, std::string_view policy);
+  void update_store(std::uint32_t id, std::uint32_t version, std::string_view policy);
+
+  struct EntryRow {
+    std::string_view key;
+    std::optional<std::string_view> value;  // empty for a tombstone
+    Timestamp hlc;
+    std::uint32_t replica_ref = 0;
+    std::uint32_t schema_version = 0;
+    std::string_view field_stamps;  // empty when none
+  };
+  // Visits a store's rows in key order. The views are valid during the call only.
+  void for_each_entry(std::uint32_t store_id, const std::function<void(const EntryRow&)>& visit);
+  void write_entry(std::uint32_t store_id, const EntryRow& row);
+
+  struct OutboxRow {
+    std::uint64_t seq = 0;
+    std::uint32_t store_id = 0;
+    std::string key;
+    std::string op;
+    std::string payload;  // JSON text
+    Timestamp hlc;
+  };
+  void append_outbox(const OutboxRow& row);
+  std::vector<OutboxRow> outbox(std::uint64_t after_seq, std::size_t limit);
+  std::uint64_t outbox_count();
+  // (store_id, key) -> number of outbox records, for the pending-writes flags.
+  void for_each_pending(const std::function<void(std::uint32_t store_id, std::string_view key,
+                                                 std::uint32_t count)>& visit);
+
+  bool created() const { return created_; }
+  sqlite::Connection& connection() { return connection_; }
+
+ private:
+  void create_schema();
+
+  bool created_ = false;  // declared first: open_connection() sets it while connection_ is built
+  sqlite::Connection connection_;
+};
+
+}  // namespace cairn

@@ -1,0 +1,462 @@
+#include "store/database_impl.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <cairn/error.hpp>
+#include <cairn/transaction.hpp>
+#include <set>
+
+#include "store/limits.hpp"
+
+namespace cairn {
+namespace json = boost::json;
+
+namespace {
+
+// Per-field stamps are kept in the file as JSON: [["field", hlc, replica_ref, deleted], ...].
+std::string encode_field_stamps(const std::vector<merge::FieldStamp>& fields,
+                                const ReplicaTable& replicas) {
+  if (fields.empty()) return {};
+  json::array array;
+  array.reserve(fields.size());
+  for (const auto& field : fields) {
+    array.push_back(json::array{json::string(field.name), field.stamp.hlc.packed(),
+                                replicas.ref_of(field.stamp.replica), field.deleted ? 1 : 0});
+  }
+  return json::serialize(array);
+}
+
+std::vector<merge::FieldStamp> decode_field_stamps(std::string_view text,
+                                                   const ReplicaTable& replicas,
+                                                   std::string_view store, std::string_view key) {
+  const auto damaged = [&] {
+    return Error(ErrorCode::corrupt,
+                 fmt::format("store '{}', key '{}': damaged field stamps", store, key));
+  };
+  std::error_code error;
+  json::value parsed = json::parse(text, error);
+  if (error || !parsed.is_array()) throw damaged();
+  std::vector<merge::FieldStamp> fields;
+  for (const auto& item : parsed.get_array()) {
+    const json::array* parts = item.if_array();
+    if (!parts || parts->size() != 4 || !(*parts)[0].is_string() || !(*parts)[1].is_number() ||
+        !(*parts)[2].is_number() || !(*parts)[3].is_number()) {
+      throw damaged();
+    }
+    const std::string* replica = replicas.by_ref((*parts)[2].to_number<std::uint32_t>(error));
+    if (error || replica == nullptr) throw damaged();
+    fields.push_back(
+        {std::string((*parts)[0].get_string()),
+         {Timestamp::from_packed((*parts)[1].to_number<std::uint64_t>(error)), replica},
+         (*parts)[3].to_number<int>(error) != 0});
+    if (error) throw damaged();
+  }
+  return fields;
+}
+
+std::size_t entry_bytes(std::string_view key, std::size_t value_bytes) {
+  return key.size() + value_bytes;
+}
+
+}  // namespace
+
+Database::Impl::Impl(const std::filesystem::path& path, DatabaseOptions options)
+    : path_(path),
+      options_(std::move(options)),
+      lock_(options_.read_only ? std::nullopt : std::optional<FileLock>(std::in_place, path)),
+      file_(path, options_.read_only, options_.create_if_missing, options_.durability) {
+  load_replicas();
+  declare_stores();
+  hydrate();
+}
+
+void Database::Impl::load_replicas() {
+  const LocalFile::Replica replica = file_.replica();
+  for (auto& [ref, id] : file_.replica_ids())
+    replicas_.add(ref, std::move(id));
+  self_ = replicas_.find(replica.id);
+  if (self_ == nullptr) throw Error(ErrorCode::corrupt, "the database's own replica id is missing");
+  clock_ = std::make_unique<HybridClock>(options_.clock, replica.hlc);
+  next_seq_ = replica.next_seq;
+}
+
+// Records the declared stores in the file (creating missing ones, updating changed policies) and
+// decides which stores this Database loads, and whether each may be written.
+void Database::Impl::declare_stores() {
+  const bool read_only = options_.read_only;
+  std::map<std::string, LocalFile::StoreRow, std::less<>> recorded;
+  for (auto& row : file_.stores()) {
+    store_names_[row.id] = row.name;
+    recorded.emplace(row.name, std::move(row));
+  }
+
+  std::vector<StoreSchema> declared = options_.stores;
+  std::set<std::string, std::less<>> names;
+  for (auto& schema : declared) {
+    validate_store_schema(schema);
+    if (!names.insert(schema.name).second) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("store '{}' is declared twice", schema.name));
+    }
+  }
+  if (declared.empty()) {  // a tool: load every recorded store as recorded
+    for (const auto& [name, row] : recorded) {
+      declared.push_back({name, row.version, MergePolicy::from_json(json::parse(row.policy))});
+    }
+  }
+
+  std::optional<sqlite::TransactionGuard> guard;
+  const auto begin = [&] {
+    if (!guard) guard.emplace(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+  };
+  for (auto& schema : declared) {
+    StoreState state;
+    state.schema = schema;
+    const std::string policy = json::serialize(schema.policy.to_json());
+    auto it = recorded.find(schema.name);
+    if (it == recorded.end()) {
+      state.stored_version = schema.version;
+      if (!read_only) {
+        begin();
+        state.id = file_.insert_store(schema.name, schema.version, policy);
+        store_names_[state.id] = schema.name;
+      }
+    } else {
+      const LocalFile::StoreRow& row = it->second;
+      state.id = row.id;
+      state.stored_version = row.version;
+      if (row.version > schema.version) {
+        state.status = ErrorCode::schema_too_new;
+      } else if (row.version < schema.version) {
+        throw Error(ErrorCode::migration_required,
+                    fmt::format("store '{}' holds data at version {} but version {} is declared, "
+                                "and no migration covers it; nothing was changed",
+                                schema.name, row.version, schema.version));
+      } else if (row.policy != policy && !read_only) {
+        begin();
+        file_.update_store(row.id, row.version, policy);
+      }
+    }
+    if (read_only && !state.status) state.status = ErrorCode::read_only;
+    stores_.emplace(schema.name, std::move(state));
+  }
+  if (guard) guard->commit();
+}
+
+void Database::Impl::hydrate() {
+  // One read transaction, so that a read-only Database sees one consistent snapshot even while
+  // another process writes.
+  sqlite::TransactionGuard snapshot(file_.connection(), sqlite::TransactionGuard::Kind::deferred);
+  json::parser parser;
+  for (auto& [name, state] : stores_) {
+    if (state.id == 0) continue;
+    auto hint = state.entries.end();
+    file_.for_each_entry(state.id, [&](const LocalFile::EntryRow& row) {
+      StoredEntry entry;
+      entry.stamp = {row.hlc, replicas_.by_ref(row.replica_ref)};
+      if (entry.stamp.replica == nullptr) {
+        throw Error(ErrorCode::corrupt,
+                    fmt::format("store '{}', key '{}': unknown replica", name, row.key));
+      }
+      entry.schema_version = row.schema_version;
+      entry.deleted = !row.value.has_value();
+      if (row.value) {
+        std::error_code error;
+        parser.reset();
+        parser.write(row.value->data(), row.value->size(), error);
+        if (error) {
+          throw Error(ErrorCode::corrupt, fmt::format("store '{}', key '{}': damaged value: {}",
+                                                      name, row.key, error.message()));
+        }
+        entry.value = parser.release();
+        entry.bytes = static_cast<std::uint32_t>(entry_bytes(row.key, row.value->size()));
+        ++state.live;
+        state.bytes += entry.bytes;
+      } else {
+        ++state.tombstones;
+      }
+      if (!row.field_stamps.empty()) {
+        entry.fields = decode_field_stamps(row.field_stamps, replicas_, name, row.key);
+      }
+      hint = std::next(state.entries.emplace_hint(hint, row.key, std::move(entry)));
+    });
+  }
+
+  std::map<std::uint32_t, StoreState*> by_id;
+  for (auto& [name, state] : stores_)
+    by_id[state.id] = &state;
+  std::uint64_t pending = 0;
+  file_.for_each_pending([&](std::uint32_t store_id, std::string_view key, std::uint32_t count) {
+    pending += count;
+    auto store = by_id.find(store_id);
+    if (store == by_id.end()) return;
+    auto entry = store->second->entries.find(key);
+    if (entry != store->second->entries.end()) entry->second.pending = count;
+  });
+  pending_ = pending;
+  snapshot.commit();
+}
+
+const StoreState& Database::Impl::store(std::string_view name) const {
+  auto it = stores_.find(name);
+  if (it == stores_.end()) {
+    throw Error(ErrorCode::unknown_store,
+                fmt::format("store '{}' is not declared in this database", name));
+  }
+  return it->second;
+}
+
+StoreState& Database::Impl::writable_store(std::string_view name) {
+  StoreState& state = const_cast<StoreState&>(store(name));
+  if (state.status == ErrorCode::schema_too_new) {
+    throw Error(ErrorCode::schema_too_new,
+                fmt::format("store '{}' holds data at version {}, newer than the declared version "
+                            "{}; it is read-only until the application upgrades",
+                            name, state.stored_version, state.schema.version));
+  }
+  if (state.status) {
+    throw Error(ErrorCode::read_only,
+                fmt::format("store '{}' is read-only: the database was opened read-only", name));
+  }
+  return state;
+}
+
+std::optional<json::value> Database::Impl::get(std::string_view store_name,
+                                               std::string_view key) const {
+  const StoreState& state = store(store_name);
+  std::shared_lock lock(state_mutex_);
+  auto it = state.entries.find(key);
+  if (it == state.entries.end() || it->second.deleted) return std::nullopt;
+  return it->second.value;
+}
+
+bool Database::Impl::contains(std::string_view store_name, std::string_view key) const {
+  const StoreState& state = store(store_name);
+  std::shared_lock lock(state_mutex_);
+  auto it = state.entries.find(key);
+  return it != state.entries.end() && !it->second.deleted;
+}
+
+std::size_t Database::Impl::size(std::string_view store_name) const {
+  const StoreState& state = store(store_name);
+  std::shared_lock lock(state_mutex_);
+  return state.live;
+}
+
+std::optional<EntryInfo> Database::Impl::entry_info(std::string_view store_name,
+                                                    std::string_view key) const {
+  const StoreState& state = store(store_name);
+  std::shared_lock lock(state_mutex_);
+  auto it = state.entries.find(key);
+  if (it == state.entries.end()) return std::nullopt;
+  const StoredEntry& entry = it->second;
+  EntryInfo info{entry.stamp.hlc,      std::string(entry.stamp.replica_view()),
+                 entry.schema_version, entry.deleted,
+                 entry.pending > 0,    {}};
+  if (state.schema.policy.kind == MergePolicy::Kind::field_lww) {
+    for (const auto& field : merge::field_stamps(entry)) {
+      info.fields.push_back(
+          {field.name, field.stamp.hlc, std::string(field.stamp.replica_view()), field.deleted});
+    }
+  }
+  return info;
+}
+
+void Database::Impl::scan(std::string_view store_name, std::string_view from, std::string_view to,
+                          const Visitor& visit) const {
+  const StoreState& state = store(store_name);
+  std::shared_lock lock(state_mutex_);
+  auto it = from.empty() ? state.entries.begin() : state.entries.lower_bound(from);
+  for (; it != state.entries.end(); ++it) {
+    if (!to.empty() && std::string_view(it->first) >= to) break;
+    if (it->second.deleted) continue;
+    if (!visit(it->first, it->second.value)) break;
+  }
+}
+
+StoreInfo Database::Impl::store_info(const StoreState& state) const {
+  std::shared_lock lock(state_mutex_);
+  return StoreInfo{state.schema, state.stored_version, !state.status,   state.status,
+                   state.live,   state.bytes,          state.tombstones};
+}
+
+std::vector<StoreInfo> Database::Impl::stores() const {
+  std::vector<StoreInfo> infos;
+  for (const auto& [name, state] : stores_)
+    infos.push_back(store_info(state));
+  return infos;
+}
+
+void Database::Impl::check_write(const Transaction::Write& write) const {
+  const StoreState& state = store(write.store);
+  check_key(write.store, write.key, options_.limits);
+  if (write.kind == Transaction::Write::Kind::put) {
+    check_value_size(write.store, write.key, write.serialized.size(), options_.limits);
+  }
+  if (write.kind == Transaction::Write::Kind::increment &&
+      !state.schema.policy.is_counter(write.field)) {
+    throw Error(
+        ErrorCode::invalid_value,
+        fmt::format("store '{}': '{}' is not a declared counter field", write.store, write.field));
+  }
+}
+
+// Commits a transaction's writes. Plans every write against the committed state overlaid with the
+// transaction's earlier writes, checks quotas, writes entries, outbox records and the clock in one
+// SQLite transaction, and only when that has committed applies the result to memory and tells the
+// listeners. Any failure before the SQLite commit leaves file and memory as they were.
+void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
+  if (writes.empty()) return;
+  std::unique_lock write_lock(write_mutex_);
+
+  struct Staged {
+    StoreState* store = nullptr;
+    const StoredEntry* committed = nullptr;
+    std::optional<StoredEntry> next;
+    std::string text;  // the next value as JSON text, when live
+  };
+  std::map<std::pair<StoreState*, std::string_view>, Staged> staged;
+  std::vector<LocalFile::OutboxRow> outbox;
+  const bool notify = !subscribers_->empty();
+  ChangeSet change_set{Origin::local, {}};
+  std::uint64_t seq = next_seq_;
+  static const StoredEntry kAbsent;
+
+  for (const auto& write : writes) {
+    StoreState& state = writable_store(write.store);
+    auto [it, inserted] = staged.try_emplace({&state, write.key});
+    Staged& slot = it->second;
+    if (inserted) {
+      slot.store = &state;
+      auto found = state.entries.find(write.key);
+      slot.committed = found == state.entries.end() ? nullptr : &found->second;
+    }
+    const StoredEntry& current = slot.next        ? *slot.next
+                                 : slot.committed ? *slot.committed
+                                                  : kAbsent;
+    const merge::Stamp stamp{clock_->now(), self_};
+    const std::uint32_t version = state.schema.version;
+
+    std::optional<merge::LocalWrite> plan;
+    std::string text;
+    switch (write.kind) {
+      case Transaction::Write::Kind::put:
+        plan = merge::plan_put(current, write.value, state.schema.policy, stamp, version);
+        text = write.serialized;
+        break;
+      case Transaction::Write::Kind::erase:
+        plan = merge::plan_erase(current, stamp, version);
+        break;
+      case Transaction::Write::Kind::increment:
+        plan = merge::plan_increment(current, write.field, write.delta, state.schema.policy, stamp,
+                                     version);
+        text = json::serialize(plan->entry.value);
+        check_value_size(write.store, write.key, text.size(), options_.limits);
+        break;
+    }
+    if (!plan) continue;
+
+    StoredEntry next;
+    static_cast<merge::Entry&>(next) = std::move(plan->entry);
+    next.bytes = next.deleted ? 0 : static_cast<std::uint32_t>(entry_bytes(write.key, text.size()));
+    next.pending = current.pending + 1;
+    if (notify) {
+      change_set.changes.push_back(
+          {write.store, write.key,
+           next.deleted ? std::nullopt : std::optional<json::value>(next.value),
+           current.deleted ? std::nullopt : std::optional<json::value>(current.value), stamp.hlc});
+    }
+    outbox.push_back({seq++, state.id, write.key, std::string(plan->op),
+                      json::serialize(plan->payload), stamp.hlc});
+    slot.next = std::move(next);
+    slot.text = std::move(text);
+  }
+  if (outbox.empty()) return;
+
+  // Quotas: a store may not grow beyond its limit (it may still shrink when already over it).
+  std::map<StoreState*, std::int64_t> growth;
+  for (const auto& [key, slot] : staged) {
+    if (!slot.next) continue;
+    growth[slot.store] +=
+        std::int64_t{slot.next->bytes} - (slot.committed ? slot.committed->bytes : 0);
+  }
+  for (const auto& [state, delta] : growth) {
+    const std::size_t after = state->bytes + delta;
+    if (delta > 0 && after > options_.limits.max_store_bytes) {
+      throw Error(ErrorCode::quota_exceeded,
+                  fmt::format("store '{}' would hold {} bytes, over its quota of {} bytes; nothing "
+                              "was written",
+                              state->schema.name, after, options_.limits.max_store_bytes));
+    }
+  }
+
+  {
+    sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+    for (const auto& [key, slot] : staged) {
+      if (!slot.next) continue;
+      const StoredEntry& entry = *slot.next;
+      const std::string stamps = encode_field_stamps(entry.fields, replicas_);
+      LocalFile::EntryRow row;
+      row.key = key.second;
+      if (!entry.deleted) row.value = slot.text;
+      row.hlc = entry.stamp.hlc;
+      row.replica_ref = replicas_.ref_of(entry.stamp.replica);
+      row.schema_version = entry.schema_version;
+      row.field_stamps = stamps;
+      file_.write_entry(slot.store->id, row);
+    }
+    for (const auto& record : outbox)
+      file_.append_outbox(record);
+    file_.save_clock(clock_->last(), seq);
+    guard.commit();
+  }
+  next_seq_ = seq;
+  pending_ += outbox.size();
+
+  {
+    std::unique_lock state_lock(state_mutex_);
+    for (auto& [key, slot] : staged) {
+      if (!slot.next) continue;
+      StoreState& state = *slot.store;
+      if (slot.committed) {
+        if (slot.committed->deleted) {
+          --state.tombstones;
+        } else {
+          --state.live;
+          state.bytes -= slot.committed->bytes;
+        }
+      }
+      if (slot.next->deleted) {
+        ++state.tombstones;
+      } else {
+        ++state.live;
+        state.bytes += slot.next->bytes;
+      }
+      state.entries.insert_or_assign(std::string(key.second), std::move(*slot.next));
+    }
+  }
+
+  if (!notify) return;
+  std::lock_guard notify_lock(notify_mutex_);
+  write_lock.unlock();
+  subscribers_->notify(change_set);
+}
+
+std::vector<OutboxRecord> Database::Impl::outbox(std::uint64_t after_seq, std::size_t limit) {
+  std::lock_guard lock(write_mutex_);
+  std::vector<OutboxRecord> records;
+  for (auto& row : file_.outbox(after_seq, limit)) {
+    std::error_code error;
+    json::value payload = json::parse(row.payload, error);
+    if (error) {
+      throw Error(ErrorCode::corrupt, fmt::format("outbox record {} is damaged", row.seq));
+    }
+    auto name = store_names_.find(row.store_id);
+    records.push_back({row.seq, name == store_names_.end() ? "" : name->second, std::move(row.key),
+                       std::move(row.op), std::move(payload), row.hlc});
+  }
+  return records;
+}
+
+}  // namespace cairn

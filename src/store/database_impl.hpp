@@ -1,0 +1,109 @@
+// Database::Impl — the store engine behind cairn::Database.
+//
+// Locks, in the order they are taken:
+//   write_mutex_   serializes commits and every use of file_ (the SQLite connection), the HLC's
+//                  persistence, next_seq_ and replicas_' lookups. Held across disk I/O.
+//   notify_mutex_  recursive; taken before write_mutex_ is released and held while listeners run,
+//                  so listeners hear commits in commit order and may commit themselves.
+//   state_mutex_   shared by readers; exclusive only while a durable commit is applied to memory.
+//                  Readers therefore never wait for disk I/O.
+// The set of stores is fixed when open() returns; only their contents change afterwards, and
+// only under state_mutex_ held exclusively by the thread that holds write_mutex_. That thread may
+// therefore read the stores without state_mutex_.
+#pragma once
+
+#include <atomic>
+#include <boost/json/value.hpp>
+#include <cairn/database.hpp>
+#include <cairn/transaction.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "clock/hybrid_clock.hpp"
+#include "merge/entry.hpp"
+#include "storage/file_lock.hpp"
+#include "storage/local_file.hpp"
+#include "store/replica_table.hpp"
+#include "store/subscribers.hpp"
+
+namespace cairn {
+
+// One write of a Transaction, checked when it was added.
+struct Transaction::Write {
+  enum class Kind { put, erase, increment };
+  Kind kind;
+  std::string store;
+  std::string key;
+  boost::json::value value;  // put: the value
+  std::string serialized;    // put: the value as JSON text
+  std::string field;         // increment: the counter field
+  std::int64_t delta = 0;    // increment: the amount
+};
+
+struct StoredEntry : merge::Entry {
+  std::uint32_t bytes = 0;    // key + serialized value while live; 0 for a tombstone
+  std::uint32_t pending = 0;  // outbox records not yet acknowledged
+};
+
+struct StoreState {
+  std::uint32_t id = 0;  // row in the stores table; 0 when the store is not in the file
+  StoreSchema schema;
+  std::uint32_t stored_version = 0;
+  std::optional<ErrorCode> status;  // read_only or schema_too_new when the store is not writable
+  std::map<std::string, StoredEntry, std::less<>> entries;
+  std::size_t live = 0;
+  std::size_t bytes = 0;
+  std::size_t tombstones = 0;
+};
+
+class Database::Impl {
+ public:
+  Impl(const std::filesystem::path& path, DatabaseOptions options);
+
+  // Reads (take state_mutex_ shared).
+  const StoreState& store(std::string_view name) const;
+  std::optional<boost::json::value> get(std::string_view store, std::string_view key) const;
+  bool contains(std::string_view store, std::string_view key) const;
+  std::size_t size(std::string_view store) const;
+  std::optional<EntryInfo> entry_info(std::string_view store, std::string_view key) const;
+  void scan(std::string_view store, std::string_view from, std::string_view to,
+            const Visitor& visit) const;
+  StoreInfo store_info(const StoreState& state) const;
+  std::vector<StoreInfo> stores() const;
+
+  // Checks a write when it is added to a transaction; throws Error.
+  void check_write(const Transaction::Write& write) const;
+  void commit(const std::vector<Transaction::Write>& writes);
+
+  std::vector<OutboxRecord> outbox(std::uint64_t after_seq, std::size_t limit);
+
+  std::filesystem::path path_;
+  DatabaseOptions options_;
+  std::optional<FileLock> lock_;
+  LocalFile file_;
+  ReplicaTable replicas_;
+  const std::string* self_ = nullptr;
+  std::unique_ptr<HybridClock> clock_;
+  std::uint64_t next_seq_ = 1;
+  std::atomic<std::uint64_t> pending_{0};
+  std::map<std::uint32_t, std::string> store_names_;  // every store in the file, by id
+  std::map<std::string, StoreState, std::less<>> stores_;
+  std::shared_ptr<Subscribers> subscribers_ = std::make_shared<Subscribers>();
+
+  std::mutex write_mutex_;
+  std::recursive_mutex notify_mutex_;
+  mutable std::shared_mutex state_mutex_;
+
+ private:
+  void load_replicas();
+  void declare_stores();
+  void hydrate();
+  StoreState& writable_store(std::string_view name);
+};
+
+}  // namespace cairn

@@ -1,0 +1,147 @@
+// The `cairn` CLI, run as a real process against real database files.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cairn/cairn.hpp>
+#include <fstream>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace cairn::test {
+namespace {
+namespace json = boost::json;
+
+RunResult cairn_cli(std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), CAIRN_CLI_PATH);
+  return run(args, input);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DatabaseOptions options;
+    options.stores = {{"journal", 1, MergePolicy::whole_entry()},
+                      {"playerStatistics", 2, MergePolicy::per_field({"xp"})}};
+    Database db = Database::open(db_path(), options);
+    db.put("journal", "2026/02/01/10:00", json::parse(R"({"text":"Walked","mood":4})"));
+    db.put("playerStatistics", "cooking", json::parse(R"({"xp":120,"level":3})"));
+  }
+  std::string db_path() const { return (dir_ / "app.db").string(); }
+
+  TempDir dir_;
+};
+
+TEST_F(CliTest, InspectShowsStoresVersionsCountsAndPendingOutbox) {
+  const RunResult result = cairn_cli({"inspect", db_path()});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("2 pending changes"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("playerStatistics  2        field-lww counters=xp"), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("journal"), std::string::npos);
+}
+
+TEST_F(CliTest, InspectJsonIsMachineReadable) {
+  const RunResult result = cairn_cli({"inspect", db_path(), "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  const json::value report = json::parse(result.out);
+  EXPECT_EQ(report.at("pendingChanges"), 2);
+  const auto& stores = report.at("stores").as_array();
+  ASSERT_EQ(stores.size(), 2u);
+  EXPECT_EQ(stores[1].at("name"), "playerStatistics");
+  EXPECT_EQ(stores[1].at("version"), 2);
+  EXPECT_EQ(stores[1].at("entries"), 1);
+  EXPECT_EQ(stores[1].at("policy"), json::parse(R"({"merge":"field-lww","counters":["xp"]})"));
+}
+
+TEST_F(CliTest, GetPutAndDeleteWorkWithoutTheApplicationsCode) {
+  RunResult result = cairn_cli({"get", db_path(), "journal", "2026/02/01/10:00"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out), json::parse(R"({"text":"Walked","mood":4})"));
+
+  result = cairn_cli({"put", db_path(), "playerStatistics", "cooking", R"({"xp":150,"level":3})"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  result = cairn_cli({"get", db_path(), "playerStatistics", "cooking", "--json"});
+  const json::value entry = json::parse(result.out);
+  EXPECT_EQ(entry.at("value"), json::parse(R"({"xp":150,"level":3})"));
+  EXPECT_EQ(entry.at("pending"), true);
+  EXPECT_EQ(entry.at("schemaVersion"), 2);
+
+  result = cairn_cli({"delete", db_path(), "journal", "2026/02/01/10:00"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  result = cairn_cli({"get", db_path(), "journal", "2026/02/01/10:00"});
+  EXPECT_EQ(result.status, 3);
+  EXPECT_NE(result.err.find("no entry"), std::string::npos);
+
+  // The CLI's writes went through the outbox like the application's.
+  result = cairn_cli({"outbox", db_path(), "--json"});
+  const json::value outbox = json::parse(result.out);
+  EXPECT_EQ(outbox.at("pending"), 4);
+  EXPECT_EQ(outbox.at("records").as_array()[2].at("payload"), json::parse(R"({"add":{"xp":30}})"));
+  EXPECT_EQ(outbox.at("records").as_array()[3].at("op"), "delete");
+}
+
+TEST_F(CliTest, ExportThenImportReproducesTheStores) {
+  const RunResult exported = cairn_cli({"export", db_path()});
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  const std::string copy = (dir_ / "copy.db").string();
+  const RunResult imported = cairn_cli({"import", copy, "-"}, exported.out);
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  EXPECT_NE(imported.out.find("imported 2 entries into 2 stores"), std::string::npos);
+  const RunResult again = cairn_cli({"export", copy});
+  EXPECT_EQ(json::parse(again.out), json::parse(exported.out));
+  Database db = Database::open(copy, {});
+  EXPECT_EQ(db.store_info("playerStatistics").schema.policy, MergePolicy::per_field({"xp"}));
+}
+
+TEST_F(CliTest, ErrorsExitNonZeroWithAClearMessage) {
+  RunResult result = cairn_cli({"get", db_path(), "nope", "k"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[unknown_store]"), std::string::npos) << result.err;
+
+  result = cairn_cli({"put", db_path(), "journal", "k", "{not json"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("not valid JSON"), std::string::npos) << result.err;
+
+  result = cairn_cli({"inspect", (dir_ / "missing.db").string()});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[not_found]"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "missing.db"));
+
+  const std::string notes = (dir_ / "notes.txt").string();
+  std::ofstream(notes) << "just some text\n";
+  result = cairn_cli({"inspect", notes});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[not_a_cairn_database]"), std::string::npos) << result.err;
+
+  result = cairn_cli({"import", db_path(), notes});
+  EXPECT_EQ(result.status, 1);
+
+  result = cairn_cli({"frobnicate"});
+  EXPECT_EQ(result.status, 2);
+  result = cairn_cli({"get", db_path()});
+  EXPECT_EQ(result.status, 2);
+}
+
+TEST_F(CliTest, ReadCommandsWorkWhileTheApplicationHasTheDatabaseOpen) {
+  DatabaseOptions options;
+  options.stores = {{"journal", 1, MergePolicy::whole_entry()}};
+  Database app = Database::open(db_path(), options);
+  app.put("journal", "live", json::parse("1"));
+  EXPECT_EQ(cairn_cli({"get", db_path(), "journal", "live"}).status, 0);
+  const RunResult write = cairn_cli({"put", db_path(), "journal", "k", "1"});
+  EXPECT_EQ(write.status, 1);
+  EXPECT_NE(write.err.find("[database_locked]"), std::string::npos) << write.err;
+}
+
+TEST_F(CliTest, HelpIsAvailableEverywhere) {
+  for (const char* command : {"inspect", "get", "put", "delete", "export", "import", "outbox"}) {
+    const RunResult result = cairn_cli({command, "--help"});
+    EXPECT_EQ(result.status, 0) << command;
+    EXPECT_NE(result.out.find("DB"), std::string::npos) << command;
+  }
+  EXPECT_EQ(cairn_cli({"--help"}).status, 0);
+}
+
+}  // namespace
+}  // namespace cairn::test

@@ -1,0 +1,129 @@
+// cairnd as a black box: a real process on a loopback port, spoken to over TCP.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "support/cairnd.hpp"
+
+namespace cairn::test {
+namespace {
+namespace json = boost::json;
+
+void expect_error_body(const HttpResult& result, int status, const std::string& code) {
+  EXPECT_EQ(result.status, status) << result.body;
+  const json::value body = json::parse(result.body);
+  EXPECT_EQ(body.at("error").at("code"), code.c_str()) << result.body;
+  EXPECT_TRUE(body.at("error").at("message").is_string());
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+TEST_F(ServerTest, HealthzAnswersOk) {
+  Cairnd cairnd(dir_.path());
+  const HttpResult result = cairnd.client().request("GET", "/healthz");
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(json::parse(result.body).at("status"), "ok");
+  EXPECT_EQ(result.headers.at("content-type"), "application/json");
+}
+
+TEST_F(ServerTest, MetricsArePrometheusTextAndCountRequests) {
+  Cairnd cairnd(dir_.path());
+  HttpClient client = cairnd.client();
+  client.request("GET", "/healthz");
+  client.request("GET", "/healthz");
+  client.request("GET", "/no/such/route");
+  const HttpResult result = client.request("GET", "/metrics");
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.headers.at("content-type"), "text/plain; version=0.0.4");
+  EXPECT_NE(result.body.find("cairnd_http_requests_total{route=\"/healthz\",status=\"200\"} 2"),
+            std::string::npos)
+      << result.body;
+  EXPECT_NE(result.body.find("cairnd_http_requests_total{route=\"unknown\",status=\"404\"} 1"),
+            std::string::npos);
+  EXPECT_NE(result.body.find("# TYPE cairnd_http_request_duration_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(result.body.find("cairnd_open_connections 1"), std::string::npos);
+}
+
+TEST_F(ServerTest, UnknownRoutesAndMethodsGetJsonErrors) {
+  Cairnd cairnd(dir_.path());
+  HttpClient client = cairnd.client();
+  expect_error_body(client.request("GET", "/api/nothing"), 404, "not_found");
+  expect_error_body(client.request("DELETE", "/healthz"), 405, "method_not_allowed");
+}
+
+TEST_F(ServerTest, MalformedHttpGets400AndTheServerKeepsServing) {
+  Cairnd cairnd(dir_.path());
+  HttpClient bad = cairnd.client();
+  expect_error_body(bad.send_raw("NOT HTTP AT ALL\r\n\r\n"), 400, "malformed_http");
+  HttpClient huge_headers = cairnd.client();
+  const HttpResult result = huge_headers.send_raw(
+      "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(20000, 'x') + "\r\n\r\n");
+  expect_error_body(result, 431, "headers_too_large");
+  EXPECT_EQ(cairnd.client().request("GET", "/healthz").status, 200);
+}
+
+TEST_F(ServerTest, OversizedBodiesGet413) {
+  const auto config = dir_ / "cairnd.json";
+  std::ofstream(config) << R"({"maxBodyBytes": 1024})";
+  Cairnd cairnd(dir_ / "data", {"--config", config.string()});
+  HttpClient client = cairnd.client();
+  expect_error_body(client.request("POST", "/healthz", std::string(4096, 'x')), 413,
+                    "payload_too_large");
+  EXPECT_EQ(cairnd.client().request("GET", "/healthz").status, 200);
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  Cairnd cairnd(dir_.path());
+  HttpClient client = cairnd.client();
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(client.request("GET", "/healthz").status, 200);
+  const HttpResult metrics = client.request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("cairnd_open_connections 1"), std::string::npos);
+}
+
+TEST_F(ServerTest, StopsCleanlyOnSigterm) {
+  Cairnd cairnd(dir_.path());
+  HttpClient idle = cairnd.client();
+  ASSERT_EQ(idle.request("GET", "/healthz").status, 200);  // an idle keep-alive connection
+  cairnd.process().signal(SIGTERM);
+  EXPECT_EQ(cairnd.process().wait(std::chrono::seconds(10)), 0);
+  EXPECT_NE(cairnd.log().find("cairnd stopped"), std::string::npos) << cairnd.log();
+}
+
+TEST_F(ServerTest, StopsCleanlyOnSigint) {
+  Cairnd cairnd(dir_.path());
+  cairnd.process().signal(SIGINT);
+  EXPECT_EQ(cairnd.process().wait(std::chrono::seconds(10)), 0);
+}
+
+TEST_F(ServerTest, CreatesItsDataDirectory) {
+  const auto data = dir_ / "nested" / "var";
+  Cairnd cairnd(data);
+  EXPECT_TRUE(std::filesystem::is_directory(data));
+}
+
+TEST_F(ServerTest, ABadConfigFileIsRefusedWithAMessage) {
+  const auto config = dir_ / "bad.json";
+  std::ofstream(config) << R"({"port": "not a number"})";
+  const RunResult result = run({CAIRND_PATH, "--config", config.string()});
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.err.find("port"), std::string::npos) << result.err;
+}
+
+TEST_F(ServerTest, ABusyPortIsAClearStartupError) {
+  Cairnd first(dir_.path());
+  const RunResult result =
+      run({CAIRND_PATH, "--port", std::to_string(first.port()), "--data", dir_.path().string()});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE((result.out + result.err).find("cannot run"), std::string::npos) << result.out;
+}
+
+}  // namespace
+}  // namespace cairn::test
