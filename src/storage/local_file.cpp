@@ -126,6 +126,7 @@ void LocalFile::create_schema() {
       replica_ref    INTEGER NOT NULL,
       schema_version INTEGER NOT NULL,
       field_stamps   TEXT,
+      pending        INTEGER NOT NULL,
       PRIMARY KEY (store_id, key)
     ) WITHOUT ROWID;
     CREATE TABLE outbox (
@@ -215,7 +216,7 @@ void LocalFile::update_store(std::uint32_t id, std::uint32_t version, std::strin
 void LocalFile::for_each_entry(std::uint32_t store_id,
                                const std::function<void(const EntryRow&)>& visit) {
   auto& query = connection_.cached(
-      "SELECT key, value, hlc, replica_ref, schema_version, field_stamps FROM entries "
+      "SELECT key, value, hlc, replica_ref, schema_version, field_stamps, pending FROM entries "
       "WHERE store_id = ?1 ORDER BY key");
   query.bind(1, std::int64_t{store_id});
   EntryRow row;
@@ -227,6 +228,7 @@ void LocalFile::for_each_entry(std::uint32_t store_id,
     row.replica_ref = static_cast<std::uint32_t>(query.column_int(3));
     row.schema_version = static_cast<std::uint32_t>(query.column_int(4));
     row.field_stamps = query.column_text(5);
+    row.pending = static_cast<std::uint32_t>(query.column_int(6));
     visit(row);
   }
   query.reset();
@@ -235,8 +237,8 @@ void LocalFile::for_each_entry(std::uint32_t store_id,
 void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
   auto& statement = connection_.cached(
       "INSERT OR REPLACE INTO entries "
-      "(store_id, key, value, hlc, replica_ref, schema_version, field_stamps) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "(store_id, key, value, hlc, replica_ref, schema_version, field_stamps, pending) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   statement.bind(1, std::int64_t{store_id}).bind(2, row.key);
   if (row.value) {
     statement.bind(3, *row.value);
@@ -251,6 +253,7 @@ void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
   } else {
     statement.bind(7, row.field_stamps);
   }
+  statement.bind(8, std::int64_t{row.pending});
   statement.run();
 }
 
@@ -290,17 +293,6 @@ std::uint64_t LocalFile::outbox_count() {
   const auto count = query.step() ? static_cast<std::uint64_t>(query.column_int(0)) : 0;
   query.reset();
   return count;
-}
-
-void LocalFile::for_each_pending(
-    const std::function<void(std::uint32_t, std::string_view, std::uint32_t)>& visit) {
-  auto& query =
-      connection_.cached("SELECT store_id, key, count(*) FROM outbox GROUP BY store_id, key");
-  while (query.step()) {
-    visit(static_cast<std::uint32_t>(query.column_int(0)), query.column_text(1),
-          static_cast<std::uint32_t>(query.column_int(2)));
-  }
-  query.reset();
 }
 
 }  // namespace cairn

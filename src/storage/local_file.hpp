@@ -7,8 +7,10 @@
 //   replicas  replica ids interned to small integers for the entries table.
 //   stores    one row per store: name, schema version of its data, merge policy (JSON).
 //   entries   (store_id, key) -> value (JSON text; NULL for a tombstone), the HLC and replica of
-//             the latest write, the schema version it was written under, and per-field stamps
-//             (JSON, only when a field-lww entry's fields carry different stamps).
+//             the latest write, the schema version it was written under, per-field stamps
+//             (JSON, only when a field-lww entry's fields carry different stamps), and how many
+//             of its outbox records are not yet acknowledged (kept with the entry so that opening
+//             never scans the outbox).
 //   outbox    local changes not yet acknowledged by a server, by sequence number.
 //
 // Formats are numbered; a file is readable when kMinReadableFormat <= user_version <= kFormat.
@@ -71,6 +73,7 @@ class LocalFile {
     std::uint32_t replica_ref = 0;
     std::uint32_t schema_version = 0;
     std::string_view field_stamps;  // empty when none
+    std::uint32_t pending = 0;      // outbox records of this entry not yet acknowledged
   };
   // Visits a store's rows in key order. The views are valid during the call only.
   void for_each_entry(std::uint32_t store_id, const std::function<void(const EntryRow&)>& visit);

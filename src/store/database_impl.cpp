@@ -160,6 +160,7 @@ void Database::Impl::hydrate() {
                     fmt::format("store '{}', key '{}': unknown replica", name, row.key));
       }
       entry.schema_version = row.schema_version;
+      entry.pending = row.pending;
       entry.deleted = !row.value.has_value();
       if (row.value) {
         std::error_code error;
@@ -183,18 +184,7 @@ void Database::Impl::hydrate() {
     });
   }
 
-  std::map<std::uint32_t, StoreState*> by_id;
-  for (auto& [name, state] : stores_)
-    by_id[state.id] = &state;
-  std::uint64_t pending = 0;
-  file_.for_each_pending([&](std::uint32_t store_id, std::string_view key, std::uint32_t count) {
-    pending += count;
-    auto store = by_id.find(store_id);
-    if (store == by_id.end()) return;
-    auto entry = store->second->entries.find(key);
-    if (entry != store->second->entries.end()) entry->second.pending = count;
-  });
-  pending_ = pending;
+  pending_ = file_.outbox_count();
   snapshot.commit();
 }
 
@@ -404,6 +394,7 @@ void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
       row.replica_ref = replicas_.ref_of(entry.stamp.replica);
       row.schema_version = entry.schema_version;
       row.field_stamps = stamps;
+      row.pending = entry.pending;
       file_.write_entry(slot.store->id, row);
     }
     for (const auto& record : outbox)

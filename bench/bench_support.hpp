@@ -1,0 +1,74 @@
+// Shared pieces of the benchmarks: journal-like data, timing, percentiles, a scratch directory.
+#pragma once
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cairn/cairn.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace cairn::bench {
+
+using Stopwatch = std::chrono::steady_clock;
+
+inline double ms_since(Stopwatch::time_point start) {
+  return std::chrono::duration<double, std::milli>(Stopwatch::now() - start).count();
+}
+
+inline double percentile(std::vector<double> samples, double p) {
+  std::sort(samples.begin(), samples.end());
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1) + 0.5);
+  return samples[std::min(index, samples.size() - 1)];
+}
+
+inline double median(std::vector<double> samples) {
+  return percentile(std::move(samples), 0.5);
+}
+
+// A journal entry as the roadmap's app writes them: ~200 bytes of JSON.
+inline boost::json::value journal_entry(std::mt19937_64& random, std::size_t n) {
+  static const char* kWords[] = {"walked", "river", "dinner", "piano",  "scales", "morning",
+                                 "tired",  "happy", "rain",   "friend", "book",   "garden",
+                                 "coffee", "wrote", "slept",  "ran",    "quiet",  "city"};
+  std::string text;
+  while (text.size() < 120) {
+    text += kWords[random() % std::size(kWords)];
+    text += ' ';
+  }
+  return boost::json::object{
+      {"text", text},
+      {"mood", static_cast<int>(1 + random() % 5)},
+      {"skills", boost::json::array{"running", "cooking"}},
+      {"createdAt", "2026-02-" + std::to_string(1 + n % 28) + "T10:00:00Z"},
+  };
+}
+
+inline std::string journal_key(std::size_t n) {
+  char key[40];
+  std::snprintf(key, sizeof key, "2026/%02zu/%02zu/%02zu:%02zu-%07zu", 1 + n / 40000 % 12,
+                1 + n / 1440 % 28, n / 60 % 24, n % 60, n);
+  return key;
+}
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "cairn-bench-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace cairn::bench
