@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 
 #include <cairn/error.hpp>
+#include <cstdio>
+#include <cstring>
 
 namespace cairn {
 namespace {
@@ -26,18 +28,10 @@ bool is_missing_or_empty(const std::filesystem::path& path) {
   return error || size == 0;
 }
 
-// Checks the header of an existing file through a read-only connection, so that nothing is
-// written to a file that turns out not to be ours. Returns true when the file is a SQLite database
-// with nothing in it (a creation that crashed before its first commit), which may be initialized.
-bool check_existing(const std::filesystem::path& path) {
-  sqlite::Connection probe(path, sqlite::Connection::Mode::read_only);
-  const std::int64_t application_id = probe.query_int("PRAGMA application_id");
-  const std::int64_t format = probe.query_int("PRAGMA user_version");
+// Throws unless (application_id, format) identify a Cairn file this build can read.
+void check_identity(const std::filesystem::path& path, std::int64_t application_id,
+                    std::int64_t format) {
   if (application_id != LocalFile::kApplicationId) {
-    if (application_id == 0 && format == 0 &&
-        probe.query_int("SELECT count(*) FROM sqlite_schema") == 0) {
-      return true;
-    }
     throw Error(ErrorCode::not_a_cairn_database,
                 fmt::format("'{}' is a SQLite database but not a Cairn database (application_id "
                             "{:#x}); it was left untouched",
@@ -54,6 +48,43 @@ bool check_existing(const std::filesystem::path& path) {
     throw Error(ErrorCode::corrupt,
                 fmt::format("'{}' has an unknown file format {}", path.string(), format));
   }
+}
+
+// The fast path: the identification fields of the SQLite header read straight from the file
+// (https://sqlite.org/fileformat.html: a 16-byte magic string, user_version at offset 60 and
+// application_id at offset 68, both big-endian). True when they name a readable Cairn file.
+// The main file's header can lag behind a WAL that is not yet checkpointed, so the open
+// connection checks again before anything is written.
+bool header_says_cairn(const std::filesystem::path& path) {
+  unsigned char header[100];
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return false;
+  const std::size_t read = std::fread(header, 1, sizeof header, file);
+  std::fclose(file);
+  if (read != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) return false;
+  const auto big_endian = [&](int offset) {
+    return std::int64_t{header[offset]} << 24 | std::int64_t{header[offset + 1]} << 16 |
+           std::int64_t{header[offset + 2]} << 8 | std::int64_t{header[offset + 3]};
+  };
+  const std::int64_t format = big_endian(60);
+  return big_endian(68) == LocalFile::kApplicationId && format >= LocalFile::kMinReadableFormat &&
+         format <= LocalFile::kFormat;
+}
+
+// Checks an existing file that the header alone does not vouch for, through a read-only
+// connection, so that nothing is written to a file that turns out not to be ours. Returns true
+// when the file is a SQLite database with nothing in it (a creation that crashed before its first
+// commit), which may be initialized.
+bool check_existing(const std::filesystem::path& path) {
+  if (header_says_cairn(path)) return false;
+  sqlite::Connection probe(path, sqlite::Connection::Mode::read_only);
+  const std::int64_t application_id = probe.query_int("PRAGMA application_id");
+  const std::int64_t format = probe.query_int("PRAGMA user_version");
+  if (application_id == 0 && format == 0 &&
+      probe.query_int("SELECT count(*) FROM sqlite_schema") == 0) {
+    return true;
+  }
+  check_identity(path, application_id, format);
   return false;
 }
 
@@ -82,6 +113,10 @@ LocalFile::LocalFile(const std::filesystem::path& path, bool read_only, bool cre
                      Durability durability)
     : connection_(open_connection(path, read_only, create_if_missing, created_)) {
   connection_.exec("PRAGMA busy_timeout = 5000");
+  if (!created_) {
+    check_identity(path, connection_.query_int("PRAGMA application_id"),
+                   connection_.query_int("PRAGMA user_version"));
+  }
   if (read_only) {
     connection_.exec("PRAGMA query_only = 1");
     return;
