@@ -8,6 +8,7 @@
 #include <cairn/database.hpp>
 #include <cairn/entry.hpp>
 #include <cairn/error.hpp>
+#include <cairn/migration.hpp>
 #include <cairn/schema.hpp>
 #include <cairn/transaction.hpp>
 #include <cairn/version.hpp>

@@ -55,6 +55,9 @@ struct DatabaseOptions {
   Durability durability = Durability::normal;
   Limits limits;
   std::shared_ptr<Clock> clock;  // physical time for the HLC; the system clock when null
+  // Migrations (see migration.hpp): who hears their progress, and what a failure does.
+  MigrationListener on_migration;
+  MigrationFailure migration_failure = MigrationFailure::throw_error;
 };
 
 // The state of one loaded store.
@@ -62,10 +65,22 @@ struct StoreInfo {
   StoreSchema schema;                // as declared (or as recorded, for tools)
   std::uint32_t stored_version = 0;  // the version the data in the file is at
   bool writable = true;              // false when the database or the store is read-only
-  std::optional<ErrorCode> status;   // why it is read-only: read_only or schema_too_new
+  std::optional<ErrorCode> status;   // why it is not writable: read_only, schema_too_new or
+                                     // migration_failed
+  std::string error;                 // migration_failed: the MigrationError's message
   std::size_t entries = 0;           // live entries (tombstones are not counted)
   std::size_t bytes = 0;             // keys + serialized values of live entries
   std::size_t tombstones = 0;
+};
+
+// A copy of a store's rows taken before it migrated.
+struct BackupInfo {
+  std::int64_t id = 0;
+  std::string store;
+  std::uint32_t from_version = 0;  // the version the rows are at
+  std::uint32_t to_version = 0;    // the version the migration went to
+  std::size_t entries = 0;         // rows, tombstones included
+  Timestamp created;
 };
 
 class Database {
@@ -125,6 +140,15 @@ class Database {
   std::vector<OutboxRecord> outbox(std::uint64_t after_seq = 0, std::size_t limit = 1000) const;
 
   const DatabaseOptions& options() const;
+
+  // --- Migration backups (reads the file). The last 3 per store are kept. ---
+  std::vector<BackupInfo> backups() const;
+  // Puts a store's rows back as they were in backup `backup_id`, and the store back at the
+  // backup's version, in one transaction. The database must not be open for writing elsewhere
+  // (Error(database_locked)); the next open of the store by the application migrates it again.
+  // Pending outbox records stay queued. Throws Error(not_found) for an unknown backup.
+  static void restore_backup(const std::filesystem::path& path, std::string_view store,
+                             std::int64_t backup_id);
 
   class Impl;
 

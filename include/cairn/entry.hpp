@@ -43,6 +43,7 @@ struct OutboxRecord {
   std::string op;
   boost::json::value payload;
   Timestamp hlc;
+  std::uint32_t schema_version = 0;  // the store version the payload is written in
 };
 
 }  // namespace cairn

@@ -13,7 +13,9 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <cairn/migration.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -44,15 +46,43 @@ struct MergePolicy {
 void validate_policy(MergePolicy& policy);
 
 struct StoreSchema {
+  StoreSchema() = default;
+  StoreSchema(std::string name, std::uint32_t version = 1, MergePolicy policy = {},
+              std::vector<MigrationStep> migrations = {})
+      : name(std::move(name)),
+        version(version),
+        policy(std::move(policy)),
+        migrations(std::move(migrations)) {}
+
   std::string name;           // non-empty, at most 128 bytes of [A-Za-z0-9_.-]
   std::uint32_t version = 1;  // >= 1
   MergePolicy policy;
-
-  friend bool operator==(const StoreSchema&, const StoreSchema&) = default;
+  // Steps k -> k+1, contiguous and ending at `version` (the last has from == version - 1). Data
+  // older than the first step's `from` cannot be migrated. See migration.hpp.
+  std::vector<MigrationStep> migrations;
 };
 
-// Checks the name, version and policy; throws Error(invalid_argument).
+// Checks the name, version, policy and migration chain; throws Error(invalid_argument).
 void validate_store_schema(StoreSchema& schema);
+
+// Migrates one entry's value from version `from` to version `to` through the store's chain:
+// forwards when from < to, backwards (through invertible steps only) when from > to. This is how
+// entries that arrive by sync from older or newer clients are translated. Throws MigrationError
+// naming the step that is missing, not invertible, restructures the whole store, or failed.
+boost::json::value migrate_entry(const StoreSchema& schema, boost::json::value value,
+                                 std::uint32_t from, std::uint32_t to, std::string_view key = {});
+// Whether migrate_entry(schema, ..., from, to) has every step it needs (it may still fail on a
+// value of the wrong shape).
+bool can_migrate_entry(const StoreSchema& schema, std::uint32_t from, std::uint32_t to);
+
+// Schema files describe stores without the application's code, for the CLI and the server:
+//   {"stores": {"userInformation": {"version": 3, "policy": {"merge": "field-lww"},
+//     "migrations": [{"from": 1, "ops": [{"op": "add", "path": "info.createdAt", "value": ""}]},
+//                    {"from": 2, "ops": [...]}]}}}
+// Throws Error(invalid_argument) naming what is wrong.
+std::vector<StoreSchema> schema_from_json(const boost::json::value& json);
+boost::json::value schema_to_json(const std::vector<StoreSchema>& stores);
+std::vector<StoreSchema> load_schema_file(const std::filesystem::path& path);
 
 // Bounds that every write is checked against. A write that would exceed one fails whole with a
 // typed error (invalid_key, value_too_large, quota_exceeded) and nothing of it is written.

@@ -165,13 +165,32 @@ void LocalFile::create_schema() {
       PRIMARY KEY (store_id, key)
     ) WITHOUT ROWID;
     CREATE TABLE outbox (
-      seq      INTEGER PRIMARY KEY,
-      store_id INTEGER NOT NULL,
-      key      TEXT NOT NULL,
-      op       TEXT NOT NULL,
-      payload  TEXT NOT NULL,
-      hlc      INTEGER NOT NULL
+      seq            INTEGER PRIMARY KEY,
+      store_id       INTEGER NOT NULL,
+      key            TEXT NOT NULL,
+      op             TEXT NOT NULL,
+      payload        TEXT NOT NULL,
+      hlc            INTEGER NOT NULL,
+      schema_version INTEGER NOT NULL
     );
+    CREATE TABLE backups (
+      id           INTEGER PRIMARY KEY,
+      store_id     INTEGER NOT NULL,
+      from_version INTEGER NOT NULL,
+      to_version   INTEGER NOT NULL,
+      entries      INTEGER NOT NULL,
+      created_hlc  INTEGER NOT NULL
+    );
+    CREATE TABLE backup_entries (
+      backup_id      INTEGER NOT NULL,
+      key            TEXT NOT NULL,
+      value          TEXT,
+      hlc            INTEGER NOT NULL,
+      replica_ref    INTEGER NOT NULL,
+      schema_version INTEGER NOT NULL,
+      field_stamps   TEXT,
+      PRIMARY KEY (backup_id, key)
+    ) WITHOUT ROWID;
   )sql");
   connection_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
@@ -295,29 +314,31 @@ void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
 void LocalFile::append_outbox(const OutboxRow& row) {
   connection_
       .cached(
-          "INSERT INTO outbox (seq, store_id, key, op, payload, hlc) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+          "INSERT INTO outbox (seq, store_id, key, op, payload, hlc, schema_version) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
       .bind(1, static_cast<std::int64_t>(row.seq))
       .bind(2, std::int64_t{row.store_id})
       .bind(3, row.key)
       .bind(4, row.op)
       .bind(5, row.payload)
       .bind(6, static_cast<std::int64_t>(row.hlc.packed()))
+      .bind(7, std::int64_t{row.schema_version})
       .run();
 }
 
 std::vector<LocalFile::OutboxRow> LocalFile::outbox(std::uint64_t after_seq, std::size_t limit) {
   std::vector<OutboxRow> rows;
   auto& query = connection_.cached(
-      "SELECT seq, store_id, key, op, payload, hlc FROM outbox WHERE seq > ?1 ORDER BY seq "
-      "LIMIT ?2");
+      "SELECT seq, store_id, key, op, payload, hlc, schema_version FROM outbox WHERE seq > ?1 "
+      "ORDER BY seq LIMIT ?2");
   query.bind(1, static_cast<std::int64_t>(after_seq)).bind(2, static_cast<std::int64_t>(limit));
   while (query.step()) {
     rows.push_back({static_cast<std::uint64_t>(query.column_int(0)),
                     static_cast<std::uint32_t>(query.column_int(1)),
                     std::string(query.column_text(2)), std::string(query.column_text(3)),
                     std::string(query.column_text(4)),
-                    Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(5)))});
+                    Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(5))),
+                    static_cast<std::uint32_t>(query.column_int(6))});
   }
   query.reset();
   return rows;
@@ -328,6 +349,82 @@ std::uint64_t LocalFile::outbox_count() {
   const auto count = query.step() ? static_cast<std::uint64_t>(query.column_int(0)) : 0;
   query.reset();
   return count;
+}
+
+std::int64_t LocalFile::backup_store(std::uint32_t store_id, std::uint32_t from_version,
+                                     std::uint32_t to_version, Timestamp created,
+                                     std::size_t keep) {
+  connection_
+      .cached(
+          "INSERT INTO backups (store_id, from_version, to_version, entries, created_hlc) "
+          "VALUES (?1, ?2, ?3, 0, ?4)")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, std::int64_t{from_version})
+      .bind(3, std::int64_t{to_version})
+      .bind(4, static_cast<std::int64_t>(created.packed()))
+      .run();
+  const std::int64_t id = connection_.query_int("SELECT last_insert_rowid()");
+  connection_
+      .cached(
+          "INSERT INTO backup_entries SELECT ?1, key, value, hlc, replica_ref, schema_version, "
+          "field_stamps FROM entries WHERE store_id = ?2")
+      .bind(1, id)
+      .bind(2, std::int64_t{store_id})
+      .run();
+  connection_.cached("UPDATE backups SET entries = changes() WHERE id = ?1").bind(1, id).run();
+  // Keep the newest `keep` backups of this store.
+  const std::string older =
+      "SELECT id FROM backups WHERE store_id = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2";
+  connection_.cached("DELETE FROM backup_entries WHERE backup_id IN (" + older + ")")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, static_cast<std::int64_t>(keep))
+      .run();
+  connection_.cached("DELETE FROM backups WHERE id IN (" + older + ")")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, static_cast<std::int64_t>(keep))
+      .run();
+  return id;
+}
+
+std::vector<LocalFile::BackupRow> LocalFile::backups() {
+  std::vector<BackupRow> rows;
+  auto& query = connection_.cached(
+      "SELECT b.id, s.name, b.store_id, b.from_version, b.to_version, b.entries, b.created_hlc "
+      "FROM backups b JOIN stores s ON s.id = b.store_id ORDER BY b.id");
+  while (query.step()) {
+    rows.push_back({query.column_int(0), std::string(query.column_text(1)),
+                    static_cast<std::uint32_t>(query.column_int(2)),
+                    static_cast<std::uint32_t>(query.column_int(3)),
+                    static_cast<std::uint32_t>(query.column_int(4)),
+                    static_cast<std::size_t>(query.column_int(5)),
+                    Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(6)))});
+  }
+  query.reset();
+  return rows;
+}
+
+void LocalFile::restore_backup(const BackupRow& backup) {
+  const auto store_id = std::int64_t{backup.store_id};
+  connection_.cached("DELETE FROM entries WHERE store_id = ?1").bind(1, store_id).run();
+  connection_
+      .cached(
+          "INSERT INTO entries (store_id, key, value, hlc, replica_ref, schema_version, "
+          "field_stamps, pending) SELECT ?1, key, value, hlc, replica_ref, schema_version, "
+          "field_stamps, 0 FROM backup_entries WHERE backup_id = ?2")
+      .bind(1, store_id)
+      .bind(2, backup.id)
+      .run();
+  // entries.pending must count the entry's outbox records, which may have changed since.
+  connection_
+      .cached(
+          "UPDATE entries SET pending = (SELECT count(*) FROM outbox o WHERE o.store_id = "
+          "entries.store_id AND o.key = entries.key) WHERE store_id = ?1")
+      .bind(1, store_id)
+      .run();
+  connection_.cached("UPDATE stores SET version = ?2 WHERE id = ?1")
+      .bind(1, store_id)
+      .bind(2, std::int64_t{backup.from_version})
+      .run();
 }
 
 }  // namespace cairn

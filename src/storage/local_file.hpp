@@ -11,7 +11,10 @@
 //             (JSON, only when a field-lww entry's fields carry different stamps), and how many
 //             of its outbox records are not yet acknowledged (kept with the entry so that opening
 //             never scans the outbox).
-//   outbox    local changes not yet acknowledged by a server, by sequence number.
+//   outbox    local changes not yet acknowledged by a server, by sequence number, with the
+//             schema version their payload is written in.
+//   backups, backup_entries
+//             copies of a store's entries rows taken before it migrated (the newest 3 per store).
 //
 // Formats are numbered; a file is readable when kMinReadableFormat <= user_version <= kFormat.
 // Opening checks the header through a read-only connection first, so a file that is not a Cairn
@@ -86,6 +89,7 @@ class LocalFile {
     std::string op;
     std::string payload;  // JSON text
     Timestamp hlc;
+    std::uint32_t schema_version = 0;  // the store version the payload is written in
   };
   void append_outbox(const OutboxRow& row);
   std::vector<OutboxRow> outbox(std::uint64_t after_seq, std::size_t limit);
@@ -93,6 +97,22 @@ class LocalFile {
   // (store_id, key) -> number of outbox records, for the pending-writes flags.
   void for_each_pending(const std::function<void(std::uint32_t store_id, std::string_view key,
                                                  std::uint32_t count)>& visit);
+
+  struct BackupRow {
+    std::int64_t id = 0;
+    std::string store;
+    std::uint32_t store_id = 0;
+    std::uint32_t from_version = 0;
+    std::uint32_t to_version = 0;
+    std::size_t entries = 0;
+    Timestamp created;
+  };
+  // Copies a store's rows into a new backup and keeps only the newest `keep` of its backups.
+  std::int64_t backup_store(std::uint32_t store_id, std::uint32_t from_version,
+                            std::uint32_t to_version, Timestamp created, std::size_t keep);
+  std::vector<BackupRow> backups();
+  // Replaces the store's rows by the backup's and sets the store back to its version.
+  void restore_backup(const BackupRow& backup);
 
   bool created() const { return created_; }
   sqlite::Connection& connection() { return connection_; }

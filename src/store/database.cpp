@@ -1,4 +1,6 @@
 // cairn::Database and cairn::Transaction: the public facade over Database::Impl.
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <cairn/database.hpp>
 #include <cairn/transaction.hpp>
@@ -105,6 +107,30 @@ Subscription Database::subscribe(std::string_view store, std::string_view key, L
 
 std::size_t Database::pending_count() const {
   return impl_->pending_.load();
+}
+
+std::vector<BackupInfo> Database::backups() const {
+  return impl_->backups();
+}
+
+void Database::restore_backup(const std::filesystem::path& path, std::string_view store,
+                              std::int64_t backup_id) {
+  FileLock lock(path);
+  LocalFile file(path, /*read_only=*/false, /*create_if_missing=*/false, Durability::full);
+  for (const auto& backup : file.backups()) {
+    if (backup.id != backup_id) continue;
+    if (backup.store != store) {
+      throw Error(
+          ErrorCode::invalid_argument,
+          fmt::format("backup {} belongs to store '{}', not '{}'", backup_id, backup.store, store));
+    }
+    sqlite::TransactionGuard guard(file.connection(), sqlite::TransactionGuard::Kind::immediate);
+    file.restore_backup(backup);
+    guard.commit();
+    return;
+  }
+  throw Error(ErrorCode::not_found,
+              fmt::format("there is no backup {} in '{}'", backup_id, path.string()));
 }
 
 std::vector<OutboxRecord> Database::outbox(std::uint64_t after_seq, std::size_t limit) const {

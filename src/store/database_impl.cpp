@@ -7,6 +7,7 @@
 #include <cairn/transaction.hpp>
 #include <set>
 
+#include "migration/chain.hpp"
 #include "store/limits.hpp"
 
 namespace cairn {
@@ -59,6 +60,27 @@ std::size_t entry_bytes(std::string_view key, std::size_t value_bytes) {
   return key.size() + value_bytes;
 }
 
+// Whether the schema's migration steps start at or below `version`.
+bool covers(const StoreSchema& schema, std::uint32_t version) {
+  return !schema.migrations.empty() && schema.migrations.front().from <= version;
+}
+
+// Counter fields must stay numbers, whatever a migration did to the value.
+void check_counters(const json::value& value, const MergePolicy& policy) {
+  const json::object* object = value.if_object();
+  if (object == nullptr) return;
+  for (const auto& counter : policy.counters) {
+    const json::value* field = object->if_contains(counter);
+    if (field != nullptr && !field->is_number()) {
+      throw Error(ErrorCode::invalid_value,
+                  fmt::format("counter field '{}' must hold a number, not {}", counter,
+                              json::serialize(*field)));
+    }
+  }
+}
+
+constexpr std::size_t kBackupsKept = 3;
+
 }  // namespace
 
 Database::Impl::Impl(const std::filesystem::path& path, DatabaseOptions options)
@@ -69,6 +91,9 @@ Database::Impl::Impl(const std::filesystem::path& path, DatabaseOptions options)
   load_replicas();
   declare_stores();
   hydrate();
+  for (auto& [name, state] : stores_) {
+    if (state.stored_version < state.schema.version) migrate(state);
+  }
 }
 
 void Database::Impl::load_replicas() {
@@ -129,10 +154,19 @@ void Database::Impl::declare_stores() {
       if (row.version > schema.version) {
         state.status = ErrorCode::schema_too_new;
       } else if (row.version < schema.version) {
-        throw Error(ErrorCode::migration_required,
-                    fmt::format("store '{}' holds data at version {} but version {} is declared, "
-                                "and no migration covers it; nothing was changed",
-                                schema.name, row.version, schema.version));
+        if (!covers(schema, row.version)) {
+          throw Error(ErrorCode::migration_required,
+                      fmt::format("store '{}' holds data at version {} but version {} is "
+                                  "declared, and its migrations do not start there; nothing was "
+                                  "changed",
+                                  schema.name, row.version, schema.version));
+        }
+        if (read_only) {
+          throw Error(ErrorCode::read_only,
+                      fmt::format("store '{}' must migrate from version {} to {}, but the "
+                                  "database is open read-only",
+                                  schema.name, row.version, schema.version));
+        }
       } else if (row.policy != policy && !read_only) {
         begin();
         file_.update_store(row.id, row.version, policy);
@@ -205,6 +239,11 @@ StoreState& Database::Impl::writable_store(std::string_view name) {
                             "{}; it is read-only until the application upgrades",
                             name, state.stored_version, state.schema.version));
   }
+  if (state.status == ErrorCode::migration_failed) {
+    throw Error(
+        ErrorCode::migration_failed,
+        fmt::format("store '{}' is read-only because its migration failed: {}", name, state.error));
+  }
   if (state.status) {
     throw Error(ErrorCode::read_only,
                 fmt::format("store '{}' is read-only: the database was opened read-only", name));
@@ -267,8 +306,8 @@ void Database::Impl::scan(std::string_view store_name, std::string_view from, st
 
 StoreInfo Database::Impl::store_info(const StoreState& state) const {
   std::shared_lock lock(state_mutex_);
-  return StoreInfo{state.schema, state.stored_version, !state.status,   state.status,
-                   state.live,   state.bytes,          state.tombstones};
+  return StoreInfo{state.schema, state.stored_version, !state.status, state.status,
+                   state.error,  state.live,           state.bytes,   state.tombstones};
 }
 
 std::vector<StoreInfo> Database::Impl::stores() const {
@@ -358,7 +397,7 @@ void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
            current.deleted ? std::nullopt : std::optional<json::value>(current.value), stamp.hlc});
     }
     outbox.push_back({seq++, state.id, write.key, std::string(plan->op),
-                      json::serialize(plan->payload), stamp.hlc});
+                      json::serialize(plan->payload), stamp.hlc, version});
     slot.next = std::move(next);
     slot.text = std::move(text);
   }
@@ -445,9 +484,187 @@ std::vector<OutboxRecord> Database::Impl::outbox(std::uint64_t after_seq, std::s
     }
     auto name = store_names_.find(row.store_id);
     records.push_back({row.seq, name == store_names_.end() ? "" : name->second, std::move(row.key),
-                       std::move(row.op), std::move(payload), row.hlc});
+                       std::move(row.op), std::move(payload), row.hlc, row.schema_version});
   }
   return records;
+}
+
+std::vector<BackupInfo> Database::Impl::backups() {
+  std::lock_guard lock(write_mutex_);
+  std::vector<BackupInfo> infos;
+  for (auto& row : file_.backups()) {
+    infos.push_back(
+        {row.id, std::move(row.store), row.from_version, row.to_version, row.entries, row.created});
+  }
+  return infos;
+}
+
+void Database::Impl::emit(const MigrationEvent& event) const {
+  if (!options_.on_migration) return;
+  try {
+    options_.on_migration(event);
+  } catch (...) {
+    // A listener's failure must not turn into a failed migration.
+  }
+}
+
+// Migrates one store from its stored version to the declared one: runs the chain in memory over
+// a copy of the entries, checks the result, then backs the rows up and writes the result in one
+// SQLite transaction. Until that transaction commits nothing is written, so any failure leaves
+// the store's rows byte-identical at the old version.
+//
+// Migrated entries keep their stamps (a migration translates a write, it does not make a new
+// one) and move to the new schema version; a field-lww entry whose value changed loses its
+// per-field stamps, which name the old fields. Keys that a whole-store step creates or drops are
+// stamped now, by this replica. Migrations write no outbox records: every replica runs the same
+// chain, and the schema version travels with each entry.
+void Database::Impl::migrate(StoreState& state) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::uint32_t from = state.stored_version, to = state.schema.version;
+  const auto elapsed = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started);
+  };
+  MigrationEvent event{MigrationEvent::Kind::started,
+                       state.schema.name,
+                       from,
+                       to,
+                       0,
+                       state.live,
+                       std::chrono::milliseconds(0),
+                       {}};
+  emit(event);
+  try {
+    VersionedEntries input;
+    for (const auto& [key, entry] : state.entries) {
+      if (!entry.deleted) input.emplace(key, VersionedValue{entry.value, entry.schema_version});
+    }
+    VersionedEntries output = run_store_migration(state.schema, from, std::move(input),
+                                                  [&](std::size_t done, std::size_t total) {
+                                                    emit({MigrationEvent::Kind::progress,
+                                                          state.schema.name,
+                                                          from,
+                                                          to,
+                                                          done,
+                                                          total,
+                                                          elapsed(),
+                                                          {}});
+                                                  });
+
+    std::map<std::string, StoredEntry, std::less<>> next;
+    std::vector<std::pair<std::string_view, std::string>> changed;  // key, value text
+    std::optional<merge::Stamp> fresh;
+    const auto fresh_stamp = [&] {
+      if (!fresh) fresh = merge::Stamp{clock_->now(), self_};
+      return *fresh;
+    };
+    const auto take = [&](const std::string& key, StoredEntry entry, bool dirty) {
+      auto it = next.emplace(key, std::move(entry)).first;
+      if (dirty) changed.emplace_back(it->first, std::string());
+    };
+    for (const auto& [key, entry] : state.entries) {
+      StoredEntry migrated;  // the metadata of `entry`; its value comes from `output`
+      migrated.deleted = entry.deleted;
+      migrated.stamp = entry.stamp;
+      migrated.schema_version = entry.schema_version;
+      migrated.fields = entry.fields;
+      migrated.bytes = entry.bytes;
+      migrated.pending = entry.pending;
+      auto out = output.find(key);
+      if (out == output.end()) {
+        if (!entry.deleted) {  // a whole-store step dropped it
+          migrated.deleted = true;
+          migrated.fields.clear();
+          migrated.stamp = fresh_stamp();
+          migrated.schema_version = to;
+        }
+        take(key, std::move(migrated), !entry.deleted);
+        continue;
+      }
+      const bool value_changed = entry.deleted || entry.value != out->second.value;
+      migrated.value = std::move(out->second.value);
+      if (value_changed) {
+        migrated.fields.clear();
+        if (entry.deleted) {  // a whole-store step created it again
+          migrated.deleted = false;
+          migrated.stamp = fresh_stamp();
+        }
+      }
+      const bool version_changed = migrated.schema_version != out->second.version;
+      migrated.schema_version = out->second.version;
+      output.erase(out);
+      take(key, std::move(migrated), value_changed || version_changed);
+    }
+    for (auto& [key, created] : output) {  // keys a whole-store step created
+      StoredEntry entry;
+      entry.value = std::move(created.value);
+      entry.deleted = false;
+      entry.stamp = fresh_stamp();
+      entry.schema_version = created.version;
+      take(key, std::move(entry), true);
+    }
+
+    for (auto& [key, text] : changed) {
+      const StoredEntry& entry = next.find(key)->second;
+      if (entry.deleted) continue;
+      try {
+        check_key(state.schema.name, key, options_.limits);
+        text = json::serialize(entry.value);
+        check_value_size(state.schema.name, key, text.size(), options_.limits);
+        check_counters(entry.value, state.schema.policy);
+      } catch (const Error& e) {
+        throw MigrationError(state.schema.name, from, to, std::string(key),
+                             std::string("the migrated value is invalid: ") + e.what());
+      }
+    }
+
+    sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+    file_.backup_store(state.id, from, to, clock_->now(), kBackupsKept);
+    for (const auto& [key, text] : changed) {
+      StoredEntry& entry = next.find(key)->second;
+      const std::string stamps = encode_field_stamps(entry.fields, replicas_);
+      LocalFile::EntryRow row;
+      row.key = key;
+      if (!entry.deleted) row.value = text;
+      row.hlc = entry.stamp.hlc;
+      row.replica_ref = replicas_.ref_of(entry.stamp.replica);
+      row.schema_version = entry.schema_version;
+      row.field_stamps = stamps;
+      row.pending = entry.pending;
+      file_.write_entry(state.id, row);
+      if (!entry.deleted) entry.bytes = static_cast<std::uint32_t>(entry_bytes(key, text.size()));
+    }
+    file_.update_store(state.id, to, json::serialize(state.schema.policy.to_json()));
+    file_.save_clock(clock_->last(), next_seq_);
+    guard.commit();
+
+    state.entries = std::move(next);
+    state.live = state.bytes = state.tombstones = 0;
+    for (auto& [key, entry] : state.entries) {
+      if (entry.deleted) {
+        entry.bytes = 0;
+        ++state.tombstones;
+      } else {
+        ++state.live;
+        state.bytes += entry.bytes;
+      }
+    }
+    state.stored_version = to;
+    emit({MigrationEvent::Kind::finished,
+          state.schema.name,
+          from,
+          to,
+          state.live,
+          state.live,
+          elapsed(),
+          {}});
+  } catch (const MigrationError& e) {
+    emit({MigrationEvent::Kind::failed, state.schema.name, from, to, 0, state.live, elapsed(),
+          e.what()});
+    if (options_.migration_failure == MigrationFailure::throw_error) throw;
+    state.status = ErrorCode::migration_failed;
+    state.error = e.what();
+  }
 }
 
 }  // namespace cairn

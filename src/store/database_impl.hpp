@@ -54,7 +54,8 @@ struct StoreState {
   std::uint32_t id = 0;  // row in the stores table; 0 when the store is not in the file
   StoreSchema schema;
   std::uint32_t stored_version = 0;
-  std::optional<ErrorCode> status;  // read_only or schema_too_new when the store is not writable
+  std::optional<ErrorCode> status;  // read_only, schema_too_new or migration_failed
+  std::string error;                // migration_failed: why
   std::map<std::string, StoredEntry, std::less<>> entries;
   std::size_t live = 0;
   std::size_t bytes = 0;
@@ -81,6 +82,7 @@ class Database::Impl {
   void commit(const std::vector<Transaction::Write>& writes);
 
   std::vector<OutboxRecord> outbox(std::uint64_t after_seq, std::size_t limit);
+  std::vector<BackupInfo> backups();
 
   std::filesystem::path path_;
   DatabaseOptions options_;
@@ -103,6 +105,8 @@ class Database::Impl {
   void load_replicas();
   void declare_stores();
   void hydrate();
+  void migrate(StoreState& state);
+  void emit(const MigrationEvent& event) const;
   StoreState& writable_store(std::string_view name);
 };
 

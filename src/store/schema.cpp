@@ -5,6 +5,8 @@
 #include <cairn/error.hpp>
 #include <cairn/schema.hpp>
 
+#include "migration/chain.hpp"
+
 namespace cairn {
 namespace json = boost::json;
 
@@ -84,6 +86,7 @@ void validate_store_schema(StoreSchema& schema) {
                 fmt::format("store '{}' declares version 0; versions start at 1", schema.name));
   }
   validate_policy(schema.policy);
+  validate_migrations(schema);
 }
 
 }  // namespace cairn

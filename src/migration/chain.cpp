@@ -1,0 +1,249 @@
+// Migration chains: their validation, entry-level migration (both ways), whole-store runs, and the
+// JSON form of schemas.
+#include "migration/chain.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <cairn/error.hpp>
+#include <cairn/schema.hpp>
+#include <fstream>
+#include <sstream>
+
+namespace cairn {
+namespace json = boost::json;
+
+namespace {
+
+const MigrationStep* find_step(const StoreSchema& schema, std::uint32_t from) {
+  for (const auto& step : schema.migrations) {
+    if (step.from == from) return &step;
+  }
+  return nullptr;
+}
+
+std::string cause_of(const std::exception& e) {
+  return e.what();
+}
+
+}  // namespace
+
+void validate_migrations(const StoreSchema& schema) {
+  const auto& steps = schema.migrations;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const std::uint32_t expected = schema.version - static_cast<std::uint32_t>(steps.size() - i);
+    if (steps[i].from < 1 || steps[i].from != expected) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("store '{}' at version {}: its {} migration steps must go from "
+                              "version {} up to {} in order, one version per step",
+                              schema.name, schema.version, steps.size(),
+                              schema.version - steps.size(), schema.version));
+    }
+  }
+}
+
+bool can_migrate_entry(const StoreSchema& schema, std::uint32_t from, std::uint32_t to) {
+  const bool up = from < to;
+  for (std::uint32_t v = std::min(from, to); v < std::max(from, to); ++v) {
+    const MigrationStep* step = find_step(schema, v);
+    if (step == nullptr) return false;
+    for (const auto& op : step->ops) {
+      if (!op.per_entry() || (!up && !op.invertible())) return false;
+    }
+  }
+  return true;
+}
+
+json::value migrate_entry(const StoreSchema& schema, json::value value, std::uint32_t from,
+                          std::uint32_t to, std::string_view key) {
+  const auto fail = [&](std::uint32_t a, std::uint32_t b, const std::string& cause) {
+    return MigrationError(schema.name, a, b, std::string(key), cause);
+  };
+  if (from < to) {
+    for (std::uint32_t v = from; v < to; ++v) {
+      const MigrationStep* step = find_step(schema, v);
+      if (step == nullptr) throw fail(v, v + 1, "the store declares no step from this version");
+      for (const auto& op : step->ops) {
+        if (!op.per_entry()) {
+          throw fail(v, v + 1,
+                     fmt::format("{} restructures the whole store; single entries "
+                                 "cannot be migrated through it",
+                                 op.describe()));
+        }
+        try {
+          value = op.apply(std::move(value));
+        } catch (const std::exception& e) {
+          throw fail(v, v + 1, cause_of(e));
+        }
+      }
+    }
+  } else {
+    for (std::uint32_t v = from; v > to; --v) {
+      const MigrationStep* step = find_step(schema, v - 1);
+      if (step == nullptr) throw fail(v, v - 1, "the store declares no step to this version");
+      for (auto op = step->ops.rbegin(); op != step->ops.rend(); ++op) {
+        if (!op->invertible()) {
+          throw fail(v, v - 1, fmt::format("{} is not invertible", op->describe()));
+        }
+        try {
+          value = op->apply(std::move(value), /*backward=*/true);
+        } catch (const std::exception& e) {
+          throw fail(v, v - 1, cause_of(e));
+        }
+      }
+    }
+  }
+  return value;
+}
+
+VersionedEntries run_store_migration(const StoreSchema& schema, std::uint32_t stored_version,
+                                     VersionedEntries entries, const MigrationProgress& progress) {
+  const std::uint32_t target = schema.version;
+  std::size_t total = 0, done = 0;
+  std::uint32_t lowest = std::min(stored_version, target);
+  for (const auto& [key, entry] : entries) {
+    if (entry.version < target) total += target - entry.version;
+    lowest = std::min(lowest, entry.version);
+  }
+  for (std::uint32_t v = lowest; v < target; ++v) {
+    // The entries at version v take this step together.
+    EntryMap batch;
+    for (auto it = entries.begin(); it != entries.end();) {
+      if (it->second.version == v) {
+        batch.emplace(it->first, std::move(it->second.value));
+        it = entries.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (batch.empty()) continue;
+    const MigrationStep* step = find_step(schema, v);
+    if (step == nullptr) {
+      throw MigrationError(schema.name, v, v + 1, batch.begin()->first,
+                           "the store declares no step from this version");
+    }
+    for (const auto& op : step->ops) {
+      if (!op.per_entry()) {
+        try {
+          batch = op.apply_store(std::move(batch));
+        } catch (const std::exception& e) {
+          throw MigrationError(schema.name, v, v + 1, "", cause_of(e));
+        }
+        continue;
+      }
+      for (auto& [key, value] : batch) {
+        try {
+          value = op.apply(std::move(value));
+        } catch (const std::exception& e) {
+          throw MigrationError(schema.name, v, v + 1, key, cause_of(e));
+        }
+      }
+    }
+    for (auto& [key, value] : batch) {
+      auto [it, inserted] = entries.try_emplace(key, VersionedValue{std::move(value), v + 1});
+      if (!inserted) {
+        throw MigrationError(schema.name, v, v + 1, key,
+                             "the step produced a key that an entry at another version holds");
+      }
+      if (progress && ++done % 1000 == 0) progress(done, total);
+    }
+  }
+  if (progress) progress(total, total);
+  return entries;
+}
+
+std::vector<StoreSchema> schema_from_json(const json::value& value) {
+  const auto bad = [](const std::string& why) {
+    return Error(ErrorCode::invalid_argument, "invalid schema: " + why);
+  };
+  const json::object* root = value.if_object();
+  const json::value* stores = root ? root->if_contains("stores") : nullptr;
+  if (stores == nullptr || !stores->is_object()) {
+    throw bad("expected {\"stores\": {name: {\"version\": N, ...}}}");
+  }
+  std::vector<StoreSchema> schemas;
+  for (const auto& [name, body] : stores->get_object()) {
+    const json::object* store = body.if_object();
+    if (store == nullptr)
+      throw bad(fmt::format("store '{}' must be an object", std::string_view(name)));
+    StoreSchema schema;
+    schema.name = name;
+    if (const json::value* version = store->if_contains("version")) {
+      if (!version->is_int64() || version->get_int64() < 1 || version->get_int64() > UINT32_MAX) {
+        throw bad(fmt::format("store '{}': \"version\" must be a positive integer", schema.name));
+      }
+      schema.version = static_cast<std::uint32_t>(version->get_int64());
+    }
+    if (const json::value* policy = store->if_contains("policy")) {
+      schema.policy = MergePolicy::from_json(*policy);
+    }
+    if (const json::value* migrations = store->if_contains("migrations")) {
+      if (!migrations->is_array()) {
+        throw bad(fmt::format("store '{}': \"migrations\" must be an array", schema.name));
+      }
+      for (const auto& item : migrations->get_array()) {
+        const json::object* step = item.if_object();
+        const json::value* from = step ? step->if_contains("from") : nullptr;
+        const json::value* ops = step ? step->if_contains("ops") : nullptr;
+        if (from == nullptr || !from->is_int64() || from->get_int64() < 1 ||
+            from->get_int64() > UINT32_MAX || ops == nullptr || !ops->is_array()) {
+          throw bad(fmt::format("store '{}': each migration is {{\"from\": N, \"ops\": [...]}}",
+                                schema.name));
+        }
+        MigrationStep parsed{static_cast<std::uint32_t>(from->get_int64()), {}};
+        for (const auto& op : ops->get_array())
+          parsed.ops.push_back(MigrationOp::from_json(op));
+        schema.migrations.push_back(std::move(parsed));
+      }
+    }
+    for (const auto& [member, ignored] : *store) {
+      if (member != "version" && member != "policy" && member != "migrations") {
+        throw bad(fmt::format("store '{}': unknown member \"{}\"", schema.name,
+                              std::string_view(member)));
+      }
+    }
+    validate_store_schema(schema);
+    schemas.push_back(std::move(schema));
+  }
+  return schemas;
+}
+
+json::value schema_to_json(const std::vector<StoreSchema>& schemas) {
+  json::object stores;
+  for (const auto& schema : schemas) {
+    json::object store{{"version", schema.version}, {"policy", schema.policy.to_json()}};
+    if (!schema.migrations.empty()) {
+      json::array steps;
+      for (const auto& step : schema.migrations) {
+        json::array ops;
+        for (const auto& op : step.ops)
+          ops.push_back(op.to_json());
+        steps.push_back(json::object{{"from", step.from}, {"ops", std::move(ops)}});
+      }
+      store["migrations"] = std::move(steps);
+    }
+    stores[schema.name] = std::move(store);
+  }
+  return json::object{{"stores", std::move(stores)}};
+}
+
+std::vector<StoreSchema> load_schema_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(ErrorCode::not_found, fmt::format("cannot read schema file '{}'", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::error_code error;
+  json::value value = json::parse(text.str(), error);
+  if (error) {
+    throw Error(ErrorCode::invalid_argument, fmt::format("schema file '{}' is not valid JSON: {}",
+                                                         path.string(), error.message()));
+  }
+  try {
+    return schema_from_json(value);
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{}: {}", path.string(), e.what()));
+  }
+}
+
+}  // namespace cairn
