@@ -31,7 +31,10 @@
 
 namespace cairn {
 
+class FieldPath;
+
 // A store's entries, key -> value, as whole-store operations see them.
+
 using EntryMap = std::map<std::string, boost::json::value>;
 
 class MigrationOp {
@@ -97,6 +100,8 @@ class MigrationOp {
   std::string path2_;                        // rename: to; objectToArray/arrayToObject: id field
   std::optional<boost::json::value> value_;  // add: the value; remove: restore value
   std::string name_;                         // custom operations
+  std::shared_ptr<const FieldPath> parsed_, parsed2_;  // path_ and path2_, parsed once
+
   EntryFunction forward_, backward_;
   StoreFunction store_;
 };

@@ -14,6 +14,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/command.hpp"
+#include "cli/migrate_command.hpp"
 #include "cli/pretty_json.hpp"
 #include "cli/table.hpp"
 
@@ -26,58 +28,10 @@ constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
 
-struct NotFound {
-  std::string message;
-};
-
-std::string policy_name(const MergePolicy& policy) {
-  std::string name = policy.kind == MergePolicy::Kind::lww ? "lww" : "field-lww";
-  for (std::size_t i = 0; i < policy.counters.size(); ++i) {
-    name += (i == 0 ? " counters=" : ",") + policy.counters[i];
-  }
-  return name;
-}
-
 // Read-only opens (what inspect does) mark every store read_only; only a newer schema is news.
 std::string store_status(const StoreInfo& info) {
   if (info.status == ErrorCode::schema_too_new) return "schema_too_new";
   return "ok";
-}
-
-json::value parse_json_argument(const std::string& text, std::string_view what) {
-  std::error_code error;
-  json::value value = json::parse(text, error);
-  if (error) {
-    throw Error(ErrorCode::invalid_argument,
-                fmt::format("{} is not valid JSON ({}): {}", what, error.message(), text));
-  }
-  return value;
-}
-
-std::string read_input(const std::string& file) {
-  if (file == "-") {
-    std::ostringstream text;
-    text << std::cin.rdbuf();
-    return text.str();
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(ErrorCode::not_found, fmt::format("cannot read '{}'", file));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-DatabaseOptions read_only_options() {
-  DatabaseOptions options;
-  options.read_only = true;
-  options.create_if_missing = false;
-  return options;
-}
-
-DatabaseOptions writable_options() {
-  DatabaseOptions options;
-  options.create_if_missing = false;
-  return options;
 }
 
 json::object entry_json(const Database& db, const std::string& store, const std::string& key) {
@@ -353,6 +307,32 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       ->check(CLI::PositiveNumber);
   add_json(outbox_cmd);
 
+  std::string schema_file;
+  bool dry_run = false;
+  std::size_t samples = 3;
+  std::int64_t backup_id = 0;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate", "Migrate stores to the versions a schema file declares (backing them up first)");
+  add_path(migrate_cmd);
+  migrate_cmd->add_option("--schema", schema_file, "Schema file (JSON; see docs/migrations.md)")
+      ->required();
+  migrate_cmd->add_flag("--dry-run", dry_run,
+                        "Print the plan and a diff of sample entries; change nothing");
+  migrate_cmd->add_option("--samples", samples, "Entries to show per store in a dry run")
+      ->default_val(3);
+  add_json(migrate_cmd);
+
+  auto* backups_cmd = app.add_subcommand("backups", "List the backups taken before migrations");
+  add_path(backups_cmd);
+  add_json(backups_cmd);
+
+  auto* restore_cmd = app.add_subcommand(
+      "restore", "Put a store back as it was in a backup (the database must not be open)");
+  add_path(restore_cmd);
+  restore_cmd->add_option("STORE", store, "Store name")->required();
+  restore_cmd->add_option("BACKUP", backup_id, "Backup id, from `cairn backups`")->required();
+  add_json(restore_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -368,6 +348,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*export_cmd) export_database(path, out);
     if (*import_cmd) import_database(path, file, as_json, out);
     if (*outbox_cmd) outbox(path, limit, as_json, out);
+    if (*migrate_cmd) return migrate(path, schema_file, dry_run, samples, as_json, out);
+    if (*backups_cmd) list_backups(path, as_json, out);
+    if (*restore_cmd) restore(path, store, backup_id, as_json, out);
+
   } catch (const NotFound& e) {
     err << "cairn: " << e.message << '\n';
     return kExitNotFound;

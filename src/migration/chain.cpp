@@ -9,6 +9,7 @@
 #include <cairn/schema.hpp>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 namespace cairn {
 namespace json = boost::json;
@@ -96,60 +97,102 @@ json::value migrate_entry(const StoreSchema& schema, json::value value, std::uin
   return value;
 }
 
-VersionedEntries run_store_migration(const StoreSchema& schema, std::uint32_t stored_version,
-                                     VersionedEntries entries, const MigrationProgress& progress) {
+StoreChanges run_store_migration(const StoreSchema& schema, std::uint32_t stored_version,
+                                 std::vector<MigratingEntry>& entries,
+                                 const MigrationProgress& progress) {
   const std::uint32_t target = schema.version;
+  StoreChanges changes;
+  std::vector<bool> alive(entries.size(), true);
   std::size_t total = 0, done = 0;
   std::uint32_t lowest = std::min(stored_version, target);
-  for (const auto& [key, entry] : entries) {
-    if (entry.version < target) total += target - entry.version;
-    lowest = std::min(lowest, entry.version);
+  for (const auto& entry : entries) {
+    if (*entry.version < target) total += target - *entry.version;
+    lowest = std::min(lowest, *entry.version);
   }
+  std::unordered_map<std::string_view, std::size_t> index;  // built for whole-store steps only
+
   for (std::uint32_t v = lowest; v < target; ++v) {
-    // The entries at version v take this step together.
-    EntryMap batch;
-    for (auto it = entries.begin(); it != entries.end();) {
-      if (it->second.version == v) {
-        batch.emplace(it->first, std::move(it->second.value));
-        it = entries.erase(it);
-      } else {
-        ++it;
-      }
+    std::vector<std::size_t> batch;  // the entries at version v
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (alive[i] && *entries[i].version == v) batch.push_back(i);
     }
-    if (batch.empty()) continue;
+    std::vector<std::string> created;  // keys created by earlier steps, now at version v
+    for (const auto& [key, entry] : changes.created) {
+      if (entry.version == v) created.push_back(key);
+    }
+    if (batch.empty() && created.empty()) continue;
     const MigrationStep* step = find_step(schema, v);
     if (step == nullptr) {
-      throw MigrationError(schema.name, v, v + 1, batch.begin()->first,
+      throw MigrationError(schema.name, v, v + 1,
+                           batch.empty() ? created.front() : *entries[batch.front()].key,
                            "the store declares no step from this version");
     }
     for (const auto& op : step->ops) {
-      if (!op.per_entry()) {
-        try {
-          batch = op.apply_store(std::move(batch));
-        } catch (const std::exception& e) {
-          throw MigrationError(schema.name, v, v + 1, "", cause_of(e));
-        }
+      if (op.per_entry()) {
+        const auto apply = [&](const std::string& key, json::value& value) {
+          try {
+            value = op.apply(std::move(value));
+          } catch (const std::exception& e) {
+            throw MigrationError(schema.name, v, v + 1, key, cause_of(e));
+          }
+        };
+        for (std::size_t i : batch)
+          apply(*entries[i].key, *entries[i].value);
+        for (const auto& key : created)
+          apply(key, changes.created.at(key).value);
         continue;
       }
-      for (auto& [key, value] : batch) {
-        try {
-          value = op.apply(std::move(value));
-        } catch (const std::exception& e) {
-          throw MigrationError(schema.name, v, v + 1, key, cause_of(e));
+      // A whole-store step: hand it every entry at this version, then sort out what came back.
+      EntryMap all;
+      for (std::size_t i : batch)
+        all.emplace(*entries[i].key, std::move(*entries[i].value));
+      for (const auto& key : created) {
+        all.emplace(key, std::move(changes.created.at(key).value));
+        changes.created.erase(key);
+      }
+      try {
+        all = op.apply_store(std::move(all));
+      } catch (const std::exception& e) {
+        throw MigrationError(schema.name, v, v + 1, "", cause_of(e));
+      }
+      if (index.empty()) {
+        for (std::size_t i = 0; i < entries.size(); ++i)
+          index.emplace(*entries[i].key, i);
+      }
+      for (std::size_t i : batch) {
+        alive[i] = false;
+        changes.dropped.insert(*entries[i].key);
+      }
+      batch.clear();
+      created.clear();
+      for (auto& [key, value] : all) {
+        auto existing = index.find(key);
+        if (existing == index.end()) {
+          changes.created[key] = {std::move(value), v};
+          created.push_back(key);
+          continue;
         }
+        const std::size_t i = existing->second;
+        if (alive[i] && *entries[i].version != v) {
+          throw MigrationError(schema.name, v, v + 1, key,
+                               "a whole-store step produced a key that an entry at another "
+                               "version holds");
+        }
+        alive[i] = true;
+        changes.dropped.erase(key);
+        *entries[i].value = std::move(value);
+        batch.push_back(i);
       }
     }
-    for (auto& [key, value] : batch) {
-      auto [it, inserted] = entries.try_emplace(key, VersionedValue{std::move(value), v + 1});
-      if (!inserted) {
-        throw MigrationError(schema.name, v, v + 1, key,
-                             "the step produced a key that an entry at another version holds");
-      }
-      if (progress && ++done % 1000 == 0) progress(done, total);
-    }
+    for (std::size_t i : batch)
+      *entries[i].version = v + 1;
+    for (const auto& key : created)
+      changes.created.at(key).version = v + 1;
+    done += batch.size();
+    if (progress) progress(done, total);
   }
   if (progress) progress(total, total);
-  return entries;
+  return changes;
 }
 
 std::vector<StoreSchema> schema_from_json(const json::value& value) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 namespace cairn {
@@ -17,15 +18,28 @@ struct VersionedValue {
   boost::json::value value;
   std::uint32_t version = 0;  // the schema version the value is written in
 };
-using VersionedEntries = std::map<std::string, VersionedValue>;
 using MigrationProgress = std::function<void(std::size_t done, std::size_t total)>;
 
-// Takes every live entry below schema.version up to it, one step at a time: at each step the
-// entries at that version go through the step's operations together (so that whole-store
-// operations see all of them). Entries at or above schema.version are left as they are. Returns
-// the store's live entries afterwards. Throws MigrationError at the first failure; the input is
-// consumed either way, so the caller keeps its own copy to fall back on.
-VersionedEntries run_store_migration(const StoreSchema& schema, std::uint32_t stored_version,
-                                     VersionedEntries entries, const MigrationProgress& progress);
+// One live entry that a migration rewrites in place: its value and version belong to the caller.
+struct MigratingEntry {
+  const std::string* key;
+  boost::json::value* value;
+  std::uint32_t* version;
+};
+
+// What whole-store steps did besides rewriting values in place.
+struct StoreChanges {
+  std::map<std::string, VersionedValue> created;  // keys they added
+  std::set<std::string> dropped;                  // keys of `entries` they removed
+};
+
+// Takes every entry below schema.version up to it, one step at a time: at each step the entries
+// at that version go through the step's operations together (so that whole-store operations see
+// all of them). Values and versions are rewritten in place; entries at or above schema.version
+// are left alone. Throws MigrationError at the first failure, leaving the entries part-way: the
+// caller must fall back on its own copy (the database file, for Database).
+StoreChanges run_store_migration(const StoreSchema& schema, std::uint32_t stored_version,
+                                 std::vector<MigratingEntry>& entries,
+                                 const MigrationProgress& progress);
 
 }  // namespace cairn

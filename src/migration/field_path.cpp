@@ -54,6 +54,14 @@ bool FieldPath::is_prefix_of(const FieldPath& other) const {
   return true;
 }
 
+bool FieldPath::same_parent_as(const FieldPath& other) const {
+  if (segments_.size() != other.segments_.size()) return false;
+  for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
+    if (segments_[i] != other.segments_[i]) return false;
+  }
+  return true;
+}
+
 std::string FieldPath::text() const {
   std::string text;
   for (const auto& segment : segments_) {
@@ -63,15 +71,30 @@ std::string FieldPath::text() const {
   return text;
 }
 
-boost::json::value* find_value(boost::json::value& root, const FieldPath& path) {
+namespace {
+
+boost::json::value* walk(boost::json::value& root, const std::vector<std::string>& segments,
+                         std::size_t count) {
   boost::json::value* current = &root;
-  for (const auto& segment : path.segments()) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string& segment = segments[i];
+
     boost::json::object* object = current->if_object();
     if (object == nullptr) return nullptr;
     current = object->if_contains(segment);
     if (current == nullptr) return nullptr;
   }
   return current;
+}
+
+}  // namespace
+
+boost::json::value* find_value(boost::json::value& root, const FieldPath& path) {
+  return walk(root, path.segments(), path.segments().size());
+}
+
+boost::json::value* find_parent(boost::json::value& root, const FieldPath& path) {
+  return walk(root, path.segments(), path.segments().size() - 1);
 }
 
 }  // namespace cairn

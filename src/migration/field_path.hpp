@@ -19,6 +19,8 @@ class FieldPath {
   const std::string& last() const { return segments_.back(); }
   FieldPath parent() const;
   bool is_prefix_of(const FieldPath& other) const;
+  bool same_parent_as(const FieldPath& other) const;
+
   const std::vector<std::string>& segments() const { return segments_; }
   std::string text() const;  // dot form, for messages
 
@@ -30,5 +32,8 @@ class FieldPath {
 
 // The value at `path`, or nullptr when a segment is missing or crosses a non-object.
 boost::json::value* find_value(boost::json::value& root, const FieldPath& path);
+// The value holding the last segment of a non-empty `path` (the root for a one-segment path), or
+// nullptr as above.
+boost::json::value* find_parent(boost::json::value& root, const FieldPath& path);
 
 }  // namespace cairn

@@ -17,7 +17,7 @@ namespace {
 
 // The object that holds the last segment of `path`; throws when it is missing or not an object.
 json::object& parent_object(json::value& root, const FieldPath& path, std::string_view verb) {
-  json::value* parent = find_value(root, path.parent());
+  json::value* parent = find_parent(root, path);
   if (parent == nullptr || !parent->is_object()) {
     shape_error(fmt::format("cannot {} '{}': {} is {}", verb, path.text(),
                             path.parent().empty() ? "the value" : "'" + path.parent().text() + "'",
@@ -32,12 +32,12 @@ void add(json::value& root, const FieldPath& path, const json::value& value) {
 }
 
 void remove(json::value& root, const FieldPath& path) {
-  json::value* parent = find_value(root, path.parent());
+  json::value* parent = find_parent(root, path);
   if (parent != nullptr && parent->is_object()) parent->get_object().stable_erase(path.last());
 }
 
 void rename(json::value& root, const FieldPath& from, const FieldPath& to) {
-  json::value* from_parent = find_value(root, from.parent());
+  json::value* from_parent = find_parent(root, from);
   if (from_parent == nullptr || !from_parent->is_object() ||
       !from_parent->get_object().contains(from.last())) {
     return;  // nothing to rename
@@ -47,7 +47,8 @@ void rename(json::value& root, const FieldPath& from, const FieldPath& to) {
     shape_error(fmt::format("cannot rename '{}' to '{}': '{}' already exists", from.text(),
                             to.text(), to.text()));
   }
-  if (from.parent() == to.parent()) {  // keep the field's position among its siblings
+  if (from.same_parent_as(to)) {  // keep the field's position among its siblings
+
     json::object renamed;
     renamed.reserve(target.size());
     for (auto& member : target) {
@@ -140,12 +141,14 @@ std::string_view op_name(MigrationOp::Kind kind) {
 }  // namespace
 
 MigrationOp MigrationOp::add_field(std::string path, json::value value) {
-  if (FieldPath::parse(path).empty()) {
+  auto parsed = std::make_shared<const FieldPath>(FieldPath::parse(path));
+  if (parsed->empty()) {
     throw Error(ErrorCode::invalid_argument, "add_field needs a field path, not the whole value");
   }
   MigrationOp op;
   op.kind_ = Kind::add_field;
   op.path_ = std::move(path);
+  op.parsed_ = std::move(parsed);
   op.value_ = std::move(value);
   return op;
 }
@@ -162,27 +165,32 @@ MigrationOp MigrationOp::rename_field(std::string from, std::string to) {
   op.kind_ = Kind::rename_field;
   op.path_ = std::move(from);
   op.path2_ = std::move(to);
+  op.parsed_ = std::make_shared<const FieldPath>(a);
+  op.parsed2_ = std::make_shared<const FieldPath>(b);
   return op;
 }
 
 MigrationOp MigrationOp::remove_field(std::string path, std::optional<json::value> restore) {
-  if (FieldPath::parse(path).empty()) {
+  auto parsed = std::make_shared<const FieldPath>(FieldPath::parse(path));
+  if (parsed->empty()) {
     throw Error(ErrorCode::invalid_argument,
                 "remove_field needs a field path, not the whole value");
   }
   MigrationOp op;
   op.kind_ = Kind::remove_field;
   op.path_ = std::move(path);
+  op.parsed_ = std::move(parsed);
   op.value_ = std::move(restore);
   return op;
 }
 
 MigrationOp MigrationOp::object_to_array(std::string path, std::string id_field) {
-  FieldPath::parse(path);
+  auto parsed = std::make_shared<const FieldPath>(FieldPath::parse(path));
   if (id_field.empty()) throw Error(ErrorCode::invalid_argument, "the id field must be named");
   MigrationOp op;
   op.kind_ = Kind::object_to_array;
   op.path_ = std::move(path);
+  op.parsed_ = std::move(parsed);
   op.path2_ = std::move(id_field);
   return op;
 }
@@ -323,23 +331,21 @@ json::value MigrationOp::apply(json::value value, bool backward) const {
   if (backward && !invertible()) {
     throw Error(ErrorCode::invalid_value, fmt::format("'{}' cannot run backwards", describe()));
   }
-  const FieldPath path = FieldPath::parse(path_);
   switch (kind_) {
     case Kind::add_field:
-      backward ? remove(value, path) : add(value, path, *value_);
+      backward ? remove(value, *parsed_) : add(value, *parsed_, *value_);
       break;
     case Kind::rename_field:
-      backward ? rename(value, FieldPath::parse(path2_), path)
-               : rename(value, path, FieldPath::parse(path2_));
+      backward ? rename(value, *parsed2_, *parsed_) : rename(value, *parsed_, *parsed2_);
       break;
     case Kind::remove_field:
-      backward ? add(value, path, *value_) : remove(value, path);
+      backward ? add(value, *parsed_, *value_) : remove(value, *parsed_);
       break;
     case Kind::object_to_array:
-      backward ? to_object(value, path, path2_) : to_array(value, path, path2_);
+      backward ? to_object(value, *parsed_, path2_) : to_array(value, *parsed_, path2_);
       break;
     case Kind::array_to_object:
-      backward ? to_array(value, path, path2_) : to_object(value, path, path2_);
+      backward ? to_array(value, *parsed_, path2_) : to_object(value, *parsed_, path2_);
       break;
     case Kind::transform_entry:
       return backward ? backward_(std::move(value)) : forward_(std::move(value));

@@ -182,44 +182,50 @@ void Database::Impl::hydrate() {
   // One read transaction, so that a read-only Database sees one consistent snapshot even while
   // another process writes.
   sqlite::TransactionGuard snapshot(file_.connection(), sqlite::TransactionGuard::Kind::deferred);
-  json::parser parser;
-  for (auto& [name, state] : stores_) {
-    if (state.id == 0) continue;
-    auto hint = state.entries.end();
-    file_.for_each_entry(state.id, [&](const LocalFile::EntryRow& row) {
-      StoredEntry entry;
-      entry.stamp = {row.hlc, replicas_.by_ref(row.replica_ref)};
-      if (entry.stamp.replica == nullptr) {
-        throw Error(ErrorCode::corrupt,
-                    fmt::format("store '{}', key '{}': unknown replica", name, row.key));
-      }
-      entry.schema_version = row.schema_version;
-      entry.pending = row.pending;
-      entry.deleted = !row.value.has_value();
-      if (row.value) {
-        std::error_code error;
-        parser.reset();
-        parser.write(row.value->data(), row.value->size(), error);
-        if (error) {
-          throw Error(ErrorCode::corrupt, fmt::format("store '{}', key '{}': damaged value: {}",
-                                                      name, row.key, error.message()));
-        }
-        entry.value = parser.release();
-        entry.bytes = static_cast<std::uint32_t>(entry_bytes(row.key, row.value->size()));
-        ++state.live;
-        state.bytes += entry.bytes;
-      } else {
-        ++state.tombstones;
-      }
-      if (!row.field_stamps.empty()) {
-        entry.fields = decode_field_stamps(row.field_stamps, replicas_, name, row.key);
-      }
-      hint = std::next(state.entries.emplace_hint(hint, row.key, std::move(entry)));
-    });
-  }
-
+  for (auto& [name, state] : stores_)
+    hydrate(state);
   pending_ = file_.outbox_count();
   snapshot.commit();
+}
+
+// Reads one store's rows into memory, replacing whatever it held.
+void Database::Impl::hydrate(StoreState& state) {
+  state.entries.clear();
+  state.live = state.bytes = state.tombstones = 0;
+  if (state.id == 0) return;
+  const std::string& name = state.schema.name;
+  json::parser parser;
+  auto hint = state.entries.end();
+  file_.for_each_entry(state.id, [&](const LocalFile::EntryRow& row) {
+    StoredEntry entry;
+    entry.stamp = {row.hlc, replicas_.by_ref(row.replica_ref)};
+    if (entry.stamp.replica == nullptr) {
+      throw Error(ErrorCode::corrupt,
+                  fmt::format("store '{}', key '{}': unknown replica", name, row.key));
+    }
+    entry.schema_version = row.schema_version;
+    entry.pending = row.pending;
+    entry.deleted = !row.value.has_value();
+    if (row.value) {
+      std::error_code error;
+      parser.reset();
+      parser.write(row.value->data(), row.value->size(), error);
+      if (error) {
+        throw Error(ErrorCode::corrupt, fmt::format("store '{}', key '{}': damaged value: {}", name,
+                                                    row.key, error.message()));
+      }
+      entry.value = parser.release();
+      entry.bytes = static_cast<std::uint32_t>(entry_bytes(row.key, row.value->size()));
+      ++state.live;
+      state.bytes += entry.bytes;
+    } else {
+      ++state.tombstones;
+    }
+    if (!row.field_stamps.empty()) {
+      entry.fields = decode_field_stamps(row.field_stamps, replicas_, name, row.key);
+    }
+    hint = std::next(state.entries.emplace_hint(hint, row.key, std::move(entry)));
+  });
 }
 
 const StoreState& Database::Impl::store(std::string_view name) const {
@@ -508,10 +514,11 @@ void Database::Impl::emit(const MigrationEvent& event) const {
   }
 }
 
-// Migrates one store from its stored version to the declared one: runs the chain in memory over
-// a copy of the entries, checks the result, then backs the rows up and writes the result in one
-// SQLite transaction. Until that transaction commits nothing is written, so any failure leaves
-// the store's rows byte-identical at the old version.
+// Migrates one store from its stored version to the declared one: runs the chain over the
+// entries in memory, in place, checks the result, then backs the rows up and writes the result in
+// one SQLite transaction. Until that transaction commits nothing is written, so any failure leaves
+// the store's rows byte-identical at the old version; the in-memory store, part-way migrated, is
+// then read again from the file.
 //
 // Migrated entries keep their stamps (a migration translates a write, it does not make a new
 // one) and move to the new schema version; a field-lww entry whose value changed loses its
@@ -521,110 +528,86 @@ void Database::Impl::emit(const MigrationEvent& event) const {
 void Database::Impl::migrate(StoreState& state) {
   const auto started = std::chrono::steady_clock::now();
   const std::uint32_t from = state.stored_version, to = state.schema.version;
+  const std::string& name = state.schema.name;
   const auto elapsed = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                  started);
   };
-  MigrationEvent event{MigrationEvent::Kind::started,
-                       state.schema.name,
-                       from,
-                       to,
-                       0,
-                       state.live,
-                       std::chrono::milliseconds(0),
-                       {}};
-  emit(event);
+  emit({MigrationEvent::Kind::started, name, from, to, 0, state.live, elapsed(), {}});
   try {
-    VersionedEntries input;
-    for (const auto& [key, entry] : state.entries) {
-      if (!entry.deleted) input.emplace(key, VersionedValue{entry.value, entry.schema_version});
+    std::vector<MigratingEntry> work;
+    std::map<std::string_view, json::value> with_field_stamps;  // their values before
+    for (auto& [key, entry] : state.entries) {
+      if (entry.deleted || entry.schema_version >= to) continue;
+      work.push_back({&key, &entry.value, &entry.schema_version});
+      if (!entry.fields.empty()) with_field_stamps.emplace(key, entry.value);
     }
-    VersionedEntries output = run_store_migration(state.schema, from, std::move(input),
-                                                  [&](std::size_t done, std::size_t total) {
-                                                    emit({MigrationEvent::Kind::progress,
-                                                          state.schema.name,
-                                                          from,
-                                                          to,
-                                                          done,
-                                                          total,
-                                                          elapsed(),
-                                                          {}});
-                                                  });
+    // Progress is reported in entries: the share of (entry, step) pairs done.
+    const std::size_t entries = work.size();
+    const auto progress = [&](std::size_t done, std::size_t total) {
+      const std::size_t share = total == 0 ? entries : entries * done / total;
+      emit({MigrationEvent::Kind::progress, name, from, to, share, entries, elapsed(), {}});
+    };
+    StoreChanges changes = run_store_migration(state.schema, from, work, progress);
 
-    std::map<std::string, StoredEntry, std::less<>> next;
-    std::vector<std::pair<std::string_view, std::string>> changed;  // key, value text
     std::optional<merge::Stamp> fresh;
     const auto fresh_stamp = [&] {
       if (!fresh) fresh = merge::Stamp{clock_->now(), self_};
       return *fresh;
     };
-    const auto take = [&](const std::string& key, StoredEntry entry, bool dirty) {
-      auto it = next.emplace(key, std::move(entry)).first;
-      if (dirty) changed.emplace_back(it->first, std::string());
-    };
-    for (const auto& [key, entry] : state.entries) {
-      StoredEntry migrated;  // the metadata of `entry`; its value comes from `output`
-      migrated.deleted = entry.deleted;
-      migrated.stamp = entry.stamp;
-      migrated.schema_version = entry.schema_version;
-      migrated.fields = entry.fields;
-      migrated.bytes = entry.bytes;
-      migrated.pending = entry.pending;
-      auto out = output.find(key);
-      if (out == output.end()) {
-        if (!entry.deleted) {  // a whole-store step dropped it
-          migrated.deleted = true;
-          migrated.fields.clear();
-          migrated.stamp = fresh_stamp();
-          migrated.schema_version = to;
-        }
-        take(key, std::move(migrated), !entry.deleted);
-        continue;
-      }
-      const bool value_changed = entry.deleted || entry.value != out->second.value;
-      migrated.value = std::move(out->second.value);
-      if (value_changed) {
-        migrated.fields.clear();
-        if (entry.deleted) {  // a whole-store step created it again
-          migrated.deleted = false;
-          migrated.stamp = fresh_stamp();
-        }
-      }
-      const bool version_changed = migrated.schema_version != out->second.version;
-      migrated.schema_version = out->second.version;
-      output.erase(out);
-      take(key, std::move(migrated), value_changed || version_changed);
-    }
-    for (auto& [key, created] : output) {  // keys a whole-store step created
-      StoredEntry entry;
-      entry.value = std::move(created.value);
-      entry.deleted = false;
-      entry.stamp = fresh_stamp();
-      entry.schema_version = created.version;
-      take(key, std::move(entry), true);
-    }
-
-    for (auto& [key, text] : changed) {
-      const StoredEntry& entry = next.find(key)->second;
-      if (entry.deleted) continue;
+    std::vector<std::pair<const std::string*, std::string>> dirty;  // key, value text if live
+    const auto check = [&](const std::string& key, const StoredEntry& entry) {
+      std::string text = json::serialize(entry.value);
       try {
-        check_key(state.schema.name, key, options_.limits);
-        text = json::serialize(entry.value);
-        check_value_size(state.schema.name, key, text.size(), options_.limits);
+        check_key(name, key, options_.limits);
+        check_value_size(name, key, text.size(), options_.limits);
         check_counters(entry.value, state.schema.policy);
       } catch (const Error& e) {
-        throw MigrationError(state.schema.name, from, to, std::string(key),
+        throw MigrationError(name, from, to, key,
                              std::string("the migrated value is invalid: ") + e.what());
       }
+      return text;
+    };
+    for (const MigratingEntry& item : work) {
+      if (changes.dropped.count(*item.key)) continue;
+      StoredEntry& entry = state.entries.find(*item.key)->second;
+      if (auto before = with_field_stamps.find(*item.key);
+          before != with_field_stamps.end() && before->second != entry.value) {
+        entry.fields.clear();
+      }
+      dirty.emplace_back(item.key, check(*item.key, entry));
+    }
+    for (const auto& key : changes.dropped) {
+      StoredEntry& entry = state.entries.find(key)->second;
+      entry.deleted = true;
+      entry.value = nullptr;
+      entry.fields.clear();
+      entry.stamp = fresh_stamp();
+      entry.schema_version = to;
+      dirty.emplace_back(&state.entries.find(key)->first, std::string());
+    }
+    for (auto& [key, created] : changes.created) {
+      StoredEntry& entry = state.entries[key];  // may revive a tombstone
+      if (!entry.deleted && entry.schema_version >= to) {
+        throw MigrationError(name, from, to, key,
+                             "a whole-store step produced the key of an entry held at a newer "
+                             "version");
+      }
+      entry.value = std::move(created.value);
+      entry.deleted = false;
+      entry.fields.clear();
+      entry.stamp = fresh_stamp();
+      entry.schema_version = created.version;
+      dirty.emplace_back(&state.entries.find(key)->first, check(key, entry));
     }
 
     sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
     file_.backup_store(state.id, from, to, clock_->now(), kBackupsKept);
-    for (const auto& [key, text] : changed) {
-      StoredEntry& entry = next.find(key)->second;
+    for (const auto& [key, text] : dirty) {
+      StoredEntry& entry = state.entries.find(*key)->second;
       const std::string stamps = encode_field_stamps(entry.fields, replicas_);
       LocalFile::EntryRow row;
-      row.key = key;
+      row.key = *key;
       if (!entry.deleted) row.value = text;
       row.hlc = entry.stamp.hlc;
       row.replica_ref = replicas_.ref_of(entry.stamp.replica);
@@ -632,17 +615,15 @@ void Database::Impl::migrate(StoreState& state) {
       row.field_stamps = stamps;
       row.pending = entry.pending;
       file_.write_entry(state.id, row);
-      if (!entry.deleted) entry.bytes = static_cast<std::uint32_t>(entry_bytes(key, text.size()));
+      entry.bytes = entry.deleted ? 0 : static_cast<std::uint32_t>(entry_bytes(*key, text.size()));
     }
     file_.update_store(state.id, to, json::serialize(state.schema.policy.to_json()));
     file_.save_clock(clock_->last(), next_seq_);
     guard.commit();
 
-    state.entries = std::move(next);
     state.live = state.bytes = state.tombstones = 0;
-    for (auto& [key, entry] : state.entries) {
+    for (const auto& [key, entry] : state.entries) {
       if (entry.deleted) {
-        entry.bytes = 0;
         ++state.tombstones;
       } else {
         ++state.live;
@@ -650,20 +631,16 @@ void Database::Impl::migrate(StoreState& state) {
       }
     }
     state.stored_version = to;
-    emit({MigrationEvent::Kind::finished,
-          state.schema.name,
-          from,
-          to,
-          state.live,
-          state.live,
-          elapsed(),
-          {}});
+    emit({MigrationEvent::Kind::finished, name, from, to, state.live, state.live, elapsed(), {}});
   } catch (const MigrationError& e) {
-    emit({MigrationEvent::Kind::failed, state.schema.name, from, to, 0, state.live, elapsed(),
-          e.what()});
+    hydrate(state);  // the file still holds the store as it was
+    emit({MigrationEvent::Kind::failed, name, from, to, 0, state.live, elapsed(), e.what()});
     if (options_.migration_failure == MigrationFailure::throw_error) throw;
     state.status = ErrorCode::migration_failed;
     state.error = e.what();
+  } catch (...) {
+    hydrate(state);
+    throw;
   }
 }
 

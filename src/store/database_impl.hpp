@@ -105,6 +105,7 @@ class Database::Impl {
   void load_replicas();
   void declare_stores();
   void hydrate();
+  void hydrate(StoreState& state);
   void migrate(StoreState& state);
   void emit(const MigrationEvent& event) const;
   StoreState& writable_store(std::string_view name);

@@ -135,12 +135,89 @@ TEST_F(CliTest, ReadCommandsWorkWhileTheApplicationHasTheDatabaseOpen) {
 }
 
 TEST_F(CliTest, HelpIsAvailableEverywhere) {
-  for (const char* command : {"inspect", "get", "put", "delete", "export", "import", "outbox"}) {
+  for (const char* command : {"inspect", "get", "put", "delete", "export", "import", "outbox",
+                              "migrate", "backups", "restore"}) {
     const RunResult result = cairn_cli({command, "--help"});
     EXPECT_EQ(result.status, 0) << command;
     EXPECT_NE(result.out.find("DB"), std::string::npos) << command;
   }
   EXPECT_EQ(cairn_cli({"--help"}).status, 0);
+}
+
+}  // namespace
+}  // namespace cairn::test
+
+namespace cairn::test {
+namespace {
+
+constexpr const char* kSchemaV2 = R"({"stores": {
+  "journal": {"version": 2, "policy": {"merge": "lww"}, "migrations": [
+    {"from": 1, "ops": [{"op": "rename", "from": "text", "to": "body"}]}]},
+  "playerStatistics": {"version": 2, "policy": {"merge": "field-lww", "counters": ["xp"]}}}})";
+
+class MigrateCliTest : public CliTest {
+ protected:
+  std::string schema(const std::string& text) {
+    const std::string file = (dir_ / "schema.json").string();
+    std::ofstream(file) << text;
+    return file;
+  }
+};
+
+TEST_F(MigrateCliTest, ADryRunPrintsThePlanAndADiffAndChangesNothing) {
+  const std::string before = read_bytes(db_path());
+  const RunResult result =
+      cairn_cli({"migrate", db_path(), "--schema", schema(kSchemaV2), "--dry-run"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("journal: version 1 -> 2 (1 entries)"), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("step 1 -> 2: rename text -> body"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("- text: \"Walked\""), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("+ body: \"Walked\""), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("playerStatistics: up to date at version 2"), std::string::npos);
+  EXPECT_EQ(read_bytes(db_path()), before);
+}
+
+TEST_F(MigrateCliTest, MigrateThenListAndRestoreBackups) {
+  RunResult result = cairn_cli({"migrate", db_path(), "--schema", schema(kSchemaV2)});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("journal: migrated 1 -> 2 (1 entries"), std::string::npos)
+      << result.out;
+  result = cairn_cli({"get", db_path(), "journal", "2026/02/01/10:00"});
+  EXPECT_EQ(json::parse(result.out), json::parse(R"({"body":"Walked","mood":4})"));
+
+  result = cairn_cli({"backups", db_path(), "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  const auto backups = json::parse(result.out).at("backups").as_array();
+  ASSERT_EQ(backups.size(), 1u);
+  EXPECT_EQ(backups[0].at("store"), "journal");
+  EXPECT_EQ(backups[0].at("from"), 1);
+
+  const std::string id = std::to_string(backups[0].at("id").as_int64());
+  result = cairn_cli({"restore", db_path(), "journal", id});
+  ASSERT_EQ(result.status, 0) << result.err;
+  result = cairn_cli({"get", db_path(), "journal", "2026/02/01/10:00"});
+  EXPECT_EQ(json::parse(result.out), json::parse(R"({"text":"Walked","mood":4})"));
+  result = cairn_cli({"inspect", db_path(), "--json"});
+  EXPECT_EQ(json::parse(result.out).at("stores").as_array()[0].at("version"), 1);
+}
+
+TEST_F(MigrateCliTest, ADryRunFindsAFailureBeforeItHappens) {
+  const RunResult result =
+      cairn_cli({"migrate", db_path(), "--dry-run", "--schema",
+                 schema(R"({"stores": {"journal": {"version": 2, "migrations": [
+         {"from": 1, "ops": [{"op": "add", "path": "meta.tags", "value": []}]}]}}})")});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.out.find("would fail"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("'meta' is missing"), std::string::npos) << result.out;
+}
+
+TEST_F(MigrateCliTest, ABadSchemaFileIsAClearError) {
+  const RunResult result = cairn_cli(
+      {"migrate", db_path(), "--schema", schema(R"({"stores": {"journal": {"version": 0}}})")});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[invalid_argument]"), std::string::npos) << result.err;
+  EXPECT_EQ(cairn_cli({"migrate", db_path()}).status, 2);  // --schema is required
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+#include "cli/command.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace cairn::cli {
+namespace json = boost::json;
+
+DatabaseOptions read_only_options() {
+  DatabaseOptions options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  return options;
+}
+
+DatabaseOptions writable_options() {
+  DatabaseOptions options;
+  options.create_if_missing = false;
+  return options;
+}
+
+std::string policy_name(const MergePolicy& policy) {
+  std::string name = policy.kind == MergePolicy::Kind::lww ? "lww" : "field-lww";
+  for (std::size_t i = 0; i < policy.counters.size(); ++i) {
+    name += (i == 0 ? " counters=" : ",") + policy.counters[i];
+  }
+  return name;
+}
+
+json::value parse_json_argument(const std::string& text, std::string_view what) {
+  std::error_code error;
+  json::value value = json::parse(text, error);
+  if (error) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("{} is not valid JSON ({}): {}", what, error.message(), text));
+  }
+  return value;
+}
+
+std::string read_input(const std::string& file) {
+  std::ostringstream text;
+  if (file == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ErrorCode::not_found, fmt::format("cannot read '{}'", file));
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,29 @@
+// What every `cairn` command shares: how it opens databases, reads its input, and reports a
+// missing entry. The commands themselves live in cli.cpp and migrate_command.cpp.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cairn/database.hpp>
+#include <string>
+#include <string_view>
+
+namespace cairn::cli {
+
+// Thrown by a command when the entry it was asked for does not exist (exit code 3).
+struct NotFound {
+  std::string message;
+};
+
+// Tools never create a database by accident, and read without taking the writer lock.
+DatabaseOptions read_only_options();
+DatabaseOptions writable_options();
+
+// "field-lww counters=xp"
+std::string policy_name(const MergePolicy& policy);
+
+// Throws Error(invalid_argument) naming `what` when `text` is not JSON.
+boost::json::value parse_json_argument(const std::string& text, std::string_view what);
+// The contents of `file`, or of stdin for "-"; Error(not_found) when it cannot be read.
+std::string read_input(const std::string& file);
+
+}  // namespace cairn::cli
