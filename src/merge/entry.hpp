@@ -1,16 +1,29 @@
 // The merge module: how writes to an entry combine. The one place where Cairn's conflict rules
-// live; the local store uses it for its own writes, and the sync client and the server will use
-// the same code for remote ones, so that every replica decides alike.
+// live: the local store plans its own writes with it, the server applies what clients send with
+// it, and the sync client rebases its pending writes with it, so that every replica decides alike.
 //
 // Every write carries a Stamp, (HLC, replica id), and stamps are totally ordered: by HLC, then by
 // replica id bytewise. The greater stamp wins.
 //
-// Entries of field-lww stores may carry per-field stamps. Invariant: `fields` is empty when every
-// present field carries the entry's stamp and no field was deleted; otherwise it lists every
-// present field and every deleted field ("field tombstone") with its own stamp, sorted by name,
-// and the entry's stamp is the greatest of them.
+// Rules (apply_change):
+//   lww stores, and values that are not objects: the whole entry goes to the greatest stamp;
+//     a delete is a tombstone ordered like any write.
+//   field-lww stores: a patch sets or removes top-level fields, each going to the greatest stamp
+//     that set or removed it. An entry delete at stamp D removes every field written before D
+//     and sets the entry's `floor` to D: later-arriving writes stamped before D are ignored,
+//     whatever order replicas see them in; fields written after D survive the delete. A whole
+//     object put at S replaces the entry the same way: a delete at S, then its fields set at S.
+//   counter fields: increments (patch "add") add up, in any order, except increments stamped at
+//     or before the floor, which a delete or whole put has already swept away. A whole put sets
+//     a counter like any field; convergence of counters is guaranteed for increments.
+//
+// Entry invariant: `fields` is empty when every present field carries the entry's stamp and no
+// field was removed; otherwise it lists every present field and every removed field ("field
+// tombstone") with its own stamp, sorted by name. The entry's stamp is the greatest stamp applied
+// to it.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cairn/clock.hpp>
 #include <cairn/schema.hpp>
@@ -26,6 +39,9 @@ struct Stamp {
   Timestamp hlc;
   const std::string* replica = nullptr;  // interned by the owner; outlives every entry using it
 
+  bool is_zero() const { return hlc.is_zero() && replica == nullptr; }
+  std::string_view replica_view() const { return replica ? std::string_view(*replica) : ""; }
+
   friend bool operator==(const Stamp& a, const Stamp& b) {
     return a.hlc == b.hlc && a.replica_view() == b.replica_view();
   }
@@ -33,7 +49,8 @@ struct Stamp {
     if (a.hlc != b.hlc) return a.hlc < b.hlc;
     return a.replica_view() < b.replica_view();
   }
-  std::string_view replica_view() const { return replica ? std::string_view(*replica) : ""; }
+  friend bool operator>(const Stamp& a, const Stamp& b) { return b < a; }
+  friend bool operator<=(const Stamp& a, const Stamp& b) { return !(b < a); }
 };
 
 struct FieldStamp {
@@ -48,25 +65,55 @@ struct Entry {
   Stamp stamp;
   std::uint32_t schema_version = 0;
   std::vector<FieldStamp> fields;  // see the invariant above
+  Stamp floor;                     // field-lww: the latest entry delete; zero when none
 };
 
-// A local write, planned: the entry as it will be, and the outbox record that describes it.
+// One write, as replicas exchange it (an outbox record with its stamp).
+struct Change {
+  enum class Op { put, patch, erase };
+  Op op = Op::put;
+  boost::json::value value;        // put: the whole new value
+  boost::json::object set;         // patch: fields set to new values
+  std::vector<std::string> unset;  // patch: fields removed
+  boost::json::object add;         // patch: counter increments
+  Stamp stamp;
+  std::uint32_t schema_version = 0;  // the store version the change is written in
+};
+
+// What apply_change did.
+struct Applied {
+  bool changed = false;   // the entry is different afterwards
+  bool rejected = false;  // the change, or part of it, lost to newer writes already applied
+};
+
+// Applies `change` to `entry` under `policy` (see the rules above). Applying the same change twice
+// is harmless except for counter increments, which is why changes are delivered exactly once.
+Applied apply_change(Entry& entry, const Change& change, const MergePolicy& policy);
+
+// The outbox form of a change (cairn/entry.hpp, OutboxRecord): "put" {"value": V},
+// "patch" {"set", "unset", "add"}, "delete" null.
+std::string_view op_name(Change::Op op);
+boost::json::value change_payload(const Change& change);
+// Throws Error(invalid_value) when op or payload are malformed.
+Change change_from_payload(std::string_view op, const boost::json::value& payload, Stamp stamp,
+                           std::uint32_t schema_version);
+
+// A local write, planned: the entry as it will be, and the change that describes it.
 struct LocalWrite {
   Entry entry;
-  std::string_view op;  // "put", "patch" or "delete" (see cairn/entry.hpp, OutboxRecord)
-  boost::json::value payload;
+  Change change;
 };
 
-// Plans replacing `current` by `next`. For field-lww stores with object values the record lists
-// only the fields that changed, and counter fields are recorded as increments. Returns nothing
-// when the write would change nothing. Throws Error(invalid_value) when a counter field is not a
-// number.
+// Plans replacing `current` by `next`. For field-lww stores with object values the change lists
+// only the fields that changed, and counter fields become increments. Returns nothing when the
+// write would change nothing. Throws Error(invalid_value) when a counter field is not a number or
+// is removed.
 std::optional<LocalWrite> plan_put(const Entry& current, boost::json::value next,
                                    const MergePolicy& policy, Stamp stamp,
                                    std::uint32_t schema_version);
 
 // Plans deleting `current`; nothing when it is already deleted.
-std::optional<LocalWrite> plan_erase(const Entry& current, Stamp stamp,
+std::optional<LocalWrite> plan_erase(const Entry& current, const MergePolicy& policy, Stamp stamp,
                                      std::uint32_t schema_version);
 
 // Plans adding `delta` to counter `field`. Throws Error(invalid_value) when the field is not a
@@ -81,5 +128,6 @@ std::vector<FieldStamp> field_stamps(const Entry& entry);
 // a + b for JSON numbers: exact in 64-bit integers when both are integers and the sum fits,
 // otherwise in double.
 boost::json::value add_numbers(const boost::json::value& a, const boost::json::value& b);
+boost::json::value subtract_numbers(const boost::json::value& a, const boost::json::value& b);
 
 }  // namespace cairn::merge

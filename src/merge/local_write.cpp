@@ -1,6 +1,7 @@
+// Planning local writes (on top of apply_change, so that local and remote writes merge alike),
+// and the outbox form of changes.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
@@ -11,181 +12,181 @@ namespace json = boost::json;
 
 namespace {
 
-bool fits_int64(const json::value& v) {
-  return v.is_int64() || (v.is_uint64() && v.get_uint64() <= INT64_MAX);
-}
-
-json::value subtract_numbers(const json::value& a, const json::value& b) {
-  if (fits_int64(a) && fits_int64(b)) {
-    std::int64_t difference;
-    if (!__builtin_sub_overflow(a.to_number<std::int64_t>(), b.to_number<std::int64_t>(),
-                                &difference)) {
-      return difference;
-    }
-  }
-  return a.to_number<double>() - b.to_number<double>();
-}
-
 bool is_zero(const json::value& v) {
   return (v.is_int64() && v.get_int64() == 0) || (v.is_uint64() && v.get_uint64() == 0) ||
          (v.is_double() && v.get_double() == 0.0);
 }
 
+[[noreturn]] void invalid(const std::string& message) {
+  throw Error(ErrorCode::invalid_value, message);
+}
+
 void require_number(const json::value& v, std::string_view field) {
   if (!v.is_number()) {
-    throw Error(
-        ErrorCode::invalid_value,
+    invalid(
         fmt::format("counter field '{}' must hold a number, not {}", field, json::serialize(v)));
   }
 }
 
-}  // namespace
-
-std::vector<FieldStamp> field_stamps(const Entry& entry) {
-  if (!entry.fields.empty() || entry.deleted || !entry.value.is_object()) return entry.fields;
-  std::vector<FieldStamp> fields;
-  for (const auto& member : entry.value.get_object()) {
-    fields.push_back({std::string(member.key()), entry.stamp, false});
-  }
-  std::sort(fields.begin(), fields.end(),
-            [](const FieldStamp& a, const FieldStamp& b) { return a.name < b.name; });
-  return fields;
-}
-
-namespace {
-
-void stamp_field(std::vector<FieldStamp>& fields, std::string_view name, Stamp stamp,
-                 bool deleted) {
-  auto it = std::lower_bound(fields.begin(), fields.end(), name,
-                             [](const FieldStamp& f, std::string_view n) { return f.name < n; });
-  if (it != fields.end() && it->name == name) {
-    it->stamp = stamp;
-    it->deleted = deleted;
-  } else {
-    fields.insert(it, {std::string(name), stamp, deleted});
-  }
-}
-
-// Restores the invariant: no per-field stamps when they would all equal the entry's.
-void compact_fields(Entry& entry) {
-  const bool uniform = std::all_of(entry.fields.begin(), entry.fields.end(), [&](const auto& f) {
-    return !f.deleted && f.stamp == entry.stamp;
-  });
-  if (uniform) entry.fields.clear();
-}
-
-LocalWrite whole_put(json::value next, Stamp stamp, std::uint32_t schema_version) {
-  LocalWrite write;
-  write.op = "put";
-  write.payload = json::object{{"value", next}};
-  write.entry.value = std::move(next);
-  write.entry.deleted = false;
-  write.entry.stamp = stamp;
-  write.entry.schema_version = schema_version;
+// Applies a change that this replica just made: with the newest stamp it always takes effect.
+LocalWrite planned(const Entry& current, Change change, const MergePolicy& policy) {
+  LocalWrite write{current, std::move(change)};
+  apply_change(write.entry, write.change, policy);
   return write;
 }
 
 }  // namespace
-
-json::value add_numbers(const json::value& a, const json::value& b) {
-  if (fits_int64(a) && fits_int64(b)) {
-    std::int64_t sum;
-    if (!__builtin_add_overflow(a.to_number<std::int64_t>(), b.to_number<std::int64_t>(), &sum)) {
-      return sum;
-    }
-  }
-  return a.to_number<double>() + b.to_number<double>();
-}
 
 std::optional<LocalWrite> plan_put(const Entry& current, json::value next,
                                    const MergePolicy& policy, Stamp stamp,
                                    std::uint32_t schema_version) {
   if (!current.deleted && current.value == next) return std::nullopt;
-  if (policy.kind == MergePolicy::Kind::lww || !next.is_object()) {
-    return whole_put(std::move(next), stamp, schema_version);
+  Change change;
+  change.stamp = stamp;
+  change.schema_version = schema_version;
+  const bool had_object = !current.deleted && current.value.is_object();
+  if (policy.kind == MergePolicy::Kind::lww || !next.is_object() ||
+      (!current.deleted && !had_object)) {
+    change.op = Change::Op::put;
+    change.value = std::move(next);
+    return planned(current, std::move(change), policy);
   }
 
   static const json::object kEmpty;
-  const bool had_object = !current.deleted && current.value.is_object();
   const json::object& before = had_object ? current.value.get_object() : kEmpty;
   const json::object& after = next.get_object();
-
-  json::object set, add;
-  json::array unset;
+  change.op = Change::Op::patch;
   for (const auto& [name, value] : after) {
     const json::value* old = before.if_contains(name);
     if (policy.is_counter(name)) {
       require_number(value, name);
       json::value delta = old && old->is_number() ? subtract_numbers(value, *old) : value;
-      if (!is_zero(delta) || !old) add[name] = std::move(delta);
+      if (!is_zero(delta) || !old) change.add[name] = std::move(delta);
     } else if (!old || *old != value) {
-      set[name] = value;
+      change.set[name] = value;
     }
   }
   for (const auto& [name, value] : before) {
-    if (!after.contains(name)) unset.emplace_back(name);
+    if (after.contains(name)) continue;
+    if (policy.is_counter(name)) {
+      invalid(
+          fmt::format("'{}' is a counter field: it can be changed or incremented but not "
+                      "removed (put 0 instead)",
+                      std::string_view(name)));
+    }
+    change.unset.emplace_back(name);
   }
-
-  LocalWrite write;
-  write.op = "patch";
-  write.entry.fields = had_object ? field_stamps(current) : std::vector<FieldStamp>{};
-  for (const auto& member : set)
-    stamp_field(write.entry.fields, member.key(), stamp, false);
-  for (const auto& member : add)
-    stamp_field(write.entry.fields, member.key(), stamp, false);
-  for (const auto& name : unset)
-    stamp_field(write.entry.fields, name.get_string(), stamp, true);
-  json::object payload;
-  if (!set.empty()) payload["set"] = std::move(set);
-  if (!unset.empty()) payload["unset"] = std::move(unset);
-  if (!add.empty()) payload["add"] = std::move(add);
-  write.payload = std::move(payload);
-  write.entry.value = std::move(next);
-  write.entry.deleted = false;
-  write.entry.stamp = stamp;
-  write.entry.schema_version = schema_version;
-  compact_fields(write.entry);
+  LocalWrite write = planned(current, std::move(change), policy);
+  write.entry.value = std::move(next);  // the same members, in the order the application wrote
   return write;
 }
 
-std::optional<LocalWrite> plan_erase(const Entry& current, Stamp stamp,
+std::optional<LocalWrite> plan_erase(const Entry& current, const MergePolicy& policy, Stamp stamp,
                                      std::uint32_t schema_version) {
   if (current.deleted) return std::nullopt;
-  LocalWrite write;
-  write.op = "delete";
-  write.entry.deleted = true;
-  write.entry.stamp = stamp;
-  write.entry.schema_version = schema_version;
-  return write;
+  Change change;
+  change.op = Change::Op::erase;
+  change.stamp = stamp;
+  change.schema_version = schema_version;
+  return planned(current, std::move(change), policy);
 }
 
 LocalWrite plan_increment(const Entry& current, std::string_view field, std::int64_t delta,
                           const MergePolicy& policy, Stamp stamp, std::uint32_t schema_version) {
   if (!policy.is_counter(field)) {
-    throw Error(ErrorCode::invalid_value,
-                fmt::format("'{}' is not a counter field of this store", field));
+    invalid(fmt::format("'{}' is not a counter field of this store", field));
   }
-  json::value next = current.deleted ? json::value(json::object{}) : current.value;
-  if (!next.is_object()) {
-    throw Error(ErrorCode::invalid_value,
-                fmt::format("cannot increment '{}': the entry's value is not an object", field));
+  if (!current.deleted) {
+    if (!current.value.is_object()) {
+      invalid(fmt::format("cannot increment '{}': the entry's value is not an object", field));
+    }
+    if (const json::value* old = current.value.get_object().if_contains(field)) {
+      require_number(*old, field);
+    }
   }
-  json::object& object = next.get_object();
-  const json::value* old = object.if_contains(field);
-  if (old) require_number(*old, field);
-  object[field] = old ? add_numbers(*old, delta) : json::value(delta);
+  Change change;
+  change.op = Change::Op::patch;
+  change.add[field] = delta;
+  change.stamp = stamp;
+  change.schema_version = schema_version;
+  return planned(current, std::move(change), policy);
+}
 
-  LocalWrite write;
-  write.op = "patch";
-  write.payload = json::object{{"add", json::object{{field, delta}}}};
-  write.entry.fields = current.deleted ? std::vector<FieldStamp>{} : field_stamps(current);
-  stamp_field(write.entry.fields, field, stamp, false);
-  write.entry.value = std::move(next);
-  write.entry.deleted = false;
-  write.entry.stamp = stamp;
-  write.entry.schema_version = schema_version;
-  compact_fields(write.entry);
-  return write;
+std::string_view op_name(Change::Op op) {
+  switch (op) {
+    case Change::Op::put:
+      return "put";
+    case Change::Op::patch:
+      return "patch";
+    case Change::Op::erase:
+      return "delete";
+  }
+  return "unknown";
+}
+
+json::value change_payload(const Change& change) {
+  switch (change.op) {
+    case Change::Op::put:
+      return json::object{{"value", change.value}};
+    case Change::Op::erase:
+      return nullptr;
+    case Change::Op::patch: {
+      json::object payload;
+      if (!change.set.empty()) payload["set"] = change.set;
+      if (!change.unset.empty()) {
+        json::array names;
+        for (const auto& name : change.unset)
+          names.emplace_back(name);
+        payload["unset"] = std::move(names);
+      }
+      if (!change.add.empty()) payload["add"] = change.add;
+      return payload;
+    }
+  }
+  return nullptr;
+}
+
+Change change_from_payload(std::string_view op, const json::value& payload, Stamp stamp,
+                           std::uint32_t schema_version) {
+  Change change;
+  change.stamp = stamp;
+  change.schema_version = schema_version;
+  if (op == "delete") {
+    change.op = Change::Op::erase;
+    return change;
+  }
+  const json::object* object = payload.if_object();
+  if (op == "put") {
+    const json::value* value = object ? object->if_contains("value") : nullptr;
+    if (value == nullptr) invalid("a put needs {\"value\": ...}");
+    change.op = Change::Op::put;
+    change.value = *value;
+    return change;
+  }
+  if (op != "patch") invalid(fmt::format("unknown operation '{}'", op));
+  if (object == nullptr) invalid("a patch needs an object with \"set\", \"unset\" or \"add\"");
+  change.op = Change::Op::patch;
+  for (const auto& [name, member] : *object) {
+    if (name == "set" && member.is_object()) {
+      change.set = member.get_object();
+    } else if (name == "unset" && member.is_array()) {
+      for (const auto& field : member.get_array()) {
+        if (!field.is_string()) invalid("\"unset\" lists field names");
+        change.unset.emplace_back(field.get_string());
+      }
+    } else if (name == "add" && member.is_object()) {
+      for (const auto& [field, delta] : member.get_object()) {
+        if (!delta.is_number()) invalid("\"add\" maps counter fields to numbers");
+        change.add[field] = delta;
+      }
+    } else {
+      invalid(
+          fmt::format("a patch has \"set\" (object), \"unset\" (array) and \"add\" (object), "
+                      "not \"{}\"",
+                      std::string_view(name)));
+    }
+  }
+  return change;
 }
 
 }  // namespace cairn::merge

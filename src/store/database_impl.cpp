@@ -15,45 +15,62 @@ namespace json = boost::json;
 
 namespace {
 
-// Per-field stamps are kept in the file as JSON: [["field", hlc, replica_ref, deleted], ...].
-std::string encode_field_stamps(const std::vector<merge::FieldStamp>& fields,
-                                const ReplicaTable& replicas) {
-  if (fields.empty()) return {};
-  json::array array;
-  array.reserve(fields.size());
-  for (const auto& field : fields) {
-    array.push_back(json::array{json::string(field.name), field.stamp.hlc.packed(),
-                                replicas.ref_of(field.stamp.replica), field.deleted ? 1 : 0});
+// Per-field stamps and the delete floor of field-lww entries are kept in the file as JSON:
+// {"fields": [["field", hlc, replica_ref, deleted], ...], "floor": [hlc, replica_ref]}, each
+// member only when there is something to say; no text at all when there is neither.
+std::string encode_field_stamps(const merge::Entry& entry, const ReplicaTable& replicas) {
+  if (entry.fields.empty() && entry.floor.is_zero()) return {};
+  json::object object;
+  if (!entry.fields.empty()) {
+    json::array fields;
+    fields.reserve(entry.fields.size());
+    for (const auto& field : entry.fields) {
+      fields.push_back(json::array{json::string(field.name), field.stamp.hlc.packed(),
+                                   replicas.ref_of(field.stamp.replica), field.deleted ? 1 : 0});
+    }
+    object["fields"] = std::move(fields);
   }
-  return json::serialize(array);
+  if (!entry.floor.is_zero()) {
+    object["floor"] = json::array{entry.floor.hlc.packed(), replicas.ref_of(entry.floor.replica)};
+  }
+  return json::serialize(object);
 }
 
-std::vector<merge::FieldStamp> decode_field_stamps(std::string_view text,
-                                                   const ReplicaTable& replicas,
-                                                   std::string_view store, std::string_view key) {
+void decode_field_stamps(std::string_view text, const ReplicaTable& replicas,
+                         std::string_view store, std::string_view key, merge::Entry& entry) {
   const auto damaged = [&] {
     return Error(ErrorCode::corrupt,
                  fmt::format("store '{}', key '{}': damaged field stamps", store, key));
   };
   std::error_code error;
-  json::value parsed = json::parse(text, error);
-  if (error || !parsed.is_array()) throw damaged();
-  std::vector<merge::FieldStamp> fields;
-  for (const auto& item : parsed.get_array()) {
-    const json::array* parts = item.if_array();
-    if (!parts || parts->size() != 4 || !(*parts)[0].is_string() || !(*parts)[1].is_number() ||
-        !(*parts)[2].is_number() || !(*parts)[3].is_number()) {
-      throw damaged();
-    }
-    const std::string* replica = replicas.by_ref((*parts)[2].to_number<std::uint32_t>(error));
+  const json::value parsed = json::parse(text, error);
+  const json::object* object = parsed.if_object();
+  if (error || object == nullptr) throw damaged();
+  const auto stamp = [&](const json::value& hlc, const json::value& ref) {
+    if (!hlc.is_number() || !ref.is_number()) throw damaged();
+    const std::string* replica = replicas.by_ref(ref.to_number<std::uint32_t>(error));
+    const auto packed = hlc.to_number<std::uint64_t>(error);
     if (error || replica == nullptr) throw damaged();
-    fields.push_back(
-        {std::string((*parts)[0].get_string()),
-         {Timestamp::from_packed((*parts)[1].to_number<std::uint64_t>(error)), replica},
-         (*parts)[3].to_number<int>(error) != 0});
-    if (error) throw damaged();
+    return merge::Stamp{Timestamp::from_packed(packed), replica};
+  };
+  if (const json::value* fields = object->if_contains("fields")) {
+    if (!fields->is_array()) throw damaged();
+    for (const auto& item : fields->get_array()) {
+      const json::array* parts = item.if_array();
+      if (!parts || parts->size() != 4 || !(*parts)[0].is_string() || !(*parts)[3].is_number()) {
+        throw damaged();
+      }
+      entry.fields.push_back({std::string((*parts)[0].get_string()),
+                              stamp((*parts)[1], (*parts)[2]),
+                              (*parts)[3].to_number<int>(error) != 0});
+      if (error) throw damaged();
+    }
   }
-  return fields;
+  if (const json::value* floor = object->if_contains("floor")) {
+    const json::array* parts = floor->if_array();
+    if (!parts || parts->size() != 2) throw damaged();
+    entry.floor = stamp((*parts)[0], (*parts)[1]);
+  }
 }
 
 std::size_t entry_bytes(std::string_view key, std::size_t value_bytes) {
@@ -222,7 +239,7 @@ void Database::Impl::hydrate(StoreState& state) {
       ++state.tombstones;
     }
     if (!row.field_stamps.empty()) {
-      entry.fields = decode_field_stamps(row.field_stamps, replicas_, name, row.key);
+      decode_field_stamps(row.field_stamps, replicas_, name, row.key, entry);
     }
     hint = std::next(state.entries.emplace_hint(hint, row.key, std::move(entry)));
   });
@@ -381,7 +398,7 @@ void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
         text = write.serialized;
         break;
       case Transaction::Write::Kind::erase:
-        plan = merge::plan_erase(current, stamp, version);
+        plan = merge::plan_erase(current, state.schema.policy, stamp, version);
         break;
       case Transaction::Write::Kind::increment:
         plan = merge::plan_increment(current, write.field, write.delta, state.schema.policy, stamp,
@@ -402,8 +419,9 @@ void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
            next.deleted ? std::nullopt : std::optional<json::value>(next.value),
            current.deleted ? std::nullopt : std::optional<json::value>(current.value), stamp.hlc});
     }
-    outbox.push_back({seq++, state.id, write.key, std::string(plan->op),
-                      json::serialize(plan->payload), stamp.hlc, version});
+    outbox.push_back({seq++, state.id, write.key, std::string(merge::op_name(plan->change.op)),
+                      json::serialize(merge::change_payload(plan->change)), stamp.hlc, version});
+
     slot.next = std::move(next);
     slot.text = std::move(text);
   }
@@ -431,7 +449,7 @@ void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
     for (const auto& [key, slot] : staged) {
       if (!slot.next) continue;
       const StoredEntry& entry = *slot.next;
-      const std::string stamps = encode_field_stamps(entry.fields, replicas_);
+      const std::string stamps = encode_field_stamps(entry, replicas_);
       LocalFile::EntryRow row;
       row.key = key.second;
       if (!entry.deleted) row.value = slot.text;
@@ -605,7 +623,7 @@ void Database::Impl::migrate(StoreState& state) {
     file_.backup_store(state.id, from, to, clock_->now(), kBackupsKept);
     for (const auto& [key, text] : dirty) {
       StoredEntry& entry = state.entries.find(*key)->second;
-      const std::string stamps = encode_field_stamps(entry.fields, replicas_);
+      const std::string stamps = encode_field_stamps(entry, replicas_);
       LocalFile::EntryRow row;
       row.key = *key;
       if (!entry.deleted) row.value = text;

@@ -27,8 +27,8 @@ TEST(LocalWrite, WholeEntryPutRecordsTheValue) {
   auto write =
       plan_put(Entry{}, json::parse(R"({"text":"hi"})"), MergePolicy::whole_entry(), stamp(10), 1);
   ASSERT_TRUE(write);
-  EXPECT_EQ(write->op, "put");
-  EXPECT_EQ(write->payload, json::parse(R"({"value":{"text":"hi"}})"));
+  EXPECT_EQ(op_name(write->change.op), "put");
+  EXPECT_EQ(change_payload(write->change), json::parse(R"({"value":{"text":"hi"}})"));
   EXPECT_FALSE(write->entry.deleted);
   EXPECT_EQ(write->entry.stamp, stamp(10));
 }
@@ -46,8 +46,8 @@ TEST(LocalWrite, PerFieldPutRecordsOnlyTheFieldsThatChanged) {
   auto write = plan_put(current, json::parse(R"({"a":1,"b":20,"d":4})"), MergePolicy::per_field(),
                         stamp(20), 1);
   ASSERT_TRUE(write);
-  EXPECT_EQ(write->op, "patch");
-  EXPECT_EQ(write->payload, json::parse(R"({"set":{"b":20,"d":4},"unset":["c"]})"));
+  EXPECT_EQ(op_name(write->change.op), "patch");
+  EXPECT_EQ(change_payload(write->change), json::parse(R"({"set":{"b":20,"d":4},"unset":["c"]})"));
 }
 
 TEST(LocalWrite, PerFieldStampsKeepUntouchedFieldsAtTheirOldStamp) {
@@ -77,7 +77,7 @@ TEST(LocalWrite, AFreshEntryNeedsNoPerFieldStamps) {
       plan_put(Entry{}, json::parse(R"({"a":1,"b":2})"), MergePolicy::per_field(), stamp(20), 1);
   ASSERT_TRUE(write);
   EXPECT_TRUE(write->entry.fields.empty());
-  EXPECT_EQ(write->payload, json::parse(R"({"set":{"a":1,"b":2}})"));
+  EXPECT_EQ(change_payload(write->change), json::parse(R"({"set":{"a":1,"b":2}})"));
 }
 
 TEST(LocalWrite, CounterFieldsAreRecordedAsIncrements) {
@@ -85,7 +85,7 @@ TEST(LocalWrite, CounterFieldsAreRecordedAsIncrements) {
   const Entry current = live(json::parse(R"({"xp":120,"level":3})"), 10);
   auto write = plan_put(current, json::parse(R"({"xp":150,"level":3})"), policy, stamp(20), 1);
   ASSERT_TRUE(write);
-  EXPECT_EQ(write->payload, json::parse(R"({"add":{"xp":30}})"));
+  EXPECT_EQ(change_payload(write->change), json::parse(R"({"add":{"xp":30}})"));
   EXPECT_EQ(write->entry.value, json::parse(R"({"xp":150,"level":3})"));
 }
 
@@ -103,7 +103,7 @@ TEST(LocalWrite, IncrementCreatesTheEntryAndField) {
   const MergePolicy policy = MergePolicy::per_field({"xp"});
   const LocalWrite write = plan_increment(Entry{}, "xp", 5, policy, stamp(20), 1);
   EXPECT_EQ(write.entry.value, json::parse(R"({"xp":5})"));
-  EXPECT_EQ(write.payload, json::parse(R"({"add":{"xp":5}})"));
+  EXPECT_EQ(change_payload(write.change), json::parse(R"({"add":{"xp":5}})"));
   const LocalWrite again = plan_increment(write.entry, "xp", -2, policy, stamp(21), 1);
   EXPECT_EQ(again.entry.value, json::parse(R"({"xp":3})"));
 }
@@ -114,19 +114,19 @@ TEST(LocalWrite, IncrementingANonCounterFieldFails) {
 }
 
 TEST(LocalWrite, DeletingIsATombstoneAndDeletingTwiceChangesNothing) {
-  auto write = plan_erase(live(json::parse("1"), 10), stamp(20), 1);
+  auto write = plan_erase(live(json::parse("1"), 10), MergePolicy::whole_entry(), stamp(20), 1);
   ASSERT_TRUE(write);
-  EXPECT_EQ(write->op, "delete");
+  EXPECT_EQ(op_name(write->change.op), "delete");
   EXPECT_TRUE(write->entry.deleted);
   EXPECT_EQ(write->entry.stamp, stamp(20));
-  EXPECT_FALSE(plan_erase(write->entry, stamp(30), 1));
+  EXPECT_FALSE(plan_erase(write->entry, MergePolicy::whole_entry(), stamp(30), 1));
 }
 
 TEST(LocalWrite, NonObjectValuesInPerFieldStoresAreWrittenWhole) {
   auto write = plan_put(live(json::parse(R"({"a":1})"), 10), json::parse("[1,2]"),
                         MergePolicy::per_field(), stamp(20), 1);
   ASSERT_TRUE(write);
-  EXPECT_EQ(write->op, "put");
+  EXPECT_EQ(op_name(write->change.op), "put");
   EXPECT_TRUE(write->entry.fields.empty());
 }
 
