@@ -6,7 +6,9 @@
 #include <boost/json.hpp>
 #include <cairn/version.hpp>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "server/server.hpp"
@@ -16,37 +18,35 @@ namespace json = boost::json;
 
 namespace {
 
-// Settings from the config file; flags given on the command line win over them.
-void apply_config(const std::string& file, ServerOptions& options, std::string& log_level,
-                  const CLI::App& app) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read config file '" + file + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::error_code error;
-  json::value config = json::parse(text.str(), error);
-  if (error || !config.is_object()) {
-    throw std::runtime_error("config file '" + file + "' is not a JSON object");
-  }
-  const auto given = [&](const char* flag) { return app.count(flag) > 0; };
-  for (const auto& [key, value] : config.get_object()) {
-    if (key == "address" && value.is_string() && !given("--address")) {
-      options.http.address = value.get_string();
-    } else if (key == "port" && value.is_int64() && !given("--port")) {
-      options.http.port = static_cast<std::uint16_t>(value.get_int64());
-    } else if (key == "data" && value.is_string() && !given("--data")) {
-      options.data_dir = std::string(value.get_string());
-    } else if (key == "threads" && value.is_int64() && !given("--threads")) {
-      options.http.threads = static_cast<int>(value.get_int64());
-    } else if (key == "logLevel" && value.is_string() && !given("--log-level")) {
-      log_level = value.get_string();
-    } else if (key == "maxBodyBytes" && value.is_int64()) {
-      options.http.body_limit = static_cast<std::size_t>(value.get_int64());
+// One setting: its flag, its config-file key, and how to read it from either.
+struct Setting {
+  std::string flag;
+  std::string key;
+  std::string help;
+  std::function<void(CLI::App&, const std::string& flag, const std::string& help)> add;
+  std::function<bool(const json::value&)> from_json;  // false when the value has the wrong type
+};
+
+template <class T>
+Setting setting(std::string flag, std::string key, std::string help, T& target) {
+  Setting s{std::move(flag), std::move(key), std::move(help), {}, {}};
+  s.add = [&target](CLI::App& app, const std::string& name, const std::string& text) {
+    app.add_option(name, target, text)->capture_default_str();
+  };
+  s.from_json = [&target](const json::value& value) {
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path>) {
+      if (!value.is_string()) return false;
+      target = T(std::string(value.get_string()));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (!value.is_number()) return false;
+      target = value.to_number<T>();
     } else {
-      throw std::runtime_error("config file '" + file + "': unknown or mistyped setting '" +
-                               std::string(key) + "'");
+      if (!value.is_int64() || value.get_int64() < 0) return false;
+      target = static_cast<T>(value.get_int64());
     }
-  }
+    return true;
+  };
+  return s;
 }
 
 }  // namespace
@@ -57,25 +57,86 @@ int cairnd_main(int argc, char** argv) {
   ServerOptions options;
   std::string config_file;
   std::string log_level = "info";
-  app.add_option("--config", config_file, "JSON config file (settings as in docs/operations.md)");
-  app.add_option("--address", options.http.address, "Address to listen on")->capture_default_str();
-  app.add_option("--port", options.http.port, "TCP port; 0 picks a free one")
-      ->capture_default_str();
-  app.add_option("--data", options.data_dir, "Data directory (SQLite files)")
-      ->capture_default_str();
-  app.add_option("--threads", options.http.threads, "Worker threads; 0 = one per core")
-      ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
+  std::int64_t token_lifetime = options.token_lifetime.count();
+  std::int64_t clock_skew_ms = options.max_clock_skew.count();
+  std::int64_t idle_timeout_ms = options.http.idle_timeout.count();
+  std::int64_t drain_timeout_ms = options.http.drain_timeout.count();
+
+  std::vector<Setting> settings = {
+      setting("--address", "address", "Address to listen on", options.http.address),
+      setting("--port", "port", "TCP port; 0 picks a free one", options.http.port),
+      setting("--data", "data", "Data directory (cairnd.db)", options.data_dir),
+      setting("--threads", "threads", "Worker threads; 0 = one per core", options.http.threads),
+      setting("--log-level", "logLevel", "trace, debug, info, warn, error", log_level),
+      setting("--schema", "schema", "Schema file: stores, versions, merge policies",
+              options.schema_file),
+      setting("--profile-template", "profileTemplate",
+              "JSON {\"stores\": {...}} seeded into new users' datasets", options.profile_template),
+      setting("--jwks", "jwks", "Google's signing keys (JWKS file) for Google sign-in",
+              options.jwks_file),
+      setting("--google-client-id", "googleClientId", "The audience of Google ID tokens",
+              options.google_client_id),
+      setting("--token-lifetime", "tokenLifetimeSeconds", "Seconds a bearer token lives",
+              token_lifetime),
+      setting("--max-body-bytes", "maxBodyBytes", "Largest request body (413 above)",
+              options.http.body_limit),
+      setting("--max-json-depth", "maxJsonDepth", "Deepest JSON nesting accepted",
+              options.max_json_depth),
+      setting("--max-key-bytes", "maxKeyBytes", "Longest entry key (422 above)",
+              options.max_key_bytes),
+      setting("--max-value-bytes", "maxValueBytes", "Largest entry value (422 above)",
+              options.max_value_bytes),
+      setting("--max-clock-skew-ms", "maxClockSkewMs",
+              "How far ahead of the server a client's clock may run", clock_skew_ms),
+      setting("--rate-limit", "rateLimit", "Requests per second per token (0: unlimited)",
+              options.rate_limit),
+      setting("--rate-burst", "rateBurst", "Requests a token may burst", options.rate_burst),
+      setting("--page-size", "pageSize", "Changes per response, at most", options.page_size),
+      setting("--idle-timeout-ms", "idleTimeoutMs", "Close connections idle this long",
+              idle_timeout_ms),
+      setting("--drain-timeout-ms", "drainTimeoutMs",
+              "On shutdown, wait this long for requests in flight", drain_timeout_ms),
+  };
+  app.add_option("--config", config_file, "JSON config file (keys in docs/operations.md)");
+  for (auto& s : settings)
+    s.add(app, s.flag, s.help);
+
   try {
     app.parse(argc, argv);
-    if (!config_file.empty()) apply_config(config_file, options, log_level, app);
+    if (!config_file.empty()) {
+      std::ifstream in(config_file);
+      if (!in) throw std::runtime_error("cannot read config file '" + config_file + "'");
+      std::stringstream text;
+      text << in.rdbuf();
+      std::error_code error;
+      json::value config = json::parse(text.str(), error);
+      if (error || !config.is_object()) {
+        throw std::runtime_error("config file '" + config_file + "' is not a JSON object");
+      }
+      for (const auto& [key, value] : config.get_object()) {
+        auto it = std::find_if(settings.begin(), settings.end(),
+                               [&](const Setting& s) { return s.key == key; });
+        if (it == settings.end()) {
+          throw std::runtime_error("config file '" + config_file + "': unknown setting '" +
+                                   std::string(key) + "'");
+        }
+        if (app.count(it->flag) > 0) continue;  // the command line wins
+        if (!it->from_json(value)) {
+          throw std::runtime_error("config file '" + config_file + "': setting '" +
+                                   std::string(key) + "' has the wrong type");
+        }
+      }
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::cerr << "cairnd: " << e.what() << '\n';
     return 2;
   }
+  options.token_lifetime = std::chrono::seconds(token_lifetime);
+  options.max_clock_skew = std::chrono::milliseconds(clock_skew_ms);
+  options.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  options.http.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -17,6 +17,11 @@ void Metrics::record_request(const std::string& route, int status,
   histogram.sum += seconds;
 }
 
+void Metrics::count_conflict(const std::string& resolution) {
+  std::lock_guard lock(mutex_);
+  ++conflicts_[resolution];
+}
+
 std::string Metrics::render() const {
   std::string out;
   out += "# HELP cairnd_http_requests_total HTTP requests answered, by route and status.\n";
@@ -45,6 +50,16 @@ std::string Metrics::render() const {
   out += "# HELP cairnd_open_connections Client connections open now.\n";
   out += "# TYPE cairnd_open_connections gauge\n";
   out += fmt::format("cairnd_open_connections {}\n", open_connections_.load());
+  out += "# HELP cairnd_changes_applied_total Client changes that changed an entry.\n";
+  out += "# TYPE cairnd_changes_applied_total counter\n";
+  out += fmt::format("cairnd_changes_applied_total {}\n", changes_applied_.load());
+  out += "# HELP cairnd_conflicts_total Conflicts decided, by resolution.\n";
+  out += "# TYPE cairnd_conflicts_total counter\n";
+  for (const char* resolution : {"client-won", "server-won"}) {
+    auto it = conflicts_.find(resolution);
+    out += fmt::format("cairnd_conflicts_total{{resolution=\"{}\"}} {}\n", resolution,
+                       it == conflicts_.end() ? 0 : it->second);
+  }
   out += "# HELP cairnd_uptime_seconds Seconds since cairnd started.\n";
   out += "# TYPE cairnd_uptime_seconds gauge\n";
   out += fmt::format(

@@ -19,6 +19,8 @@ class Metrics {
   // that label values stay few), status and duration.
   void record_request(const std::string& route, int status, std::chrono::nanoseconds duration);
   void connection_opened() { open_connections_.fetch_add(1); }
+  void count_changes(std::size_t applied) { changes_applied_.fetch_add(applied); }
+  void count_conflict(const std::string& resolution);
   void connection_closed() { open_connections_.fetch_sub(1); }
 
   std::string render() const;
@@ -36,6 +38,8 @@ class Metrics {
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status) -> count
   std::map<std::string, Histogram> durations_;                     // route -> latency
   std::atomic<std::int64_t> open_connections_{0};
+  std::atomic<std::uint64_t> changes_applied_{0};
+  std::map<std::string, std::uint64_t> conflicts_;  // resolution -> count
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -3,11 +3,63 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <cairn/schema.hpp>
 #include <cairn/version.hpp>
 #include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "server/accounts.hpp"
+#include "server/api.hpp"
+#include "server/rate_limiter.hpp"
+#include "server/storage/sqlite_storage.hpp"
+#include "server/sync_service.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
+
+namespace {
+
+// Seeded into every new user's dataset when no profile template is configured.
+constexpr const char* kDefaultProfile = R"({"stores": {
+  "userInformation": {"profile": {"displayName": "Guest"}},
+  "aiConfig": {"assistant": {"model": "small", "temperature": 0.3}}
+}})";
+
+json::object load_profile_template(const std::filesystem::path& file) {
+  std::string text = kDefaultProfile;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error("cannot read profile template '" + file.string() + "'");
+    std::stringstream contents;
+    contents << in.rdbuf();
+    text = contents.str();
+  }
+  std::error_code error;
+  json::value value = json::parse(text, error);
+  const json::object* root = value.if_object();
+  const json::value* stores = root ? root->if_contains("stores") : nullptr;
+  if (error || stores == nullptr || !stores->is_object()) {
+    throw std::runtime_error("the profile template must be {\"stores\": {store: {key: value}}}");
+  }
+  for (const auto& [store, entries] : stores->get_object()) {
+    if (!entries.is_object()) {
+      throw std::runtime_error("profile template: store '" + std::string(store) +
+                               "' must be an object of key -> value");
+    }
+  }
+  return stores->get_object();
+}
+
+}  // namespace
+
+struct Server::Parts {
+  std::unique_ptr<SqliteStorage> storage;
+  std::unique_ptr<SyncService> sync;
+  std::unique_ptr<Accounts> accounts;
+  std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<Api> api;
+};
 
 HttpResponse error_response(int status, std::string_view code, std::string_view message) {
   return {
@@ -17,8 +69,36 @@ HttpResponse error_response(int status, std::string_view code, std::string_view 
       {}};
 }
 
-Server::Server(ServerOptions options) : options_(std::move(options)) {
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), parts_(std::make_unique<Parts>()) {
   std::filesystem::create_directories(options_.data_dir);
+  parts_->storage = std::make_unique<SqliteStorage>(options_.data_dir / "cairnd.db");
+
+  SyncSettings settings;
+  settings.limits.max_key_bytes = options_.max_key_bytes;
+  settings.limits.max_value_bytes = options_.max_value_bytes;
+  settings.max_clock_skew = options_.max_clock_skew;
+  settings.page_size = options_.page_size;
+  settings.profile_template = load_profile_template(options_.profile_template);
+  std::vector<StoreSchema> schema;
+  if (!options_.schema_file.empty()) schema = load_schema_file(options_.schema_file);
+  parts_->sync = std::make_unique<SyncService>(*parts_->storage, metrics_, std::move(schema),
+                                               std::move(settings));
+
+  std::unique_ptr<GoogleIdTokenVerifier> google;
+  if (!options_.jwks_file.empty() || !options_.google_client_id.empty()) {
+    if (options_.jwks_file.empty() || options_.google_client_id.empty()) {
+      throw std::runtime_error("Google sign-in needs both a JWKS file and a client id");
+    }
+    google = std::make_unique<GoogleIdTokenVerifier>(
+        GoogleIdTokenVerifier::from_file(options_.jwks_file, options_.google_client_id));
+  }
+  parts_->accounts = std::make_unique<Accounts>(*parts_->storage, *parts_->sync,
+                                                options_.token_lifetime, std::move(google));
+  parts_->limiter = std::make_unique<RateLimiter>(options_.rate_limit, options_.rate_burst);
+  parts_->api = std::make_unique<Api>(*parts_->accounts, *parts_->sync, *parts_->limiter,
+                                      options_.max_json_depth);
+
   http_ = std::make_unique<HttpServer>(
       options_.http, [this](const HttpRequest& request) { return handle(request); },
       HttpObserver{[this](int delta) {
@@ -27,6 +107,16 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 }
 
 Server::~Server() = default;
+
+std::uint16_t Server::port() const {
+  return http_->port();
+}
+void Server::run() {
+  http_->run();
+}
+void Server::stop() {
+  http_->stop();
+}
 
 HttpResponse Server::handle(const HttpRequest& request) {
   const auto started = std::chrono::steady_clock::now();
@@ -43,13 +133,15 @@ HttpResponse Server::handle(const HttpRequest& request) {
       response.content_type = "text/plain; version=0.0.4";
       response.body = metrics_.render();
     }
+  } else if (path.rfind("/api/", 0) == 0) {
+    response = parts_->api->handle(request, route);
   } else {
     route = "unknown";
     response = error_response(404, "not_found", "no route for " + path);
   }
   const auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.record_request(route, response.status, elapsed);
-  spdlog::debug("request method={} path={} status={} remote={} us={}", request.method, path,
+  spdlog::debug("request method={} route={} status={} remote={} us={}", request.method, route,
                 response.status, request.remote,
                 std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   return response;

@@ -1,11 +1,15 @@
-// Server — cairnd: routes requests to handlers over an HttpServer, and owns its data directory.
+// Server — cairnd: routes requests to handlers over an HttpServer and owns storage, accounts and
+// the sync service.
 //
-// Today it serves GET /healthz and GET /metrics; the sync API arrives with the sync-server issue.
-// Every error is answered as {"error": {"code": "...", "message": "..."}} with a fitting status.
+// GET /healthz and GET /metrics are answered here; everything under /api by Api (see
+// docs/protocol.md). Every error is answered as {"error": {"code": "...", "message": "..."}} with
+// a fitting status.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
@@ -15,23 +19,37 @@ namespace cairn::server {
 struct ServerOptions {
   HttpServerOptions http;
   std::filesystem::path data_dir = "var";
+  std::filesystem::path schema_file;       // stores, versions, policies (optional)
+  std::filesystem::path profile_template;  // entries seeded into new users' datasets (optional)
+  std::filesystem::path jwks_file;         // Google's signing keys (optional)
+  std::string google_client_id;            // the `aud` of accepted Google ID tokens
+  std::chrono::seconds token_lifetime{30 * 24 * 3600};
+  std::size_t max_json_depth = 64;
+  std::size_t max_key_bytes = 1024;
+  std::size_t max_value_bytes = 1024 * 1024;
+  std::chrono::milliseconds max_clock_skew{5 * 60'000};
+  double rate_limit = 200;  // requests per second per token (0: no limit)
+  double rate_burst = 400;
+  std::size_t page_size = 1000;
 };
 
 class Server {
  public:
-  // Creates the data directory and binds the listening socket; throws on failure.
+  // Opens storage under the data directory and binds the listening socket; throws on failure.
   explicit Server(ServerOptions options);
   ~Server();
 
-  std::uint16_t port() const { return http_->port(); }
-  void run() { http_->run(); }
-  void stop() { http_->stop(); }
+  std::uint16_t port() const;
+  void run();
+  void stop();
 
  private:
+  struct Parts;
   HttpResponse handle(const HttpRequest& request);
 
   ServerOptions options_;
   Metrics metrics_;
+  std::unique_ptr<Parts> parts_;
   std::unique_ptr<HttpServer> http_;
 };
 

@@ -60,6 +60,8 @@ HttpClient::HttpClient(std::string host, std::uint16_t port) : impl_(std::make_u
 }
 
 HttpClient::~HttpClient() = default;
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
+HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
                                const std::string& body,

@@ -19,6 +19,8 @@ class HttpClient {
  public:
   HttpClient(std::string host, std::uint16_t port);
   ~HttpClient();
+  HttpClient(HttpClient&&) noexcept;
+  HttpClient& operator=(HttpClient&&) noexcept;
 
   HttpResult request(const std::string& method, const std::string& target,
                      const std::string& body = "",

@@ -1,0 +1,62 @@
+// The JSON forms that replicas and cairnd exchange (docs/protocol.md), shared by the server and
+// the sync client so that both read and write them alike.
+//
+//   HLC          "1764058271123:5" (physical milliseconds, colon, logical counter)
+//   stamp        {"hlc": "...", "replica": "..."}
+//   entry meta   {"hlc", "replica", "schemaVersion", "deleted"?: true,
+//                 "fields"?: {name: {"hlc", "replica", "deleted"?: true}},
+//                 "floor"?: {"hlc", "replica"}}
+//   change       {"seq", "store", "key", "op": "put" | "patch" | "delete", "value"? | "set"? |
+//                 "unset"? | "add"?, "hlc"?, "schemaVersion"?}
+//
+// Decoders take untrusted input: every malformed shape throws Error(invalid_value) with a message
+// that names what is wrong; nothing else escapes.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cairn/clock.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "merge/entry.hpp"
+
+namespace cairn::protocol {
+
+std::string hlc_to_wire(Timestamp t);
+Timestamp hlc_from_wire(std::string_view text);  // throws Error(invalid_value)
+
+// Keeps the replica ids that stamps point to alive (merge::Stamp holds a pointer).
+class ReplicaInterner {
+ public:
+  const std::string* intern(std::string_view replica);
+
+ private:
+  std::unordered_set<std::string> replicas_;
+};
+
+// An entry's metadata (everything but its value) in wire form, and back.
+boost::json::object entry_meta_to_json(const merge::Entry& entry);
+void entry_meta_from_json(const boost::json::value& json, merge::Entry& entry,
+                          ReplicaInterner& replicas);
+
+// Per-field stamps and floor only ({"fields"?, "floor"?}); empty object when there are none.
+boost::json::object stamps_to_json(const merge::Entry& entry);
+void stamps_from_json(const boost::json::value& json, merge::Entry& entry,
+                      ReplicaInterner& replicas);
+
+// One change as a client sends it (the "changes" array of a patch).
+struct WireChange {
+  std::uint64_t seq = 0;  // the client's change sequence number; 0 when it sent none
+  std::string store;
+  std::string key;
+  merge::Change change;  // stamp.hlc is zero when the client sent no clock
+};
+boost::json::object change_to_json(const WireChange& change);
+// `replica` is the sending client's id, which stamps the change.
+WireChange change_from_json(const boost::json::value& json, const std::string* replica);
+
+}  // namespace cairn::protocol

@@ -1,0 +1,216 @@
+#include "server/accounts.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "server/api_error.hpp"
+#include "server/auth/tokens.hpp"
+#include "server/sync_service.hpp"
+
+namespace cairn::server {
+namespace json = boost::json;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+[[noreturn]] void unauthorized(const std::string& why) {
+  throw ApiError(401, "unauthorized", why);
+}
+
+[[noreturn]] void dataset_not_found(std::string_view id) {
+  throw ApiError(404, "not_found", fmt::format("there is no dataset '{}'", id));
+}
+
+json::value dataset_json(const DatasetRow& dataset, Role role) {
+  return json::object{{"datasetId", dataset.id},
+                      {"name", dataset.name},
+                      {"owner", dataset.owner},
+                      {"personal", dataset.personal},
+                      {"role", role_name(role)}};
+}
+
+}  // namespace
+
+Accounts::Accounts(Storage& storage, SyncService& sync, std::chrono::seconds token_lifetime,
+                   std::unique_ptr<GoogleIdTokenVerifier> google)
+    : storage_(storage), sync_(sync), token_lifetime_(token_lifetime), google_(std::move(google)) {}
+
+Session Accounts::issue(StorageTransaction& tx, const std::string& user_id, std::int64_t now) {
+  Session session;
+  session.user_id = user_id;
+  session.token = new_token();
+  session.expires_ms =
+      now + std::chrono::duration_cast<std::chrono::milliseconds>(token_lifetime_).count();
+  tx.insert_token({token_hash(session.token), user_id, now, session.expires_ms, false});
+  if (auto dataset = tx.personal_dataset(user_id)) session.dataset_id = dataset->id;
+  return session;
+}
+
+Session Accounts::create_guest() {
+  const std::int64_t now = now_ms();
+  auto tx = storage_.begin(true);
+  const std::string user_id = "u" + random_id();
+  tx->insert_user({user_id, "guest", "", "", now});
+  const DatasetRow dataset{"d" + random_id(), "personal", user_id, true, now, 0};
+  tx->insert_dataset(dataset);
+  tx->set_member(dataset.id, user_id, Role::owner);
+  sync_.seed_profile(*tx, dataset.id, user_id);
+  Session session = issue(*tx, user_id, now);
+  session.created = true;
+  tx->commit();
+  return session;
+}
+
+Session Accounts::sign_in_with_google(std::string_view id_token,
+                                      const std::optional<Caller>& guest) {
+  if (!google_) {
+    throw ApiError(501, "not_configured",
+                   "Google sign-in is not configured on this server (see googleClientId and "
+                   "jwks in docs/operations.md)");
+  }
+  const std::int64_t now = now_ms();
+  const GoogleIdentity identity = google_->verify(id_token, now / 1000);
+  auto tx = storage_.begin(true);
+  std::optional<UserRow> existing = tx->user_by_google(identity.subject);
+  Session session;
+  if (guest) {
+    const std::optional<UserRow> current = tx->user(guest->user_id);
+    if (existing && existing->id != guest->user_id) {
+      throw ApiError(409, "account_exists",
+                     "this Google account already belongs to another user; sign in without the "
+                     "guest token to use it");
+    }
+    if (!existing && current && current->kind == "guest") {
+      tx->link_google(guest->user_id, identity.subject, identity.email);
+      session = issue(*tx, guest->user_id, now);
+      session.upgraded = true;
+      tx->commit();
+      return session;
+    }
+  }
+  if (existing) {
+    session = issue(*tx, existing->id, now);
+  } else {
+    const std::string user_id = "u" + random_id();
+    tx->insert_user({user_id, "google", identity.subject, identity.email, now});
+    const DatasetRow dataset{"d" + random_id(), "personal", user_id, true, now, 0};
+    tx->insert_dataset(dataset);
+    tx->set_member(dataset.id, user_id, Role::owner);
+    sync_.seed_profile(*tx, dataset.id, user_id);
+    session = issue(*tx, user_id, now);
+    session.created = true;
+  }
+  tx->commit();
+  return session;
+}
+
+Caller Accounts::authenticate(std::string_view header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.empty()) unauthorized("send Authorization: Bearer <token>");
+  if (header.substr(0, kBearer.size()) != kBearer || header.size() == kBearer.size()) {
+    unauthorized("the Authorization header must be \"Bearer <token>\"");
+  }
+  const std::string hash = token_hash(header.substr(kBearer.size()));
+  auto tx = storage_.begin(false);
+  const std::optional<TokenRow> token = tx->token(hash);
+  if (!token) unauthorized("the token is not known");
+  if (token->revoked) unauthorized("the token was revoked");
+  if (token->expires_ms <= now_ms()) unauthorized("the token has expired");
+  return {token->user_id, hash};
+}
+
+void Accounts::logout(const Caller& caller) {
+  auto tx = storage_.begin(true);
+  tx->revoke_token(caller.token_hash);
+  tx->commit();
+}
+
+json::value Accounts::describe(const Caller& caller) {
+  auto tx = storage_.begin(false);
+  const std::optional<UserRow> user = tx->user(caller.user_id);
+  if (!user) unauthorized("the token's user no longer exists");
+  json::object object{{"userId", user->id}, {"kind", user->kind}};
+  if (!user->email.empty()) object["email"] = user->email;
+  if (auto dataset = tx->personal_dataset(user->id)) object["datasetId"] = dataset->id;
+  return object;
+}
+
+DatasetRow Accounts::authorize(const Caller& caller, std::string_view dataset_id, Role needed) {
+  auto tx = storage_.begin(false);
+  std::optional<DatasetRow> dataset =
+      dataset_id.empty() ? tx->personal_dataset(caller.user_id) : tx->dataset(dataset_id);
+  if (!dataset) dataset_not_found(dataset_id);
+  const std::optional<Role> role = tx->role(dataset->id, caller.user_id);
+  if (!role) dataset_not_found(dataset_id);  // indistinguishable from a missing dataset
+  if (*role < needed) {
+    throw ApiError(403, "forbidden",
+                   fmt::format("you are {} of dataset '{}'; this needs {}", role_name(*role),
+                               dataset->id, role_name(needed)));
+  }
+  return *dataset;
+}
+
+json::value Accounts::create_dataset(const Caller& caller, std::string_view name) {
+  if (name.empty() || name.size() > 200) {
+    throw ApiError(422, "invalid_request", "a dataset needs a \"name\" of 1 to 200 characters");
+  }
+  const std::int64_t now = now_ms();
+  const DatasetRow dataset{"d" + random_id(), std::string(name), caller.user_id, false, now, 0};
+  auto tx = storage_.begin(true);
+  tx->insert_dataset(dataset);
+  tx->set_member(dataset.id, caller.user_id, Role::owner);
+  tx->commit();
+  return dataset_json(dataset, Role::owner);
+}
+
+json::value Accounts::list_datasets(const Caller& caller) {
+  auto tx = storage_.begin(false);
+  json::array list;
+  for (const auto& [dataset, role] : tx->datasets_of(caller.user_id)) {
+    list.push_back(dataset_json(dataset, role));
+  }
+  return json::object{{"datasets", std::move(list)}};
+}
+
+json::value Accounts::set_member(const Caller& caller, std::string_view dataset_id,
+                                 std::string_view user_id, Role role) {
+  const DatasetRow dataset = authorize(caller, dataset_id, Role::owner);
+  if (dataset.personal) {
+    throw ApiError(403, "forbidden", "a personal dataset cannot be shared; create a dataset");
+  }
+  auto tx = storage_.begin(true);
+  if (!tx->user(user_id)) {
+    throw ApiError(404, "not_found", fmt::format("there is no user '{}'", user_id));
+  }
+  if (user_id == dataset.owner && role != Role::owner) {
+    throw ApiError(409, "owner_required", "the dataset's creator stays its owner");
+  }
+  tx->set_member(dataset.id, user_id, role);
+  json::array members;
+  for (const auto& [member, member_role] : tx->members(dataset.id)) {
+    members.push_back(json::object{{"userId", member}, {"role", role_name(member_role)}});
+  }
+  tx->commit();
+  return json::object{{"datasetId", dataset.id}, {"members", std::move(members)}};
+}
+
+void Accounts::remove_member(const Caller& caller, std::string_view dataset_id,
+                             std::string_view user_id) {
+  // Members may leave; only owners remove others.
+  const DatasetRow dataset =
+      authorize(caller, dataset_id, user_id == caller.user_id ? Role::viewer : Role::owner);
+  if (user_id == dataset.owner) {
+    throw ApiError(409, "owner_required", "the dataset's creator cannot be removed");
+  }
+  auto tx = storage_.begin(true);
+  tx->remove_member(dataset.id, user_id);
+  tx->commit();
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,77 @@
+// Accounts — who may do what: guests, Google sign-in, bearer tokens, datasets and their members.
+//
+// Every data request is authorised here. A user reaches its own personal dataset and the shared
+// datasets it is a member of (viewer < editor < owner). A dataset the caller may not see is
+// answered exactly like one that does not exist (404), so that its existence is not revealed.
+//
+// Thread-safe: all state is in Storage.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/auth/google_id_token.hpp"
+#include "server/storage/storage.hpp"
+
+namespace cairn::server {
+
+class SyncService;
+
+// The authenticated caller of a request.
+struct Caller {
+  std::string user_id;
+  std::string token_hash;
+};
+
+struct Session {
+  std::string user_id;
+  std::string token;
+  std::int64_t expires_ms = 0;
+  std::string dataset_id;  // the user's personal dataset
+  bool created = false;    // a new user (guest, or first Google sign-in)
+  bool upgraded = false;   // a guest that became a Google account
+};
+
+class Accounts {
+ public:
+  Accounts(Storage& storage, SyncService& sync, std::chrono::seconds token_lifetime,
+           std::unique_ptr<GoogleIdTokenVerifier> google);
+
+  // A new anonymous user with a personal dataset seeded from the profile template.
+  Session create_guest();
+  // Signs in with a Google ID token. With `guest` (the caller's current session, when it is a
+  // guest) the guest is upgraded in place and keeps its data. ApiError 401 for a bad token,
+  // 409 when the Google account already belongs to another user, 501 when Google sign-in is not
+  // configured.
+  Session sign_in_with_google(std::string_view id_token, const std::optional<Caller>& guest);
+  // ApiError 401 for a missing, unknown, expired or revoked token.
+  Caller authenticate(std::string_view authorization_header);
+  void logout(const Caller& caller);
+  boost::json::value describe(const Caller& caller);
+
+  // The dataset a request names (its id, or the caller's personal one when empty), if the caller
+  // holds at least `needed` on it; ApiError 404 when it does not exist or the caller is not a
+  // member, 403 when the caller's role is too low.
+  DatasetRow authorize(const Caller& caller, std::string_view dataset_id, Role needed);
+
+  boost::json::value create_dataset(const Caller& caller, std::string_view name);
+  boost::json::value list_datasets(const Caller& caller);
+  boost::json::value set_member(const Caller& caller, std::string_view dataset_id,
+                                std::string_view user_id, Role role);
+  void remove_member(const Caller& caller, std::string_view dataset_id, std::string_view user_id);
+
+ private:
+  Session issue(StorageTransaction& tx, const std::string& user_id, std::int64_t now_ms);
+
+  Storage& storage_;
+  SyncService& sync_;
+  std::chrono::seconds token_lifetime_;
+  std::unique_ptr<GoogleIdTokenVerifier> google_;
+};
+
+std::int64_t now_ms();
+
+}  // namespace cairn::server

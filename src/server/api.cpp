@@ -1,0 +1,261 @@
+// The /api routes: decoding HTTP requests (JSON bodies with a depth bound, bearer tokens, query
+// parameters), rate limiting, dispatch to Accounts and SyncService, and every failure turned into
+// {"error": {"code", "message"}} with its status.
+#include "server/api.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <cairn/error.hpp>
+#include <charconv>
+
+#include "server/api_error.hpp"
+#include "server/sync_request.hpp"
+
+namespace cairn::server {
+namespace json = boost::json;
+
+namespace {
+
+HttpResponse json_response(int status, const json::value& body) {
+  return {status, "application/json", json::serialize(body), {}};
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const auto end = path.find('/');
+    parts.push_back(path.substr(0, end));
+    path = end == std::string_view::npos ? std::string_view() : path.substr(end);
+  }
+  return parts;
+}
+
+[[noreturn]] void method_not_allowed(std::string_view allowed) {
+  throw ApiError(405, "method_not_allowed", fmt::format("use {}", allowed));
+}
+
+std::size_t size_param(const std::map<std::string, std::string>& query, const std::string& name,
+                       std::size_t fallback) {
+  auto it = query.find(name);
+  if (it == query.end()) return fallback;
+  std::size_t value = 0;
+  auto [end, error] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (error != std::errc() || end != it->second.data() + it->second.size() || value == 0) {
+    throw ApiError(400, "invalid_request", fmt::format("\"{}\" must be a positive integer", name));
+  }
+  return value;
+}
+
+std::string required_param(const std::map<std::string, std::string>& query,
+                           const std::string& name) {
+  auto it = query.find(name);
+  if (it == query.end() || it->second.empty()) {
+    throw ApiError(400, "invalid_request", fmt::format("the query needs \"{}\"", name));
+  }
+  return it->second;
+}
+
+std::string text_field(const json::object& body, std::string_view name) {
+  const json::value* member = body.if_contains(name);
+  if (member == nullptr || !member->is_string()) {
+    throw ApiError(400, "invalid_request", fmt::format("the body needs a string \"{}\"", name));
+  }
+  return std::string(member->get_string());
+}
+
+json::value session_json(const Session& session) {
+  json::object object{{"userId", session.user_id},
+                      {"token", session.token},
+                      {"expiresAt", session.expires_ms},
+                      {"datasetId", session.dataset_id}};
+  if (session.upgraded) object["upgraded"] = true;
+  return object;
+}
+
+}  // namespace
+
+Api::Api(Accounts& accounts, SyncService& sync, RateLimiter& limiter, std::size_t max_json_depth)
+    : accounts_(accounts), sync_(sync), limiter_(limiter), max_json_depth_(max_json_depth) {}
+
+json::object Api::parse_body(const HttpRequest& request) const {
+  if (request.body.empty()) return {};
+  json::parse_options options;
+  options.max_depth = max_json_depth_;
+  std::error_code error;
+  json::value value = json::parse(request.body, error, {}, options);
+  if (error == json::error::too_deep) {
+    throw ApiError(400, "json_too_deep",
+                   fmt::format("the body nests deeper than {} levels", max_json_depth_));
+  }
+  if (error) {
+    throw ApiError(400, "malformed_json", fmt::format("the body is not JSON: {}", error.message()));
+  }
+  if (!value.is_object()) throw ApiError(400, "malformed_json", "the body must be a JSON object");
+  return std::move(value.get_object());
+}
+
+HttpResponse Api::handle(const HttpRequest& request, std::string& route) {
+  try {
+    return dispatch(request, route);
+  } catch (const ApiError& e) {
+    json::object error{{"code", e.code()}, {"message", e.what()}};
+    for (const auto& [name, value] : e.details())
+      error[name] = value;
+    HttpResponse response = json_response(e.status(), json::object{{"error", std::move(error)}});
+    if (e.status() == 429)
+      response.headers.emplace_back(
+          "Retry-After",
+          e.details().contains("retryAfter") ? json::serialize(e.details().at("retryAfter")) : "1");
+    if (e.status() == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::database_locked) {
+      HttpResponse response = json_response(
+          503, json::object{{"error", json::object{{"code", "unavailable"},
+                                                   {"message", "the server is busy; retry"}}}});
+      response.headers.emplace_back("Retry-After", "1");
+      return response;
+    }
+    if (e.code() == ErrorCode::invalid_value || e.code() == ErrorCode::invalid_argument) {
+      return json_response(400, json::object{{"error", json::object{{"code", "invalid_request"},
+                                                                    {"message", e.what()}}}});
+    }
+    spdlog::error("request method={} target={} error={} {}", request.method, request.target,
+                  error_code_name(e.code()), e.what());
+    return json_response(
+        500,
+        json::object{{"error", json::object{{"code", "internal"}, {"message", "internal error"}}}});
+  }
+}
+
+HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
+  boost::system::result<boost::urls::url_view> url = boost::urls::parse_origin_form(request.target);
+  if (!url) throw ApiError(400, "invalid_request", "the request target is not a valid URL path");
+  const std::string path = url->path();
+  std::map<std::string, std::string> query;
+  for (const auto& param : url->params())
+    query[param.key] = param.value;
+  const std::vector<std::string_view> parts = split_path(path);
+  const std::string& method = request.method;
+
+  // Rate limiting: per token when there is one, per peer address otherwise.
+  const std::string authorization = request.header("authorization");
+  const std::string bucket = authorization.empty() ? "ip:" + request.remote : authorization;
+  if (const int wait = limiter_.acquire(bucket); wait > 0) {
+    route = "rate_limited";
+    throw ApiError(429, "rate_limited", fmt::format("too many requests; retry in {} s", wait),
+                   json::object{{"retryAfter", wait}});
+  }
+
+  const auto is = [&](std::initializer_list<std::string_view> expected) {
+    return parts.size() == expected.size() &&
+           std::equal(parts.begin(), parts.end(), expected.begin());
+  };
+  const auto authenticated = [&] { return accounts_.authenticate(authorization); };
+
+  if (is({"api", "auth", "guest"})) {
+    route = "/api/auth/guest";
+    if (method != "POST") method_not_allowed("POST");
+    return json_response(201, session_json(accounts_.create_guest()));
+  }
+  if (is({"api", "auth", "google"})) {
+    route = "/api/auth/google";
+    if (method != "POST") method_not_allowed("POST");
+    const json::object body = parse_body(request);
+    std::optional<Caller> guest;
+    if (!authorization.empty()) guest = authenticated();
+    const Session session = accounts_.sign_in_with_google(text_field(body, "idToken"), guest);
+    return json_response(session.created ? 201 : 200, session_json(session));
+  }
+  if (is({"api", "auth", "logout"})) {
+    route = "/api/auth/logout";
+    if (method != "POST") method_not_allowed("POST");
+    accounts_.logout(authenticated());
+    return {204, "application/json", "", {}};
+  }
+  if (is({"api", "me"})) {
+    route = "/api/me";
+    if (method != "GET") method_not_allowed("GET");
+    return json_response(200, accounts_.describe(authenticated()));
+  }
+  if (is({"api", "datasets"})) {
+    route = "/api/datasets";
+    const Caller caller = authenticated();
+    if (method == "GET") return json_response(200, accounts_.list_datasets(caller));
+    if (method != "POST") method_not_allowed("GET, POST");
+    return json_response(201,
+                         accounts_.create_dataset(caller, text_field(parse_body(request), "name")));
+  }
+  if (parts.size() >= 4 && parts[0] == "api" && parts[1] == "datasets" && parts[3] == "members") {
+    route = "/api/datasets/:id/members";
+    const Caller caller = authenticated();
+    const std::string dataset(parts[2]);
+    if (parts.size() == 4 && method == "POST") {
+      const json::object body = parse_body(request);
+      const std::optional<Role> role = role_from_name(text_field(body, "role"));
+      if (!role) {
+        throw ApiError(422, "invalid_request", "\"role\" is one of owner, editor, viewer");
+      }
+      return json_response(
+          200, accounts_.set_member(caller, dataset, text_field(body, "userId"), *role));
+    }
+    if (parts.size() == 5 && method == "DELETE") {
+      route = "/api/datasets/:id/members/:user";
+      accounts_.remove_member(caller, dataset, parts[4]);
+      return {204, "application/json", "", {}};
+    }
+    method_not_allowed(parts.size() == 4 ? "POST" : "DELETE");
+  }
+  if (is({"api", "sync", "full"}) || is({"api", "sync", "patch"})) {
+    const bool full = parts[2] == "full";
+    route = full ? "/api/sync/full" : "/api/sync/patch";
+    if (method != "POST") method_not_allowed("POST");
+    const Caller caller = authenticated();
+    const json::object body = parse_body(request);
+    std::string dataset_id;
+    if (const json::value* dataset = body.if_contains("dataset")) {
+      if (!dataset->is_string())
+        throw ApiError(400, "invalid_request", "\"dataset\" must be a string");
+      dataset_id = dataset->get_string();
+    }
+    const DatasetRow dataset = accounts_.authorize(
+        caller, dataset_id, SyncService::writes(body) ? Role::editor : Role::viewer);
+    return json_response(
+        200, full ? sync_.full(caller, dataset, body) : sync_.patch(caller, dataset, body));
+  }
+  if (is({"api", "sync", "changes"})) {
+    route = "/api/sync/changes";
+    if (method != "GET") method_not_allowed("GET");
+    const Caller caller = authenticated();
+    const auto dataset_param = query.find("dataset");
+    const DatasetRow dataset = accounts_.authorize(
+        caller, dataset_param == query.end() ? "" : dataset_param->second, Role::viewer);
+    const auto since = query.find("since");
+    return json_response(
+        200, sync_.changes(dataset, since == query.end() ? 0 : parse_cursor(since->second),
+                           size_param(query, "limit", sync_.settings().page_size)));
+  }
+  if (is({"api", "history"})) {
+    route = "/api/history";
+    if (method != "GET") method_not_allowed("GET");
+    const Caller caller = authenticated();
+    const auto dataset_param = query.find("dataset");
+    const DatasetRow dataset = accounts_.authorize(
+        caller, dataset_param == query.end() ? "" : dataset_param->second, Role::viewer);
+    return json_response(
+        200, sync_.history(dataset, required_param(query, "store"), required_param(query, "key"),
+                           size_param(query, "limit", 1000)));
+  }
+  route = "unknown";
+  throw ApiError(404, "not_found", fmt::format("no route for {} {}", method, path));
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,571 @@
+// SqliteStorage: cairnd's embedded storage. All of the server's SQL for SQLite is in this file.
+//
+// One SQLite file in WAL mode (<data>/cairnd.db): one connection for writes, serialized by a
+// mutex, and a pool of read connections that see snapshots beside the writer. The SQL sticks to
+// what PostgreSQL also runs (INSERT ... ON CONFLICT, partial indexes); only the DDL is SQLite's.
+//
+// File format: application_id 0x43414944 ("CAID"), user_version 1.
+#include "server/storage/sqlite_storage.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <cairn/error.hpp>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "storage/sqlite.hpp"
+
+namespace cairn::server {
+
+namespace {
+
+constexpr std::int64_t kApplicationId = 0x43414944;
+constexpr std::int64_t kFormat = 1;
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> buffer(bytes);
+  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1) {
+    throw Error(ErrorCode::io_error, "cannot draw random bytes");
+  }
+  std::string hex;
+  for (unsigned char b : buffer)
+    hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
+void create_schema(sqlite::Connection& db) {
+  db.exec(R"sql(
+    CREATE TABLE server (
+      id      INTEGER PRIMARY KEY CHECK (id = 1),
+      replica TEXT NOT NULL,
+      hlc     INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+      id         TEXT PRIMARY KEY,
+      kind       TEXT NOT NULL,
+      google_sub TEXT UNIQUE,
+      email      TEXT NOT NULL DEFAULT '',
+      created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+      hash       TEXT PRIMARY KEY,
+      user_id    TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      expires_ms INTEGER NOT NULL,
+      revoked    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE datasets (
+      id         TEXT PRIMARY KEY,
+      name       TEXT NOT NULL,
+      owner      TEXT NOT NULL,
+      personal   INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL,
+      last_seq   INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX datasets_personal ON datasets (owner) WHERE personal = 1;
+    CREATE TABLE members (
+      dataset_id TEXT NOT NULL,
+      user_id    TEXT NOT NULL,
+      role       TEXT NOT NULL,
+      PRIMARY KEY (dataset_id, user_id)
+    );
+    CREATE INDEX members_user ON members (user_id);
+    CREATE TABLE entries (
+      dataset_id     TEXT NOT NULL,
+      store          TEXT NOT NULL,
+      key            TEXT NOT NULL,
+      value          TEXT,
+      hlc            INTEGER NOT NULL,
+      replica        TEXT NOT NULL,
+      schema_version INTEGER NOT NULL,
+      stamps         TEXT NOT NULL,
+      seq            INTEGER NOT NULL,
+      PRIMARY KEY (dataset_id, store, key)
+    );
+    CREATE INDEX entries_feed ON entries (dataset_id, seq);
+    CREATE TABLE clients (
+      dataset_id  TEXT NOT NULL,
+      client_id   TEXT NOT NULL,
+      applied_seq INTEGER NOT NULL,
+      PRIMARY KEY (dataset_id, client_id)
+    );
+    CREATE TABLE history (
+      id         INTEGER PRIMARY KEY,
+      dataset_id TEXT NOT NULL,
+      store      TEXT NOT NULL,
+      key        TEXT NOT NULL,
+      seq        INTEGER NOT NULL,
+      user_id    TEXT NOT NULL,
+      client_id  TEXT NOT NULL,
+      client_seq INTEGER NOT NULL,
+      hlc        INTEGER NOT NULL,
+      replica    TEXT NOT NULL,
+      server_ms  INTEGER NOT NULL,
+      op         TEXT NOT NULL,
+      payload    TEXT NOT NULL,
+      outcome    TEXT NOT NULL,
+      resolution TEXT NOT NULL
+    );
+    CREATE INDEX history_entry ON history (dataset_id, store, key, id);
+  )sql");
+  db.prepare("INSERT INTO server (id, replica, hlc) VALUES (1, ?1, 0)")
+      .bind(1, "server-" + random_hex(8))
+      .run();
+  db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+  db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
+}
+
+void configure(sqlite::Connection& db) {
+  db.exec("PRAGMA busy_timeout = 10000");
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+}
+
+EntryRow read_entry(const sqlite::Statement& row, int first) {
+  EntryRow entry;
+  entry.store = row.column_text(first);
+  entry.key = row.column_text(first + 1);
+  if (!row.column_is_null(first + 2)) entry.value = std::string(row.column_text(first + 2));
+  entry.hlc = Timestamp::from_packed(static_cast<std::uint64_t>(row.column_int(first + 3)));
+  entry.replica = row.column_text(first + 4);
+  entry.schema_version = static_cast<std::uint32_t>(row.column_int(first + 5));
+  entry.stamps = row.column_text(first + 6);
+  entry.seq = static_cast<std::uint64_t>(row.column_int(first + 7));
+  return entry;
+}
+
+constexpr const char* kEntryColumns =
+    "store, key, value, hlc, replica, schema_version, stamps, seq";
+
+DatasetRow read_dataset(const sqlite::Statement& row) {
+  return {std::string(row.column_text(0)),
+          std::string(row.column_text(1)),
+          std::string(row.column_text(2)),
+          row.column_int(3) != 0,
+          row.column_int(4),
+          static_cast<std::uint64_t>(row.column_int(5))};
+}
+
+constexpr const char* kDatasetColumns = "id, name, owner, personal, created_ms, last_seq";
+
+class SqliteTransaction final : public StorageTransaction {
+ public:
+  // `release` gives the connection back (read pool) or unlocks the writer.
+  SqliteTransaction(sqlite::Connection& db, bool write, std::function<void()> release)
+      : db_(db), release_(std::move(release)) {
+    db_.exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+  ~SqliteTransaction() override {
+    if (open_) {
+      try {
+        db_.exec("ROLLBACK");
+      } catch (...) {
+        // SQLite rolls back by itself when it cannot; nothing more to do.
+      }
+    }
+    release_();
+  }
+
+  void commit() override {
+    db_.exec("COMMIT");
+    open_ = false;
+  }
+
+  std::string server_replica() override {
+    auto& q = db_.cached("SELECT replica FROM server WHERE id = 1");
+    std::string replica = q.step() ? std::string(q.column_text(0)) : std::string();
+    q.reset();
+    return replica;
+  }
+
+  Timestamp clock() override {
+    auto& q = db_.cached("SELECT hlc FROM server WHERE id = 1");
+    const auto packed = q.step() ? static_cast<std::uint64_t>(q.column_int(0)) : 0;
+    q.reset();
+    return Timestamp::from_packed(packed);
+  }
+
+  void save_clock(Timestamp hlc) override {
+    db_.cached("UPDATE server SET hlc = ?1 WHERE id = 1 AND hlc < ?1")
+        .bind(1, static_cast<std::int64_t>(hlc.packed()))
+        .run();
+  }
+
+  void insert_user(const UserRow& user) override {
+    auto& q = db_.cached(
+        "INSERT INTO users (id, kind, google_sub, email, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)");
+    q.bind(1, user.id).bind(2, user.kind);
+    if (user.google_sub.empty()) {
+      q.bind_null(3);
+    } else {
+      q.bind(3, user.google_sub);
+    }
+    q.bind(4, user.email).bind(5, user.created_ms).run();
+  }
+
+  std::optional<UserRow> user(std::string_view id) override {
+    return find_user("SELECT id, kind, google_sub, email, created_ms FROM users WHERE id = ?1", id);
+  }
+
+  std::optional<UserRow> user_by_google(std::string_view sub) override {
+    return find_user(
+        "SELECT id, kind, google_sub, email, created_ms FROM users WHERE google_sub = ?1", sub);
+  }
+
+  void link_google(std::string_view user_id, std::string_view sub,
+                   std::string_view email) override {
+    db_.cached("UPDATE users SET kind = 'google', google_sub = ?2, email = ?3 WHERE id = ?1")
+        .bind(1, user_id)
+        .bind(2, sub)
+        .bind(3, email)
+        .run();
+  }
+
+  void insert_token(const TokenRow& token) override {
+    db_.cached(
+           "INSERT INTO tokens (hash, user_id, created_ms, expires_ms, revoked) "
+           "VALUES (?1, ?2, ?3, ?4, 0)")
+        .bind(1, token.hash)
+        .bind(2, token.user_id)
+        .bind(3, token.created_ms)
+        .bind(4, token.expires_ms)
+        .run();
+  }
+
+  std::optional<TokenRow> token(std::string_view hash) override {
+    auto& q = db_.cached(
+        "SELECT hash, user_id, created_ms, expires_ms, revoked FROM tokens WHERE hash = ?1");
+    q.bind(1, hash);
+    std::optional<TokenRow> row;
+    if (q.step()) {
+      row = TokenRow{std::string(q.column_text(0)), std::string(q.column_text(1)), q.column_int(2),
+                     q.column_int(3), q.column_int(4) != 0};
+    }
+    q.reset();
+    return row;
+  }
+
+  void revoke_token(std::string_view hash) override {
+    db_.cached("UPDATE tokens SET revoked = 1 WHERE hash = ?1").bind(1, hash).run();
+  }
+
+  void insert_dataset(const DatasetRow& dataset) override {
+    db_.cached(
+           "INSERT INTO datasets (id, name, owner, personal, created_ms, last_seq) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(1, dataset.id)
+        .bind(2, dataset.name)
+        .bind(3, dataset.owner)
+        .bind(4, std::int64_t{dataset.personal})
+        .bind(5, dataset.created_ms)
+        .bind(6, static_cast<std::int64_t>(dataset.last_seq))
+        .run();
+  }
+
+  std::optional<DatasetRow> dataset(std::string_view id) override {
+    return find_dataset(fmt::format("SELECT {} FROM datasets WHERE id = ?1", kDatasetColumns), id);
+  }
+
+  std::optional<DatasetRow> personal_dataset(std::string_view user_id) override {
+    return find_dataset(
+        fmt::format("SELECT {} FROM datasets WHERE owner = ?1 AND personal = 1", kDatasetColumns),
+        user_id);
+  }
+
+  void set_last_seq(std::string_view dataset_id, std::uint64_t seq) override {
+    db_.cached("UPDATE datasets SET last_seq = ?2 WHERE id = ?1")
+        .bind(1, dataset_id)
+        .bind(2, static_cast<std::int64_t>(seq))
+        .run();
+  }
+
+  void set_member(std::string_view dataset_id, std::string_view user_id, Role role) override {
+    db_.cached(
+           "INSERT INTO members (dataset_id, user_id, role) VALUES (?1, ?2, ?3) "
+           "ON CONFLICT (dataset_id, user_id) DO UPDATE SET role = excluded.role")
+        .bind(1, dataset_id)
+        .bind(2, user_id)
+        .bind(3, role_name(role))
+        .run();
+  }
+
+  void remove_member(std::string_view dataset_id, std::string_view user_id) override {
+    db_.cached("DELETE FROM members WHERE dataset_id = ?1 AND user_id = ?2")
+        .bind(1, dataset_id)
+        .bind(2, user_id)
+        .run();
+  }
+
+  std::optional<Role> role(std::string_view dataset_id, std::string_view user_id) override {
+    auto& q = db_.cached("SELECT role FROM members WHERE dataset_id = ?1 AND user_id = ?2");
+    q.bind(1, dataset_id).bind(2, user_id);
+    std::optional<Role> role;
+    if (q.step()) role = role_from_name(q.column_text(0));
+    q.reset();
+    return role;
+  }
+
+  std::vector<std::pair<DatasetRow, Role>> datasets_of(std::string_view user_id) override {
+    auto& q = db_.cached(
+        "SELECT d.id, d.name, d.owner, d.personal, d.created_ms, d.last_seq, m.role "
+        "FROM members m JOIN datasets d ON d.id = m.dataset_id WHERE m.user_id = ?1 "
+        "ORDER BY d.created_ms, d.id");
+    q.bind(1, user_id);
+    std::vector<std::pair<DatasetRow, Role>> rows;
+    while (q.step()) {
+      rows.emplace_back(read_dataset(q), role_from_name(q.column_text(6)).value_or(Role::viewer));
+    }
+    q.reset();
+    return rows;
+  }
+
+  std::vector<std::pair<std::string, Role>> members(std::string_view dataset_id) override {
+    auto& q =
+        db_.cached("SELECT user_id, role FROM members WHERE dataset_id = ?1 ORDER BY user_id");
+    q.bind(1, dataset_id);
+    std::vector<std::pair<std::string, Role>> rows;
+    while (q.step()) {
+      rows.emplace_back(std::string(q.column_text(0)),
+                        role_from_name(q.column_text(1)).value_or(Role::viewer));
+    }
+    q.reset();
+    return rows;
+  }
+
+  std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
+                                std::string_view key) override {
+    auto& q = db_.cached(fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key = ?3", kEntryColumns));
+    q.bind(1, dataset_id).bind(2, store).bind(3, key);
+    std::optional<EntryRow> row;
+    if (q.step()) row = read_entry(q, 0);
+    q.reset();
+    return row;
+  }
+
+  void put_entry(std::string_view dataset_id, const EntryRow& entry) override {
+    auto& q = db_.cached(
+        "INSERT INTO entries (dataset_id, store, key, value, hlc, replica, schema_version, "
+        "stamps, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT (dataset_id, store, key) DO UPDATE SET value = excluded.value, "
+        "hlc = excluded.hlc, replica = excluded.replica, "
+        "schema_version = excluded.schema_version, stamps = excluded.stamps, seq = excluded.seq");
+    q.bind(1, dataset_id).bind(2, entry.store).bind(3, entry.key);
+    if (entry.value) {
+      q.bind(4, *entry.value);
+    } else {
+      q.bind_null(4);
+    }
+    q.bind(5, static_cast<std::int64_t>(entry.hlc.packed()))
+        .bind(6, entry.replica)
+        .bind(7, std::int64_t{entry.schema_version})
+        .bind(8, entry.stamps)
+        .bind(9, static_cast<std::int64_t>(entry.seq))
+        .run();
+  }
+
+  std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
+                                      std::size_t limit) override {
+    auto& q = db_.cached(fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        kEntryColumns));
+    q.bind(1, dataset_id)
+        .bind(2, static_cast<std::int64_t>(after_seq))
+        .bind(3, static_cast<std::int64_t>(limit));
+    std::vector<EntryRow> rows;
+    while (q.step())
+      rows.push_back(read_entry(q, 0));
+    q.reset();
+    return rows;
+  }
+
+  std::vector<EntryRow> all_entries(std::string_view dataset_id) override {
+    auto& q = db_.cached(fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 ORDER BY store, key", kEntryColumns));
+    q.bind(1, dataset_id);
+    std::vector<EntryRow> rows;
+    while (q.step())
+      rows.push_back(read_entry(q, 0));
+    q.reset();
+    return rows;
+  }
+
+  std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) override {
+    auto& q =
+        db_.cached("SELECT applied_seq FROM clients WHERE dataset_id = ?1 AND client_id = ?2");
+    q.bind(1, dataset_id).bind(2, client_id);
+    const auto seq = q.step() ? static_cast<std::uint64_t>(q.column_int(0)) : 0;
+    q.reset();
+    return seq;
+  }
+
+  void set_applied_seq(std::string_view dataset_id, std::string_view client_id,
+                       std::uint64_t seq) override {
+    db_.cached(
+           "INSERT INTO clients (dataset_id, client_id, applied_seq) VALUES (?1, ?2, ?3) "
+           "ON CONFLICT (dataset_id, client_id) DO UPDATE SET applied_seq = excluded.applied_seq")
+        .bind(1, dataset_id)
+        .bind(2, client_id)
+        .bind(3, static_cast<std::int64_t>(seq))
+        .run();
+  }
+
+  void append_history(const HistoryRow& row) override {
+    db_.cached(
+           "INSERT INTO history (dataset_id, store, key, seq, user_id, client_id, client_seq, "
+           "hlc, replica, server_ms, op, payload, outcome, resolution) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
+        .bind(1, row.dataset_id)
+        .bind(2, row.store)
+        .bind(3, row.key)
+        .bind(4, static_cast<std::int64_t>(row.seq))
+        .bind(5, row.user_id)
+        .bind(6, row.client_id)
+        .bind(7, static_cast<std::int64_t>(row.client_seq))
+        .bind(8, static_cast<std::int64_t>(row.hlc.packed()))
+        .bind(9, row.replica)
+        .bind(10, row.server_ms)
+        .bind(11, row.op)
+        .bind(12, row.payload)
+        .bind(13, row.outcome)
+        .bind(14, row.resolution)
+        .run();
+  }
+
+  std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
+                                  std::string_view key, std::size_t limit) override {
+    auto& q = db_.cached(
+        "SELECT id, dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, replica, "
+        "server_ms, op, payload, outcome, resolution FROM history "
+        "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 ORDER BY id LIMIT ?4");
+    q.bind(1, dataset_id).bind(2, store).bind(3, key).bind(4, static_cast<std::int64_t>(limit));
+    std::vector<HistoryRow> rows;
+    while (q.step()) {
+      rows.push_back({q.column_int(0), std::string(q.column_text(1)), std::string(q.column_text(2)),
+                      std::string(q.column_text(3)), static_cast<std::uint64_t>(q.column_int(4)),
+                      std::string(q.column_text(5)), std::string(q.column_text(6)),
+                      static_cast<std::uint64_t>(q.column_int(7)),
+                      Timestamp::from_packed(static_cast<std::uint64_t>(q.column_int(8))),
+                      std::string(q.column_text(9)), q.column_int(10),
+                      std::string(q.column_text(11)), std::string(q.column_text(12)),
+                      std::string(q.column_text(13)), std::string(q.column_text(14))});
+    }
+    q.reset();
+    return rows;
+  }
+
+ private:
+  std::optional<UserRow> find_user(const std::string& sql, std::string_view value) {
+    auto& q = db_.cached(sql);
+    q.bind(1, value);
+    std::optional<UserRow> row;
+    if (q.step()) {
+      row = UserRow{std::string(q.column_text(0)), std::string(q.column_text(1)),
+                    std::string(q.column_text(2)), std::string(q.column_text(3)), q.column_int(4)};
+    }
+    q.reset();
+    return row;
+  }
+
+  std::optional<DatasetRow> find_dataset(const std::string& sql, std::string_view value) {
+    auto& q = db_.cached(sql);
+    q.bind(1, value);
+    std::optional<DatasetRow> row;
+    if (q.step()) row = read_dataset(q);
+    q.reset();
+    return row;
+  }
+
+  sqlite::Connection& db_;
+  std::function<void()> release_;
+  bool open_ = true;
+};
+
+}  // namespace
+
+struct SqliteStorage::Pool {
+  std::filesystem::path path;
+  std::mutex write_mutex;
+  std::unique_ptr<sqlite::Connection> writer;
+  std::mutex readers_mutex;
+  std::vector<std::unique_ptr<sqlite::Connection>> idle_readers;
+};
+
+SqliteStorage::SqliteStorage(const std::filesystem::path& file) : pool_(std::make_unique<Pool>()) {
+  pool_->path = file;
+  std::error_code missing;
+  const bool exists =
+      std::filesystem::exists(file, missing) && std::filesystem::file_size(file, missing) > 0;
+  pool_->writer =
+      std::make_unique<sqlite::Connection>(file, sqlite::Connection::Mode::read_write_create);
+  sqlite::Connection& db = *pool_->writer;
+  configure(db);
+  if (!exists) {
+    sqlite::TransactionGuard guard(db, sqlite::TransactionGuard::Kind::immediate);
+    create_schema(db);
+    guard.commit();
+  }
+  const std::int64_t application_id = db.query_int("PRAGMA application_id");
+  const std::int64_t format = db.query_int("PRAGMA user_version");
+  if (application_id != kApplicationId) {
+    throw Error(ErrorCode::not_a_cairn_database,
+                fmt::format("'{}' is not a cairnd database", file.string()));
+  }
+  if (format > kFormat) {
+    throw Error(ErrorCode::format_too_new,
+                fmt::format("'{}' has format {}; this cairnd reads format {}", file.string(),
+                            format, kFormat));
+  }
+}
+
+SqliteStorage::~SqliteStorage() = default;
+
+std::unique_ptr<StorageTransaction> SqliteStorage::begin(bool write) {
+  if (write) {
+    auto lock = std::make_shared<std::unique_lock<std::mutex>>(pool_->write_mutex);
+    return std::make_unique<SqliteTransaction>(*pool_->writer, true, [lock] { lock->unlock(); });
+  }
+  std::unique_ptr<sqlite::Connection> reader;
+  {
+    std::lock_guard lock(pool_->readers_mutex);
+    if (!pool_->idle_readers.empty()) {
+      reader = std::move(pool_->idle_readers.back());
+      pool_->idle_readers.pop_back();
+    }
+  }
+  if (!reader) {
+    reader =
+        std::make_unique<sqlite::Connection>(pool_->path, sqlite::Connection::Mode::read_write);
+    reader->exec("PRAGMA busy_timeout = 10000");
+    reader->exec("PRAGMA query_only = 1");
+  }
+  sqlite::Connection* raw = reader.release();
+  Pool* pool = pool_.get();
+  return std::make_unique<SqliteTransaction>(*raw, false, [pool, raw] {
+    std::lock_guard lock(pool->readers_mutex);
+    pool->idle_readers.emplace_back(raw);
+  });
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::viewer:
+      return "viewer";
+    case Role::editor:
+      return "editor";
+    case Role::owner:
+      return "owner";
+  }
+  return "viewer";
+}
+
+std::optional<Role> role_from_name(std::string_view name) {
+  if (name == "viewer") return Role::viewer;
+  if (name == "editor") return Role::editor;
+  if (name == "owner") return Role::owner;
+  return std::nullopt;
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,139 @@
+// Storage — everything cairnd keeps, behind one interface. SqliteStorage (the embedded default)
+// implements it; a PostgreSQL implementation follows, so nothing here assumes SQLite: operations
+// are domain-level, every write happens inside a StorageTransaction, and each implementation keeps
+// all of its SQL in one file.
+//
+// Thread safety: begin() may be called from any thread. A write transaction excludes other write
+// transactions for its lifetime; read transactions see a consistent snapshot and run beside
+// writers. A StorageTransaction belongs to one thread and rolls back unless commit() is called.
+//
+// Errors: failures throw cairn::Error (io_error, database_locked, corrupt, ...).
+#pragma once
+
+#include <cairn/clock.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cairn::server {
+
+enum class Role { viewer, editor, owner };
+std::string_view role_name(Role role);
+std::optional<Role> role_from_name(std::string_view name);
+
+struct UserRow {
+  std::string id;
+  std::string kind;  // "guest" or "google"
+  std::string google_sub;
+  std::string email;
+  std::int64_t created_ms = 0;
+};
+
+struct TokenRow {
+  std::string hash;  // hex SHA-256 of the token; the token itself is never stored
+  std::string user_id;
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+  bool revoked = false;
+};
+
+struct DatasetRow {
+  std::string id;
+  std::string name;
+  std::string owner;
+  bool personal = false;  // a user's private dataset
+  std::int64_t created_ms = 0;
+  std::uint64_t last_seq = 0;  // the change feed's position: the seq of the latest change
+};
+
+// An entry as the server keeps it. `stamps` is the JSON of per-field stamps and floor
+// (protocol::stamps_to_json), empty when there are none.
+struct EntryRow {
+  std::string store;
+  std::string key;
+  std::optional<std::string> value;  // JSON text; empty for a tombstone
+  Timestamp hlc;
+  std::string replica;
+  std::uint32_t schema_version = 0;
+  std::string stamps;
+  std::uint64_t seq = 0;  // position in the dataset's change feed
+};
+
+struct HistoryRow {
+  std::int64_t id = 0;
+  std::string dataset_id;
+  std::string store;
+  std::string key;
+  std::uint64_t seq = 0;  // feed position of the resulting entry; 0 when it changed nothing
+  std::string user_id;
+  std::string client_id;
+  std::uint64_t client_seq = 0;  // the client's change number; 0 when none
+  Timestamp hlc;
+  std::string replica;
+  std::int64_t server_ms = 0;
+  std::string op;          // put, patch, delete
+  std::string payload;     // JSON
+  std::string outcome;     // applied, rejected, partial
+  std::string resolution;  // client-won, server-won, or empty
+};
+
+class StorageTransaction {
+ public:
+  virtual ~StorageTransaction() = default;
+  virtual void commit() = 0;
+
+  // The server's own replica id and clock.
+  virtual std::string server_replica() = 0;
+  virtual Timestamp clock() = 0;
+  virtual void save_clock(Timestamp hlc) = 0;
+
+  virtual void insert_user(const UserRow& user) = 0;
+  virtual std::optional<UserRow> user(std::string_view id) = 0;
+  virtual std::optional<UserRow> user_by_google(std::string_view sub) = 0;
+  virtual void link_google(std::string_view user_id, std::string_view sub,
+                           std::string_view email) = 0;
+
+  virtual void insert_token(const TokenRow& token) = 0;
+  virtual std::optional<TokenRow> token(std::string_view hash) = 0;
+  virtual void revoke_token(std::string_view hash) = 0;
+
+  virtual void insert_dataset(const DatasetRow& dataset) = 0;
+  virtual std::optional<DatasetRow> dataset(std::string_view id) = 0;
+  virtual std::optional<DatasetRow> personal_dataset(std::string_view user_id) = 0;
+  virtual void set_last_seq(std::string_view dataset_id, std::uint64_t seq) = 0;
+  virtual void set_member(std::string_view dataset_id, std::string_view user_id, Role role) = 0;
+  virtual void remove_member(std::string_view dataset_id, std::string_view user_id) = 0;
+  virtual std::optional<Role> role(std::string_view dataset_id, std::string_view user_id) = 0;
+  virtual std::vector<std::pair<DatasetRow, Role>> datasets_of(std::string_view user_id) = 0;
+  virtual std::vector<std::pair<std::string, Role>> members(std::string_view dataset_id) = 0;
+
+  virtual std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
+                                        std::string_view key) = 0;
+  virtual void put_entry(std::string_view dataset_id, const EntryRow& entry) = 0;
+  // Entries whose seq is greater than `after_seq`, in seq order, at most `limit`.
+  virtual std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
+                                              std::size_t limit) = 0;
+  // Every entry of the dataset, tombstones included, by store and key.
+  virtual std::vector<EntryRow> all_entries(std::string_view dataset_id) = 0;
+
+  // The highest change sequence number applied for a client in a dataset (0 when none).
+  virtual std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) = 0;
+  virtual void set_applied_seq(std::string_view dataset_id, std::string_view client_id,
+                               std::uint64_t seq) = 0;
+
+  virtual void append_history(const HistoryRow& row) = 0;
+  // An entry's history, oldest first, at most `limit` rows.
+  virtual std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
+                                          std::string_view key, std::size_t limit) = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual std::unique_ptr<StorageTransaction> begin(bool write) = 0;
+};
+
+}  // namespace cairn::server

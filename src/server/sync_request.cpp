@@ -1,0 +1,297 @@
+#include "server/sync_request.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <cairn/error.hpp>
+#include <charconv>
+
+#include "server/api_error.hpp"
+#include "store/limits.hpp"
+
+namespace cairn::server {
+namespace json = boost::json;
+
+namespace {
+
+[[noreturn]] void malformed(const std::string& why) {
+  throw ApiError(400, "invalid_request", why);
+}
+
+constexpr std::string_view kReserved[] = {
+    "clientVersion", "lastSyncTime", "clientId", "meta",       "cursor",
+    "dataset",       "changes",      "seq",      "serverTime", "conflictResolutions"};
+
+void check_store_name(std::string_view name) {
+  StoreSchema schema{std::string(name)};
+  try {
+    validate_store_schema(schema);
+  } catch (const Error& e) {
+    throw ApiError(422, "invalid_store", e.what());
+  }
+}
+
+void check_entry(std::string_view store, std::string_view key, const merge::Change& change,
+                 const Limits& limits) {
+  try {
+    check_key(store, key, limits);
+    if (change.op == merge::Change::Op::put) {
+      check_value_size(store, key, json::serialize(change.value).size(), limits);
+    } else if (change.op == merge::Change::Op::patch) {
+      check_value_size(store, key,
+                       json::serialize(change.set).size() + json::serialize(change.add).size(),
+                       limits);
+    }
+  } catch (const Error& e) {
+    throw ApiError(422, std::string(error_code_name(e.code())), e.what());
+  }
+}
+
+std::string text_member(const json::object& body, std::string_view name) {
+  const json::value* member = body.if_contains(name);
+  if (member == nullptr) return {};
+  if (!member->is_string()) malformed(fmt::format("\"{}\" must be a string", name));
+  return std::string(member->get_string());
+}
+
+void check_client_id(std::string_view id) {
+  const bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':';
+  });
+  if (!ok) malformed("\"clientId\" must be 1 to 128 characters of A-Z a-z 0-9 - _ . :");
+}
+
+// The members every sync request shares.
+SyncRequest common(const json::object& body, protocol::ReplicaInterner& replicas,
+                   const std::string& replica_for_anonymous, const std::string** replica) {
+  SyncRequest request;
+  request.dataset = text_member(body, "dataset");
+  request.client_id = text_member(body, "clientId");
+  if (body.contains("clientId")) check_client_id(request.client_id);
+  if (const json::value* cursor = body.if_contains("cursor")) {
+    request.cursor = parse_cursor(*cursor);
+  }
+  if (const json::value* version = body.if_contains("clientVersion");
+      version && !version->is_string()) {
+    malformed("\"clientVersion\" must be a string");
+  }
+  if (const json::value* last = body.if_contains("lastSyncTime"); last && !last->is_number()) {
+    malformed("\"lastSyncTime\" must be a number");
+  }
+  *replica = replicas.intern(request.client_id.empty() ? replica_for_anonymous : request.client_id);
+  return request;
+}
+
+// Clock and schema version that the roadmap forms may carry per entry in "meta".
+void apply_meta(const json::object* meta, std::string_view key, merge::Change& change) {
+  const json::value* entry = meta ? meta->if_contains(key) : nullptr;
+  if (entry == nullptr) return;
+  const json::object* fields = entry->if_object();
+  if (fields == nullptr) malformed(fmt::format("\"meta\" of '{}' must be an object", key));
+  try {
+    if (const json::value* hlc = fields->if_contains("hlc")) {
+      if (!hlc->is_string()) malformed("\"hlc\" must be a string");
+      change.stamp.hlc = protocol::hlc_from_wire(hlc->get_string());
+    }
+  } catch (const Error& e) {
+    malformed(e.what());
+  }
+  if (const json::value* version = fields->if_contains("schemaVersion")) {
+    if (!version->is_int64() || version->get_int64() < 1 || version->get_int64() > UINT32_MAX) {
+      malformed("\"schemaVersion\" must be a positive integer");
+    }
+    change.schema_version = static_cast<std::uint32_t>(version->get_int64());
+  }
+}
+
+const json::object* object_member(const json::object& object, std::string_view name,
+                                  std::string_view where) {
+  const json::value* member = object.if_contains(name);
+  if (member == nullptr) return nullptr;
+  if (!member->is_object()) malformed(fmt::format("{}: \"{}\" must be an object", where, name));
+  return &member->get_object();
+}
+
+protocol::WireChange make_change(std::string_view store, std::string_view key, merge::Change::Op op,
+                                 const json::value* value, const std::string* replica) {
+  protocol::WireChange wire;
+  wire.store = store;
+  wire.key = key;
+  wire.change.op = op;
+  if (value) wire.change.value = *value;
+  wire.change.stamp.replica = replica;
+  wire.change.schema_version = 1;
+  return wire;
+}
+
+}  // namespace
+
+bool is_reserved_member(std::string_view name) {
+  return std::find(std::begin(kReserved), std::end(kReserved), name) != std::end(kReserved);
+}
+
+std::uint64_t parse_cursor(std::string_view text) {
+  std::uint64_t cursor = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cursor);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    malformed("a cursor is the string the server returned (digits)");
+  }
+  return cursor;
+}
+
+std::uint64_t parse_cursor(const json::value& value) {
+  if (value.is_string()) return parse_cursor(std::string_view(value.get_string()));
+  if (value.is_int64() && value.get_int64() >= 0)
+    return static_cast<std::uint64_t>(value.get_int64());
+  if (value.is_uint64()) return value.get_uint64();
+  malformed("a cursor is the string the server returned (digits)");
+}
+
+SyncRequest decode_full_request(const json::object& body, const Limits& limits,
+                                protocol::ReplicaInterner& replicas,
+                                const std::string& replica_for_anonymous) {
+  const std::string* replica = nullptr;
+  SyncRequest request = common(body, replicas, replica_for_anonymous, &replica);
+  const json::object* meta = object_member(body, "meta", "the request");
+  for (const auto& [store, entries] : body) {
+    if (is_reserved_member(store)) continue;
+    check_store_name(store);
+    if (!entries.is_object()) {
+      malformed(
+          fmt::format("store '{}' must be an object of key -> value", std::string_view(store)));
+    }
+    const json::object* store_meta = meta ? object_member(*meta, store, "\"meta\"") : nullptr;
+    for (const auto& [key, value] : entries.get_object()) {
+      auto change = make_change(store, key, merge::Change::Op::put, &value, replica);
+      apply_meta(store_meta, key, change.change);
+      check_entry(store, key, change.change, limits);
+      request.changes.push_back(std::move(change));
+    }
+    // Deletions travel as tombstones in "meta" ("deleted": true) for keys absent from the store.
+    if (store_meta) {
+      for (const auto& [key, entry] : *store_meta) {
+        const json::value* deleted =
+            entry.is_object() ? entry.get_object().if_contains("deleted") : nullptr;
+        if (deleted == nullptr || !deleted->is_bool() || !deleted->get_bool()) continue;
+        if (entries.get_object().contains(key)) {
+          malformed(fmt::format("'{}' is both present and deleted", std::string_view(key)));
+        }
+        auto change = make_change(store, key, merge::Change::Op::erase, nullptr, replica);
+        apply_meta(store_meta, key, change.change);
+        check_entry(store, key, change.change, limits);
+        request.changes.push_back(std::move(change));
+      }
+    }
+  }
+  if (meta) {
+    for (const auto& [store, ignored] : *meta) {
+      if (!body.contains(store)) {
+        malformed(fmt::format("\"meta\" names store '{}', which the request does not hold",
+                              std::string_view(store)));
+      }
+    }
+  }
+  return request;
+}
+
+SyncRequest decode_patch_request(const json::object& body, const Limits& limits,
+                                 protocol::ReplicaInterner& replicas,
+                                 const std::string& replica_for_anonymous) {
+  const std::string* replica = nullptr;
+  SyncRequest request = common(body, replicas, replica_for_anonymous, &replica);
+  if (const json::value* changes = body.if_contains("changes")) {
+    // Cairn's form: the outbox, verbatim.
+    if (!changes->is_array()) malformed("\"changes\" must be an array");
+    for (const auto& [member, ignored] : body) {
+      if (!is_reserved_member(member)) {
+        malformed("send either \"changes\" or per-store added/updated/deleted, not both");
+      }
+    }
+    if (body.contains("seq")) malformed("\"seq\" belongs to the per-store form");
+    for (const auto& item : changes->get_array()) {
+      protocol::WireChange change;
+      try {
+        change = protocol::change_from_json(item, replica);
+      } catch (const Error& e) {
+        malformed(e.what());
+      }
+      check_store_name(change.store);
+      check_entry(change.store, change.key, change.change, limits);
+      request.changes.push_back(std::move(change));
+    }
+    const bool any = !request.changes.empty();
+    const bool all_numbered = std::all_of(request.changes.begin(), request.changes.end(),
+                                          [](const auto& c) { return c.seq != 0; });
+    const bool none_numbered = std::none_of(request.changes.begin(), request.changes.end(),
+                                            [](const auto& c) { return c.seq != 0; });
+    if (!all_numbered && !none_numbered) malformed("number every change or none");
+    request.numbered = any && all_numbered;
+  } else {
+    // The roadmap's form: per store, "added" and "updated" values and "deleted" keys.
+    for (const auto& [store, body_of_store] : body) {
+      if (is_reserved_member(store)) continue;
+      check_store_name(store);
+      const json::object* changes = body_of_store.if_object();
+      if (changes == nullptr) {
+        malformed(fmt::format("store '{}' must be an object with added, updated and deleted",
+                              std::string_view(store)));
+      }
+      const json::object* meta = object_member(*changes, "meta", store);
+      for (const auto& [member, value] : *changes) {
+        if (member == "added" || member == "updated") {
+          if (!value.is_object()) {
+            malformed(fmt::format("{}.{} must be an object", std::string_view(store),
+                                  std::string_view(member)));
+          }
+          for (const auto& [key, entry] : value.get_object()) {
+            auto change = make_change(store, key, merge::Change::Op::put, &entry, replica);
+            apply_meta(meta, key, change.change);
+            check_entry(store, key, change.change, limits);
+            request.changes.push_back(std::move(change));
+          }
+        } else if (member == "deleted") {
+          if (!value.is_array()) {
+            malformed(fmt::format("{}.deleted must be an array of keys", std::string_view(store)));
+          }
+          for (const auto& key : value.get_array()) {
+            if (!key.is_string()) {
+              malformed(
+                  fmt::format("{}.deleted must be an array of keys", std::string_view(store)));
+            }
+            auto change =
+                make_change(store, key.get_string(), merge::Change::Op::erase, nullptr, replica);
+            apply_meta(meta, key.get_string(), change.change);
+            check_entry(store, key.get_string(), change.change, limits);
+            request.changes.push_back(std::move(change));
+          }
+        } else if (member != "meta") {
+          malformed(
+              fmt::format("store '{}' has no member \"{}\" (expected added, updated, "
+                          "deleted, meta)",
+                          std::string_view(store), std::string_view(member)));
+        }
+      }
+    }
+    if (const json::value* seq = body.if_contains("seq")) {
+      if (!seq->is_int64() || seq->get_int64() < 1) {
+        malformed("\"seq\" must be a positive integer");
+      }
+      std::uint64_t next = static_cast<std::uint64_t>(seq->get_int64());
+      for (auto& change : request.changes)
+        change.seq = next++;
+      request.numbered = !request.changes.empty();
+    }
+  }
+  if (request.numbered) {
+    if (request.client_id.empty()) malformed("numbered changes need a \"clientId\"");
+    for (std::size_t i = 1; i < request.changes.size(); ++i) {
+      if (request.changes[i].seq != request.changes[i - 1].seq + 1) {
+        malformed("change sequence numbers must be consecutive");
+      }
+    }
+  }
+  return request;
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,324 @@
+#include "server/sync_service.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "merge/entry.hpp"
+#include "protocol/wire.hpp"
+#include "server/api_error.hpp"
+#include "server/sync_request.hpp"
+
+namespace cairn::server {
+namespace json = boost::json;
+
+namespace {
+
+merge::Entry to_entry(const EntryRow& row, protocol::ReplicaInterner& replicas) {
+  merge::Entry entry;
+  entry.deleted = !row.value.has_value();
+  if (row.value) entry.value = json::parse(*row.value);
+  entry.stamp = {row.hlc, replicas.intern(row.replica)};
+  entry.schema_version = row.schema_version;
+  if (!row.stamps.empty()) protocol::stamps_from_json(json::parse(row.stamps), entry, replicas);
+  return entry;
+}
+
+EntryRow to_row(std::string_view store, std::string_view key, const merge::Entry& entry,
+                std::uint64_t seq) {
+  EntryRow row;
+  row.store = store;
+  row.key = key;
+  if (!entry.deleted) row.value = json::serialize(entry.value);
+  row.hlc = entry.stamp.hlc;
+  row.replica = entry.stamp.replica_view();
+  row.schema_version = entry.schema_version;
+  const json::object stamps = protocol::stamps_to_json(entry);
+  if (!stamps.empty()) row.stamps = json::serialize(stamps);
+  row.seq = seq;
+  return row;
+}
+
+// An entry as the change feed and full sync describe it.
+json::object feed_item(const EntryRow& row, protocol::ReplicaInterner& replicas) {
+  const merge::Entry entry = to_entry(row, replicas);
+  json::object item{{"store", row.store}, {"key", row.key}, {"seq", row.seq}};
+  if (!entry.deleted) item["value"] = entry.value;
+  item["meta"] = protocol::entry_meta_to_json(entry);
+  return item;
+}
+
+}  // namespace
+
+struct SyncService::Applied {
+  json::array conflicts;
+  std::size_t changed = 0;
+  std::uint64_t ack = 0;
+};
+
+SyncService::SyncService(Storage& storage, Metrics& metrics, std::vector<StoreSchema> schema,
+                         SyncSettings settings)
+    : storage_(storage), metrics_(metrics), settings_(std::move(settings)) {
+  for (auto& store : schema)
+    schema_.emplace(store.name, std::move(store));
+}
+
+const MergePolicy& SyncService::policy(std::string_view store) const {
+  auto it = schema_.find(store);
+  return it == schema_.end() ? default_policy_ : it->second.policy;
+}
+
+HybridClock& SyncService::clock(StorageTransaction& tx) {
+  std::call_once(clock_loaded_, [&] {
+    clock_ = std::make_unique<HybridClock>(system_clock(), tx.clock());
+    server_replica_ = tx.server_replica();
+  });
+  return *clock_;
+}
+
+bool SyncService::writes(const json::object& body) {
+  for (const auto& [name, member] : body) {
+    if (name == "changes") {
+      if (member.is_array() && !member.get_array().empty()) return true;
+    } else if (!is_reserved_member(name)) {
+      if (member.is_object() && !member.get_object().empty()) return true;
+    }
+  }
+  return false;
+}
+
+// Applies a request's changes inside `tx`: checks clocks and sequence numbers, merges each change
+// into its entry, records history and conflicts, and moves the dataset's feed forward.
+SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& caller,
+                                        const DatasetRow& dataset, const SyncRequest& request) {
+  Applied result;
+  HybridClock& hlc = clock(tx);
+  const std::uint64_t wall = hlc.physical_now_ms();
+  const auto skew = static_cast<std::uint64_t>(settings_.max_clock_skew.count());
+  for (const auto& change : request.changes) {
+    if (change.change.stamp.hlc.physical_ms() > wall + skew) {
+      throw ApiError(422, "clock_skew",
+                     fmt::format("the change to {}/{} is stamped {} ms ahead of the server's "
+                                 "clock (at most {} ms are accepted); fix the device's clock",
+                                 change.store, change.key,
+                                 change.change.stamp.hlc.physical_ms() - wall, skew));
+    }
+  }
+
+  const std::uint64_t applied =
+      request.client_id.empty() ? 0 : tx.applied_seq(dataset.id, request.client_id);
+  result.ack = applied;
+  if (request.numbered) {
+    const std::uint64_t first = request.changes.front().seq;
+    const std::uint64_t last = request.changes.back().seq;
+    if (last <= applied) return result;  // all applied before: acknowledge, apply nothing
+    if (first != applied + 1) {
+      throw ApiError(409, "sequence_gap",
+                     fmt::format("changes {}..{} do not follow the last change applied for "
+                                 "client '{}', which is {}; resend from {}",
+                                 first, last, request.client_id, applied, applied + 1),
+                     json::object{{"expected", applied + 1}});
+    }
+  }
+
+  const std::uint64_t cursor = request.cursor.value_or(0);
+  std::uint64_t seq = dataset.last_seq;
+  protocol::ReplicaInterner replicas;
+  const std::int64_t server_ms = now_ms();
+  for (const auto& wire : request.changes) {
+    merge::Change change = wire.change;
+    if (change.stamp.hlc.is_zero()) {
+      change.stamp.hlc = hlc.now();  // the client sent no clock: stamped on receipt
+    } else {
+      hlc.receive(change.stamp.hlc);  // the server's clock moves past every clock it sees
+    }
+
+    std::optional<EntryRow> row = tx.entry(dataset.id, wire.store, wire.key);
+    merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
+    const merge::Applied outcome = merge::apply_change(entry, change, policy(wire.store));
+    std::string resolution;
+    if (outcome.rejected) {
+      resolution = "server-won";
+    } else if (outcome.changed && row && row->replica != change.stamp.replica_view() &&
+               row->seq > cursor) {
+      resolution = "client-won";  // it replaced a write this client had not seen
+    }
+    if (outcome.changed) {
+      if (!entry.deleted) {
+        const std::string text = json::serialize(entry.value);
+        if (text.size() > settings_.limits.max_value_bytes) {
+          throw ApiError(422, "value_too_large",
+                         fmt::format("{}/{} would hold {} bytes, over the limit of {}", wire.store,
+                                     wire.key, text.size(), settings_.limits.max_value_bytes));
+        }
+      }
+      tx.put_entry(dataset.id, to_row(wire.store, wire.key, entry, ++seq));
+      ++result.changed;
+    }
+    tx.append_history(
+        {0, dataset.id, wire.store, wire.key, outcome.changed ? seq : 0, caller.user_id,
+         request.client_id, wire.seq, change.stamp.hlc, std::string(change.stamp.replica_view()),
+         server_ms, std::string(merge::op_name(change.op)),
+         json::serialize(merge::change_payload(change)),
+         outcome.rejected ? (outcome.changed ? "partial" : "rejected") : "applied", resolution});
+    if (!resolution.empty()) {
+      result.conflicts.push_back(
+          json::object{{"store", wire.store}, {"path", wire.key}, {"resolution", resolution}});
+      metrics_.count_conflict(resolution);
+    }
+  }
+  if (request.numbered) {
+    result.ack = request.changes.back().seq;
+    tx.set_applied_seq(dataset.id, request.client_id, result.ack);
+  }
+  if (seq != dataset.last_seq) tx.set_last_seq(dataset.id, seq);
+  tx.save_clock(hlc.last());
+  metrics_.count_changes(result.changed);
+  return result;
+}
+
+json::value SyncService::full(const Caller& caller, const DatasetRow& dataset,
+                              const json::object& body) {
+  protocol::ReplicaInterner replicas;
+  const SyncRequest request =
+      decode_full_request(body, settings_.limits, replicas, "user:" + caller.user_id);
+  auto tx = storage_.begin(true);
+  const std::optional<DatasetRow> current = tx->dataset(dataset.id);
+  Applied applied = apply(*tx, caller, *current, request);
+
+  json::object response;
+  json::object meta;
+  std::uint64_t cursor = 0;
+  for (const EntryRow& row : tx->all_entries(dataset.id)) {
+    cursor = std::max(cursor, row.seq);
+    const merge::Entry entry = to_entry(row, replicas);
+    if (!entry.deleted) {
+      json::value& store = response[row.store];
+      if (!store.is_object()) store = json::object{};
+      store.get_object()[row.key] = entry.value;
+    }
+    json::value& store_meta = meta[row.store];
+    if (!store_meta.is_object()) store_meta = json::object{};
+    store_meta.get_object()[row.key] = protocol::entry_meta_to_json(entry);
+  }
+  tx->commit();
+  response["serverTime"] = now_ms();
+  response["cursor"] = std::to_string(cursor);
+  response["conflictResolutions"] = std::move(applied.conflicts);
+  response["meta"] = std::move(meta);
+  if (!request.client_id.empty()) response["clientId"] = request.client_id;
+  return response;
+}
+
+json::value SyncService::patch(const Caller& caller, const DatasetRow& dataset,
+                               const json::object& body) {
+  protocol::ReplicaInterner replicas;
+  const SyncRequest request =
+      decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
+  auto tx = storage_.begin(true);
+  const std::optional<DatasetRow> current = tx->dataset(dataset.id);
+  if (request.cursor && *request.cursor > current->last_seq) {
+    throw ApiError(410, "cursor_expired",
+                   "the cursor is not one this dataset gave out (was it restored?); run a full "
+                   "sync");
+  }
+  Applied applied = apply(*tx, caller, *current, request);
+
+  json::object response;
+  if (!request.client_id.empty()) response["ack"] = applied.ack;
+  response["serverTime"] = now_ms();
+  const std::uint64_t last_seq = tx->dataset(dataset.id)->last_seq;
+  if (request.cursor) {
+    json::array changes;
+    const auto rows = tx->changes_since(dataset.id, *request.cursor, settings_.page_size + 1);
+    const bool more = rows.size() > settings_.page_size;
+    std::uint64_t cursor = *request.cursor;
+    for (std::size_t i = 0; i < rows.size() && i < settings_.page_size; ++i) {
+      changes.push_back(feed_item(rows[i], replicas));
+      cursor = rows[i].seq;
+    }
+    response["changes"] = std::move(changes);
+    response["hasMore"] = more;
+    response["cursor"] = std::to_string(more ? cursor : last_seq);
+  } else {
+    response["cursor"] = std::to_string(last_seq);
+  }
+  response["conflictResolutions"] = std::move(applied.conflicts);
+  tx->commit();
+  return response;
+}
+
+json::value SyncService::changes(const DatasetRow& dataset, std::uint64_t since,
+                                 std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, settings_.page_size);
+  auto tx = storage_.begin(false);
+  const std::optional<DatasetRow> current = tx->dataset(dataset.id);
+  if (since > current->last_seq) {
+    throw ApiError(410, "cursor_expired",
+                   "the cursor is not one this dataset gave out (was it restored?); run a full "
+                   "sync");
+  }
+  protocol::ReplicaInterner replicas;
+  const auto rows = tx->changes_since(dataset.id, since, limit + 1);
+  const bool more = rows.size() > limit;
+  json::array items;
+  std::uint64_t cursor = since;
+  for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
+    items.push_back(feed_item(rows[i], replicas));
+    cursor = rows[i].seq;
+  }
+  return json::object{{"changes", std::move(items)},
+                      {"cursor", std::to_string(more ? cursor : current->last_seq)},
+                      {"hasMore", more},
+                      {"serverTime", now_ms()}};
+}
+
+json::value SyncService::history(const DatasetRow& dataset, std::string_view store,
+                                 std::string_view key, std::size_t limit) {
+  auto tx = storage_.begin(false);
+  json::array versions;
+  for (const HistoryRow& row : tx->history(dataset.id, store, key, limit)) {
+    json::object version{{"id", row.id},
+                         {"op", row.op},
+                         {"payload", json::parse(row.payload)},
+                         {"hlc", protocol::hlc_to_wire(row.hlc)},
+                         {"replica", row.replica},
+                         {"userId", row.user_id},
+                         {"serverTime", row.server_ms},
+                         {"outcome", row.outcome}};
+    if (row.seq != 0) version["seq"] = row.seq;
+    if (!row.client_id.empty()) version["clientId"] = row.client_id;
+    if (row.client_seq != 0) version["clientSeq"] = row.client_seq;
+    if (!row.resolution.empty()) version["resolution"] = row.resolution;
+    versions.push_back(std::move(version));
+  }
+  return json::object{{"store", store}, {"key", key}, {"versions", std::move(versions)}};
+}
+
+void SyncService::seed_profile(StorageTransaction& tx, const std::string& dataset_id,
+                               const std::string& user_id) {
+  HybridClock& hlc = clock(tx);
+  protocol::ReplicaInterner replicas;
+  const std::string* replica = replicas.intern(server_replica_);
+  std::uint64_t seq = 0;
+  for (const auto& [store, entries] : settings_.profile_template) {
+    if (!entries.is_object()) continue;
+    for (const auto& [key, value] : entries.get_object()) {
+      merge::Change change;
+      change.op = merge::Change::Op::put;
+      change.value = value;
+      change.stamp = {hlc.now(), replica};
+      change.schema_version = 1;
+      merge::Entry entry;
+      merge::apply_change(entry, change, policy(store));
+      tx.put_entry(dataset_id, to_row(store, key, entry, ++seq));
+      tx.append_history({0, dataset_id, store, key, seq, user_id, "", 0, change.stamp.hlc,
+                         server_replica_, now_ms(), "put",
+                         json::serialize(merge::change_payload(change)), "applied", ""});
+    }
+  }
+  if (seq != 0) tx.set_last_seq(dataset_id, seq);
+  tx.save_clock(hlc.last());
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,78 @@
+// SyncService — the data side of cairnd: merging what clients send (POST /api/sync/full and
+// /api/sync/patch), the change feed (GET /api/sync/changes), history (GET /api/history), and
+// seeding new users' datasets from the profile template.
+//
+// Merging uses src/merge (the same rules as every client) with the server as the authority on
+// policies: the schema file's, and for stores it does not declare, per-field LWW (which merges
+// values that are not objects whole).
+//
+// Exactly once: a client numbers its changes; per dataset and client the server records the
+// highest number applied, in the same transaction that applies them. A request whose changes are
+// all at or below that number is acknowledged without applying anything; one that does not start
+// right after it is refused (409 sequence_gap, with the number expected).
+//
+// Thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cairn/schema.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "clock/hybrid_clock.hpp"
+#include "server/accounts.hpp"
+#include "server/metrics.hpp"
+#include "server/storage/storage.hpp"
+
+namespace cairn::server {
+
+struct SyncSettings {
+  Limits limits;                                         // keys and values
+  std::chrono::milliseconds max_clock_skew{5 * 60'000};  // clocks further ahead are refused
+  std::size_t page_size = 1000;                          // changes per response, at most
+  boost::json::object profile_template;                  // {store: {key: value}} for new users
+};
+
+class SyncService {
+ public:
+  SyncService(Storage& storage, Metrics& metrics, std::vector<StoreSchema> schema,
+              SyncSettings settings);
+
+  // Whether a decoded request body writes anything (so needs the editor role).
+  static bool writes(const boost::json::object& body);
+
+  boost::json::value full(const Caller& caller, const DatasetRow& dataset,
+                          const boost::json::object& body);
+  boost::json::value patch(const Caller& caller, const DatasetRow& dataset,
+                           const boost::json::object& body);
+  boost::json::value changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
+  boost::json::value history(const DatasetRow& dataset, std::string_view store,
+                             std::string_view key, std::size_t limit);
+
+  void seed_profile(StorageTransaction& tx, const std::string& dataset_id,
+                    const std::string& user_id);
+
+  const MergePolicy& policy(std::string_view store) const;
+  const SyncSettings& settings() const { return settings_; }
+
+ private:
+  struct Applied;
+  Applied apply(StorageTransaction& tx, const Caller& caller, const DatasetRow& dataset,
+                const struct SyncRequest& request);
+  HybridClock& clock(StorageTransaction& tx);
+
+  Storage& storage_;
+  Metrics& metrics_;
+  std::map<std::string, StoreSchema, std::less<>> schema_;
+  SyncSettings settings_;
+  MergePolicy default_policy_ = MergePolicy::per_field();
+  std::once_flag clock_loaded_;
+  std::unique_ptr<HybridClock> clock_;
+  std::string server_replica_;
+};
+
+}  // namespace cairn::server
