@@ -18,11 +18,15 @@ struct HttpClient::Impl {
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
 
-  void connect() {
-    if (stream) return;
+  // False when nobody listens (status 0 is then reported).
+  bool connect() {
+    if (stream) return true;
     stream.emplace(ioc);
     stream->expires_after(std::chrono::seconds(30));
-    stream->connect(tcp::endpoint(net::ip::make_address(host), port));
+    beast::error_code ec;
+    stream->connect(tcp::endpoint(net::ip::make_address(host), port), ec);
+    if (ec) stream.reset();
+    return !ec;
   }
 
   HttpResult read_response() {
@@ -67,7 +71,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
                                const std::string& body,
                                const std::map<std::string, std::string>& headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    impl_->connect();
+    if (!impl_->connect()) return {};
     http::request<http::string_body> message(http::string_to_verb(method), target, 11);
     message.set(http::field::host, impl_->host);
     if (!body.empty()) message.set(http::field::content_type, "application/json");
@@ -87,7 +91,8 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 }
 
 HttpResult HttpClient::send_raw(const std::string& bytes) {
-  impl_->connect();
+  if (!impl_->connect()) return {};
+
   beast::error_code ec;
   net::write(impl_->stream->socket(), net::buffer(bytes), ec);
   if (ec) return {};
