@@ -2,10 +2,15 @@
 # Installs the Debian packages Cairn builds and tests with. Idempotent: installs only what is
 # missing, so it is cheap to run before every build. Used by scripts/run-server.sh and
 # scripts/test.sh (the README's two commands) and therefore by CI.
+#
+# clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have.
+
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git clang-format
+  clang libclang-rt-14-dev
+
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libssl-dev libpq-dev
   libspdlog-dev libfmt-dev libcli11-dev

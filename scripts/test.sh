@@ -5,7 +5,8 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every test (ctest)
 #   3. ThreadSanitizer build of the concurrency stress test
 #   4. `cmake --install` of the Release build, and examples/ built against the installed package
-#   5. clang-format check of every C++ file
+#   5. the libFuzzer targets (clang, with ASan and UBSan), each run for CAIRN_FUZZ_SECONDS (20)
+#   6. clang-format check of every C++ file
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,17 @@ cmake --install build/release --prefix build/install >/dev/null
 cmake -S examples -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$root/build/install" >/dev/null
 cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
+
+step "Fuzzing the decoders of untrusted input"
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_BENCH=OFF \
+  -DCAIRN_SANITIZE=address,undefined >/dev/null
+cmake --build build/fuzz --target sync_request_fuzzer id_token_fuzzer
+for fuzzer in sync_request id_token; do
+  mkdir -p "build/fuzz/corpus/$fuzzer"
+  build/fuzz/fuzz/${fuzzer}_fuzzer "build/fuzz/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
+    -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3
+done
 
 step "clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')

@@ -113,9 +113,12 @@ int cairnd_main(int argc, char** argv) {
       if (error || !config.is_object()) {
         throw std::runtime_error("config file '" + config_file + "' is not a JSON object");
       }
-      for (const auto& [key, value] : config.get_object()) {
+      for (const auto& member : config.get_object()) {
+        const std::string key(member.key());
+        const json::value& value = member.value();
         auto it = std::find_if(settings.begin(), settings.end(),
                                [&](const Setting& s) { return s.key == key; });
+
         if (it == settings.end()) {
           throw std::runtime_error("config file '" + config_file + "': unknown setting '" +
                                    std::string(key) + "'");

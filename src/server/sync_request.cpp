@@ -31,17 +31,11 @@ void check_store_name(std::string_view name) {
   }
 }
 
-void check_entry(std::string_view store, std::string_view key, const merge::Change& change,
+// Values are checked against their limit once merged (SyncService), where their size is known.
+void check_entry(std::string_view store, std::string_view key, const merge::Change&,
                  const Limits& limits) {
   try {
     check_key(store, key, limits);
-    if (change.op == merge::Change::Op::put) {
-      check_value_size(store, key, json::serialize(change.value).size(), limits);
-    } else if (change.op == merge::Change::Op::patch) {
-      check_value_size(store, key,
-                       json::serialize(change.set).size() + json::serialize(change.add).size(),
-                       limits);
-    }
   } catch (const Error& e) {
     throw ApiError(422, std::string(error_code_name(e.code())), e.what());
   }

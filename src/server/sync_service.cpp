@@ -24,12 +24,13 @@ merge::Entry to_entry(const EntryRow& row, protocol::ReplicaInterner& replicas) 
   return entry;
 }
 
+// `text` is the entry's value as JSON when the caller has it already.
 EntryRow to_row(std::string_view store, std::string_view key, const merge::Entry& entry,
-                std::uint64_t seq) {
+                std::uint64_t seq, std::optional<std::string> text = std::nullopt) {
   EntryRow row;
   row.store = store;
   row.key = key;
-  if (!entry.deleted) row.value = json::serialize(entry.value);
+  if (!entry.deleted) row.value = text ? std::move(*text) : json::serialize(entry.value);
   row.hlc = entry.stamp.hlc;
   row.replica = entry.stamp.replica_view();
   row.schema_version = entry.schema_version;
@@ -143,23 +144,30 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
                row->seq > cursor) {
       resolution = "client-won";  // it replaced a write this client had not seen
     }
+    // A put's payload is {"value": V}; when V became the whole entry, its text serves both.
+    const bool whole =
+        change.op == merge::Change::Op::put && policy(wire.store).kind == MergePolicy::Kind::lww;
+    const std::string value_text =
+        change.op == merge::Change::Op::put ? json::serialize(change.value) : std::string();
     if (outcome.changed) {
+      std::optional<std::string> text;
       if (!entry.deleted) {
-        const std::string text = json::serialize(entry.value);
-        if (text.size() > settings_.limits.max_value_bytes) {
+        text = whole ? value_text : json::serialize(entry.value);
+        if (text->size() > settings_.limits.max_value_bytes) {
           throw ApiError(422, "value_too_large",
                          fmt::format("{}/{} would hold {} bytes, over the limit of {}", wire.store,
-                                     wire.key, text.size(), settings_.limits.max_value_bytes));
+                                     wire.key, text->size(), settings_.limits.max_value_bytes));
         }
       }
-      tx.put_entry(dataset.id, to_row(wire.store, wire.key, entry, ++seq));
+      tx.put_entry(dataset.id, to_row(wire.store, wire.key, entry, ++seq, std::move(text)));
       ++result.changed;
     }
     tx.append_history(
         {0, dataset.id, wire.store, wire.key, outcome.changed ? seq : 0, caller.user_id,
          request.client_id, wire.seq, change.stamp.hlc, std::string(change.stamp.replica_view()),
          server_ms, std::string(merge::op_name(change.op)),
-         json::serialize(merge::change_payload(change)),
+         change.op == merge::Change::Op::put ? "{\"value\":" + value_text + "}"
+                                             : json::serialize(merge::change_payload(change)),
          outcome.rejected ? (outcome.changed ? "partial" : "rejected") : "applied", resolution});
     if (!resolution.empty()) {
       result.conflicts.push_back(

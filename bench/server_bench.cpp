@@ -1,0 +1,148 @@
+// cairnd throughput: changes applied per second by 1, 10 and 100 concurrent clients over loopback,
+// each sending batched patches (Cairn's form, numbered for exactly-once) to its own dataset, with
+// p50/p99 request latency. Beside it, the storage floor measured in the same run: the same
+// storage operations for the same changes (read the entry, write it, append history, record the
+// client's sequence and the feed position, one transaction per batch), without HTTP or JSON.
+//
+//   build/release/bench/server_bench [--batch N] [--changes-per-client N]
+//
+// Target (issue 4): >= 20,000 changes/s on SQLite, and >= 50% of the floor.
+#include <atomic>
+#include <boost/json.hpp>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "bench_support.hpp"
+#include "server/storage/sqlite_storage.hpp"
+#include "support/api_client.hpp"
+#include "support/cairnd.hpp"
+
+namespace cairn::bench {
+namespace {
+namespace json = boost::json;
+
+std::string value_text(std::mt19937_64& random, std::size_t n) {
+  return json::serialize(journal_entry(random, n));
+}
+
+struct Result {
+  double changes_per_second;
+  double p50_ms, p99_ms;
+};
+
+Result run_server(int clients, int batch, int changes_per_client) {
+  ScratchDir dir;
+  test::Cairnd cairnd(dir.path(), {"--rate-limit", "0"});
+  std::vector<std::unique_ptr<test::ApiClient>> sessions;
+  for (int c = 0; c < clients; ++c) {
+    sessions.push_back(std::make_unique<test::ApiClient>(test::ApiClient::guest(cairnd.port())));
+  }
+  std::vector<std::vector<double>> latencies(clients);
+  std::atomic<int> failures{0};
+  const auto start = Stopwatch::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::mt19937_64 random(static_cast<std::uint64_t>(c));
+      for (int first = 1; first <= changes_per_client; first += batch) {
+        json::array changes;
+        for (int seq = first; seq < first + batch; ++seq) {
+          changes.push_back(
+              json::object{{"seq", seq},
+                           {"store", "journal"},
+                           {"key", journal_key(static_cast<std::size_t>(seq))},
+                           {"op", "put"},
+                           {"value", journal_entry(random, static_cast<std::size_t>(seq))}});
+        }
+        const json::value body = json::object{{"clientId", "bench-" + std::to_string(c)},
+                                              {"changes", std::move(changes)}};
+        const auto sent = Stopwatch::now();
+        const test::ApiResult result = sessions[c]->post("/api/sync/patch", body);
+        latencies[c].push_back(ms_since(sent));
+        if (result.status != 200) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  const double seconds = ms_since(start) / 1000;
+  if (failures > 0) std::cerr << failures << " requests failed\n";
+  std::vector<double> all;
+  for (const auto& l : latencies)
+    all.insert(all.end(), l.begin(), l.end());
+  return {clients * changes_per_client / seconds, percentile(all, 0.5), percentile(all, 0.99)};
+}
+
+// The same storage work, straight to SQLite, from one thread (the server's writes are serialized
+// too).
+double run_floor(int clients, int batch, int changes_per_client) {
+  ScratchDir dir;
+  server::SqliteStorage storage(dir.path() / "floor.db");
+  {
+    auto tx = storage.begin(true);
+    for (int c = 0; c < clients; ++c) {
+      tx->insert_dataset({"d" + std::to_string(c), "bench", "u", false, 0, 0});
+    }
+    tx->commit();
+  }
+  std::mt19937_64 random(1);
+  std::vector<std::vector<std::string>> values(clients);
+  for (int c = 0; c < clients; ++c) {
+    for (int n = 0; n < changes_per_client; ++n) {
+      values[c].push_back(value_text(random, static_cast<std::size_t>(n)));
+    }
+  }
+  const auto start = Stopwatch::now();
+  for (int first = 0; first < changes_per_client; first += batch) {
+    for (int c = 0; c < clients; ++c) {
+      const std::string dataset = "d" + std::to_string(c);
+      const std::string client = "bench-" + std::to_string(c);
+      auto tx = storage.begin(true);
+      (void)tx->dataset(dataset);
+      (void)tx->applied_seq(dataset, client);
+      for (int n = first; n < first + batch; ++n) {
+        const std::string key = journal_key(static_cast<std::size_t>(n + 1));
+        (void)tx->entry(dataset, "journal", key);
+        const Timestamp hlc(1'700'000'000'000 + static_cast<std::uint64_t>(n), 0);
+        tx->put_entry(dataset, {"journal", key, values[c][static_cast<std::size_t>(n)], hlc, client,
+                                1, "", static_cast<std::uint64_t>(n + 1)});
+        tx->append_history({0, dataset, "journal", key, static_cast<std::uint64_t>(n + 1), "u",
+                            client, static_cast<std::uint64_t>(n + 1), hlc, client, 0, "put",
+                            values[c][static_cast<std::size_t>(n)], "applied", ""});
+      }
+      tx->set_applied_seq(dataset, client, static_cast<std::uint64_t>(first + batch));
+      tx->set_last_seq(dataset, static_cast<std::uint64_t>(first + batch));
+      tx->save_clock(Timestamp(1'700'000'000'000 + static_cast<std::uint64_t>(first + batch), 0));
+      tx->commit();
+    }
+  }
+  return clients * changes_per_client / (ms_since(start) / 1000);
+}
+
+}  // namespace
+}  // namespace cairn::bench
+
+int main(int argc, char** argv) {
+  using namespace cairn::bench;
+  int batch = 100, per_client = 2000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--batch") == 0) batch = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--changes-per-client") == 0) per_client = std::stoi(argv[i + 1]);
+  }
+  std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n\n",
+              batch);
+  std::printf("%8s %10s %14s %14s %9s %9s %8s\n", "clients", "changes", "server ch/s", "floor ch/s",
+              "p50 ms", "p99 ms", "ratio");
+  for (const int clients : {1, 10, 100}) {
+    const int changes = std::max(batch, per_client / std::max(1, clients / 10));
+    const Result server = run_server(clients, batch, changes);
+    const double floor = run_floor(clients, batch, changes);
+    std::printf("%8d %10d %14.0f %14.0f %9.2f %9.2f %7.0f%%\n", clients, clients * changes,
+                server.changes_per_second, floor, server.p50_ms, server.p99_ms,
+                100 * server.changes_per_second / floor);
+  }
+  std::cout << "\nreproduce: build/release/bench/server_bench --batch " << batch
+            << " --changes-per-client " << per_client << '\n';
+  return 0;
+}
