@@ -4,7 +4,7 @@
 // storage operations for the same changes (read the entry, write it, append history, record the
 // client's sequence and the feed position, one transaction per batch), without HTTP or JSON.
 //
-//   build/release/bench/server_bench [--batch N] [--changes-per-client N]
+//   build/release/bench/server_bench [--batch N] [--changes-per-client N] [--clients 1|10|100]
 //
 // Target (issue 4): >= 20,000 changes/s on SQLite, and >= 50% of the floor.
 #include <atomic>
@@ -38,27 +38,33 @@ Result run_server(int clients, int batch, int changes_per_client) {
   for (int c = 0; c < clients; ++c) {
     sessions.push_back(std::make_unique<test::ApiClient>(test::ApiClient::guest(cairnd.port())));
   }
+  // The request bodies are built before the clock starts, as the floor's values are.
+  std::vector<std::vector<std::string>> bodies(clients);
+  for (int c = 0; c < clients; ++c) {
+    std::mt19937_64 random(static_cast<std::uint64_t>(c));
+    for (int first = 1; first <= changes_per_client; first += batch) {
+      json::array changes;
+      for (int seq = first; seq < first + batch; ++seq) {
+        changes.push_back(
+            json::object{{"seq", seq},
+                         {"store", "journal"},
+                         {"key", journal_key(static_cast<std::size_t>(seq))},
+                         {"op", "put"},
+                         {"value", journal_entry(random, static_cast<std::size_t>(seq))}});
+      }
+      bodies[c].push_back(json::serialize(json::object{{"clientId", "bench-" + std::to_string(c)},
+                                                       {"changes", std::move(changes)}}));
+    }
+  }
   std::vector<std::vector<double>> latencies(clients);
   std::atomic<int> failures{0};
   const auto start = Stopwatch::now();
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      std::mt19937_64 random(static_cast<std::uint64_t>(c));
-      for (int first = 1; first <= changes_per_client; first += batch) {
-        json::array changes;
-        for (int seq = first; seq < first + batch; ++seq) {
-          changes.push_back(
-              json::object{{"seq", seq},
-                           {"store", "journal"},
-                           {"key", journal_key(static_cast<std::size_t>(seq))},
-                           {"op", "put"},
-                           {"value", journal_entry(random, static_cast<std::size_t>(seq))}});
-        }
-        const json::value body = json::object{{"clientId", "bench-" + std::to_string(c)},
-                                              {"changes", std::move(changes)}};
+      for (const std::string& body : bodies[c]) {
         const auto sent = Stopwatch::now();
-        const test::ApiResult result = sessions[c]->post("/api/sync/patch", body);
+        const test::ApiResult result = sessions[c]->post_text("/api/sync/patch", body);
         latencies[c].push_back(ms_since(sent));
         if (result.status != 200) ++failures;
       }
@@ -125,16 +131,18 @@ double run_floor(int clients, int batch, int changes_per_client) {
 
 int main(int argc, char** argv) {
   using namespace cairn::bench;
-  int batch = 100, per_client = 2000;
+  int batch = 100, per_client = 2000, only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--changes-per-client") == 0) per_client = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--clients") == 0) only = std::stoi(argv[i + 1]);
   }
   std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n\n",
               batch);
   std::printf("%8s %10s %14s %14s %9s %9s %8s\n", "clients", "changes", "server ch/s", "floor ch/s",
               "p50 ms", "p99 ms", "ratio");
   for (const int clients : {1, 10, 100}) {
+    if (only != 0 && clients != only) continue;
     const int changes = std::max(batch, per_client / std::max(1, clients / 10));
     const Result server = run_server(clients, batch, changes);
     const double floor = run_floor(clients, batch, changes);

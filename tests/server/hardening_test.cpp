@@ -108,6 +108,24 @@ TEST_F(HardeningTest, TooManyRequestsAreAskedToWait) {
   EXPECT_GE(std::stoi(retry_after), 1);
 }
 
+TEST_F(HardeningTest, AStalledClientIsCutOffWithoutHoldingUpOthers) {
+  start({"--idle-timeout-ms", "300"});
+  HttpClient stalled = cairnd_->client();
+  std::thread others([&] {
+    ApiClient client = ApiClient::guest(port());
+    for (int i = 0; i < 20; ++i)
+      EXPECT_EQ(client.get("/api/me").status, 200);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  // Headers that never end.
+  const HttpResult result = stalled.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  others.join();
+  EXPECT_EQ(result.status, 0);  // the server closed the connection
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  EXPECT_EQ(cairnd_->client().request("GET", "/healthz").status, 200);
+}
+
 // 50 clients, each sending 200 numbered changes in batches, all into one shared dataset,
 // incrementing one shared counter: every change is applied exactly once and nothing fails.
 TEST_F(HardeningTest, FiftyConcurrentClientsApplyEveryChangeExactlyOnce) {
