@@ -10,5 +10,6 @@
 #include <cairn/error.hpp>
 #include <cairn/migration.hpp>
 #include <cairn/schema.hpp>
+#include <cairn/sync.hpp>
 #include <cairn/transaction.hpp>
 #include <cairn/version.hpp>

@@ -156,6 +156,7 @@ class Database {
   explicit Database(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   friend class Transaction;
+  friend class SyncClient;
 };
 
 template <class T>

@@ -17,6 +17,7 @@
 #include "cli/command.hpp"
 #include "cli/migrate_command.hpp"
 #include "cli/pretty_json.hpp"
+#include "cli/sync_command.hpp"
 #include "cli/table.hpp"
 
 namespace cairn::cli {
@@ -333,6 +334,22 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   restore_cmd->add_option("BACKUP", backup_id, "Backup id, from `cairn backups`")->required();
   add_json(restore_cmd);
 
+  SyncArguments sync_arguments;
+  auto* status_cmd = app.add_subcommand("status", "Show the sync status kept in the database");
+  add_path(status_cmd);
+  add_json(status_cmd);
+
+  auto* sync_cmd = app.add_subcommand(
+      "sync", "Run one sync with a cairnd server (the server and token are then kept)");
+  add_path(sync_cmd);
+  sync_cmd->add_option("--server", sync_arguments.server,
+                       "Server URL, e.g. http://127.0.0.1:8787 (default: the one kept)");
+  sync_cmd->add_option("--token", sync_arguments.token,
+                       "Bearer token: sync as that user (how a second device joins)");
+  sync_cmd->add_option("--dataset", sync_arguments.dataset,
+                       "Dataset id (default: the user's personal dataset)");
+  add_json(sync_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -351,6 +368,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*migrate_cmd) return migrate(path, schema_file, dry_run, samples, as_json, out);
     if (*backups_cmd) list_backups(path, as_json, out);
     if (*restore_cmd) restore(path, store, backup_id, as_json, out);
+    if (*status_cmd) show_status(path, as_json, out);
+    if (*sync_cmd) sync(path, sync_arguments, as_json, out);
 
   } catch (const NotFound& e) {
     err << "cairn: " << e.message << '\n';

@@ -315,7 +315,9 @@ void SyncService::seed_profile(StorageTransaction& tx, const std::string& datase
       merge::Change change;
       change.op = merge::Change::Op::put;
       change.value = value;
-      change.stamp = {hlc.now(), replica};
+      // Defaults, stamped at the dawn of time: any write a device made, even before it first
+      // synced, wins over them.
+      change.stamp = {Timestamp(1, static_cast<std::uint32_t>(seq)), replica};
       change.schema_version = 1;
       merge::Entry entry;
       merge::apply_change(entry, change, policy(store));

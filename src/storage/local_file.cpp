@@ -173,6 +173,20 @@ void LocalFile::create_schema() {
       hlc            INTEGER NOT NULL,
       schema_version INTEGER NOT NULL
     );
+    CREATE INDEX outbox_entry ON outbox (store_id, key, seq);
+    CREATE TABLE sync_state (
+      id              INTEGER PRIMARY KEY CHECK (id = 1),
+      server          TEXT NOT NULL,
+      token           TEXT NOT NULL,
+      user_id         TEXT NOT NULL,
+      dataset         TEXT NOT NULL,
+      cursor          TEXT NOT NULL,
+      held_back       INTEGER NOT NULL,
+      last_success_ms INTEGER NOT NULL,
+      last_error_ms   INTEGER NOT NULL,
+      last_error      TEXT NOT NULL
+    );
+    INSERT INTO sync_state VALUES (1, '', '', '', '', '', 0, 0, 0, '');
     CREATE TABLE backups (
       id           INTEGER PRIMARY KEY,
       store_id     INTEGER NOT NULL,
@@ -349,6 +363,77 @@ std::uint64_t LocalFile::outbox_count() {
   const auto count = query.step() ? static_cast<std::uint64_t>(query.column_int(0)) : 0;
   query.reset();
   return count;
+}
+
+LocalFile::SyncState LocalFile::sync_state() {
+  auto& q = connection_.cached(
+      "SELECT server, token, user_id, dataset, cursor, held_back, last_success_ms, last_error_ms, "
+      "last_error FROM sync_state WHERE id = 1");
+  SyncState state;
+  if (q.step()) {
+    state = {std::string(q.column_text(0)),
+             std::string(q.column_text(1)),
+             std::string(q.column_text(2)),
+             std::string(q.column_text(3)),
+             std::string(q.column_text(4)),
+             q.column_int(5) != 0,
+             q.column_int(6),
+             q.column_int(7),
+             std::string(q.column_text(8))};
+  }
+  q.reset();
+  return state;
+}
+
+void LocalFile::save_sync_state(const SyncState& state) {
+  connection_
+      .cached(
+          "UPDATE sync_state SET server = ?1, token = ?2, user_id = ?3, dataset = ?4, "
+          "cursor = ?5, held_back = ?6, last_success_ms = ?7, last_error_ms = ?8, "
+          "last_error = ?9 WHERE id = 1")
+      .bind(1, state.server)
+      .bind(2, state.token)
+      .bind(3, state.user_id)
+      .bind(4, state.dataset)
+      .bind(5, state.cursor)
+      .bind(6, std::int64_t{state.held_back})
+      .bind(7, state.last_success_ms)
+      .bind(8, state.last_error_ms)
+      .bind(9, state.last_error)
+      .run();
+}
+
+void LocalFile::for_each_outbox_through(
+    std::uint64_t seq, const std::function<void(std::uint32_t, std::string_view)>& visit) {
+  auto& q = connection_.cached("SELECT store_id, key FROM outbox WHERE seq <= ?1 ORDER BY seq");
+  q.bind(1, static_cast<std::int64_t>(seq));
+  while (q.step())
+    visit(static_cast<std::uint32_t>(q.column_int(0)), q.column_text(1));
+  q.reset();
+}
+
+void LocalFile::delete_outbox_through(std::uint64_t seq) {
+  connection_.cached("DELETE FROM outbox WHERE seq <= ?1")
+      .bind(1, static_cast<std::int64_t>(seq))
+      .run();
+}
+
+std::vector<LocalFile::OutboxRow> LocalFile::outbox_for_entry(std::uint32_t store_id,
+                                                              std::string_view key) {
+  std::vector<OutboxRow> rows;
+  auto& q = connection_.cached(
+      "SELECT seq, store_id, key, op, payload, hlc, schema_version FROM outbox "
+      "WHERE store_id = ?1 AND key = ?2 ORDER BY seq");
+  q.bind(1, std::int64_t{store_id}).bind(2, key);
+  while (q.step()) {
+    rows.push_back({static_cast<std::uint64_t>(q.column_int(0)),
+                    static_cast<std::uint32_t>(q.column_int(1)), std::string(q.column_text(2)),
+                    std::string(q.column_text(3)), std::string(q.column_text(4)),
+                    Timestamp::from_packed(static_cast<std::uint64_t>(q.column_int(5))),
+                    static_cast<std::uint32_t>(q.column_int(6))});
+  }
+  q.reset();
+  return rows;
 }
 
 std::int64_t LocalFile::backup_store(std::uint32_t store_id, std::uint32_t from_version,

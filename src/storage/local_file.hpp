@@ -13,6 +13,7 @@
 //             never scans the outbox).
 //   outbox    local changes not yet acknowledged by a server, by sequence number, with the
 //             schema version their payload is written in.
+//   sync_state one row: the server, token, dataset and change-feed cursor of sync (src/sync).
 //   backups, backup_entries
 //             copies of a store's entries rows taken before it migrated (the newest 3 per store).
 //
@@ -97,6 +98,29 @@ class LocalFile {
   // (store_id, key) -> number of outbox records, for the pending-writes flags.
   void for_each_pending(const std::function<void(std::uint32_t store_id, std::string_view key,
                                                  std::uint32_t count)>& visit);
+
+  // Where this database syncs, and how far it got (see src/sync). `cursor` is empty before the
+  // first sync.
+  struct SyncState {
+    std::string server;
+    std::string token;
+    std::string user_id;
+    std::string dataset;
+    std::string cursor;
+    bool held_back = false;  // entries newer than the declared schema were skipped
+    std::int64_t last_success_ms = 0;
+    std::int64_t last_error_ms = 0;
+    std::string last_error;
+  };
+  SyncState sync_state();
+  void save_sync_state(const SyncState& state);
+
+  // The (store, key) of every outbox record up to `seq`, in order; then deleting them.
+  void for_each_outbox_through(std::uint64_t seq,
+                               const std::function<void(std::uint32_t, std::string_view)>& visit);
+  void delete_outbox_through(std::uint64_t seq);
+  // One entry's outbox records, in order.
+  std::vector<OutboxRow> outbox_for_entry(std::uint32_t store_id, std::string_view key);
 
   struct BackupRow {
     std::int64_t id = 0;

@@ -13,8 +13,6 @@
 namespace cairn {
 namespace json = boost::json;
 
-namespace {
-
 // Per-field stamps and the delete floor of field-lww entries are kept in the file as JSON:
 // {"fields": [["field", hlc, replica_ref, deleted], ...], "floor": [hlc, replica_ref]}, each
 // member only when there is something to say; no text at all when there is neither.
@@ -73,6 +71,8 @@ void decode_field_stamps(std::string_view text, const ReplicaTable& replicas,
   }
 }
 
+namespace {
+
 std::size_t entry_bytes(std::string_view key, std::size_t value_bytes) {
   return key.size() + value_bytes;
 }
@@ -108,8 +108,22 @@ Database::Impl::Impl(const std::filesystem::path& path, DatabaseOptions options)
   load_replicas();
   declare_stores();
   hydrate();
+  bool migrated = false;
   for (auto& [name, state] : stores_) {
-    if (state.stored_version < state.schema.version) migrate(state);
+    if (state.stored_version < state.schema.version) {
+      migrate(state);
+      migrated = migrated || state.stored_version == state.schema.version;
+    }
+  }
+  // Sync skipped entries written by a newer schema; now that the application has upgraded, the
+  // next sync pulls the dataset from the beginning to fetch them.
+  if (migrated && !options_.read_only) {
+    LocalFile::SyncState sync = file_.sync_state();
+    if (sync.held_back) {
+      sync.cursor.clear();
+      sync.held_back = false;
+      file_.save_sync_state(sync);
+    }
   }
 }
 

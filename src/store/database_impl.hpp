@@ -62,6 +62,11 @@ struct StoreState {
   std::size_t tombstones = 0;
 };
 
+// The per-field stamps and floor of an entry as the entries table keeps them (database_impl.cpp).
+std::string encode_field_stamps(const merge::Entry& entry, const ReplicaTable& replicas);
+void decode_field_stamps(std::string_view text, const ReplicaTable& replicas,
+                         std::string_view store, std::string_view key, merge::Entry& entry);
+
 class Database::Impl {
  public:
   Impl(const std::filesystem::path& path, DatabaseOptions options);
@@ -83,6 +88,29 @@ class Database::Impl {
 
   std::vector<OutboxRecord> outbox(std::uint64_t after_seq, std::size_t limit);
   std::vector<BackupInfo> backups();
+
+  // --- Sync (src/sync drives these) ---
+  LocalFile::SyncState sync_state();
+  void save_sync_state(const LocalFile::SyncState& state);
+  // An entry's state as the server sends it (protocol::entry_meta_to_json for `meta`).
+  struct RemoteEntry {
+    std::string store;
+    std::string key;
+    std::optional<boost::json::value> value;  // empty for a tombstone
+    boost::json::value meta;
+  };
+  struct RemoteApplied {
+    std::size_t acknowledged = 0;  // outbox records removed
+    std::size_t applied = 0;       // entries whose local state changed
+    std::size_t held = 0;          // entries skipped: written by a newer schema than declared
+    std::size_t unknown = 0;       // entries of stores this database does not load
+  };
+  // In one SQLite transaction: removes the outbox records up to `acked_through` (clearing their
+  // entries' pending counts), merges the server's entry states (rebasing this replica's pending
+  // changes on top, with the merge rules), and saves `state` (the new cursor). Subscribers then
+  // hear of the changes with origin remote. Throws Error on a malformed entry (nothing applied).
+  RemoteApplied apply_sync(std::uint64_t acked_through, const std::vector<RemoteEntry>& entries,
+                           LocalFile::SyncState state);
 
   std::filesystem::path path_;
   DatabaseOptions options_;

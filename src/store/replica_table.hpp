@@ -31,6 +31,15 @@ class ReplicaTable {
     return it == by_ref_.end() ? nullptr : it->second;
   }
   std::uint32_t ref_of(const std::string* name) const { return ref_of_.at(name); }
+  // Drops a mapping whose file row was rolled back. The string stays alive (entries discarded
+  // with the failed transaction may still point at it).
+  void forget(std::uint32_t ref) {
+    auto it = by_ref_.find(ref);
+    if (it == by_ref_.end()) return;
+    by_name_.erase(*it->second);
+    ref_of_.erase(it->second);
+    by_ref_.erase(it);
+  }
 
  private:
   std::deque<std::string> names_;

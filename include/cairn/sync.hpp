@@ -1,0 +1,106 @@
+// cairn/sync.hpp — syncing a Database with cairnd.
+//
+// A SyncClient runs on its own background thread, so the application's reads and writes never
+// wait for the network (stale-while-revalidate: open the database, work on local data at once,
+// and let fresher data arrive). It drains the outbox in order, in batches, with each change
+// numbered so that the server applies it exactly once however often it is resent; it pulls the
+// server's changes since its cursor and merges them with the same rules as the server (local
+// changes not yet acknowledged are rebased on top); subscribers hear them with origin `remote`.
+//
+// When: right after local commits (debounced), periodically, and on sync_now(). Failures back off
+// exponentially with full jitter into the `offline` state, probing until the server answers.
+// Entries written by an older schema are migrated on arrival; newer ones are translated down
+// through invertible steps, or held back on the server until the application upgrades.
+//
+// The server, token and cursor are kept in the database: a database syncs with one dataset of one
+// server. With no token, a guest is created on first use and its token kept.
+//
+// Thread safety: all methods may be called from any thread. Status listeners run on the sync
+// thread and must not destroy the SyncClient. A SyncClient must not outlive its Database.
+#pragma once
+
+#include <cairn/change.hpp>
+#include <cairn/database.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace cairn {
+
+struct SyncOptions {
+  std::string server;        // "http://127.0.0.1:8787"; empty: the one kept in the database
+  std::string token;         // a bearer token; empty: the one kept in the database, or a new guest
+  std::string dataset;       // empty: the user's personal dataset
+  bool create_guest = true;  // when there is no token at all
+  std::chrono::milliseconds debounce{50};          // after a local commit
+  std::chrono::milliseconds interval{5 * 60'000};  // between periodic syncs
+  std::chrono::milliseconds backoff_base{250};
+  std::chrono::milliseconds backoff_cap{30'000};
+  std::chrono::milliseconds request_timeout{30'000};
+  std::size_t batch_changes = 500;        // outbox records per request, at most
+  std::size_t batch_bytes = 1024 * 1024;  // and about this many bytes
+  std::uint64_t jitter_seed = 0;          // 0: seeded from the system
+};
+
+enum class SyncState {
+  idle,     // nothing to do, or waiting for the next sync
+  syncing,  // talking to the server
+  offline,  // the server cannot be reached; retrying with backoff
+  error,    // the server refused (for example, the token is no longer valid); see last_error
+};
+
+std::string_view sync_state_name(SyncState state) noexcept;
+
+struct SyncStatus {
+  SyncState state = SyncState::idle;
+  std::size_t pending = 0;           // local changes not yet acknowledged
+  std::int64_t last_success_ms = 0;  // wall-clock time of the last complete sync; 0 if never
+  std::int64_t last_error_ms = 0;
+  std::string last_error;
+  std::string user_id;
+  std::string dataset;
+  bool held_back = false;  // the server holds entries newer than this application's schema
+};
+
+// What one sync moved.
+struct SyncReport {
+  std::size_t sent = 0;          // changes sent
+  std::size_t acknowledged = 0;  // outbox records the server acknowledged
+  std::size_t received = 0;      // entry states received
+  std::size_t applied = 0;       // of which changed something here
+  std::size_t held_back = 0;     // received entries written by a newer schema, not applied
+  std::size_t conflicts = 0;     // conflicts the server reported for this database's changes
+  bool full = false;             // the sync pulled the whole dataset (first use, or resync)
+};
+
+class SyncClient {
+ public:
+  // Starts the background thread; a sync begins at once. Throws Error(invalid_argument) when no
+  // server is configured or kept, or the database is read-only.
+  SyncClient(Database& db, SyncOptions options);
+  ~SyncClient();  // stops the thread (an exchange in flight is abandoned; nothing is lost)
+  SyncClient(const SyncClient&) = delete;
+  SyncClient& operator=(const SyncClient&) = delete;
+
+  // Wakes the background thread to sync now (also while offline).
+  void sync_now();
+  // Waits until the outbox is empty and a sync has succeeded since the call, or the timeout.
+  bool wait_until_synced(std::chrono::milliseconds timeout);
+  SyncStatus status() const;
+  Subscription subscribe(std::function<void(const SyncStatus&)> listener);
+
+  // One complete sync on the calling thread, without a SyncClient (the `cairn sync` command).
+  // Throws Error: io_error when the server cannot be reached, invalid_argument when it refuses.
+  static SyncReport sync_once(Database& db, const SyncOptions& options);
+  // What the database keeps about sync, without a server.
+  static SyncStatus stored_status(Database& db);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn

@@ -1,0 +1,18 @@
+// `cairn status` and `cairn sync`.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace cairn::cli {
+
+struct SyncArguments {
+  std::string server;
+  std::string token;
+  std::string dataset;
+};
+
+void show_status(const std::string& path, bool as_json, std::ostream& out);
+void sync(const std::string& path, const SyncArguments& arguments, bool as_json, std::ostream& out);
+
+}  // namespace cairn::cli

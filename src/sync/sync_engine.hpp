@@ -1,0 +1,49 @@
+// SyncEngine — one sync with cairnd, start to finish (see cairn/sync.hpp for the behaviour):
+// make sure of a token, then send the outbox in batches and pull the change feed until both are
+// exhausted, applying every answer in one local transaction. Used by SyncClient's background
+// thread and by SyncClient::sync_once.
+//
+// Not thread-safe: one thread runs an engine.
+#pragma once
+
+#include <cairn/sync.hpp>
+#include <optional>
+#include <string>
+
+#include "net/http_client.hpp"
+#include "store/database_impl.hpp"
+
+namespace cairn {
+
+// Why a sync stopped. `retryable`: the network or the server's load (back off and try again);
+// otherwise the server refused and retrying as is will not help.
+struct SyncFailure {
+  bool retryable = true;
+  std::string message;
+  int retry_after_seconds = 0;
+};
+
+class SyncEngine {
+ public:
+  SyncEngine(Database::Impl& db, SyncOptions options);
+
+  // Throws SyncFailure.
+  SyncReport run();
+  // Breaks off a request in flight from another thread (for a prompt shutdown).
+  void abort();
+
+ private:
+  void configure(LocalFile::SyncState& state, SyncReport& report);
+  net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
+                       const std::string& token);
+
+  Database::Impl& db_;
+  SyncOptions options_;
+  std::string host_;
+  std::uint16_t port_ = 0;
+  std::string base_path_;
+  std::string configured_server_;
+  std::optional<net::HttpClient> http_;
+};
+
+}  // namespace cairn

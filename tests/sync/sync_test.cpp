@@ -1,0 +1,380 @@
+// The sync client against a real cairnd, through our fault-injecting proxy: the roadmap's
+// end-to-end scenarios and the client's own rules.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cairn/cairn.hpp>
+#include <fstream>
+#include <thread>
+
+#include "support/api_client.hpp"
+#include "support/cairnd.hpp"
+#include "support/fault_proxy.hpp"
+
+namespace cairn::test {
+namespace {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+json::value j(std::string_view text) {
+  return json::parse(text);
+}
+
+constexpr const char* kSchema = R"({"stores": {
+  "journal": {"version": 1, "policy": {"merge": "lww"}},
+  "userInformation": {"version": 1, "policy": {"merge": "field-lww"}},
+  "playerStatistics": {"version": 1, "policy": {"merge": "field-lww", "counters": ["xp"]}}}})";
+
+DatabaseOptions app_options() {
+  DatabaseOptions options;
+  options.stores = {{"journal", 1, MergePolicy::whole_entry()},
+                    {"userInformation", 1, MergePolicy::per_field()},
+                    {"playerStatistics", 1, MergePolicy::per_field({"xp"})}};
+  return options;
+}
+
+// Polls until `condition` holds or `timeout` passes.
+template <class F>
+bool eventually(F condition, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  SyncTest() {
+    std::ofstream(dir_ / "schema.json") << kSchema;
+    cairnd_ = std::make_unique<Cairnd>(
+        dir_ / "server",
+        std::vector<std::string>{"--schema", (dir_ / "schema.json").string(), "--rate-limit", "0"});
+    proxy_ = std::make_unique<FaultProxy>(cairnd_->port());
+  }
+
+  Database open(const std::string& name) {
+    return Database::open(dir_ / (name + ".db"), app_options());
+  }
+  SyncOptions options(const std::string& token = {}) {
+    SyncOptions options;
+    options.server = proxy_->url();
+    options.token = token;
+    options.debounce = 5ms;
+    options.backoff_base = 20ms;
+    options.backoff_cap = 200ms;
+    options.request_timeout = 2s;
+    options.jitter_seed = 7;
+    return options;
+  }
+  std::string token_of(Database& db) {
+    return SyncClient::stored_status(db).user_id.empty() ? "" : stored_token(db);
+  }
+  std::string stored_token(Database& db);
+
+  TempDir dir_;
+  std::unique_ptr<Cairnd> cairnd_;
+  std::unique_ptr<FaultProxy> proxy_;
+};
+
+}  // namespace
+}  // namespace cairn::test
+
+#include <sqlite3.h>
+
+namespace cairn::test {
+namespace {
+
+std::string SyncTest::stored_token(Database& db) {
+  sqlite3* raw = nullptr;
+  sqlite3_open_v2(db.path().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(raw, "SELECT token FROM sync_state", -1, &stmt, nullptr);
+  sqlite3_step(stmt);
+  std::string token = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return token;
+}
+
+// (a) The user makes changes, the network fails, the user keeps working, the network returns,
+// everything syncs.
+TEST_F(SyncTest, OfflineWorkSyncsWhenTheNetworkReturns) {
+  Database phone = open("phone");
+  SyncClient sync(phone, options());
+  ASSERT_TRUE(sync.wait_until_synced(10s));
+  phone.put("journal", "2026/02/01/10:00", j(R"({"text":"online"})"));
+  ASSERT_TRUE(sync.wait_until_synced(10s));
+
+  proxy_->set_mode(FaultProxy::Mode::refuse);
+  proxy_->cut();
+  for (int i = 0; i < 20; ++i) {
+    phone.put("journal", "offline/" + std::to_string(i), json::value(i));
+  }
+  ASSERT_TRUE(eventually([&] { return sync.status().state == SyncState::offline; }));
+  EXPECT_EQ(sync.status().pending, 20u);
+  EXPECT_FALSE(sync.status().last_error.empty());
+  EXPECT_EQ(phone.size("journal"), 21u);  // the app kept working on local data
+
+  proxy_->set_mode(FaultProxy::Mode::pass);
+  sync.sync_now();
+  ASSERT_TRUE(sync.wait_until_synced(10s));
+  EXPECT_EQ(sync.status().pending, 0u);
+  EXPECT_EQ(sync.status().state, SyncState::idle);
+
+  // A second device of the same user sees everything.
+  Database laptop = open("laptop");
+  SyncClient::sync_once(laptop, options(stored_token(phone)));
+  EXPECT_EQ(laptop.size("journal"), 21u);
+  EXPECT_EQ(laptop.get("journal", "offline/19"), json::value(19));
+}
+
+// (b) The app opens, shows local data at once, and fresh server data arrives silently.
+TEST_F(SyncTest, LocalDataFirstThenFresherServerDataArrives) {
+  std::string token;
+  {
+    Database phone = open("phone");
+    phone.put("userInformation", "settings", j(R"({"name":"Ada","theme":"light"})"));
+    SyncClient::sync_once(phone, options());
+    token = stored_token(phone);
+  }
+  {  // meanwhile, another device changes the theme
+    Database laptop = open("laptop");
+    SyncClient::sync_once(laptop, options(token));
+    laptop.put("userInformation", "settings", j(R"({"name":"Ada","theme":"dark"})"));
+    SyncClient::sync_once(laptop, options(token));
+  }
+  proxy_->set_mode(FaultProxy::Mode::delay);  // a slow network: local data must not wait for it
+  proxy_->set_delay(300ms);
+  Database phone = open("phone");
+  std::vector<ChangeSet> heard;
+  std::mutex mutex;
+  Subscription subscription = phone.subscribe("userInformation", [&](const ChangeSet& set) {
+    std::lock_guard lock(mutex);
+    heard.push_back(set);
+  });
+  SyncClient sync(phone, options());
+  EXPECT_EQ(phone.get("userInformation", "settings"), j(R"({"name":"Ada","theme":"light"})"));
+  ASSERT_TRUE(eventually([&] {
+    return phone.get("userInformation", "settings") == j(R"({"name":"Ada","theme":"dark"})");
+  }));
+  std::lock_guard lock(mutex);
+  ASSERT_FALSE(heard.empty());
+  EXPECT_EQ(heard.back().origin, Origin::remote);
+}
+
+// (c) Two users edit the same data; both converge to the server's resolution, and the conflict is
+// reported.
+TEST_F(SyncTest, TwoUsersEditingTheSameEntryConvergeOnTheServersResolution) {
+  ApiClient owner_api = ApiClient::guest(cairnd_->port());
+  ApiClient other_api = ApiClient::guest(cairnd_->port());
+  const std::string dataset =
+      std::string(owner_api.post("/api/datasets", json::object{{"name", "family"}})
+                      .at("datasetId")
+                      .as_string());
+  owner_api.post("/api/datasets/" + dataset + "/members",
+                 json::object{{"userId", other_api.user_id()}, {"role", "editor"}});
+  SyncOptions ada = options(owner_api.token());
+  SyncOptions bo = options(other_api.token());
+  ada.dataset = bo.dataset = dataset;
+
+  Database ada_db = open("ada");
+  Database bo_db = open("bo");
+  SyncClient::sync_once(ada_db, ada);
+  SyncClient::sync_once(bo_db, bo);
+  ada_db.put("journal", "2026/02/01/10:00", j(R"({"text":"Ada's version"})"));
+  std::this_thread::sleep_for(5ms);
+  bo_db.put("journal", "2026/02/01/10:00", j(R"({"text":"Bo's version"})"));  // written later
+  const SyncReport first = SyncClient::sync_once(ada_db, ada);
+  const SyncReport second = SyncClient::sync_once(bo_db, bo);
+  SyncClient::sync_once(ada_db, ada);
+  EXPECT_EQ(first.conflicts, 0u);
+  EXPECT_EQ(second.conflicts, 1u);  // Bo's write replaced Ada's, which Bo had not seen
+  EXPECT_EQ(ada_db.get("journal", "2026/02/01/10:00"), j(R"({"text":"Bo's version"})"));
+  EXPECT_EQ(bo_db.get("journal", "2026/02/01/10:00"), j(R"({"text":"Bo's version"})"));
+  const ApiResult history =
+      owner_api.get("/api/history?dataset=" + dataset + "&store=journal&key=2026/02/01/10:00");
+  EXPECT_EQ(history.at("versions").as_array().back().at("resolution"), "client-won");
+}
+
+// (d) A lost acknowledgement: the server applied the changes but the answer never came; the
+// client resends and the server applies them once.
+TEST_F(SyncTest, ALostAcknowledgementIsResentAndAppliedOnce) {
+  Database phone = open("phone");
+  SyncClient::sync_once(phone, options());
+  Transaction txn = phone.transaction();
+  for (int i = 0; i < 10; ++i)
+    txn.increment("playerStatistics", "running", "xp", 5);
+  txn.commit();
+  proxy_->set_mode(FaultProxy::Mode::drop_after);
+  EXPECT_THROW(SyncClient::sync_once(phone, options()), Error);
+  EXPECT_GE(proxy_->dropped_after(), 1u);
+  EXPECT_EQ(phone.pending_count(), 10u);  // not acknowledged, so still queued
+  proxy_->set_mode(FaultProxy::Mode::pass);
+  SyncClient::sync_once(phone, options());
+  EXPECT_EQ(phone.pending_count(), 0u);
+  EXPECT_EQ(phone.get("playerStatistics", "running"), j(R"({"xp":50})"));
+  ApiClient api(cairnd_->port(), stored_token(phone));
+  EXPECT_EQ(api.post("/api/sync/full", json::object{}).at("playerStatistics").at("running"),
+            j(R"({"xp":50})"));
+}
+
+TEST_F(SyncTest, PendingLocalChangesAreRebasedOnTheServersState) {
+  Database phone = open("phone");
+  SyncClient::sync_once(phone, options());
+  const std::string token = stored_token(phone);
+  Database laptop = open("laptop");
+  SyncClient::sync_once(laptop, options(token));
+  {
+    Transaction txn = laptop.transaction();
+    txn.increment("playerStatistics", "running", "xp", 100);
+    txn.commit();
+  }
+  SyncClient::sync_once(laptop, options(token));
+  {
+    Transaction txn = phone.transaction();
+    txn.increment("playerStatistics", "running", "xp", 7);
+    txn.commit();
+  }
+  // Pull only (the phone's change is blocked before reaching the server): the phone shows the
+  // server's 100 plus its own pending 7.
+  proxy_->set_schedule(3, {0, 100, 0, 0, 0});
+  EXPECT_THROW(SyncClient::sync_once(phone, options()), Error);
+  proxy_->clear_schedule();
+  SyncClient::sync_once(phone, options());
+  EXPECT_EQ(phone.get("playerStatistics", "running"), j(R"({"xp":107})"));
+  SyncClient::sync_once(laptop, options(token));
+  EXPECT_EQ(laptop.get("playerStatistics", "running"), j(R"({"xp":107})"));
+}
+
+TEST_F(SyncTest, ATokenIsKeptAndAGuestIsCreatedOnFirstUse) {
+  Database phone = open("phone");
+  EXPECT_TRUE(SyncClient::stored_status(phone).user_id.empty());
+  const SyncReport report = SyncClient::sync_once(phone, options());
+  EXPECT_TRUE(report.full);
+  const SyncStatus status = SyncClient::stored_status(phone);
+  EXPECT_FALSE(status.user_id.empty());
+  EXPECT_FALSE(status.dataset.empty());
+  EXPECT_GT(status.last_success_ms, 0);
+  // The next sync uses the kept server and token.
+  SyncOptions kept;
+  EXPECT_FALSE(SyncClient::sync_once(phone, kept).full);
+}
+
+TEST_F(SyncTest, StatusListenersHearTheStates) {
+  Database phone = open("phone");
+  std::mutex mutex;
+  std::vector<SyncState> states;
+  SyncClient sync(phone, options());
+  Subscription subscription = sync.subscribe([&](const SyncStatus& status) {
+    std::lock_guard lock(mutex);
+    states.push_back(status.state);
+  });
+  ASSERT_TRUE(sync.wait_until_synced(10s));
+  proxy_->set_mode(FaultProxy::Mode::refuse);
+  proxy_->cut();
+  phone.put("journal", "k", j("1"));
+  ASSERT_TRUE(eventually([&] { return sync.status().state == SyncState::offline; }));
+  proxy_->set_mode(FaultProxy::Mode::pass);
+  ASSERT_TRUE(sync.wait_until_synced(10s));
+  std::lock_guard lock(mutex);
+  EXPECT_NE(std::find(states.begin(), states.end(), SyncState::syncing), states.end());
+  EXPECT_NE(std::find(states.begin(), states.end(), SyncState::offline), states.end());
+  EXPECT_EQ(states.back(), SyncState::idle);
+}
+
+TEST_F(SyncTest, AStalledServerTimesOutAndTheClientRecovers) {
+  Database phone = open("phone");
+  SyncOptions slow = options();
+  slow.request_timeout = 300ms;
+  SyncClient::sync_once(phone, slow);
+  phone.put("journal", "k", j("1"));
+  proxy_->set_mode(FaultProxy::Mode::stall);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_THROW(SyncClient::sync_once(phone, slow), Error);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  proxy_->set_mode(FaultProxy::Mode::pass);
+  SyncClient::sync_once(phone, slow);
+  EXPECT_EQ(phone.pending_count(), 0u);
+}
+
+TEST_F(SyncTest, ARevokedTokenIsAnErrorNotAnOutage) {
+  Database phone = open("phone");
+  SyncClient::sync_once(phone, options());
+  ApiClient api(cairnd_->port(), stored_token(phone));
+  ASSERT_EQ(api.post_text("/api/auth/logout", "").status, 204);
+  phone.put("journal", "k", j("1"));
+  SyncClient sync(phone, options());
+  ASSERT_TRUE(eventually([&] { return sync.status().state == SyncState::error; }));
+  EXPECT_NE(sync.status().last_error.find("revoked"), std::string::npos)
+      << sync.status().last_error;
+  EXPECT_EQ(sync.status().pending, 1u);
+}
+
+TEST_F(SyncTest, EntriesFromOlderSchemasAreMigratedAndNewerOnesHeldBackUntilAnUpgrade) {
+  // A newer build declares journal v2 (text -> body); an older build (v1) shares the dataset.
+  auto v2 = app_options();
+  v2.stores[0] = StoreSchema("journal", 2, MergePolicy::whole_entry(),
+                             {{1, {MigrationOp::rename_field("text", "body")}}});
+  Database old_app = open("old");
+  SyncClient::sync_once(old_app, options());
+  const std::string token = stored_token(old_app);
+  old_app.put("journal", "a", j(R"({"text":"from v1"})"));
+  SyncClient::sync_once(old_app, options(token));
+
+  {
+    Database new_app = Database::open(dir_ / "new.db", v2);
+    SyncClient::sync_once(new_app, options(token));
+    EXPECT_EQ(new_app.get("journal", "a"), j(R"({"body":"from v1"})"));  // migrated on arrival
+    new_app.put("journal", "b", j(R"({"body":"from v2"})"));
+    SyncClient::sync_once(new_app, options(token));
+  }
+
+  // The older build does not know version 2: it holds the entry back, untouched on the server.
+  const SyncReport report = SyncClient::sync_once(old_app, options(token));
+  EXPECT_EQ(report.held_back, 1u);
+  EXPECT_FALSE(old_app.contains("journal", "b"));
+  EXPECT_TRUE(SyncClient::stored_status(old_app).held_back);
+  EXPECT_EQ(old_app.get("journal", "a"), j(R"({"text":"from v1"})"));
+
+  // Once it upgrades, its store migrates and the next sync fetches what was held back.
+  const auto path = old_app.path();
+  old_app = Database::open(dir_ / "unused.db", app_options());
+  Database upgraded = Database::open(path, v2);
+  const SyncReport after = SyncClient::sync_once(upgraded, options(token));
+  EXPECT_TRUE(after.full);
+  EXPECT_EQ(upgraded.get("journal", "b"), j(R"({"body":"from v2"})"));
+  EXPECT_EQ(upgraded.get("journal", "a"), j(R"({"body":"from v1"})"));
+  EXPECT_FALSE(SyncClient::stored_status(upgraded).held_back);
+}
+
+TEST_F(SyncTest, ACursorTheServerNoLongerKnowsTriggersAFullResync) {
+  const std::vector<std::string> flags = {"--schema", (dir_ / "schema.json").string()};
+  Database phone = open("phone");
+  phone.put("journal", "early", j("1"));
+  SyncClient::sync_once(phone, options());
+  // The operator takes a backup of the server ...
+  cairnd_->process().signal(SIGTERM);
+  ASSERT_EQ(cairnd_->process().wait(), 0);
+  std::filesystem::copy_file(dir_ / "server" / "cairnd.db", dir_ / "backup.db");
+  cairnd_ = std::make_unique<Cairnd>(dir_ / "server", flags);
+  proxy_->set_target(cairnd_->port());
+  // ... the phone syncs more ...
+  phone.put("journal", "late", j("2"));
+  SyncClient::sync_once(phone, options());
+  // ... and the server is restored from the backup: the phone's cursor is now in its future.
+  cairnd_->process().signal(SIGTERM);
+  ASSERT_EQ(cairnd_->process().wait(), 0);
+  std::filesystem::copy_file(dir_ / "backup.db", dir_ / "server" / "cairnd.db",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(dir_ / "server" / "cairnd.db-wal");
+  cairnd_ = std::make_unique<Cairnd>(dir_ / "server", flags);
+  proxy_->set_target(cairnd_->port());
+  const SyncReport report = SyncClient::sync_once(phone, options());
+  EXPECT_TRUE(report.full);  // the server answered 410 and the client pulled everything again
+  EXPECT_EQ(phone.get("journal", "early"), j("1"));
+}
+
+}  // namespace
+}  // namespace cairn::test
