@@ -3,8 +3,9 @@
 # the whole suite several ways:
 #   1. Release build, every test (ctest)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every test (ctest)
-#   3. ThreadSanitizer build of the concurrency stress test
-#   4. `cmake --install` of the Release build, and examples/ built against the installed package
+#   3. ThreadSanitizer build of the concurrency stress test and the sync client's tests
+#   4. `cmake --install` of the Release build, examples/ built against the installed package, and
+#      two sync example processes converging through the installed cairnd
 #   5. the libFuzzer targets (clang, with ASan and UBSan), each run for CAIRN_FUZZ_SECONDS (20)
 #   6. clang-format check of every C++ file
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
@@ -28,14 +29,17 @@ step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_SANITIZE=address,undefined -DCAIRN_BUILD_BENCH=OFF >/dev/null
 cmake --build build/asan
+# The chaos and crash properties run fewer schedules here; the Release run does the full count.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE no-sanitizer
+  CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
-step "ThreadSanitizer build of the concurrency stress test"
+step "ThreadSanitizer build of the concurrency stress test and the sync client tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF >/dev/null
-cmake --build build/tsan --target concurrency_test
+cmake --build build/tsan --target concurrency_test sync_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/concurrency_test
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/sync_test
 
 step "Install, then build examples/ against the installed package"
 rm -rf build/install build/examples
@@ -43,6 +47,7 @@ cmake --install build/release --prefix build/install >/dev/null
 cmake -S examples -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$root/build/install" >/dev/null
 cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
+examples/sync/two-devices.sh "$root/build/install" "$root/build/examples/sync/sync_example"
 
 step "Fuzzing the decoders of untrusted input"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

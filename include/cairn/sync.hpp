@@ -96,6 +96,9 @@ class SyncClient {
   static SyncReport sync_once(Database& db, const SyncOptions& options);
   // What the database keeps about sync, without a server.
   static SyncStatus stored_status(Database& db);
+  // The bearer token kept in the database (empty before the first sync): a secret, shown only so
+  // that a second device can join as the same user (`cairn sync DB --token TOKEN`).
+  static std::string stored_token(Database& db);
 
   class Impl;
 

@@ -335,8 +335,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   add_json(restore_cmd);
 
   SyncArguments sync_arguments;
+  bool show_token = false;
   auto* status_cmd = app.add_subcommand("status", "Show the sync status kept in the database");
   add_path(status_cmd);
+  status_cmd->add_flag("--show-token", show_token,
+                       "Print only the kept bearer token (a secret: for joining a second device)");
   add_json(status_cmd);
 
   auto* sync_cmd = app.add_subcommand(
@@ -368,7 +371,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*migrate_cmd) return migrate(path, schema_file, dry_run, samples, as_json, out);
     if (*backups_cmd) list_backups(path, as_json, out);
     if (*restore_cmd) restore(path, store, backup_id, as_json, out);
-    if (*status_cmd) show_status(path, as_json, out);
+    if (*status_cmd) show_status(path, show_token, as_json, out);
     if (*sync_cmd) sync(path, sync_arguments, as_json, out);
 
   } catch (const NotFound& e) {

@@ -18,9 +18,13 @@ std::string when(std::int64_t ms) {
 
 }  // namespace
 
-void show_status(const std::string& path, bool as_json, std::ostream& out) {
+void show_status(const std::string& path, bool show_token, bool as_json, std::ostream& out) {
   Database db = Database::open(path, writable_options());
   const SyncStatus status = SyncClient::stored_status(db);
+  if (show_token) {
+    out << SyncClient::stored_token(db) << '\n';
+    return;
+  }
   const auto pending = db.pending_count();
   if (as_json) {
     out << json::serialize(json::object{{"pending", pending},

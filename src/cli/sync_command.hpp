@@ -12,7 +12,8 @@ struct SyncArguments {
   std::string dataset;
 };
 
-void show_status(const std::string& path, bool as_json, std::ostream& out);
+// With `show_token`, prints only the kept bearer token (for a second device to join).
+void show_status(const std::string& path, bool show_token, bool as_json, std::ostream& out);
 void sync(const std::string& path, const SyncArguments& arguments, bool as_json, std::ostream& out);
 
 }  // namespace cairn::cli

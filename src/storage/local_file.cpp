@@ -6,6 +6,7 @@
 #include <cairn/error.hpp>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 namespace cairn {
 namespace {
@@ -75,13 +76,25 @@ bool header_says_cairn(const std::filesystem::path& path) {
 // connection, so that nothing is written to a file that turns out not to be ours. Returns true
 // when the file is a SQLite database with nothing in it (a creation that crashed before its first
 // commit), which may be initialized.
-bool check_existing(const std::filesystem::path& path) {
+bool check_existing(const std::filesystem::path& path, bool may_write) {
   if (header_says_cairn(path)) return false;
-  sqlite::Connection probe(path, sqlite::Connection::Mode::read_only);
-  const std::int64_t application_id = probe.query_int("PRAGMA application_id");
-  const std::int64_t format = probe.query_int("PRAGMA user_version");
+  std::int64_t application_id = 0, format = 0;
+  std::optional<sqlite::Connection> probe;
+  try {
+    probe.emplace(path, sqlite::Connection::Mode::read_only);
+    application_id = probe->query_int("PRAGMA application_id");
+    format = probe->query_int("PRAGMA user_version");
+  } catch (const Error& e) {
+    // A hot rollback journal (left by a process killed while it created the file) must be rolled
+    // back before anything can be read, which needs a writable connection. Rolling back is
+    // SQLite's own recovery: it returns the file to its last committed state.
+    if (e.code() != ErrorCode::read_only || !may_write) throw;
+    probe.emplace(path, sqlite::Connection::Mode::read_write);
+    application_id = probe->query_int("PRAGMA application_id");
+    format = probe->query_int("PRAGMA user_version");
+  }
   if (application_id == 0 && format == 0 &&
-      probe.query_int("SELECT count(*) FROM sqlite_schema") == 0) {
+      probe->query_int("SELECT count(*) FROM sqlite_schema") == 0) {
     return true;
   }
   check_identity(path, application_id, format);
@@ -97,7 +110,7 @@ sqlite::Connection open_connection(const std::filesystem::path& path, bool read_
     }
     created = true;
   } else {
-    created = check_existing(path);
+    created = check_existing(path, !read_only);
     if (created && read_only) {
       throw Error(ErrorCode::not_found,
                   fmt::format("'{}' is an empty database, not yet initialized", path.string()));

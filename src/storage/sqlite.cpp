@@ -10,7 +10,8 @@ namespace cairn::sqlite {
 
 void throw_error(sqlite3* db, int rc, std::string_view context) {
   const char* detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  const std::string message = fmt::format("{}: {}", context, detail);
+  const int extended = db ? sqlite3_extended_errcode(db) : rc;
+  const std::string message = fmt::format("{}: {} (SQLite error {})", context, detail, extended);
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
       throw Error(ErrorCode::corrupt, message + " (the database file is damaged)");

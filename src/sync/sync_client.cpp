@@ -230,4 +230,8 @@ SyncStatus SyncClient::stored_status(Database& db) {
   return status_from(*db.impl_, SyncState::idle);
 }
 
+std::string SyncClient::stored_token(Database& db) {
+  return db.impl_->sync_state().token;
+}
+
 }  // namespace cairn

@@ -103,5 +103,28 @@ TEST(CrashTest, EveryReportedCommitSurvivesSigkill) {
             << " commits survived\n";
 }
 
+// Killed while it creates its database: the half-made file (perhaps with a hot rollback journal)
+// must still open, as an empty database or with its first commits.
+TEST(CrashTest, ADatabaseKilledWhileBeingCreatedStillOpens) {
+  const std::uint64_t base_seed = env_or("CAIRN_CRASH_SEED", 20261125);
+  TempDir dir;
+  for (std::uint64_t trial = 0; trial < 30; ++trial) {
+    const std::uint64_t seed = base_seed + trial;
+    SCOPED_TRACE("creation crash trial " + std::to_string(trial) + " seed " + std::to_string(seed));
+    std::mt19937_64 random(seed);
+    const auto path = dir / ("new-" + std::to_string(trial) + ".db");
+    Process child({CRASH_WRITER_PATH, path.string(), std::to_string(seed)});
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 3'000));
+    child.signal(SIGKILL);
+    ASSERT_TRUE(child.wait());
+    std::int64_t reported = 0;
+    while (auto line = child.read_line(std::chrono::milliseconds(100))) {
+      reported = std::stoll(line->substr(line->find(' ') + 1));
+    }
+    verify(path, reported);
+    if (HasFailure()) return;
+  }
+}
+
 }  // namespace
 }  // namespace cairn::test

@@ -10,6 +10,7 @@
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
 #include "support/fault_proxy.hpp"
+#include "support/process.hpp"
 
 namespace cairn::test {
 namespace {
@@ -68,35 +69,12 @@ class SyncTest : public ::testing::Test {
     options.jitter_seed = 7;
     return options;
   }
-  std::string token_of(Database& db) {
-    return SyncClient::stored_status(db).user_id.empty() ? "" : stored_token(db);
-  }
-  std::string stored_token(Database& db);
+  static std::string stored_token(Database& db) { return SyncClient::stored_token(db); }
 
   TempDir dir_;
   std::unique_ptr<Cairnd> cairnd_;
   std::unique_ptr<FaultProxy> proxy_;
 };
-
-}  // namespace
-}  // namespace cairn::test
-
-#include <sqlite3.h>
-
-namespace cairn::test {
-namespace {
-
-std::string SyncTest::stored_token(Database& db) {
-  sqlite3* raw = nullptr;
-  sqlite3_open_v2(db.path().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(raw, "SELECT token FROM sync_state", -1, &stmt, nullptr);
-  sqlite3_step(stmt);
-  std::string token = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-  sqlite3_finalize(stmt);
-  sqlite3_close(raw);
-  return token;
-}
 
 // (a) The user makes changes, the network fails, the user keeps working, the network returns,
 // everything syncs.
@@ -374,6 +352,44 @@ TEST_F(SyncTest, ACursorTheServerNoLongerKnowsTriggersAFullResync) {
   const SyncReport report = SyncClient::sync_once(phone, options());
   EXPECT_TRUE(report.full);  // the server answered 410 and the client pulled everything again
   EXPECT_EQ(phone.get("journal", "early"), j("1"));
+}
+
+TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {
+  {
+    Database phone = open("phone");
+    phone.put("journal", "k", j(R"({"text":"from the app"})"));
+  }
+  const std::string db = (dir_ / "phone.db").string();
+  RunResult result = run({CAIRN_CLI_PATH, "sync", db, "--server", proxy_->url(), "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  const json::value report = json::parse(result.out);
+  EXPECT_EQ(report.at("sent"), 1);
+  EXPECT_EQ(report.at("acknowledged"), 1);
+  EXPECT_EQ(report.at("pending"), 0);
+  EXPECT_EQ(report.at("full"), true);
+
+  result = run({CAIRN_CLI_PATH, "status", db});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("pending       0 changes"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("last error    none"), std::string::npos) << result.out;
+
+  // A second device joins with the first one's token.
+  const std::string token = run({CAIRN_CLI_PATH, "status", db, "--show-token"}).out;
+  const std::string laptop = (dir_ / "laptop.db").string();
+  run({CAIRN_CLI_PATH, "import", laptop, "-"},
+      R"({"format":"cairn-export","formatVersion":1,"stores":{"journal":{"entries":{}}}})");
+  result = run({CAIRN_CLI_PATH, "sync", laptop, "--server", proxy_->url(), "--token",
+                token.substr(0, token.find('\n'))});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(json::parse(run({CAIRN_CLI_PATH, "get", laptop, "journal", "k"}).out),
+            j(R"({"text":"from the app"})"));
+
+  // An unreachable server is a clear error with a non-zero exit.
+  proxy_->set_mode(FaultProxy::Mode::refuse);
+  proxy_->cut();
+  result = run({CAIRN_CLI_PATH, "sync", db});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[io_error]"), std::string::npos) << result.err;
 }
 
 }  // namespace

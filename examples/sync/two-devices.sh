@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Two devices of one user converge through a real cairnd: the sync example run as two processes.
+#   examples/sync/two-devices.sh PREFIX EXAMPLE_BIN
+# PREFIX holds the installed cairn and cairnd (bin/); EXAMPLE_BIN is the built sync_example.
+set -euo pipefail
+prefix=$1
+example=$2
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+"$prefix/bin/cairnd" --port 0 --data "$work/server" >"$work/cairnd.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*listening=http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/cairnd.log")
+  [[ -n "$port" ]] && break
+  sleep 0.1
+done
+url="http://127.0.0.1:$port"
+
+"$example" "$work/phone.db" "$url" --note "Ran 5 km by the river"
+token=$("$prefix/bin/cairn" status "$work/phone.db" --show-token)
+"$example" "$work/laptop.db" "$url" --token "$token" --note "Cooked dinner for four"
+phone=$("$example" "$work/phone.db" "$url")
+laptop=$("$example" "$work/laptop.db" "$url")
+echo "phone now holds:"; echo "$phone"
+
+# Both devices hold both notes and 20 xp, and the same user.
+for device in "$phone" "$laptop"; do
+  grep -q "Ran 5 km by the river" <<<"$device"
+  grep -q "Cooked dinner for four" <<<"$device"
+  grep -q "practice xp 20" <<<"$device"
+done
+[[ "$(head -1 <<<"$phone")" == "$(head -1 <<<"$laptop")" ]]
+echo "two devices converged"
