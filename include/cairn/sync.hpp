@@ -86,6 +86,8 @@ class SyncClient {
 
   // Wakes the background thread to sync now (also while offline).
   void sync_now();
+  // Like sync_now(), pulling the whole dataset again from the beginning (a full sync).
+  void resync();
   // Waits until the outbox is empty and a sync has succeeded since the call, or the timeout.
   bool wait_until_synced(std::chrono::milliseconds timeout);
   SyncStatus status() const;
@@ -93,7 +95,8 @@ class SyncClient {
 
   // One complete sync on the calling thread, without a SyncClient (the `cairn sync` command).
   // Throws Error: io_error when the server cannot be reached, invalid_argument when it refuses.
-  static SyncReport sync_once(Database& db, const SyncOptions& options);
+  // With `full`, the dataset is pulled again from the beginning.
+  static SyncReport sync_once(Database& db, const SyncOptions& options, bool full = false);
   // What the database keeps about sync, without a server.
   static SyncStatus stored_status(Database& db);
   // The bearer token kept in the database (empty before the first sync): a secret, shown only so

@@ -351,6 +351,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                        "Bearer token: sync as that user (how a second device joins)");
   sync_cmd->add_option("--dataset", sync_arguments.dataset,
                        "Dataset id (default: the user's personal dataset)");
+  sync_cmd->add_flag("--full", sync_arguments.full, "Pull the whole dataset again");
   add_json(sync_cmd);
 
   try {

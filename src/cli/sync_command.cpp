@@ -58,7 +58,7 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   options.server = arguments.server;
   options.token = arguments.token;
   options.dataset = arguments.dataset;
-  const SyncReport report = SyncClient::sync_once(db, options);
+  const SyncReport report = SyncClient::sync_once(db, options, arguments.full);
   if (as_json) {
     out << json::serialize(json::object{{"sent", report.sent},
                                         {"acknowledged", report.acknowledged},

@@ -10,6 +10,7 @@ struct SyncArguments {
   std::string server;
   std::string token;
   std::string dataset;
+  bool full = false;  // pull the whole dataset again
 };
 
 // With `show_token`, prints only the kept bearer token (for a second device to join).

@@ -49,6 +49,32 @@ json::object feed_item(const EntryRow& row, protocol::ReplicaInterner& replicas)
   return item;
 }
 
+// A cursor beyond the feed's end was not given out by this dataset (a restored server).
+void check_cursor(std::uint64_t cursor, std::uint64_t last_seq) {
+  if (cursor > last_seq) {
+    throw ApiError(410, "cursor_expired",
+                   "the cursor is not one this dataset gave out (was it restored?); run a full "
+                   "sync");
+  }
+}
+
+// The feed after `since`: at most `limit` entries, whether more wait, and where to continue.
+json::object feed_page(StorageTransaction& tx, const std::string& dataset_id, std::uint64_t since,
+                       std::size_t limit, std::uint64_t last_seq,
+                       protocol::ReplicaInterner& replicas) {
+  const auto rows = tx.changes_since(dataset_id, since, limit + 1);
+  const bool more = rows.size() > limit;
+  json::array items;
+  std::uint64_t cursor = since;
+  for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
+    items.push_back(feed_item(rows[i], replicas));
+    cursor = rows[i].seq;
+  }
+  return json::object{{"changes", std::move(items)},
+                      {"hasMore", more},
+                      {"cursor", std::to_string(more ? cursor : last_seq)}};
+}
+
 }  // namespace
 
 struct SyncService::Applied {
@@ -225,11 +251,7 @@ json::value SyncService::patch(const Caller& caller, const DatasetRow& dataset,
       decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
   auto tx = storage_.begin(true);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
-  if (request.cursor && *request.cursor > current->last_seq) {
-    throw ApiError(410, "cursor_expired",
-                   "the cursor is not one this dataset gave out (was it restored?); run a full "
-                   "sync");
-  }
+  if (request.cursor) check_cursor(*request.cursor, current->last_seq);
   Applied applied = apply(*tx, caller, *current, request);
 
   json::object response;
@@ -237,17 +259,10 @@ json::value SyncService::patch(const Caller& caller, const DatasetRow& dataset,
   response["serverTime"] = now_ms();
   const std::uint64_t last_seq = tx->dataset(dataset.id)->last_seq;
   if (request.cursor) {
-    json::array changes;
-    const auto rows = tx->changes_since(dataset.id, *request.cursor, settings_.page_size + 1);
-    const bool more = rows.size() > settings_.page_size;
-    std::uint64_t cursor = *request.cursor;
-    for (std::size_t i = 0; i < rows.size() && i < settings_.page_size; ++i) {
-      changes.push_back(feed_item(rows[i], replicas));
-      cursor = rows[i].seq;
+    for (auto& [name, value] :
+         feed_page(*tx, dataset.id, *request.cursor, settings_.page_size, last_seq, replicas)) {
+      response[name] = std::move(value);
     }
-    response["changes"] = std::move(changes);
-    response["hasMore"] = more;
-    response["cursor"] = std::to_string(more ? cursor : last_seq);
   } else {
     response["cursor"] = std::to_string(last_seq);
   }
@@ -261,24 +276,11 @@ json::value SyncService::changes(const DatasetRow& dataset, std::uint64_t since,
   limit = std::clamp<std::size_t>(limit, 1, settings_.page_size);
   auto tx = storage_.begin(false);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
-  if (since > current->last_seq) {
-    throw ApiError(410, "cursor_expired",
-                   "the cursor is not one this dataset gave out (was it restored?); run a full "
-                   "sync");
-  }
+  check_cursor(since, current->last_seq);
   protocol::ReplicaInterner replicas;
-  const auto rows = tx->changes_since(dataset.id, since, limit + 1);
-  const bool more = rows.size() > limit;
-  json::array items;
-  std::uint64_t cursor = since;
-  for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
-    items.push_back(feed_item(rows[i], replicas));
-    cursor = rows[i].seq;
-  }
-  return json::object{{"changes", std::move(items)},
-                      {"cursor", std::to_string(more ? cursor : current->last_seq)},
-                      {"hasMore", more},
-                      {"serverTime", now_ms()}};
+  json::object page = feed_page(*tx, dataset.id, since, limit, current->last_seq, replicas);
+  page["serverTime"] = now_ms();
+  return page;
 }
 
 json::value SyncService::history(const DatasetRow& dataset, std::string_view store,

@@ -122,6 +122,17 @@ sqlite::Connection open_connection(const std::filesystem::path& path, bool read_
 
 }  // namespace
 
+// The columns "seq, store_id, key, op, payload, hlc, schema_version" of an outbox row.
+LocalFile::OutboxRow LocalFile::read_outbox_row(const sqlite::Statement& row) {
+  return {static_cast<std::uint64_t>(row.column_int(0)),
+          static_cast<std::uint32_t>(row.column_int(1)),
+          std::string(row.column_text(2)),
+          std::string(row.column_text(3)),
+          std::string(row.column_text(4)),
+          Timestamp::from_packed(static_cast<std::uint64_t>(row.column_int(5))),
+          static_cast<std::uint32_t>(row.column_int(6))};
+}
+
 LocalFile::LocalFile(const std::filesystem::path& path, bool read_only, bool create_if_missing,
                      Durability durability)
     : connection_(open_connection(path, read_only, create_if_missing, created_)) {
@@ -360,12 +371,7 @@ std::vector<LocalFile::OutboxRow> LocalFile::outbox(std::uint64_t after_seq, std
       "ORDER BY seq LIMIT ?2");
   query.bind(1, static_cast<std::int64_t>(after_seq)).bind(2, static_cast<std::int64_t>(limit));
   while (query.step()) {
-    rows.push_back({static_cast<std::uint64_t>(query.column_int(0)),
-                    static_cast<std::uint32_t>(query.column_int(1)),
-                    std::string(query.column_text(2)), std::string(query.column_text(3)),
-                    std::string(query.column_text(4)),
-                    Timestamp::from_packed(static_cast<std::uint64_t>(query.column_int(5))),
-                    static_cast<std::uint32_t>(query.column_int(6))});
+    rows.push_back(read_outbox_row(query));
   }
   query.reset();
   return rows;
@@ -439,11 +445,7 @@ std::vector<LocalFile::OutboxRow> LocalFile::outbox_for_entry(std::uint32_t stor
       "WHERE store_id = ?1 AND key = ?2 ORDER BY seq");
   q.bind(1, std::int64_t{store_id}).bind(2, key);
   while (q.step()) {
-    rows.push_back({static_cast<std::uint64_t>(q.column_int(0)),
-                    static_cast<std::uint32_t>(q.column_int(1)), std::string(q.column_text(2)),
-                    std::string(q.column_text(3)), std::string(q.column_text(4)),
-                    Timestamp::from_packed(static_cast<std::uint64_t>(q.column_int(5))),
-                    static_cast<std::uint32_t>(q.column_int(6))});
+    rows.push_back(read_outbox_row(q));
   }
   q.reset();
   return rows;

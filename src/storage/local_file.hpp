@@ -143,6 +143,7 @@ class LocalFile {
 
  private:
   void create_schema();
+  static OutboxRow read_outbox_row(const sqlite::Statement& row);
 
   bool created_ = false;  // declared first: open_connection() sets it while connection_ is built
   sqlite::Connection connection_;

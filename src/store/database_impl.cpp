@@ -259,6 +259,24 @@ void Database::Impl::hydrate(StoreState& state) {
   });
 }
 
+void StoreState::replace(std::string_view key, const StoredEntry* committed, StoredEntry next) {
+  if (committed) {
+    if (committed->deleted) {
+      --tombstones;
+    } else {
+      --live;
+      bytes -= committed->bytes;
+    }
+  }
+  if (next.deleted) {
+    ++tombstones;
+  } else {
+    ++live;
+    bytes += next.bytes;
+  }
+  entries.insert_or_assign(std::string(key), std::move(next));
+}
+
 const StoreState& Database::Impl::store(std::string_view name) const {
   auto it = stores_.find(name);
   if (it == stores_.end()) {
@@ -485,23 +503,7 @@ void Database::Impl::commit(const std::vector<Transaction::Write>& writes) {
   {
     std::unique_lock state_lock(state_mutex_);
     for (auto& [key, slot] : staged) {
-      if (!slot.next) continue;
-      StoreState& state = *slot.store;
-      if (slot.committed) {
-        if (slot.committed->deleted) {
-          --state.tombstones;
-        } else {
-          --state.live;
-          state.bytes -= slot.committed->bytes;
-        }
-      }
-      if (slot.next->deleted) {
-        ++state.tombstones;
-      } else {
-        ++state.live;
-        state.bytes += slot.next->bytes;
-      }
-      state.entries.insert_or_assign(std::string(key.second), std::move(*slot.next));
+      if (slot.next) slot.store->replace(key.second, slot.committed, std::move(*slot.next));
     }
   }
 

@@ -60,6 +60,10 @@ struct StoreState {
   std::size_t live = 0;
   std::size_t bytes = 0;
   std::size_t tombstones = 0;
+
+  // Puts `next` in place of `committed` (null when the key is new), keeping the counts in step.
+  // The caller holds the database's state lock exclusively.
+  void replace(std::string_view key, const StoredEntry* committed, StoredEntry next);
 };
 
 // The per-field stamps and floor of an entry as the entries table keeps them (database_impl.cpp).

@@ -191,27 +191,8 @@ Database::Impl::RemoteApplied Database::Impl::apply_sync(std::uint64_t acked_thr
 
   {
     std::unique_lock state_lock(state_mutex_);
-    for (auto& [key, s] : staged) {
-      StoreState& store = *s.store;
-      if (s.committed) {
-        if (s.committed->deleted) {
-          --store.tombstones;
-        } else {
-          --store.live;
-          store.bytes -= s.committed->bytes;
-        }
-      }
-      if (s.next.deleted) {
-        ++store.tombstones;
-      } else {
-        ++store.live;
-        if (s.next.bytes == 0) {
-          s.next.bytes = static_cast<std::uint32_t>(key.second.size() + s.text.size());
-        }
-        store.bytes += s.next.bytes;
-      }
-      store.entries.insert_or_assign(key.second, std::move(s.next));
-    }
+    for (auto& [key, s] : staged)
+      s.store->replace(key.second, s.committed, std::move(s.next));
   }
   if (!notify || change_set.changes.empty()) return result;
   std::lock_guard notify_lock(notify_mutex_);

@@ -72,8 +72,9 @@ class SyncClient::Impl {
     local_.reset();
   }
 
-  void sync_now() {
+  void sync_now(bool full = false) {
     std::lock_guard lock(mutex_);
+    full_requested_ = full_requested_ || full;
     next_run_ = Clock::now();
     wake_.notify_all();
   }
@@ -115,14 +116,19 @@ class SyncClient::Impl {
       if (Clock::now() < next_run_) continue;
       next_run_ = Clock::time_point::max();
       running_ = true;
+      const bool full = std::exchange(full_requested_, false);
       lock.unlock();
       publish(SyncState::syncing);
       SyncState outcome = SyncState::idle;
       Clock::duration delay = options_.interval;
       try {
-        engine_.run();
+        engine_.run(full);
         failures_ = 0;
       } catch (const SyncFailure& failure) {
+        if (full) {
+          std::lock_guard again(mutex_);
+          full_requested_ = true;  // still owed
+        }
         if (failure.retryable) {
           outcome = SyncState::offline;
           // Full jitter: anywhere up to the exponential bound, so that many clients coming back
@@ -180,6 +186,7 @@ class SyncClient::Impl {
   Clock::time_point next_run_;
   bool stopping_ = false;
   bool running_ = false;
+  bool full_requested_ = false;
   int failures_ = 0;
   std::uint64_t successes_ = 0;
   SyncStatus status_;
@@ -199,6 +206,10 @@ SyncClient::SyncClient(Database& db, SyncOptions options) {
 
 SyncClient::~SyncClient() = default;
 
+void SyncClient::resync() {
+  impl_->sync_now(/*full=*/true);
+}
+
 void SyncClient::sync_now() {
   impl_->sync_now();
 }
@@ -215,11 +226,11 @@ Subscription SyncClient::subscribe(std::function<void(const SyncStatus&)> listen
   return impl_->subscribe(std::move(listener));
 }
 
-SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options) {
+SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options, bool full) {
   if (db.options().read_only) throw Error(ErrorCode::read_only, "a read-only database cannot sync");
   SyncEngine engine(*db.impl_, options);
   try {
-    return engine.run();
+    return engine.run(full);
   } catch (const SyncFailure& failure) {
     throw Error(failure.retryable ? ErrorCode::io_error : ErrorCode::invalid_argument,
                 failure.message);

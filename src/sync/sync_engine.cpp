@@ -118,9 +118,10 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
   db_.save_sync_state(state);
 }
 
-SyncReport SyncEngine::run() {
+SyncReport SyncEngine::run(bool full) {
   SyncReport report;
   LocalFile::SyncState state = db_.sync_state();
+  if (full) state.cursor.clear();
   try {
     configure(state, report);
     const std::string& replica = *db_.self_;

@@ -27,8 +27,8 @@ class SyncEngine {
  public:
   SyncEngine(Database::Impl& db, SyncOptions options);
 
-  // Throws SyncFailure.
-  SyncReport run();
+  // Throws SyncFailure. With `full`, the change feed is read again from the beginning.
+  SyncReport run(bool full = false);
   // Breaks off a request in flight from another thread (for a prompt shutdown).
   void abort();
 

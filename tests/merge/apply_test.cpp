@@ -9,6 +9,7 @@
 #include <random>
 
 #include "merge/entry.hpp"
+#include "support/seeds.hpp"
 
 namespace cairn::merge {
 namespace {
@@ -177,10 +178,7 @@ TEST(PayloadForm, RoundTripsAndRejectsMalformedPayloads) {
 
 // Property: replicas that receive the same changes in different orders end up identical.
 // Seeds are fixed and printed; CAIRN_MERGE_SEED / CAIRN_MERGE_RUNS replay or extend.
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::stoull(value) : fallback;
-}
+using test::env_or;
 
 TEST(Convergence, AnyDeliveryOrderGivesTheSameEntry) {
   const std::uint64_t base = env_or("CAIRN_MERGE_SEED", 99);

@@ -6,15 +6,11 @@
 #include <random>
 
 #include "store/fixture.hpp"
+#include "support/seeds.hpp"
 
 namespace cairn::test {
 namespace {
 namespace json = boost::json;
-
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::stoull(value) : fallback;
-}
 
 TEST(MigrationFailureInjection, AFailingStepNeverChangesTheFile) {
   const std::uint64_t base = env_or("CAIRN_MIGRATION_SEED", 777);

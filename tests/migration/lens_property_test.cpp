@@ -9,14 +9,13 @@
 #include <random>
 #include <set>
 
+#include "support/seeds.hpp"
+
 namespace cairn {
 namespace {
 namespace json = boost::json;
 
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::stoull(value) : fallback;
-}
+using test::env_or;
 
 // What the generator knows about the shape of the data at the current version.
 struct Shape {

@@ -9,14 +9,10 @@
 
 #include "store/fixture.hpp"
 #include "support/process.hpp"
+#include "support/seeds.hpp"
 
 namespace cairn::test {
 namespace {
-
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::stoull(value) : fallback;
-}
 
 DatabaseOptions crash_options() {
   DatabaseOptions options;

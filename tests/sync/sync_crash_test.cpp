@@ -15,17 +15,13 @@
 #include "support/cairnd.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/process.hpp"
+#include "support/seeds.hpp"
 #include "sync/chaos_plan.hpp"
 
 namespace cairn::test {
 namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::stoull(value) : fallback;
-}
 
 TEST(SyncCrash, EveryChangeReachesTheServerExactlyOnceAcrossKills) {
   const std::uint64_t seed = env_or("CAIRN_SYNC_CRASH_SEED", 4711);

@@ -238,6 +238,10 @@ TEST_F(SyncTest, ATokenIsKeptAndAGuestIsCreatedOnFirstUse) {
   // The next sync uses the kept server and token.
   SyncOptions kept;
   EXPECT_FALSE(SyncClient::sync_once(phone, kept).full);
+  // A full sync on request pulls everything again.
+  const SyncReport full = SyncClient::sync_once(phone, kept, /*full=*/true);
+  EXPECT_TRUE(full.full);
+  EXPECT_GE(full.received, 2u);  // the seeded profile, at least
 }
 
 TEST_F(SyncTest, StatusListenersHearTheStates) {
