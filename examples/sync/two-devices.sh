@@ -30,5 +30,5 @@ for device in "$phone" "$laptop"; do
   grep -q "Cooked dinner for four" <<<"$device"
   grep -q "practice xp 20" <<<"$device"
 done
-[[ "$(head -1 <<<"$phone")" == "$(head -1 <<<"$laptop")" ]]
+[[ "$(grep "synced as user" <<<"$phone")" == "$(grep "synced as user" <<<"$laptop")" ]]
 echo "two devices converged"
