@@ -32,9 +32,4 @@ Timestamp HybridClock::receive(Timestamp remote) {
   return next;
 }
 
-void HybridClock::restore(Timestamp t) {
-  std::lock_guard lock(mutex_);
-  last_.store(t.packed(), std::memory_order_release);
-}
-
 }  // namespace cairn

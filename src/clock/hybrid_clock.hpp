@@ -26,9 +26,6 @@ class HybridClock {
   Timestamp receive(Timestamp remote);
   // The latest reading issued or received.
   Timestamp last() const { return Timestamp::from_packed(last_.load(std::memory_order_acquire)); }
-  // Puts the clock back to `t` (used when a commit that drew readings fails; never below what the
-  // file already records).
-  void restore(Timestamp t);
 
   std::uint64_t physical_now_ms() { return physical_->now_ms(); }
 
