@@ -21,10 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (int form = 0; form < 2; ++form) {
     try {
       cairn::protocol::ReplicaInterner replicas;
+      json::object body = value.get_object();  // decoding takes the values out of it
       const auto request =
-          form == 0
-              ? cairn::server::decode_full_request(value.get_object(), limits, replicas, "anon")
-              : cairn::server::decode_patch_request(value.get_object(), limits, replicas, "anon");
+          form == 0 ? cairn::server::decode_full_request(body, limits, replicas, "anon")
+                    : cairn::server::decode_patch_request(body, limits, replicas, "anon");
       // Whatever decodes must encode again.
       for (const auto& change : request.changes)
         (void)cairn::protocol::change_to_json(change);

@@ -261,4 +261,12 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
   return {};
 }
 
+Applied apply_change(Entry& entry, Change&& change, const MergePolicy& policy) {
+  if (change.op == Change::Op::put &&
+      (policy.kind == MergePolicy::Kind::lww || !change.value.is_object())) {
+    return apply_whole(entry, change, std::move(change.value));
+  }
+  return apply_change(entry, static_cast<const Change&>(change), policy);
+}
+
 }  // namespace cairn::merge

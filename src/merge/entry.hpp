@@ -89,6 +89,8 @@ struct Applied {
 // Applies `change` to `entry` under `policy` (see the rules above). Applying the same change twice
 // is harmless except for counter increments, which is why changes are delivered exactly once.
 Applied apply_change(Entry& entry, const Change& change, const MergePolicy& policy);
+// The same, moving a whole put's value into the entry instead of copying it.
+Applied apply_change(Entry& entry, Change&& change, const MergePolicy& policy);
 
 // The outbox form of a change (cairn/entry.hpp, OutboxRecord): "put" {"value": V},
 // "patch" {"set", "unset", "add"}, "delete" null.

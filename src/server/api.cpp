@@ -219,7 +219,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     route = full ? "/api/sync/full" : "/api/sync/patch";
     if (method != "POST") method_not_allowed("POST");
     const Caller caller = authenticated();
-    const json::object body = parse_body(request);
+    json::object body = parse_body(request);
     std::string dataset_id;
     if (const json::value* dataset = body.if_contains("dataset")) {
       if (!dataset->is_string())

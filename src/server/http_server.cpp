@@ -220,6 +220,8 @@ void HttpServer::Impl::accept() {
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
     } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // answers go out whole, at once
       auto session = std::make_shared<Session>(std::move(socket), *this);
       add(session);
       session->start();

@@ -113,7 +113,7 @@ protocol::WireChange make_change(std::string_view store, std::string_view key, m
   wire.store = store;
   wire.key = key;
   wire.change.op = op;
-  if (value) wire.change.value = *value;
+  if (value) wire.change.value = std::move(*value);
   wire.change.stamp.replica = replica;
   wire.change.schema_version = 1;
   return wire;
@@ -142,13 +142,13 @@ std::uint64_t parse_cursor(const json::value& value) {
   malformed("a cursor is the string the server returned (digits)");
 }
 
-SyncRequest decode_full_request(const json::object& body, const Limits& limits,
+SyncRequest decode_full_request(json::object& body, const Limits& limits,
                                 protocol::ReplicaInterner& replicas,
                                 const std::string& replica_for_anonymous) {
   const std::string* replica = nullptr;
   SyncRequest request = common(body, replicas, replica_for_anonymous, &replica);
   const json::object* meta = object_member(body, "meta", "the request");
-  for (const auto& [store, entries] : body) {
+  for (auto& [store, entries] : body) {
     if (is_reserved_member(store)) continue;
     check_store_name(store);
     if (!entries.is_object()) {
@@ -156,7 +156,7 @@ SyncRequest decode_full_request(const json::object& body, const Limits& limits,
           fmt::format("store '{}' must be an object of key -> value", std::string_view(store)));
     }
     const json::object* store_meta = meta ? object_member(*meta, store, "\"meta\"") : nullptr;
-    for (const auto& [key, value] : entries.get_object()) {
+    for (auto& [key, value] : entries.get_object()) {
       auto change = make_change(store, key, merge::Change::Op::put, &value, replica);
       apply_meta(store_meta, key, change.change);
       check_entry(store, key, change.change, limits);
@@ -189,7 +189,7 @@ SyncRequest decode_full_request(const json::object& body, const Limits& limits,
   return request;
 }
 
-SyncRequest decode_patch_request(const json::object& body, const Limits& limits,
+SyncRequest decode_patch_request(json::object& body, const Limits& limits,
                                  protocol::ReplicaInterner& replicas,
                                  const std::string& replica_for_anonymous) {
   const std::string* replica = nullptr;
@@ -223,22 +223,22 @@ SyncRequest decode_patch_request(const json::object& body, const Limits& limits,
     request.numbered = any && all_numbered;
   } else {
     // The roadmap's form: per store, "added" and "updated" values and "deleted" keys.
-    for (const auto& [store, body_of_store] : body) {
+    for (auto& [store, body_of_store] : body) {
       if (is_reserved_member(store)) continue;
       check_store_name(store);
-      const json::object* changes = body_of_store.if_object();
+      json::object* changes = body_of_store.if_object();
       if (changes == nullptr) {
         malformed(fmt::format("store '{}' must be an object with added, updated and deleted",
                               std::string_view(store)));
       }
       const json::object* meta = object_member(*changes, "meta", store);
-      for (const auto& [member, value] : *changes) {
+      for (auto& [member, value] : *changes) {
         if (member == "added" || member == "updated") {
           if (!value.is_object()) {
             malformed(fmt::format("{}.{} must be an object", std::string_view(store),
                                   std::string_view(member)));
           }
-          for (const auto& [key, entry] : value.get_object()) {
+          for (auto& [key, entry] : value.get_object()) {
             auto change = make_change(store, key, merge::Change::Op::put, &entry, replica);
             apply_meta(meta, key, change.change);
             check_entry(store, key, change.change, limits);

@@ -27,10 +27,11 @@ struct SyncRequest {
 bool is_reserved_member(std::string_view name);
 
 // `replica_for_anonymous` stamps changes when the request has no clientId.
-SyncRequest decode_full_request(const boost::json::object& body, const Limits& limits,
+// Both take the entries' values out of `body` rather than copy them.
+SyncRequest decode_full_request(boost::json::object& body, const Limits& limits,
                                 protocol::ReplicaInterner& replicas,
                                 const std::string& replica_for_anonymous);
-SyncRequest decode_patch_request(const boost::json::object& body, const Limits& limits,
+SyncRequest decode_patch_request(boost::json::object& body, const Limits& limits,
                                  protocol::ReplicaInterner& replicas,
                                  const std::string& replica_for_anonymous);
 

@@ -117,7 +117,7 @@ bool SyncService::writes(const json::object& body) {
 // Applies a request's changes inside `tx`: checks clocks and sequence numbers, merges each change
 // into its entry, records history and conflicts, and moves the dataset's feed forward.
 SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& caller,
-                                        const DatasetRow& dataset, const SyncRequest& request) {
+                                        const DatasetRow& dataset, SyncRequest& request) {
   Applied result;
   HybridClock& hlc = clock(tx);
   const std::uint64_t wall = hlc.physical_now_ms();
@@ -152,8 +152,8 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   std::uint64_t seq = dataset.last_seq;
   protocol::ReplicaInterner replicas;
   const std::int64_t server_ms = now_ms();
-  for (const auto& wire : request.changes) {
-    merge::Change change = wire.change;
+  for (auto& wire : request.changes) {
+    merge::Change& change = wire.change;
     if (change.stamp.hlc.is_zero()) {
       change.stamp.hlc = hlc.now();  // the client sent no clock: stamped on receipt
     } else {
@@ -162,7 +162,14 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
 
     std::optional<EntryRow> row = tx.entry(dataset.id, wire.store, wire.key);
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
-    const merge::Applied outcome = merge::apply_change(entry, change, policy(wire.store));
+    // A put's payload is {"value": V}; when V becomes the whole entry, its text serves both.
+    const bool whole =
+        change.op == merge::Change::Op::put && policy(wire.store).kind == MergePolicy::Kind::lww;
+    const std::string value_text =
+        change.op == merge::Change::Op::put ? json::serialize(change.value) : std::string();
+    // Moves a put's value into the entry; value_text stands for it from here on.
+    const merge::Applied outcome =
+        merge::apply_change(entry, std::move(change), policy(wire.store));
     std::string resolution;
     if (outcome.rejected) {
       resolution = "server-won";
@@ -170,11 +177,6 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
                row->seq > cursor) {
       resolution = "client-won";  // it replaced a write this client had not seen
     }
-    // A put's payload is {"value": V}; when V became the whole entry, its text serves both.
-    const bool whole =
-        change.op == merge::Change::Op::put && policy(wire.store).kind == MergePolicy::Kind::lww;
-    const std::string value_text =
-        change.op == merge::Change::Op::put ? json::serialize(change.value) : std::string();
     if (outcome.changed) {
       std::optional<std::string> text;
       if (!entry.deleted) {
@@ -211,10 +213,9 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   return result;
 }
 
-json::value SyncService::full(const Caller& caller, const DatasetRow& dataset,
-                              const json::object& body) {
+json::value SyncService::full(const Caller& caller, const DatasetRow& dataset, json::object& body) {
   protocol::ReplicaInterner replicas;
-  const SyncRequest request =
+  SyncRequest request =
       decode_full_request(body, settings_.limits, replicas, "user:" + caller.user_id);
   auto tx = storage_.begin(true);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
@@ -245,9 +246,9 @@ json::value SyncService::full(const Caller& caller, const DatasetRow& dataset,
 }
 
 json::value SyncService::patch(const Caller& caller, const DatasetRow& dataset,
-                               const json::object& body) {
+                               json::object& body) {
   protocol::ReplicaInterner replicas;
-  const SyncRequest request =
+  SyncRequest request =
       decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
   auto tx = storage_.begin(true);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);

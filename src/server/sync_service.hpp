@@ -46,9 +46,9 @@ class SyncService {
   static bool writes(const boost::json::object& body);
 
   boost::json::value full(const Caller& caller, const DatasetRow& dataset,
-                          const boost::json::object& body);
+                          boost::json::object& body);
   boost::json::value patch(const Caller& caller, const DatasetRow& dataset,
-                           const boost::json::object& body);
+                           boost::json::object& body);
   boost::json::value changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
   boost::json::value history(const DatasetRow& dataset, std::string_view store,
                              std::string_view key, std::size_t limit);
@@ -62,7 +62,7 @@ class SyncService {
  private:
   struct Applied;
   Applied apply(StorageTransaction& tx, const Caller& caller, const DatasetRow& dataset,
-                const struct SyncRequest& request);
+                struct SyncRequest& request);
   HybridClock& clock(StorageTransaction& tx);
 
   Storage& storage_;
