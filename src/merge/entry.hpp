@@ -99,6 +99,9 @@ boost::json::value change_payload(const Change& change);
 // Throws Error(invalid_value) when op or payload are malformed.
 Change change_from_payload(std::string_view op, const boost::json::value& payload, Stamp stamp,
                            std::uint32_t schema_version);
+// The same, taking the values out of `payload` instead of copying them.
+Change change_from_payload(std::string_view op, boost::json::value&& payload, Stamp stamp,
+                           std::uint32_t schema_version);
 
 // A local write, planned: the entry as it will be, and the change that describes it.
 struct LocalWrite {

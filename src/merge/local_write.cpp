@@ -148,6 +148,11 @@ json::value change_payload(const Change& change) {
 
 Change change_from_payload(std::string_view op, const json::value& payload, Stamp stamp,
                            std::uint32_t schema_version) {
+  return change_from_payload(op, json::value(payload), stamp, schema_version);
+}
+
+Change change_from_payload(std::string_view op, json::value&& payload, Stamp stamp,
+                           std::uint32_t schema_version) {
   Change change;
   change.stamp = stamp;
   change.schema_version = schema_version;
@@ -155,20 +160,20 @@ Change change_from_payload(std::string_view op, const json::value& payload, Stam
     change.op = Change::Op::erase;
     return change;
   }
-  const json::object* object = payload.if_object();
+  json::object* object = payload.if_object();
   if (op == "put") {
-    const json::value* value = object ? object->if_contains("value") : nullptr;
+    json::value* value = object ? object->if_contains("value") : nullptr;
     if (value == nullptr) invalid("a put needs {\"value\": ...}");
     change.op = Change::Op::put;
-    change.value = *value;
+    change.value = std::move(*value);
     return change;
   }
   if (op != "patch") invalid(fmt::format("unknown operation '{}'", op));
   if (object == nullptr) invalid("a patch needs an object with \"set\", \"unset\" or \"add\"");
   change.op = Change::Op::patch;
-  for (const auto& [name, member] : *object) {
+  for (auto& [name, member] : *object) {
     if (name == "set" && member.is_object()) {
-      change.set = member.get_object();
+      change.set = std::move(member.get_object());
     } else if (name == "unset" && member.is_array()) {
       for (const auto& field : member.get_array()) {
         if (!field.is_string()) invalid("\"unset\" lists field names");

@@ -145,8 +145,9 @@ json::object change_to_json(const WireChange& wire) {
   return object;
 }
 
-WireChange change_from_json(const json::value& value, const std::string* replica) {
-  const json::object& object = as_object(value, "a change");
+WireChange change_from_json(json::value&& value, const std::string* replica) {
+  if (!value.is_object()) invalid("a change must be an object");
+  json::object& object = value.get_object();
   WireChange wire;
   if (const json::value* seq = object.if_contains("seq")) {
     if (!seq->is_int64() || seq->get_int64() < 1) {
@@ -158,9 +159,9 @@ WireChange change_from_json(const json::value& value, const std::string* replica
   wire.key = string_member(object, "key", "a change");
   const std::string_view op = string_member(object, "op", "a change");
   json::object payload;
-  for (const auto& [name, member] : object) {
+  for (auto& [name, member] : object) {
     if (name == "value" || name == "set" || name == "unset" || name == "add") {
-      payload[name] = member;
+      payload[name] = std::move(member);
     } else if (name != "seq" && name != "store" && name != "key" && name != "op" && name != "hlc" &&
                name != "schemaVersion") {
       invalid(fmt::format("a change has no member \"{}\"", std::string_view(name)));
@@ -168,7 +169,8 @@ WireChange change_from_json(const json::value& value, const std::string* replica
   }
   merge::Stamp stamp{Timestamp(), replica};
   if (object.contains("hlc")) stamp.hlc = hlc_from_wire(string_member(object, "hlc", "a change"));
-  wire.change = merge::change_from_payload(op, payload, stamp, version_member(object, "a change"));
+  wire.change = merge::change_from_payload(op, json::value(std::move(payload)), stamp,
+                                           version_member(object, "a change"));
   return wire;
 }
 

@@ -56,7 +56,7 @@ struct WireChange {
   merge::Change change;  // stamp.hlc is zero when the client sent no clock
 };
 boost::json::object change_to_json(const WireChange& change);
-// `replica` is the sending client's id, which stamps the change.
-WireChange change_from_json(const boost::json::value& json, const std::string* replica);
+// `replica` is the sending client's id, which stamps the change. Takes the values out of `json`.
+WireChange change_from_json(boost::json::value&& json, const std::string* replica);
 
 }  // namespace cairn::protocol

@@ -23,12 +23,16 @@ constexpr std::string_view kReserved[] = {
     "dataset",       "changes",      "seq",      "serverTime", "conflictResolutions"};
 
 void check_store_name(std::string_view name) {
+  // Requests name a few stores many times: remember the last one checked on this thread.
+  thread_local std::string last_valid;
+  if (name == last_valid) return;
   StoreSchema schema{std::string(name)};
   try {
     validate_store_schema(schema);
   } catch (const Error& e) {
     throw ApiError(422, "invalid_store", e.what());
   }
+  last_valid = name;
 }
 
 // Values are checked against their limit once merged (SyncService), where their size is known.
@@ -194,7 +198,7 @@ SyncRequest decode_patch_request(json::object& body, const Limits& limits,
                                  const std::string& replica_for_anonymous) {
   const std::string* replica = nullptr;
   SyncRequest request = common(body, replicas, replica_for_anonymous, &replica);
-  if (const json::value* changes = body.if_contains("changes")) {
+  if (json::value* changes = body.if_contains("changes")) {
     // Cairn's form: the outbox, verbatim.
     if (!changes->is_array()) malformed("\"changes\" must be an array");
     for (const auto& [member, ignored] : body) {
@@ -203,10 +207,10 @@ SyncRequest decode_patch_request(json::object& body, const Limits& limits,
       }
     }
     if (body.contains("seq")) malformed("\"seq\" belongs to the per-store form");
-    for (const auto& item : changes->get_array()) {
+    for (auto& item : changes->get_array()) {
       protocol::WireChange change;
       try {
-        change = protocol::change_from_json(item, replica);
+        change = protocol::change_from_json(std::move(item), replica);
       } catch (const Error& e) {
         malformed(e.what());
       }
