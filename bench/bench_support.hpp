@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,6 +46,24 @@ inline boost::json::value journal_entry(std::mt19937_64& random, std::size_t n) 
       {"skills", boost::json::array{"running", "cooking"}},
       {"createdAt", "2026-02-" + std::to_string(1 + n % 28) + "T10:00:00Z"},
   };
+}
+
+inline std::string journal_key(std::size_t n);
+
+// Writes `count` journal entries (keys journal_key(0) ... journal_key(count - 1)) into the store
+// "journal", in transactions of 5,000; `reshape` may change each value before it is written.
+inline void fill_journal(Database& db, std::size_t count, std::uint64_t seed,
+                         const std::function<void(boost::json::value&)>& reshape = {}) {
+  std::mt19937_64 random(seed);
+  for (std::size_t n = 0; n < count;) {
+    Transaction txn = db.transaction();
+    for (int i = 0; i < 5000 && n < count; ++i, ++n) {
+      boost::json::value value = journal_entry(random, n);
+      if (reshape) reshape(value);
+      txn.put("journal", journal_key(n), std::move(value));
+    }
+    txn.commit();
+  }
 }
 
 inline std::string journal_key(std::size_t n) {

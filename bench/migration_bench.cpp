@@ -48,17 +48,10 @@ int main(int argc, char** argv) {
   const auto original = dir.path() / "v1.db";
   {
     Database db = Database::open(original, options(v1()));
-    std::mt19937_64 random(11);
-    for (std::size_t n = 0; n < entries;) {
-      Transaction txn = db.transaction();
-      for (int i = 0; i < 5000 && n < entries; ++i, ++n) {
-        boost::json::value value = journal_entry(random, n);
-        value.as_object()["skillMap"] =
-            boost::json::object{{"running", {{"xp", 10}}}, {"cooking", {{"xp", 5}}}};
-        txn.put("journal", journal_key(n), std::move(value));
-      }
-      txn.commit();
-    }
+    fill_journal(db, entries, 11, [](boost::json::value& value) {
+      value.as_object()["skillMap"] =
+          boost::json::object{{"running", {{"xp", 10}}}, {"cooking", {{"xp", 5}}}};
+    });
   }
   std::vector<double> migrate_ms, open_ms, hydrate_ms;
   for (int run = 0; run < runs; ++run) {

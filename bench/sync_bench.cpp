@@ -31,14 +31,7 @@ double drain(const std::string& server, const std::filesystem::path& path, std::
   SyncOptions options;
   options.server = server;
   SyncClient::sync_once(db, options);  // the guest and the first (empty) pull, not timed
-  std::mt19937_64 random(3);
-  for (std::size_t n = 0; n < count;) {
-    Transaction txn = db.transaction();
-    for (int i = 0; i < 5000 && n < count; ++i, ++n) {
-      txn.put("journal", journal_key(n), journal_entry(random, n));
-    }
-    txn.commit();
-  }
+  fill_journal(db, count, 3);
   const auto start = Stopwatch::now();
   const SyncReport report = SyncClient::sync_once(db, options);
   const double ms = ms_since(start);
