@@ -117,11 +117,23 @@ Caller Accounts::authenticate(std::string_view header) {
     unauthorized("the Authorization header must be \"Bearer <token>\"");
   }
   const std::string hash = token_hash(header.substr(kBearer.size()));
+  const std::int64_t now = now_ms();
+  {
+    std::lock_guard lock(token_cache_mutex_);
+    auto cached = token_cache_.find(hash);
+    if (cached != token_cache_.end() && now - cached->second.checked_ms < kTokenCacheTtl) {
+      if (cached->second.expires_ms <= now) unauthorized("the token has expired");
+      return {cached->second.user_id, hash};
+    }
+  }
   auto tx = storage_.begin(false);
   const std::optional<TokenRow> token = tx->token(hash);
   if (!token) unauthorized("the token is not known");
   if (token->revoked) unauthorized("the token was revoked");
-  if (token->expires_ms <= now_ms()) unauthorized("the token has expired");
+  if (token->expires_ms <= now) unauthorized("the token has expired");
+  std::lock_guard lock(token_cache_mutex_);
+  if (token_cache_.size() > 10'000) token_cache_.clear();
+  token_cache_[hash] = {token->user_id, token->expires_ms, now};
   return {token->user_id, hash};
 }
 
@@ -129,6 +141,8 @@ void Accounts::logout(const Caller& caller) {
   auto tx = storage_.begin(true);
   tx->revoke_token(caller.token_hash);
   tx->commit();
+  std::lock_guard lock(token_cache_mutex_);
+  token_cache_.erase(caller.token_hash);
 }
 
 json::value Accounts::describe(const Caller& caller) {
@@ -143,10 +157,15 @@ json::value Accounts::describe(const Caller& caller) {
 
 DatasetRow Accounts::authorize(const Caller& caller, std::string_view dataset_id, Role needed) {
   auto tx = storage_.begin(false);
+  return authorize(*tx, caller, dataset_id, needed);
+}
+
+DatasetRow Accounts::authorize(StorageTransaction& tx, const Caller& caller,
+                               std::string_view dataset_id, Role needed) {
   std::optional<DatasetRow> dataset =
-      dataset_id.empty() ? tx->personal_dataset(caller.user_id) : tx->dataset(dataset_id);
+      dataset_id.empty() ? tx.personal_dataset(caller.user_id) : tx.dataset(dataset_id);
   if (!dataset) dataset_not_found(dataset_id);
-  const std::optional<Role> role = tx->role(dataset->id, caller.user_id);
+  const std::optional<Role> role = tx.role(dataset->id, caller.user_id);
   if (!role) dataset_not_found(dataset_id);  // indistinguishable from a missing dataset
   if (*role < needed) {
     throw ApiError(403, "forbidden",

@@ -10,8 +10,10 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "server/auth/google_id_token.hpp"
 #include "server/storage/storage.hpp"
@@ -56,6 +58,9 @@ class Accounts {
   // holds at least `needed` on it; ApiError 404 when it does not exist or the caller is not a
   // member, 403 when the caller's role is too low.
   DatasetRow authorize(const Caller& caller, std::string_view dataset_id, Role needed);
+  // The same, inside a transaction the caller already holds (the sync endpoints' own).
+  DatasetRow authorize(StorageTransaction& tx, const Caller& caller, std::string_view dataset_id,
+                       Role needed);
 
   boost::json::value create_dataset(const Caller& caller, std::string_view name);
   boost::json::value list_datasets(const Caller& caller);
@@ -65,6 +70,18 @@ class Accounts {
 
  private:
   Session issue(StorageTransaction& tx, const std::string& user_id, std::int64_t now_ms);
+
+  // Tokens checked in the last few seconds, so that a busy client's requests skip the lookup.
+  // Logging out removes the token here as it revokes it. (With several cairnd processes, a
+  // revocation elsewhere takes effect here within kTokenCacheTtl.)
+  struct CachedToken {
+    std::string user_id;
+    std::int64_t expires_ms;
+    std::int64_t checked_ms;
+  };
+  static constexpr std::int64_t kTokenCacheTtl = 5'000;
+  std::mutex token_cache_mutex_;
+  std::unordered_map<std::string, CachedToken> token_cache_;
 
   Storage& storage_;
   SyncService& sync_;

@@ -90,7 +90,10 @@ json::object Api::parse_body(const HttpRequest& request) const {
   json::parse_options options;
   options.max_depth = max_json_depth_;
   std::error_code error;
-  json::value value = json::parse(request.body, error, {}, options);
+  // One arena per request body: its values are parsed, merged and written within the request,
+  // and freed together when the last of them goes.
+  json::value value = json::parse(request.body, error,
+                                  json::make_shared_resource<json::monotonic_resource>(), options);
   if (error == json::error::too_deep) {
     throw ApiError(400, "json_too_deep",
                    fmt::format("the body nests deeper than {} levels", max_json_depth_));
@@ -226,10 +229,12 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
         throw ApiError(400, "invalid_request", "\"dataset\" must be a string");
       dataset_id = dataset->get_string();
     }
-    const DatasetRow dataset = accounts_.authorize(
-        caller, dataset_id, SyncService::writes(body) ? Role::editor : Role::viewer);
+    const Role needed = SyncService::writes(body) ? Role::editor : Role::viewer;
+    const SyncService::Authorizer authorize = [&](StorageTransaction& tx) {
+      return accounts_.authorize(tx, caller, dataset_id, needed);
+    };
     return json_response(
-        200, full ? sync_.full(caller, dataset, body) : sync_.patch(caller, dataset, body));
+        200, full ? sync_.full(caller, authorize, body) : sync_.patch(caller, authorize, body));
   }
   if (is({"api", "sync", "changes"})) {
     route = "/api/sync/changes";

@@ -9,6 +9,7 @@
 #include <cairn/version.hpp>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -51,6 +52,11 @@ class HttpServer::Impl {
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(net::socket_base::max_listen_connections);
+    const int threads = options_.threads > 0
+                            ? options_.threads
+                            : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+    for (int i = 0; i < threads; ++i)
+      workers_.push_back(std::make_unique<Worker>());
   }
 
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -62,15 +68,18 @@ class HttpServer::Impl {
       stop();
     });
     accept();
-    int threads = options_.threads > 0
-                      ? options_.threads
-                      : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i)
-      workers.emplace_back([this] { ioc_.run(); });
+    // Each worker thread runs its own io_context and serves the connections given to it, so that
+    // a connection's work never hops between threads. The calling thread runs the control
+    // context: accepting, signals, shutdown.
+    std::vector<std::thread> threads;
+    for (auto& worker : workers_) {
+      threads.emplace_back([&context = worker->context] { context.run(); });
+    }
     ioc_.run();
-    for (auto& worker : workers)
-      worker.join();
+    for (auto& worker : workers_)
+      worker->guard.reset();  // let them finish what they hold
+    for (auto& thread : threads)
+      thread.join();
   }
 
   void stop();
@@ -92,6 +101,13 @@ class HttpServer::Impl {
   std::atomic<bool> destroyed_{false};
   std::mutex sessions_mutex_;
   std::map<Session*, std::weak_ptr<Session>> sessions_;
+  struct Worker {
+    net::io_context context{1};
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> guard{
+        context.get_executor()};
+  };
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::size_t next_worker_ = 0;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   net::signal_set signals_;
@@ -152,7 +168,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return close();
 
     busy_ = true;
-    const auto& message = parser_->get();
+    auto& message = parser_->get();
     HttpRequest request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
@@ -162,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       request.headers[std::move(name)] = std::string(field.value());
     }
-    request.body = message.body();
+    request.body = std::move(message.body());
     request.remote = remote_;
 
     HttpResponse response;
@@ -215,7 +231,9 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void HttpServer::Impl::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  // New connections go to the workers in turn.
+  net::io_context& worker = workers_[next_worker_++ % workers_.size()]->context;
+  acceptor_.async_accept(worker, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
@@ -269,6 +287,8 @@ void HttpServer::Impl::stop() {
     drain_timer_.async_wait([this](beast::error_code ec) {
       if (ec) return;  // cancelled: every connection closed in time
       spdlog::warn("drain timeout: closing connections that are still open");
+      for (auto& worker : workers_)
+        worker->context.stop();
       ioc_.stop();
     });
   });

@@ -81,6 +81,7 @@ struct SyncService::Applied {
   json::array conflicts;
   std::size_t changed = 0;
   std::uint64_t ack = 0;
+  std::uint64_t last_seq = 0;  // the dataset's feed position afterwards
 };
 
 SyncService::SyncService(Storage& storage, Metrics& metrics, std::vector<StoreSchema> schema,
@@ -119,6 +120,7 @@ bool SyncService::writes(const json::object& body) {
 SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& caller,
                                         const DatasetRow& dataset, SyncRequest& request) {
   Applied result;
+  result.last_seq = dataset.last_seq;
   HybridClock& hlc = clock(tx);
   const std::uint64_t wall = hlc.physical_now_ms();
   const auto skew = static_cast<std::uint64_t>(settings_.max_clock_skew.count());
@@ -138,7 +140,10 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   if (request.numbered) {
     const std::uint64_t first = request.changes.front().seq;
     const std::uint64_t last = request.changes.back().seq;
-    if (last <= applied) return result;  // all applied before: acknowledge, apply nothing
+    if (last <= applied) {  // all applied before: acknowledge, apply nothing
+      result.last_seq = dataset.last_seq;
+      return result;
+    }
     if (first != applied + 1) {
       throw ApiError(409, "sequence_gap",
                      fmt::format("changes {}..{} do not follow the last change applied for "
@@ -208,18 +213,20 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     tx.set_applied_seq(dataset.id, request.client_id, result.ack);
   }
   if (seq != dataset.last_seq) tx.set_last_seq(dataset.id, seq);
+  result.last_seq = seq;
   tx.save_clock(hlc.last());
   metrics_.count_changes(result.changed);
   return result;
 }
 
-json::value SyncService::full(const Caller& caller, const DatasetRow& dataset, json::object& body) {
+json::value SyncService::full(const Caller& caller, const Authorizer& authorize,
+                              json::object& body) {
+  auto tx = storage_.begin(true);
+  const DatasetRow dataset = authorize(*tx);  // before looking at what the request holds
   protocol::ReplicaInterner replicas;
   SyncRequest request =
       decode_full_request(body, settings_.limits, replicas, "user:" + caller.user_id);
-  auto tx = storage_.begin(true);
-  const std::optional<DatasetRow> current = tx->dataset(dataset.id);
-  Applied applied = apply(*tx, caller, *current, request);
+  Applied applied = apply(*tx, caller, dataset, request);
 
   json::object response;
   json::object meta;
@@ -245,20 +252,20 @@ json::value SyncService::full(const Caller& caller, const DatasetRow& dataset, j
   return response;
 }
 
-json::value SyncService::patch(const Caller& caller, const DatasetRow& dataset,
+json::value SyncService::patch(const Caller& caller, const Authorizer& authorize,
                                json::object& body) {
+  auto tx = storage_.begin(true);
+  const DatasetRow dataset = authorize(*tx);  // before looking at what the request holds
   protocol::ReplicaInterner replicas;
   SyncRequest request =
       decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
-  auto tx = storage_.begin(true);
-  const std::optional<DatasetRow> current = tx->dataset(dataset.id);
-  if (request.cursor) check_cursor(*request.cursor, current->last_seq);
-  Applied applied = apply(*tx, caller, *current, request);
+  if (request.cursor) check_cursor(*request.cursor, dataset.last_seq);
+  Applied applied = apply(*tx, caller, dataset, request);
 
   json::object response;
   if (!request.client_id.empty()) response["ack"] = applied.ack;
   response["serverTime"] = now_ms();
-  const std::uint64_t last_seq = tx->dataset(dataset.id)->last_seq;
+  const std::uint64_t last_seq = applied.last_seq;
   if (request.cursor) {
     for (auto& [name, value] :
          feed_page(*tx, dataset.id, *request.cursor, settings_.page_size, last_seq, replicas)) {

@@ -18,6 +18,7 @@
 #include <boost/json/value.hpp>
 #include <cairn/schema.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,9 +46,12 @@ class SyncService {
   // Whether a decoded request body writes anything (so needs the editor role).
   static bool writes(const boost::json::object& body);
 
-  boost::json::value full(const Caller& caller, const DatasetRow& dataset,
+  // Decides, inside the request's own transaction, which dataset it works on (or throws).
+  using Authorizer = std::function<DatasetRow(StorageTransaction& tx)>;
+
+  boost::json::value full(const Caller& caller, const Authorizer& authorize,
                           boost::json::object& body);
-  boost::json::value patch(const Caller& caller, const DatasetRow& dataset,
+  boost::json::value patch(const Caller& caller, const Authorizer& authorize,
                            boost::json::object& body);
   boost::json::value changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
   boost::json::value history(const DatasetRow& dataset, std::string_view store,

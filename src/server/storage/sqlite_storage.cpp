@@ -265,13 +265,15 @@ class SqliteTransaction final : public StorageTransaction {
   }
 
   std::optional<DatasetRow> dataset(std::string_view id) override {
-    return find_dataset(fmt::format("SELECT {} FROM datasets WHERE id = ?1", kDatasetColumns), id);
+    static const std::string sql =
+        fmt::format("SELECT {} FROM datasets WHERE id = ?1", kDatasetColumns);
+    return find_dataset(sql, id);
   }
 
   std::optional<DatasetRow> personal_dataset(std::string_view user_id) override {
-    return find_dataset(
-        fmt::format("SELECT {} FROM datasets WHERE owner = ?1 AND personal = 1", kDatasetColumns),
-        user_id);
+    static const std::string sql =
+        fmt::format("SELECT {} FROM datasets WHERE owner = ?1 AND personal = 1", kDatasetColumns);
+    return find_dataset(sql, user_id);
   }
 
   void set_last_seq(std::string_view dataset_id, std::uint64_t seq) override {
@@ -336,8 +338,9 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
                                 std::string_view key) override {
-    auto& q = db_.cached(fmt::format(
-        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key = ?3", kEntryColumns));
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key = ?3", kEntryColumns);
+    auto& q = db_.cached(sql);
     q.bind(1, dataset_id).bind(2, store).bind(3, key);
     std::optional<EntryRow> row;
     if (q.step()) row = read_entry(q, 0);
@@ -368,9 +371,10 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
                                       std::size_t limit) override {
-    auto& q = db_.cached(fmt::format(
+    static const std::string sql = fmt::format(
         "SELECT {} FROM entries WHERE dataset_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        kEntryColumns));
+        kEntryColumns);
+    auto& q = db_.cached(sql);
     q.bind(1, dataset_id)
         .bind(2, static_cast<std::int64_t>(after_seq))
         .bind(3, static_cast<std::int64_t>(limit));
@@ -382,8 +386,9 @@ class SqliteTransaction final : public StorageTransaction {
   }
 
   std::vector<EntryRow> all_entries(std::string_view dataset_id) override {
-    auto& q = db_.cached(fmt::format(
-        "SELECT {} FROM entries WHERE dataset_id = ?1 ORDER BY store, key", kEntryColumns));
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 ORDER BY store, key", kEntryColumns);
+    auto& q = db_.cached(sql);
     q.bind(1, dataset_id);
     std::vector<EntryRow> rows;
     while (q.step())
