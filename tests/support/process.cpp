@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,10 +34,16 @@ Process::Process(std::vector<std::string> argv, bool stderr_to_stdout) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   auto args = c_argv(argv);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // A test that dies (a timeout, Ctrl-C, a crash) takes its server with it instead of leaving
+    // it running. The signal follows the forking thread, and tests start processes from theirs.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     dup2(out[1], STDOUT_FILENO);
+
     if (stderr_to_stdout) dup2(out[1], STDERR_FILENO);
     execv(args[0], args.data());
     _exit(127);
