@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bench_support.hpp"
+#include "protocol/wire.hpp"
 #include "server/storage/sqlite_storage.hpp"
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
@@ -83,6 +84,10 @@ Result run_server(int clients, int batch, int changes_per_client) {
   return {clients * changes_per_client / seconds, percentile(all, 0.5), percentile(all, 0.99)};
 }
 
+Timestamp floor_hlc(int n) {
+  return Timestamp(1'700'000'000'000 + static_cast<std::uint64_t>(n), 0);
+}
+
 // The same storage work, straight to SQLite, from one thread (the server's writes are serialized
 // too).
 double run_floor(int clients, int batch, int changes_per_client) {
@@ -95,11 +100,19 @@ double run_floor(int clients, int batch, int changes_per_client) {
     }
     tx->commit();
   }
+  // The rows' text is made before the clock starts: the entry's value and the per-entry stamps
+  // cairnd keeps for a store that merges per field (a whole put sets the entry's floor), and the
+  // history's payload.
   std::mt19937_64 random(1);
-  std::vector<std::vector<std::string>> values(clients);
+  std::vector<std::vector<std::string>> values(clients), stamps(clients), payloads(clients);
   for (int c = 0; c < clients; ++c) {
+    const std::string client = "bench-" + std::to_string(c);
     for (int n = 0; n < changes_per_client; ++n) {
       values[c].push_back(value_text(random, static_cast<std::size_t>(n)));
+      stamps[c].push_back(json::serialize(
+          json::object{{"floor", json::object{{"hlc", protocol::hlc_to_wire(floor_hlc(n))},
+                                              {"replica", client}}}}));
+      payloads[c].push_back("{\"value\":" + values[c].back() + "}");
     }
   }
   const auto start = Stopwatch::now();
@@ -113,16 +126,17 @@ double run_floor(int clients, int batch, int changes_per_client) {
       for (int n = first; n < first + batch; ++n) {
         const std::string key = journal_key(static_cast<std::size_t>(n + 1));
         (void)tx->entry(dataset, "journal", key);
-        const Timestamp hlc(1'700'000'000'000 + static_cast<std::uint64_t>(n), 0);
-        tx->put_entry(dataset, {"journal", key, values[c][static_cast<std::size_t>(n)], hlc, client,
-                                1, "", static_cast<std::uint64_t>(n + 1)});
+        const Timestamp hlc = floor_hlc(n);
+        const auto i = static_cast<std::size_t>(n);
+        tx->put_entry(dataset, {"journal", key, values[c][i], hlc, client, 1, stamps[c][i],
+                                static_cast<std::uint64_t>(n + 1)});
         tx->append_history({0, dataset, "journal", key, static_cast<std::uint64_t>(n + 1), "u",
                             client, static_cast<std::uint64_t>(n + 1), hlc, client, 0, "put",
-                            values[c][static_cast<std::size_t>(n)], "applied", ""});
+                            payloads[c][i], "applied", ""});
       }
       tx->set_applied_seq(dataset, client, static_cast<std::uint64_t>(first + batch));
       tx->set_last_seq(dataset, static_cast<std::uint64_t>(first + batch));
-      tx->save_clock(Timestamp(1'700'000'000'000 + static_cast<std::uint64_t>(first + batch), 0));
+      tx->save_clock(floor_hlc(first + batch));
       tx->commit();
     }
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
+#include <utility>
 
 #include "merge/entry.hpp"
 
@@ -40,6 +41,12 @@ void compact_fields(Entry& entry) {
     return !f.deleted && f.stamp == entry.stamp;
   });
   if (uniform) entry.fields.clear();
+}
+
+// A put applied whole leaves its value as sent whenever it changes the entry.
+Applied verbatim_if_changed(Applied applied) {
+  applied.verbatim = applied.changed;
+  return applied;
 }
 
 // Whole-entry last-writer-wins: lww stores, and values that are not objects.
@@ -185,6 +192,7 @@ Applied apply_replace(Entry& entry, const Change& change) {
     if (!field.deleted) object[field.name] = std::move(entry.value.get_object()[field.name]);
     fields.push_back(std::move(field));
   }
+  result.verbatim = fields.empty();  // nothing newer survives: the object is the put's value
   for (const auto& [name, value] : change.value.get_object()) {
     if (find_field(fields, name) != nullptr) {
       result.rejected = true;  // a newer write of this field is already here
@@ -241,7 +249,7 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
   if (policy.kind == MergePolicy::Kind::lww) {
     switch (change.op) {
       case Change::Op::put:
-        return apply_whole(entry, change, change.value);
+        return verbatim_if_changed(apply_whole(entry, change, change.value));
       case Change::Op::erase:
         return apply_whole(entry, change, std::nullopt);
       case Change::Op::patch:
@@ -251,7 +259,9 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
   }
   switch (change.op) {
     case Change::Op::put:
-      if (!change.value.is_object()) return apply_whole(entry, change, change.value);
+      if (!change.value.is_object()) {
+        return verbatim_if_changed(apply_whole(entry, change, change.value));
+      }
       return apply_replace(entry, change);
     case Change::Op::erase:
       return apply_erase_fields(entry, change);
@@ -262,11 +272,22 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
 }
 
 Applied apply_change(Entry& entry, Change&& change, const MergePolicy& policy) {
-  if (change.op == Change::Op::put &&
-      (policy.kind == MergePolicy::Kind::lww || !change.value.is_object())) {
-    return apply_whole(entry, change, std::move(change.value));
+  if (change.op != Change::Op::put) return apply_change(entry, std::as_const(change), policy);
+  if (policy.kind == MergePolicy::Kind::lww || !change.value.is_object()) {
+    return verbatim_if_changed(apply_whole(entry, change, std::move(change.value)));
   }
-  return apply_change(entry, static_cast<const Change&>(change), policy);
+  if (entry.stamp < change.stamp) {
+    // Newer than every write in the entry (its stamp is the greatest applied): apply_replace keeps
+    // no field and stamps all of them with the entry's stamp, which leaves this.
+    entry.value = std::move(change.value);
+    entry.deleted = false;
+    entry.fields.clear();
+    entry.stamp = change.stamp;
+    entry.floor = change.stamp;
+    entry.schema_version = change.schema_version;
+    return {true, false, true};
+  }
+  return apply_change(entry, std::as_const(change), policy);
 }
 
 }  // namespace cairn::merge

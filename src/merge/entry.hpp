@@ -84,6 +84,7 @@ struct Change {
 struct Applied {
   bool changed = false;   // the entry is different afterwards
   bool rejected = false;  // the change, or part of it, lost to newer writes already applied
+  bool verbatim = false;  // a put's value became the entry's value as it was sent
 };
 
 // Applies `change` to `entry` under `policy` (see the rules above). Applying the same change twice

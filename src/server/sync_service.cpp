@@ -167,9 +167,8 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
 
     std::optional<EntryRow> row = tx.entry(dataset.id, wire.store, wire.key);
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
-    // A put's payload is {"value": V}; when V becomes the whole entry, its text serves both.
-    const bool whole =
-        change.op == merge::Change::Op::put && policy(wire.store).kind == MergePolicy::Kind::lww;
+    // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
+    // both.
     const std::string value_text =
         change.op == merge::Change::Op::put ? json::serialize(change.value) : std::string();
     // Moves a put's value into the entry; value_text stands for it from here on.
@@ -185,7 +184,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     if (outcome.changed) {
       std::optional<std::string> text;
       if (!entry.deleted) {
-        text = whole ? value_text : json::serialize(entry.value);
+        text = outcome.verbatim ? value_text : json::serialize(entry.value);
         if (text->size() > settings_.limits.max_value_bytes) {
           throw ApiError(422, "value_too_large",
                          fmt::format("{}/{} would hold {} bytes, over the limit of {}", wire.store,
