@@ -71,6 +71,7 @@ struct SyncReport {
   std::size_t received = 0;      // entry states received
   std::size_t applied = 0;       // of which changed something here
   std::size_t held_back = 0;     // received entries written by a newer schema, not applied
+  std::size_t skipped = 0;       // received entries of stores this database does not declare
   std::size_t conflicts = 0;     // conflicts the server reported for this database's changes
   bool full = false;             // the sync pulled the whole dataset (first use, or resync)
 };

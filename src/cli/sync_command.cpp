@@ -65,6 +65,7 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
                                         {"received", report.received},
                                         {"applied", report.applied},
                                         {"heldBack", report.held_back},
+                                        {"skipped", report.skipped},
                                         {"conflicts", report.conflicts},
                                         {"full", report.full},
                                         {"pending", db.pending_count()}})
@@ -77,6 +78,9 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   if (report.conflicts > 0)
     out << fmt::format(", {} conflicts decided by the server", report.conflicts);
   if (report.held_back > 0) out << fmt::format(", {} held back (newer schema)", report.held_back);
+  if (report.skipped > 0) {
+    out << fmt::format(", {} skipped (stores this database does not have)", report.skipped);
+  }
   if (report.full) out << " — full sync";
   out << '\n' << db.pending_count() << " pending\n";
 }

@@ -384,6 +384,9 @@ std::uint64_t LocalFile::outbox_count() {
   return count;
 }
 
+// sync_state.held_back is a set of flags.
+constexpr std::int64_t kHeldBack = 1, kSkippedStores = 2;
+
 LocalFile::SyncState LocalFile::sync_state() {
   auto& q = connection_.cached(
       "SELECT server, token, user_id, dataset, cursor, held_back, last_success_ms, last_error_ms, "
@@ -395,7 +398,8 @@ LocalFile::SyncState LocalFile::sync_state() {
              std::string(q.column_text(2)),
              std::string(q.column_text(3)),
              std::string(q.column_text(4)),
-             q.column_int(5) != 0,
+             (q.column_int(5) & kHeldBack) != 0,
+             (q.column_int(5) & kSkippedStores) != 0,
              q.column_int(6),
              q.column_int(7),
              std::string(q.column_text(8))};
@@ -415,7 +419,7 @@ void LocalFile::save_sync_state(const SyncState& state) {
       .bind(3, state.user_id)
       .bind(4, state.dataset)
       .bind(5, state.cursor)
-      .bind(6, std::int64_t{state.held_back})
+      .bind(6, (state.held_back ? kHeldBack : 0) | (state.skipped_stores ? kSkippedStores : 0))
       .bind(7, state.last_success_ms)
       .bind(8, state.last_error_ms)
       .bind(9, state.last_error)

@@ -107,7 +107,8 @@ class LocalFile {
     std::string user_id;
     std::string dataset;
     std::string cursor;
-    bool held_back = false;  // entries newer than the declared schema were skipped
+    bool held_back = false;       // entries newer than the declared schema were skipped
+    bool skipped_stores = false;  // entries of stores not declared here were skipped
     std::int64_t last_success_ms = 0;
     std::int64_t last_error_ms = 0;
     std::string last_error;

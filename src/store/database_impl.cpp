@@ -106,7 +106,7 @@ Database::Impl::Impl(const std::filesystem::path& path, DatabaseOptions options)
       lock_(options_.read_only ? std::nullopt : std::optional<FileLock>(std::in_place, path)),
       file_(path, options_.read_only, options_.create_if_missing, options_.durability) {
   load_replicas();
-  declare_stores();
+  const bool added = declare_stores();
   hydrate();
   bool migrated = false;
   for (auto& [name, state] : stores_) {
@@ -115,13 +115,14 @@ Database::Impl::Impl(const std::filesystem::path& path, DatabaseOptions options)
       migrated = migrated || state.stored_version == state.schema.version;
     }
   }
-  // Sync skipped entries written by a newer schema; now that the application has upgraded, the
-  // next sync pulls the dataset from the beginning to fetch them.
-  if (migrated && !options_.read_only) {
+  // Sync skipped entries of newer store versions and of stores this build did not declare; now
+  // that the application has upgraded, the next sync pulls the dataset from the beginning to
+  // fetch them.
+  if ((migrated || added) && !options_.read_only) {
     LocalFile::SyncState sync = file_.sync_state();
-    if (sync.held_back) {
+    if ((migrated && sync.held_back) || (added && sync.skipped_stores)) {
       sync.cursor.clear();
-      sync.held_back = false;
+      sync.held_back = sync.skipped_stores = false;  // the next sync says again what it skips
       file_.save_sync_state(sync);
     }
   }
@@ -139,7 +140,7 @@ void Database::Impl::load_replicas() {
 
 // Records the declared stores in the file (creating missing ones, updating changed policies) and
 // decides which stores this Database loads, and whether each may be written.
-void Database::Impl::declare_stores() {
+bool Database::Impl::declare_stores() {
   const bool read_only = options_.read_only;
   std::map<std::string, LocalFile::StoreRow, std::less<>> recorded;
   for (auto& row : file_.stores()) {
@@ -162,6 +163,7 @@ void Database::Impl::declare_stores() {
     }
   }
 
+  bool added = false;
   std::optional<sqlite::TransactionGuard> guard;
   const auto begin = [&] {
     if (!guard) guard.emplace(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
@@ -177,6 +179,7 @@ void Database::Impl::declare_stores() {
         begin();
         state.id = file_.insert_store(schema.name, schema.version, policy);
         store_names_[state.id] = schema.name;
+        added = !recorded.empty();  // a store added to a database that had others
       }
     } else {
       const LocalFile::StoreRow& row = it->second;
@@ -207,6 +210,7 @@ void Database::Impl::declare_stores() {
     stores_.emplace(schema.name, std::move(state));
   }
   if (guard) guard->commit();
+  return added;
 }
 
 void Database::Impl::hydrate() {

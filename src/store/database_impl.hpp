@@ -107,7 +107,7 @@ class Database::Impl {
     std::size_t acknowledged = 0;  // outbox records removed
     std::size_t applied = 0;       // entries whose local state changed
     std::size_t held = 0;          // entries skipped: written by a newer schema than declared
-    std::size_t unknown = 0;       // entries of stores this database does not load
+    std::size_t skipped = 0;       // entries skipped: of stores this database does not declare
   };
   // In one SQLite transaction: removes the outbox records up to `acked_through` (clearing their
   // entries' pending counts), merges the server's entry states (rebasing this replica's pending
@@ -135,7 +135,7 @@ class Database::Impl {
 
  private:
   void load_replicas();
-  void declare_stores();
+  bool declare_stores();  // whether it added a store to the file
   void hydrate();
   void hydrate(StoreState& state);
   void migrate(StoreState& state);

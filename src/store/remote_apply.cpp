@@ -101,8 +101,9 @@ Database::Impl::RemoteApplied Database::Impl::apply_sync(std::uint64_t acked_thr
     protocol::ReplicaInterner wire_replicas;
     for (const RemoteEntry& remote : entries) {
       auto found = stores_.find(remote.store);
-      if (found == stores_.end()) {
-        ++result.unknown;
+      if (found == stores_.end()) {  // a store this build does not declare: kept on the server
+        ++result.skipped;
+        state.skipped_stores = true;
         continue;
       }
       StoreState& store = found->second;

@@ -200,6 +200,7 @@ SyncReport SyncEngine::run(bool full) {
       report.received += entries.size();
       report.applied += applied.applied;
       report.held_back += applied.held;
+      report.skipped += applied.skipped;
       report.conflicts += body.at("conflictResolutions").as_array().size();
       if (sending > 0 && applied.acknowledged == 0) {
         throw SyncFailure{true, "the server did not acknowledge the changes sent", 0};

@@ -331,6 +331,38 @@ TEST_F(SyncTest, EntriesFromOlderSchemasAreMigratedAndNewerOnesHeldBackUntilAnUp
   EXPECT_FALSE(SyncClient::stored_status(upgraded).held_back);
 }
 
+TEST_F(SyncTest, EntriesOfAStoreThisBuildDoesNotDeclareArriveOnceItDoes) {
+  // A newer build adds a store "notes"; an older build syncs the same dataset without it.
+  auto with_notes = app_options();
+  with_notes.stores.push_back({"notes", 1, MergePolicy::whole_entry()});
+  Database old_app = open("old");
+  SyncClient::sync_once(old_app, options());
+  const std::string token = stored_token(old_app);
+  {
+    Database new_app = Database::open(dir_ / "new.db", with_notes);
+    new_app.put("notes", "n1", j(R"("buy milk")"));
+    SyncClient::sync_once(new_app, options(token));
+  }
+  const SyncReport report = SyncClient::sync_once(old_app, options(token));
+  EXPECT_EQ(report.skipped, 1u);
+  EXPECT_EQ(report.held_back, 0u);  // held back means newer versions of stores it declares
+
+  // Reopening the same build changes nothing: the cursor stays.
+  auto path = old_app.path();
+  old_app = Database::open(dir_ / "unused.db", app_options());
+  old_app = Database::open(path, app_options());
+  EXPECT_FALSE(SyncClient::sync_once(old_app, options(token)).full);
+
+  // The older build upgrades: the store is created on open, and the next sync fetches its entries
+  // even though the cursor had moved past them.
+  old_app = Database::open(dir_ / "unused.db", app_options());
+  Database upgraded = Database::open(path, with_notes);
+  const SyncReport after = SyncClient::sync_once(upgraded, options(token));
+  EXPECT_TRUE(after.full);
+  EXPECT_EQ(upgraded.get("notes", "n1"), j(R"("buy milk")"));
+  EXPECT_FALSE(SyncClient::stored_status(upgraded).held_back);
+}
+
 TEST_F(SyncTest, ACursorTheServerNoLongerKnowsTriggersAFullResync) {
   const std::vector<std::string> flags = {"--schema", (dir_ / "schema.json").string()};
   Database phone = open("phone");
