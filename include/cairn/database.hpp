@@ -93,8 +93,10 @@ class Database {
   ~Database();
 
   const std::filesystem::path& path() const;
-  // This database's replica id: 32 hex digits, created once when the file is created.
-  const std::string& replica_id() const;
+  // This database's replica id: 32 hex digits, created with the file. It changes only when a sync
+  // finds that the server applied other changes under this replica's numbers (the file was
+  // restored from a backup or copied; see SyncReport::new_replica).
+  std::string replica_id() const;
   // The latest HLC reading the database has issued or received.
   Timestamp clock() const;
 

@@ -74,6 +74,12 @@ struct SyncReport {
   std::size_t skipped = 0;       // received entries of stores this database does not declare
   std::size_t conflicts = 0;     // conflicts the server reported for this database's changes
   bool full = false;             // the sync pulled the whole dataset (first use, or resync)
+  // The server had lost changes it acknowledged (restored from a backup): the outbox was numbered
+  // again from where the server stands. The lost changes remain only in this database.
+  bool renumbered = false;
+  // The server had applied other changes under this database's numbers (the database was restored
+  // from a backup, or copied): it continues as a new replica, with a new id.
+  bool new_replica = false;
 };
 
 class SyncClient {

@@ -68,6 +68,8 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
                                         {"skipped", report.skipped},
                                         {"conflicts", report.conflicts},
                                         {"full", report.full},
+                                        {"renumbered", report.renumbered},
+                                        {"newReplica", report.new_replica},
                                         {"pending", db.pending_count()}})
         << '\n';
     return;
@@ -82,7 +84,17 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
     out << fmt::format(", {} skipped (stores this database does not have)", report.skipped);
   }
   if (report.full) out << " — full sync";
-  out << '\n' << db.pending_count() << " pending\n";
+  out << '\n';
+  if (report.renumbered) {
+    out << "the server had lost changes it acknowledged (restored from a backup?): the outbox was "
+           "numbered again from where it stands\n";
+  }
+  if (report.new_replica) {
+    out << "the server had other changes under this database's numbers (restored or copied?): "
+           "it continues as replica "
+        << db.replica_id() << '\n';
+  }
+  out << db.pending_count() << " pending\n";
 }
 
 }  // namespace cairn::cli

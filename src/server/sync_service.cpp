@@ -75,6 +75,33 @@ json::object feed_page(StorageTransaction& tx, const std::string& dataset_id, st
                       {"cursor", std::to_string(more ? cursor : last_seq)}};
 }
 
+// Changes numbered at or below the client's acknowledged point (`applied`) must be resends of what
+// the server applied under those numbers. A client whose numbering started again (its database
+// restored from a backup, or copied to another device) sends other changes under them;
+// acknowledging those would drop them, so they are refused, saying how many of the first ones
+// are true resends ("matchedThrough": the client may drop those).
+void check_resent(StorageTransaction& tx, const DatasetRow& dataset, const SyncRequest& request,
+                  std::uint64_t applied) {
+  for (const protocol::WireChange& change : request.changes) {
+    if (change.seq > applied) return;
+    // Every numbered change the server applied has its history row; none for this entry means
+    // the change under that number was to another entry.
+    const std::optional<HistoryRow> before =
+        tx.client_change(dataset.id, change.store, change.key, request.client_id, change.seq);
+    if (before && before->op == merge::op_name(change.change.op) &&
+        (change.change.stamp.hlc.is_zero() || before->hlc == change.change.stamp.hlc)) {
+      continue;
+    }
+    throw ApiError(409, "sequence_reused",
+                   fmt::format("change {} from client '{}' is not the change the server applied "
+                               "under that number: the client's numbering started again (was "
+                               "its database restored or copied?); send the changes from {} on "
+                               "under a new clientId",
+                               change.seq, request.client_id, change.seq),
+                   json::object{{"appliedThrough", applied}, {"matchedThrough", change.seq - 1}});
+  }
+}
+
 }  // namespace
 
 struct SyncService::Applied {
@@ -140,6 +167,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   if (request.numbered) {
     const std::uint64_t first = request.changes.front().seq;
     const std::uint64_t last = request.changes.back().seq;
+    if (first <= applied) check_resent(tx, dataset, request, applied);
     if (last <= applied) {  // all applied before: acknowledge, apply nothing
       result.last_seq = dataset.last_seq;
       return result;

@@ -275,6 +275,13 @@ std::uint32_t LocalFile::insert_replica(std::string_view replica_id) {
   return static_cast<std::uint32_t>(connection_.query_int("SELECT last_insert_rowid()"));
 }
 
+std::pair<std::uint32_t, std::string> LocalFile::new_own_replica() {
+  std::string id = new_replica_id();
+  const std::uint32_t ref = insert_replica(id);
+  connection_.prepare("UPDATE replica SET replica_id = ?1 WHERE id = 1").bind(1, id).run();
+  return {ref, std::move(id)};
+}
+
 std::vector<LocalFile::StoreRow> LocalFile::stores() {
   std::vector<StoreRow> rows;
   auto& query = connection_.cached("SELECT id, name, version, policy FROM stores ORDER BY name");
@@ -433,6 +440,17 @@ void LocalFile::for_each_outbox_through(
   while (q.step())
     visit(static_cast<std::uint32_t>(q.column_int(0)), q.column_text(1));
   q.reset();
+}
+
+std::uint64_t LocalFile::renumber_outbox(std::uint64_t first) {
+  const std::int64_t oldest = connection_.query_int("SELECT coalesce(min(seq), 0) FROM outbox");
+  if (oldest == 0) return first;
+  // Through negative numbers, so that no two records ever share one.
+  connection_.prepare("UPDATE outbox SET seq = -(seq + ?1)")
+      .bind(1, static_cast<std::int64_t>(first) - oldest)
+      .run();
+  connection_.exec("UPDATE outbox SET seq = -seq");
+  return static_cast<std::uint64_t>(connection_.query_int("SELECT max(seq) FROM outbox")) + 1;
 }
 
 void LocalFile::delete_outbox_through(std::uint64_t seq) {

@@ -59,6 +59,9 @@ class LocalFile {
 
   std::vector<std::pair<std::uint32_t, std::string>> replica_ids();
   std::uint32_t insert_replica(std::string_view replica_id);
+  // Makes a new random id this database's own (recorded among the replicas); returns its ref and
+  // the id. Rows stamped with the old id keep it.
+  std::pair<std::uint32_t, std::string> new_own_replica();
 
   struct StoreRow {
     std::uint32_t id = 0;
@@ -95,6 +98,9 @@ class LocalFile {
   void append_outbox(const OutboxRow& row);
   std::vector<OutboxRow> outbox(std::uint64_t after_seq, std::size_t limit);
   std::uint64_t outbox_count();
+  // Renumbers the outbox in order so that its oldest record is `first`; returns the number after
+  // its newest (`first` when it is empty).
+  std::uint64_t renumber_outbox(std::uint64_t first);
   // (store_id, key) -> number of outbox records, for the pending-writes flags.
   void for_each_pending(const std::function<void(std::uint32_t store_id, std::string_view key,
                                                  std::uint32_t count)>& visit);

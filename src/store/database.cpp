@@ -23,7 +23,8 @@ Database::~Database() = default;
 const std::filesystem::path& Database::path() const {
   return impl_->path_;
 }
-const std::string& Database::replica_id() const {
+std::string Database::replica_id() const {
+  std::lock_guard lock(impl_->write_mutex_);
   return *impl_->self_;
 }
 Timestamp Database::clock() const {

@@ -115,6 +115,12 @@ class Database::Impl {
   // hear of the changes with origin remote. Throws Error on a malformed entry (nothing applied).
   RemoteApplied apply_sync(std::uint64_t acked_through, const std::vector<RemoteEntry>& entries,
                            LocalFile::SyncState state);
+  // The server expects this replica's next change to be number `first` (it was restored from a
+  // backup and lost changes it had acknowledged): the outbox is renumbered from there.
+  void renumber_outbox(std::uint64_t first);
+  // The server applied other changes under this replica's numbers (this database was restored
+  // from a backup, or copied): it continues as a new replica, its outbox numbered from 1.
+  void become_new_replica();
 
   std::filesystem::path path_;
   DatabaseOptions options_;

@@ -21,6 +21,26 @@ void Database::Impl::save_sync_state(const LocalFile::SyncState& state) {
   file_.save_sync_state(state);
 }
 
+void Database::Impl::renumber_outbox(std::uint64_t first) {
+  std::lock_guard lock(write_mutex_);
+  sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+  const std::uint64_t next = file_.renumber_outbox(first);
+  file_.save_clock(clock_->last(), next);
+  guard.commit();
+  next_seq_ = next;
+}
+
+void Database::Impl::become_new_replica() {
+  std::lock_guard lock(write_mutex_);
+  sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+  auto [ref, id] = file_.new_own_replica();
+  const std::uint64_t next = file_.renumber_outbox(1);
+  file_.save_clock(clock_->last(), next);
+  guard.commit();
+  self_ = replicas_.add(ref, std::move(id));
+  next_seq_ = next;
+}
+
 namespace {
 
 bool same_state(const merge::Entry& a, const merge::Entry& b) {

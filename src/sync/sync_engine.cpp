@@ -118,14 +118,53 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
   db_.save_sync_state(state);
 }
 
+// A 409 for the changes `request` sent. "sequence_gap": the server expects another number next.
+// Higher than this request's first: it has applied those before (an acknowledgement was lost), so
+// they are acknowledged here. Lower: the server was restored from a backup and lost changes it had
+// acknowledged; the outbox is renumbered from what it expects (the lost changes stay only here).
+// "sequence_reused": the server applied other changes under this replica's numbers (this database
+// was restored or copied); the true resends are acknowledged and the rest go out as a new replica.
+void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const json::object& request,
+                                        LocalFile::SyncState& state, SyncReport& report) {
+  const json::value body = parse_body(result, "sending changes");
+  const json::object* error = body.at("error").if_object();
+  const json::value* code = error ? error->if_contains("code") : nullptr;
+  const json::array& sent = request.at("changes").as_array();
+  const auto number = [&](std::string_view name) -> std::optional<std::uint64_t> {
+    const json::value* member = error ? error->if_contains(name) : nullptr;
+    if (member == nullptr || !member->is_number()) return std::nullopt;
+    return member->to_number<std::uint64_t>();
+  };
+  if (sent.empty() || code == nullptr || !code->is_string()) throw failure_of(result, "syncing");
+  const std::uint64_t first = sent[0].at("seq").to_number<std::uint64_t>();
+  if (code->get_string() == "sequence_reused") {
+    const std::optional<std::uint64_t> matched = number("matchedThrough");
+    if (!matched) throw failure_of(result, "syncing");
+    if (*matched >= first) report.acknowledged += db_.apply_sync(*matched, {}, state).acknowledged;
+    db_.become_new_replica();
+    report.new_replica = true;
+    return;
+  }
+  const std::optional<std::uint64_t> expected = number("expected");
+  if (code->get_string() != "sequence_gap" || !expected || *expected == 0 || *expected == first) {
+    throw failure_of(result, "syncing");
+  }
+  if (*expected > first) {
+    report.acknowledged += db_.apply_sync(*expected - 1, {}, state).acknowledged;
+  } else {
+    db_.renumber_outbox(*expected);
+    report.renumbered = true;
+  }
+}
+
 SyncReport SyncEngine::run(bool full) {
   SyncReport report;
   LocalFile::SyncState state = db_.sync_state();
   if (full) state.cursor.clear();
   try {
     configure(state, report);
-    const std::string& replica = *db_.self_;
     while (true) {
+      const std::string& replica = *db_.self_;  // changes when the database becomes a new replica
       // The next batch of the outbox, bounded by count and bytes.
       json::array changes;
       std::size_t bytes = 0;
@@ -152,24 +191,8 @@ SyncReport SyncEngine::run(bool full) {
       const net::HttpResult result =
           call("POST", "/api/sync/patch", json::serialize(request), state.token);
 
-      if (result.status == 409) {  // the server wants changes from another number
-        const json::value body = parse_body(result, "sending changes");
-        const json::value* expected = body.at("error").is_object()
-                                          ? body.at("error").as_object().if_contains("expected")
-                                          : nullptr;
-        const std::uint64_t first = request.at("changes").as_array().empty()
-                                        ? 0
-                                        : request.at("changes").as_array()[0].at("seq").as_uint64();
-        if (expected == nullptr || !expected->is_number() || first == 0 ||
-            expected->to_number<std::uint64_t>() < first) {
-          throw SyncFailure{false,
-                            "the server no longer has changes it acknowledged (was it restored "
-                            "from a backup?); this database cannot resume syncing",
-                            0};
-        }
-        // It already has everything before `expected`: acknowledge that much and go on.
-        report.acknowledged +=
-            db_.apply_sync(expected->to_number<std::uint64_t>() - 1, {}, state).acknowledged;
+      if (result.status == 409) {  // the server wants these changes under other numbers
+        handle_refused_numbers(result, request, state, report);
         continue;
       }
       if (result.status == 410) {  // the feed moved on without us: start it again

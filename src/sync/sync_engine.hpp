@@ -6,6 +6,7 @@
 // Not thread-safe: one thread runs an engine.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cairn/sync.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ class SyncEngine {
 
  private:
   void configure(LocalFile::SyncState& state, SyncReport& report);
+  void handle_refused_numbers(const net::HttpResult& result, const boost::json::object& request,
+                              LocalFile::SyncState& state, SyncReport& report);
   net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
                        const std::string& token);
 

@@ -235,6 +235,43 @@ TEST_F(SyncApiTest, AGapInTheSequenceIsRefusedWithTheNumberExpected) {
   EXPECT_FALSE(full.at("journal").as_object().contains("c"));
 }
 
+// A client whose numbering started again (its database restored from a backup) sends different
+// changes under numbers the server already applied: acknowledging them would drop them.
+TEST_F(SyncApiTest, OtherChangesUnderNumbersAlreadyAppliedAreRefused) {
+  ApiClient client = ApiClient::guest(port());
+  const auto send = [&](json::array changes) {
+    return client.post("/api/sync/patch",
+                       json::object{{"clientId", "phone"}, {"changes", std::move(changes)}});
+  };
+  ASSERT_EQ(send({change(1, "journal", "a", "put", {{"value", 1}}, "1700000000000:0"),
+                  change(2, "journal", "b", "put", {{"value", 2}}, "1700000000001:0")})
+                .status,
+            200);
+  // The same changes again are a resend: acknowledged, applied once.
+  EXPECT_EQ(send({change(2, "journal", "b", "put", {{"value", 2}}, "1700000000001:0")}).at("ack"),
+            2);
+  // Other changes under those numbers, whether all of them or some were applied before: refused,
+  // nothing of them applied, and the answer says through which number they were true resends.
+  const std::pair<json::array, int> cases[] = {
+      {{change(2, "journal", "x", "put", {{"value", 9}}, "1700000000005:0")}, 1},
+      {{change(2, "journal", "b", "put", {{"value", 9}}, "1700000000005:0"),
+        change(3, "journal", "y", "put", {{"value", 9}}, "1700000000006:0")},
+       1},
+      {{change(1, "journal", "a", "delete", {}, "1700000000000:0")}, 0},
+      {{change(1, "journal", "a", "put", {{"value", 1}}, "1700000000000:0"),
+        change(2, "journal", "z", "put", {{"value", 9}}, "1700000000001:0")},
+       1}};
+  for (const auto& [changes, matched] : cases) {
+    const ApiResult reused = send(changes);
+    EXPECT_EQ(reused.status, 409) << json::serialize(changes);
+    EXPECT_EQ(reused.error_code(), "sequence_reused");
+    EXPECT_EQ(reused.at("error").at("appliedThrough"), 2);
+    EXPECT_EQ(reused.at("error").at("matchedThrough"), matched);
+  }
+  const ApiResult full = client.post("/api/sync/full", json::object{});
+  EXPECT_EQ(full.at("journal"), j(R"({"a":1,"b":2})"));
+}
+
 // Requests captured from one client, delivered in every order (as a flaky network and retries
 // might), with the client resending from the acknowledged point after each refusal: the stores
 // and the counter always end as if each change had been applied once, in order.

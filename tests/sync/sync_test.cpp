@@ -71,6 +71,20 @@ class SyncTest : public ::testing::Test {
   }
   static std::string stored_token(Database& db) { return SyncClient::stored_token(db); }
 
+  // Stops cairnd, copies its database aside (backup) or back (restore), and starts it again.
+  void backup_server() { restart_server(dir_ / "server" / "cairnd.db", dir_ / "backup.db"); }
+  void restore_server() { restart_server(dir_ / "backup.db", dir_ / "server" / "cairnd.db"); }
+  void restart_server(const std::filesystem::path& from, const std::filesystem::path& to) {
+    cairnd_->process().signal(SIGTERM);
+    ASSERT_EQ(cairnd_->process().wait(), 0);
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::remove(dir_ / "server" / "cairnd.db-wal");
+    cairnd_ = std::make_unique<Cairnd>(
+        dir_ / "server",
+        std::vector<std::string>{"--schema", (dir_ / "schema.json").string(), "--rate-limit", "0"});
+    proxy_->set_target(cairnd_->port());
+  }
+
   TempDir dir_;
   std::unique_ptr<Cairnd> cairnd_;
   std::unique_ptr<FaultProxy> proxy_;
@@ -364,30 +378,88 @@ TEST_F(SyncTest, EntriesOfAStoreThisBuildDoesNotDeclareArriveOnceItDoes) {
 }
 
 TEST_F(SyncTest, ACursorTheServerNoLongerKnowsTriggersAFullResync) {
-  const std::vector<std::string> flags = {"--schema", (dir_ / "schema.json").string()};
   Database phone = open("phone");
   phone.put("journal", "early", j("1"));
   SyncClient::sync_once(phone, options());
-  // The operator takes a backup of the server ...
-  cairnd_->process().signal(SIGTERM);
-  ASSERT_EQ(cairnd_->process().wait(), 0);
-  std::filesystem::copy_file(dir_ / "server" / "cairnd.db", dir_ / "backup.db");
-  cairnd_ = std::make_unique<Cairnd>(dir_ / "server", flags);
-  proxy_->set_target(cairnd_->port());
-  // ... the phone syncs more ...
-  phone.put("journal", "late", j("2"));
+  backup_server();                       // the operator takes a backup of the server ...
+  phone.put("journal", "late", j("2"));  // ... the phone syncs more ...
   SyncClient::sync_once(phone, options());
-  // ... and the server is restored from the backup: the phone's cursor is now in its future.
-  cairnd_->process().signal(SIGTERM);
-  ASSERT_EQ(cairnd_->process().wait(), 0);
-  std::filesystem::copy_file(dir_ / "backup.db", dir_ / "server" / "cairnd.db",
-                             std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::remove(dir_ / "server" / "cairnd.db-wal");
-  cairnd_ = std::make_unique<Cairnd>(dir_ / "server", flags);
-  proxy_->set_target(cairnd_->port());
+  restore_server();  // ... and the server is restored: the phone's cursor is in its future
   const SyncReport report = SyncClient::sync_once(phone, options());
   EXPECT_TRUE(report.full);  // the server answered 410 and the client pulled everything again
   EXPECT_EQ(phone.get("journal", "early"), j("1"));
+}
+
+TEST_F(SyncTest, AServerRestoredFromABackupStillGetsThePendingChanges) {
+  Database phone = open("phone");
+  phone.put("journal", "early", j("1"));
+  SyncClient::sync_once(phone, options());
+  const std::string token = stored_token(phone);
+  backup_server();
+  phone.put("journal", "late", j("2"));
+  SyncClient::sync_once(phone, options(token));  // acknowledged, then lost with the restore
+  restore_server();
+  phone.put("journal", "offline", j("3"));
+  // The server expects the number after "early": the outbox is renumbered from there.
+  const SyncReport report = SyncClient::sync_once(phone, options(token));
+  EXPECT_TRUE(report.renumbered);
+  EXPECT_EQ(phone.pending_count(), 0u);
+  Database laptop = open("laptop");
+  SyncClient::sync_once(laptop, options(token));
+  EXPECT_EQ(laptop.get("journal", "offline"), j("3"));
+  EXPECT_EQ(laptop.get("journal", "early"), j("1"));
+  EXPECT_FALSE(laptop.contains("journal", "late"));  // lost on the server; the phone still has it
+  EXPECT_EQ(phone.get("journal", "late"), j("2"));
+  // Later changes follow on as usual.
+  phone.put("journal", "after", j("4"));
+  EXPECT_FALSE(SyncClient::sync_once(phone, options(token)).renumbered);
+  SyncClient::sync_once(laptop, options(token));
+  EXPECT_EQ(laptop.get("journal", "after"), j("4"));
+}
+
+TEST_F(SyncTest, ADatabaseRestoredFromABackupContinuesAsANewReplicaAndLosesNothing) {
+  const auto path = dir_ / "phone.db";
+  const auto add_xp = [](Database& db, int xp) {
+    Transaction txn = db.transaction();
+    txn.increment("playerStatistics", "running", "xp", xp);
+    txn.commit();
+  };
+  std::string token, first_replica;
+  {
+    Database phone = open("phone");
+    add_xp(phone, 10);
+    SyncClient::sync_once(phone, options());
+    token = stored_token(phone);
+    first_replica = phone.replica_id();
+    add_xp(phone, 5);  // pending in the backup ...
+  }
+  std::filesystem::copy_file(path, dir_ / "phone-backup.db");
+  {
+    Database phone = open("phone");
+    SyncClient::sync_once(phone, options(token));  // ... and sent after it
+    phone.put("journal", "before-restore", j("1"));
+    SyncClient::sync_once(phone, options(token));
+  }
+  // The device is restored from its backup, and the user goes on writing.
+  std::filesystem::copy_file(dir_ / "phone-backup.db", path,
+                             std::filesystem::copy_options::overwrite_existing);
+  Database phone = open("phone");
+  phone.put("journal", "after-restore", j("2"));
+  add_xp(phone, 1);
+  const SyncReport report = SyncClient::sync_once(phone, options(token));
+  EXPECT_TRUE(report.new_replica);
+  EXPECT_NE(phone.replica_id(), first_replica);
+  EXPECT_EQ(phone.pending_count(), 0u);
+
+  Database laptop = open("laptop");
+  SyncClient::sync_once(laptop, options(token));
+  EXPECT_EQ(laptop.get("journal", "after-restore"), j("2"));
+  EXPECT_EQ(laptop.get("journal", "before-restore"), j("1"));
+  // 10 + 5 (sent before the restore, and again from the backup: applied once) + 1.
+  EXPECT_EQ(laptop.get("playerStatistics", "running"), j(R"({"xp":16})"));
+  SyncClient::sync_once(phone, options(token));
+  EXPECT_EQ(phone.get("playerStatistics", "running"), j(R"({"xp":16})"));
+  EXPECT_EQ(phone.get("journal", "before-restore"), j("1"));
 }
 
 TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {

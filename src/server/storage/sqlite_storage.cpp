@@ -123,6 +123,28 @@ void configure(sqlite::Connection& db) {
   db.exec("PRAGMA synchronous = NORMAL");
 }
 
+constexpr std::string_view kHistoryColumns =
+    "SELECT id, dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, replica, "
+    "server_ms, op, payload, outcome, resolution FROM history ";
+
+HistoryRow read_history(const sqlite::Statement& q) {
+  return {q.column_int(0),
+          std::string(q.column_text(1)),
+          std::string(q.column_text(2)),
+          std::string(q.column_text(3)),
+          static_cast<std::uint64_t>(q.column_int(4)),
+          std::string(q.column_text(5)),
+          std::string(q.column_text(6)),
+          static_cast<std::uint64_t>(q.column_int(7)),
+          Timestamp::from_packed(static_cast<std::uint64_t>(q.column_int(8))),
+          std::string(q.column_text(9)),
+          q.column_int(10),
+          std::string(q.column_text(11)),
+          std::string(q.column_text(12)),
+          std::string(q.column_text(13)),
+          std::string(q.column_text(14))};
+}
+
 EntryRow read_entry(const sqlite::Statement& row, int first) {
   EntryRow entry;
   entry.store = row.column_text(first);
@@ -441,24 +463,32 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
                                   std::string_view key, std::size_t limit) override {
-    auto& q = db_.cached(
-        "SELECT id, dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, replica, "
-        "server_ms, op, payload, outcome, resolution FROM history "
-        "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 ORDER BY id LIMIT ?4");
+    auto& q = db_.cached(std::string(kHistoryColumns) +
+                         "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 ORDER BY id LIMIT ?4");
     q.bind(1, dataset_id).bind(2, store).bind(3, key).bind(4, static_cast<std::int64_t>(limit));
     std::vector<HistoryRow> rows;
-    while (q.step()) {
-      rows.push_back({q.column_int(0), std::string(q.column_text(1)), std::string(q.column_text(2)),
-                      std::string(q.column_text(3)), static_cast<std::uint64_t>(q.column_int(4)),
-                      std::string(q.column_text(5)), std::string(q.column_text(6)),
-                      static_cast<std::uint64_t>(q.column_int(7)),
-                      Timestamp::from_packed(static_cast<std::uint64_t>(q.column_int(8))),
-                      std::string(q.column_text(9)), q.column_int(10),
-                      std::string(q.column_text(11)), std::string(q.column_text(12)),
-                      std::string(q.column_text(13)), std::string(q.column_text(14))});
-    }
+    while (q.step())
+      rows.push_back(read_history(q));
     q.reset();
     return rows;
+  }
+
+  std::optional<HistoryRow> client_change(std::string_view dataset_id, std::string_view store,
+                                          std::string_view key, std::string_view client_id,
+                                          std::uint64_t client_seq) override {
+    // Through the entry's history, newest first: a resent change is usually a recent one.
+    auto& q = db_.cached(std::string(kHistoryColumns) +
+                         "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 AND client_id = ?4 "
+                         "AND client_seq = ?5 ORDER BY id DESC LIMIT 1");
+    q.bind(1, dataset_id)
+        .bind(2, store)
+        .bind(3, key)
+        .bind(4, client_id)
+        .bind(5, static_cast<std::int64_t>(client_seq));
+    std::optional<HistoryRow> row;
+    if (q.step()) row = read_history(q);
+    q.reset();
+    return row;
   }
 
  private:

@@ -125,6 +125,11 @@ class StorageTransaction {
                                std::uint64_t seq) = 0;
 
   virtual void append_history(const HistoryRow& row) = 0;
+  // The history row of a client's numbered change to an entry, if the server decided one.
+  virtual std::optional<HistoryRow> client_change(std::string_view dataset_id,
+                                                  std::string_view store, std::string_view key,
+                                                  std::string_view client_id,
+                                                  std::uint64_t client_seq) = 0;
   // An entry's history, oldest first, at most `limit` rows.
   virtual std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
                                           std::string_view key, std::size_t limit) = 0;
