@@ -98,6 +98,10 @@ int cairnd_main(int argc, char** argv) {
               "On shutdown, wait this long for requests in flight", drain_timeout_ms),
   };
   app.add_option("--config", config_file, "JSON config file (keys in docs/operations.md)");
+  std::string restore_from;  // on the command line only: a config file must not restore each start
+  app.add_option("--restore-from", restore_from,
+                 "Put this backup of cairnd.db in place under --data, then exit (cairnd must not "
+                 "be running; docs/operations.md)");
   for (auto& s : settings)
     s.add(app, s.flag, s.help);
 
@@ -143,6 +147,21 @@ int cairnd_main(int argc, char** argv) {
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (!restore_from.empty()) {
+    try {
+      const RestoreReport report = restore_data(options.data_dir, restore_from);
+      spdlog::info("restored {} into {} ({} datasets; their feeds moved forward by {})",
+                   restore_from, (options.data_dir / "cairnd.db").string(), report.datasets,
+                   kRestoreFeedJump);
+      if (!report.replaced.empty()) {
+        spdlog::info("the database it replaced is kept as {}", report.replaced.string());
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot restore: {}", e.what());
+      return 1;
+    }
+  }
   try {
     Server server(options);
     spdlog::info("cairnd version={} listening=http://{}:{} data={}", kVersion, options.http.address,

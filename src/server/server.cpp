@@ -1,12 +1,15 @@
 #include "server/server.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <cairn/error.hpp>
 #include <cairn/schema.hpp>
 #include <cairn/version.hpp>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "server/accounts.hpp"
@@ -14,6 +17,7 @@
 #include "server/rate_limiter.hpp"
 #include "server/storage/sqlite_storage.hpp"
 #include "server/sync_service.hpp"
+#include "storage/file_lock.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
@@ -53,7 +57,51 @@ json::object load_profile_template(const std::filesystem::path& file) {
 
 }  // namespace
 
+RestoreReport restore_data(const std::filesystem::path& data_dir,
+                           const std::filesystem::path& backup) {
+  namespace fs = std::filesystem;
+  const fs::path live = data_dir / "cairnd.db";
+  fs::create_directories(data_dir);
+  const FileLock lock(live);  // no cairnd may run on it meanwhile
+  if (!fs::is_regular_file(backup)) {
+    throw Error(ErrorCode::not_found, fmt::format("there is no backup at '{}'", backup.string()));
+  }
+  // Prepared beside the live database, then swapped in: a failure leaves the live one as it was.
+  const fs::path incoming = data_dir / "cairnd.db.restoring";
+  const auto remove_incoming = [&] {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      fs::remove(incoming.string() + suffix);
+  };
+  remove_incoming();
+  RestoreReport report;
+  try {
+    fs::copy_file(backup, incoming);
+    SqliteStorage storage(incoming);  // refuses a file that is not cairnd's
+    auto tx = storage.begin(true);
+    report.datasets = tx->advance_feeds(kRestoreFeedJump);
+    tx->commit();
+  } catch (...) {
+    remove_incoming();
+    throw;
+  }
+  if (fs::exists(live)) {
+    report.replaced = data_dir / fmt::format("cairnd.db.replaced-{}", now_ms());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (fs::exists(live.string() + suffix)) {
+        fs::rename(live.string() + suffix, report.replaced.string() + suffix);
+      }
+    }
+  }
+  for (const char* suffix : {"-wal", "-shm", ""}) {  // the main file last
+    if (fs::exists(incoming.string() + suffix)) {
+      fs::rename(incoming.string() + suffix, live.string() + suffix);
+    }
+  }
+  return report;
+}
+
 struct Server::Parts {
+  std::optional<FileLock> lock;  // first in, last out
   std::unique_ptr<SqliteStorage> storage;
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<Accounts> accounts;
@@ -72,6 +120,15 @@ HttpResponse error_response(int status, std::string_view code, std::string_view 
 Server::Server(ServerOptions options)
     : options_(std::move(options)), parts_(std::make_unique<Parts>()) {
   std::filesystem::create_directories(options_.data_dir);
+  try {
+    parts_->lock.emplace(options_.data_dir / "cairnd.db");
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::database_locked) throw;
+    throw Error(ErrorCode::database_locked,
+                fmt::format("the data directory '{}' is in use by another cairnd (one process per "
+                            "data directory)",
+                            options_.data_dir.string()));
+  }
   parts_->storage = std::make_unique<SqliteStorage>(options_.data_dir / "cairnd.db");
 
   SyncSettings settings;

@@ -35,7 +35,8 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Opens storage under the data directory and binds the listening socket; throws on failure.
+  // Locks the data directory (Error(database_locked) while another cairnd uses it), opens storage
+  // under it and binds the listening socket; throws on failure.
   explicit Server(ServerOptions options);
   ~Server();
 
@@ -52,6 +53,20 @@ class Server {
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<HttpServer> http_;
 };
+
+// Puts a backup of cairnd.db (made with SQLite's .backup) in place under `data_dir`, for a
+// cairnd started afterwards. The database it replaces is kept beside it, renamed
+// cairnd.db.replaced-<ms>. Every dataset's feed moves forward by kRestoreFeedJump, past any
+// position handed out before the restore, so devices that synced after the backup was taken go
+// on from their cursors and receive every change made from now on. Throws Error(database_locked)
+// while a cairnd runs on `data_dir`, Error(not_a_cairn_database) for a file that is not cairnd's.
+struct RestoreReport {
+  std::uint64_t datasets = 0;
+  std::filesystem::path replaced;  // where the replaced database went; empty when there was none
+};
+constexpr std::uint64_t kRestoreFeedJump = std::uint64_t{1} << 32;
+RestoreReport restore_data(const std::filesystem::path& data_dir,
+                           const std::filesystem::path& backup);
 
 // {"error": {"code": code, "message": message}} with `status`.
 HttpResponse error_response(int status, std::string_view code, std::string_view message);

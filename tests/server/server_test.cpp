@@ -118,11 +118,54 @@ TEST_F(ServerTest, ABadConfigFileIsRefusedWithAMessage) {
 }
 
 TEST_F(ServerTest, ABusyPortIsAClearStartupError) {
-  Cairnd first(dir_.path());
-  const RunResult result =
-      run({CAIRND_PATH, "--port", std::to_string(first.port()), "--data", dir_.path().string()});
+  Cairnd first(dir_ / "first");
+  const RunResult result = run(
+      {CAIRND_PATH, "--port", std::to_string(first.port()), "--data", (dir_ / "second").string()});
   EXPECT_EQ(result.status, 1);
   EXPECT_NE((result.out + result.err).find("cannot run"), std::string::npos) << result.out;
+}
+
+TEST_F(ServerTest, ADataDirectoryServesOneCairndAtATime) {
+  Cairnd first(dir_.path());
+  const RunResult second = run({CAIRND_PATH, "--port", "0", "--data", dir_.path().string()});
+  EXPECT_EQ(second.status, 1);
+  EXPECT_NE((second.out + second.err).find("in use by another cairnd"), std::string::npos)
+      << second.out;
+  // Nor can a restore replace the database under it.
+  const RunResult restore = run({CAIRND_PATH, "--data", dir_.path().string(), "--restore-from",
+                                 (dir_ / "cairnd.db").string()});
+  EXPECT_EQ(restore.status, 1);
+  EXPECT_EQ(first.client().request("GET", "/healthz").status, 200);
+}
+
+TEST_F(ServerTest, RestoringABackupKeepsTheReplacedDatabaseAndRefusesOtherFiles) {
+  const auto data = dir_ / "data";
+  {
+    Cairnd cairnd(data);
+    ASSERT_EQ(cairnd.client().request("POST", "/api/auth/guest").status, 201);
+    cairnd.process().signal(SIGTERM);  // a clean stop leaves everything in cairnd.db
+    ASSERT_EQ(cairnd.process().wait(), 0);
+  }
+  std::filesystem::copy_file(data / "cairnd.db", dir_ / "backup.db");
+  std::ofstream(dir_ / "not-cairnd.db") << "hello";
+  const RunResult refused = run(
+      {CAIRND_PATH, "--data", data.string(), "--restore-from", (dir_ / "not-cairnd.db").string()});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_FALSE(std::filesystem::exists(data / "cairnd.db.restoring"));
+  const RunResult missing =
+      run({CAIRND_PATH, "--data", data.string(), "--restore-from", (dir_ / "nothing.db").string()});
+  EXPECT_EQ(missing.status, 1);
+
+  const RunResult restored =
+      run({CAIRND_PATH, "--data", data.string(), "--restore-from", (dir_ / "backup.db").string()});
+  ASSERT_EQ(restored.status, 0) << restored.out << restored.err;
+  EXPECT_NE((restored.out + restored.err).find("1 datasets"), std::string::npos) << restored.out;
+  int replaced = 0;
+  for (const auto& file : std::filesystem::directory_iterator(data))
+    replaced += file.path().filename().string().starts_with("cairnd.db.replaced-") ? 1 : 0;
+  EXPECT_EQ(replaced, 1);
+  Cairnd cairnd(data);  // and it serves the restored database
+  EXPECT_EQ(cairnd.client().request("GET", "/healthz").status, 200);
 }
 
 }  // namespace

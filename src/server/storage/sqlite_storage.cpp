@@ -304,6 +304,12 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(2, static_cast<std::int64_t>(seq))
         .run();
   }
+  std::uint64_t advance_feeds(std::uint64_t by) override {
+    db_.prepare("UPDATE datasets SET last_seq = last_seq + ?1")
+        .bind(1, static_cast<std::int64_t>(by))
+        .run();
+    return static_cast<std::uint64_t>(db_.query_int("SELECT count(*) FROM datasets"));
+  }
 
   void set_member(std::string_view dataset_id, std::string_view user_id, Role role) override {
     db_.cached(

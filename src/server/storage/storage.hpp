@@ -104,6 +104,8 @@ class StorageTransaction {
   virtual std::optional<DatasetRow> dataset(std::string_view id) = 0;
   virtual std::optional<DatasetRow> personal_dataset(std::string_view user_id) = 0;
   virtual void set_last_seq(std::string_view dataset_id, std::uint64_t seq) = 0;
+  // Moves every dataset's feed position forward by `by`; returns how many datasets there are.
+  virtual std::uint64_t advance_feeds(std::uint64_t by) = 0;
   virtual void set_member(std::string_view dataset_id, std::string_view user_id, Role role) = 0;
   virtual void remove_member(std::string_view dataset_id, std::string_view user_id) = 0;
   virtual std::optional<Role> role(std::string_view dataset_id, std::string_view user_id) = 0;
