@@ -75,8 +75,11 @@ struct SyncReport {
   std::size_t conflicts = 0;     // conflicts the server reported for this database's changes
   bool full = false;             // the sync pulled the whole dataset (first use, or resync)
   // The server had lost changes it acknowledged (restored from a backup): the outbox was numbered
-  // again from where the server stands. The lost changes remain only in this database.
+  // again from where the server stands, and this database's writes that its entries still show
+  // were queued again with their original stamps (`resent` of them) so that the server regains
+  // them; the server merges each at most once more, harmlessly.
   bool renumbered = false;
+  std::size_t resent = 0;
   // The server had applied other changes under this database's numbers (the database was restored
   // from a backup, or copied): it continues as a new replica, with a new id.
   bool new_replica = false;

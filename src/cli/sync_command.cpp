@@ -69,6 +69,7 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
                                         {"conflicts", report.conflicts},
                                         {"full", report.full},
                                         {"renumbered", report.renumbered},
+                                        {"resent", report.resent},
                                         {"newReplica", report.new_replica},
                                         {"pending", db.pending_count()}})
         << '\n';
@@ -86,8 +87,10 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   if (report.full) out << " — full sync";
   out << '\n';
   if (report.renumbered) {
-    out << "the server had lost changes it acknowledged (restored from a backup?): the outbox was "
-           "numbered again from where it stands\n";
+    out << fmt::format(
+        "the server had lost changes it acknowledged (restored from a backup?): the outbox was "
+        "numbered again from where it stands, and {} of this database's writes were sent again\n",
+        report.resent);
   }
   if (report.new_replica) {
     out << "the server had other changes under this database's numbers (restored or copied?): "

@@ -127,6 +127,13 @@ std::optional<LocalWrite> plan_erase(const Entry& current, const MergePolicy& po
 LocalWrite plan_increment(const Entry& current, std::string_view field, std::int64_t delta,
                           const MergePolicy& policy, Stamp stamp, std::uint32_t schema_version);
 
+// Changes that write again what `replica` wrote into `entry` and still shows: each with its
+// original stamp, so that a replica (the server after a restore) that lost them regains them, and
+// one that has them changes nothing. Writes since replaced by others are left out; so are patches
+// to counter fields (increments cannot be told apart from the sum), except within a whole put.
+std::vector<Change> own_writes(const Entry& entry, const MergePolicy& policy,
+                               std::string_view replica);
+
 // Every present field and field tombstone of `entry` with its stamp, sorted by name (the
 // invariant's implicit form made explicit).
 std::vector<FieldStamp> field_stamps(const Entry& entry);

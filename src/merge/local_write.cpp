@@ -2,6 +2,7 @@
 // and the outbox form of changes.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
@@ -192,6 +193,74 @@ Change change_from_payload(std::string_view op, json::value&& payload, Stamp sta
     }
   }
   return change;
+}
+
+std::vector<Change> own_writes(const Entry& entry, const MergePolicy& policy,
+                               std::string_view replica) {
+  std::vector<Change> changes;
+  const auto mine = [&](const Stamp& stamp) {
+    return !stamp.is_zero() && stamp.replica_view() == replica;
+  };
+  const auto change = [&](Change::Op op, Stamp stamp) -> Change& {
+    changes.emplace_back();
+    changes.back().op = op;
+    changes.back().stamp = stamp;
+    changes.back().schema_version = entry.schema_version;
+    return changes.back();
+  };
+  const bool object = !entry.deleted && entry.value.is_object();
+  if (policy.kind == MergePolicy::Kind::lww || (!entry.deleted && !object)) {
+    // The whole entry is the write that set it.
+    if (mine(entry.stamp)) {
+      if (entry.deleted) {
+        change(Change::Op::erase, entry.stamp);
+      } else {
+        change(Change::Op::put, entry.stamp).value = entry.value;
+      }
+    }
+    return changes;
+  }
+  // Per field: the entry's floor is a delete or a whole put; every other stamp of this replica's
+  // is a patch that set or removed the fields that still carry it.
+  const std::vector<FieldStamp> fields = field_stamps(entry);
+  const Stamp floor = entry.floor;
+  if (entry.deleted && entry.fields.empty() && mine(entry.stamp) && !(entry.stamp == floor)) {
+    change(Change::Op::erase, entry.stamp);  // a delete of a value that was not an object
+  }
+  if (mine(floor)) {
+    json::object put;
+    for (const auto& field : fields) {
+      if (field.stamp == floor && !field.deleted) put[field.name] = entry.value.at(field.name);
+    }
+    if (put.empty()) {
+      change(Change::Op::erase, floor);
+    } else {
+      change(Change::Op::put, floor).value = std::move(put);
+    }
+  }
+  std::vector<Stamp> stamps;
+  for (const auto& field : fields) {
+    if (mine(field.stamp) && !(field.stamp == floor) &&
+        std::find(stamps.begin(), stamps.end(), field.stamp) == stamps.end()) {
+      stamps.push_back(field.stamp);
+    }
+  }
+  for (const Stamp& stamp : stamps) {
+    Change patch;
+    for (const auto& field : fields) {
+      if (!(field.stamp == stamp) || policy.is_counter(field.name)) continue;
+      if (field.deleted) {
+        patch.unset.push_back(field.name);
+      } else {
+        patch.set[field.name] = entry.value.at(field.name);
+      }
+    }
+    if (patch.set.empty() && patch.unset.empty()) continue;
+    Change& added = change(Change::Op::patch, stamp);
+    added.set = std::move(patch.set);
+    added.unset = std::move(patch.unset);
+  }
+  return changes;
 }
 
 }  // namespace cairn::merge

@@ -525,6 +525,14 @@ std::vector<LocalFile::BackupRow> LocalFile::backups() {
   return rows;
 }
 
+void LocalFile::add_pending(std::uint32_t store_id, std::string_view key, std::uint32_t records) {
+  connection_.cached("UPDATE entries SET pending = pending + ?3 WHERE store_id = ?1 AND key = ?2")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, key)
+      .bind(3, std::int64_t{records})
+      .run();
+}
+
 void LocalFile::restore_backup(const BackupRow& backup) {
   const auto store_id = std::int64_t{backup.store_id};
   connection_.cached("DELETE FROM entries WHERE store_id = ?1").bind(1, store_id).run();

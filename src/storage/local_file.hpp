@@ -85,6 +85,7 @@ class LocalFile {
   // Visits a store's rows in key order. The views are valid during the call only.
   void for_each_entry(std::uint32_t store_id, const std::function<void(const EntryRow&)>& visit);
   void write_entry(std::uint32_t store_id, const EntryRow& row);
+  void add_pending(std::uint32_t store_id, std::string_view key, std::uint32_t records);
 
   struct OutboxRow {
     std::uint64_t seq = 0;

@@ -118,9 +118,14 @@ class Database::Impl {
   // The server expects this replica's next change to be number `first` (it was restored from a
   // backup and lost changes it had acknowledged): the outbox is renumbered from there.
   void renumber_outbox(std::uint64_t first);
+  // The number of this replica's last change the server acknowledged (its outbox follows it).
+  std::uint64_t acknowledged_through();
   // The server applied other changes under this replica's numbers (this database was restored
   // from a backup, or copied): it continues as a new replica, its outbox numbered from 1.
   void become_new_replica();
+  // Queues again, with their original stamps, this replica's writes that its entries still show
+  // (merge::own_writes), for a server that lost changes it had acknowledged. Returns how many.
+  std::size_t requeue_own_writes();
 
   std::filesystem::path path_;
   DatabaseOptions options_;

@@ -30,6 +30,11 @@ void Database::Impl::renumber_outbox(std::uint64_t first) {
   next_seq_ = next;
 }
 
+std::uint64_t Database::Impl::acknowledged_through() {
+  std::lock_guard lock(write_mutex_);
+  return next_seq_ - 1 - pending_.load();
+}
+
 void Database::Impl::become_new_replica() {
   std::lock_guard lock(write_mutex_);
   sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
@@ -39,6 +44,40 @@ void Database::Impl::become_new_replica() {
   guard.commit();
   self_ = replicas_.add(ref, std::move(id));
   next_seq_ = next;
+}
+
+std::size_t Database::Impl::requeue_own_writes() {
+  std::lock_guard lock(write_mutex_);
+  std::vector<LocalFile::OutboxRow> outbox;
+  std::vector<std::pair<StoredEntry*, std::uint32_t>> queued;  // entry, records added
+  std::uint64_t seq = next_seq_;
+  sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+  for (auto& [name, store] : stores_) {
+    if (store.status || store.id == 0) continue;  // not writable here
+    for (auto& [key, entry] : store.entries) {
+      const std::vector<merge::Change> changes =
+          merge::own_writes(entry, store.schema.policy, *self_);
+      if (changes.empty()) continue;
+      for (const merge::Change& change : changes) {
+        outbox.push_back({seq++, store.id, key, std::string(merge::op_name(change.op)),
+                          json::serialize(merge::change_payload(change)), change.stamp.hlc,
+                          change.schema_version});
+        file_.append_outbox(outbox.back());
+      }
+      const auto records = static_cast<std::uint32_t>(changes.size());
+      file_.add_pending(store.id, key, records);
+      queued.emplace_back(&entry, records);
+    }
+  }
+  if (outbox.empty()) return 0;
+  file_.save_clock(clock_->last(), seq);
+  guard.commit();
+  next_seq_ = seq;
+  pending_ += outbox.size();
+  std::unique_lock state_lock(state_mutex_);
+  for (auto& [entry, records] : queued)
+    entry->pending += records;
+  return outbox.size();
 }
 
 namespace {

@@ -154,7 +154,15 @@ void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const jso
   } else {
     db_.renumber_outbox(*expected);
     report.renumbered = true;
+    resend_own_writes(report);
   }
+}
+
+// The server lost what it had of this database's writes (it was restored from a backup): they go
+// out again, once per sync.
+void SyncEngine::resend_own_writes(SyncReport& report) {
+  if (report.resent > 0) return;
+  report.resent = db_.requeue_own_writes();
 }
 
 SyncReport SyncEngine::run(bool full) {
@@ -195,10 +203,11 @@ SyncReport SyncEngine::run(bool full) {
         handle_refused_numbers(result, request, state, report);
         continue;
       }
-      if (result.status == 410) {  // the feed moved on without us: start it again
+      if (result.status == 410) {  // the server does not know the cursor: it was restored
         state.cursor.clear();
         report.full = true;
         db_.save_sync_state(state);
+        resend_own_writes(report);
         continue;
       }
       if (result.status != 200) throw failure_of(result, "syncing");
@@ -213,8 +222,9 @@ SyncReport SyncEngine::run(bool full) {
         if (const json::value* value = change.if_contains("value")) entry.value = *value;
         entries.push_back(std::move(entry));
       }
-      const std::uint64_t ack =
-          body.as_object().contains("ack") ? body.at("ack").to_number<std::uint64_t>() : 0;
+      const bool acks = body.as_object().contains("ack");
+      const std::uint64_t ack = acks ? body.at("ack").to_number<std::uint64_t>() : 0;
+      const std::uint64_t acked_before = db_.acknowledged_through();
       state.cursor = body.at("cursor").as_string();
       const auto applied = db_.apply_sync(ack, entries, state);
       state = db_.sync_state();
@@ -227,6 +237,14 @@ SyncReport SyncEngine::run(bool full) {
       report.conflicts += body.at("conflictResolutions").as_array().size();
       if (sending > 0 && applied.acknowledged == 0) {
         throw SyncFailure{true, "the server did not acknowledge the changes sent", 0};
+      }
+      if (acks && ack < acked_before) {
+        // The server has fewer of this replica's changes than it acknowledged: it was restored
+        // from a backup. Number the outbox from where it stands, and send again what it lost.
+        db_.renumber_outbox(ack + 1);
+        report.renumbered = true;
+        resend_own_writes(report);
+        continue;
       }
       const bool more = body.at("hasMore").as_bool();
 

@@ -176,6 +176,19 @@ TEST(PayloadForm, RoundTripsAndRejectsMalformedPayloads) {
   EXPECT_THROW(change_from_payload("explode", j("{}"), at(1), 1), Error);
 }
 
+TEST(OwnWrites, ADeletedNonObjectValueIsDeletedAgain) {
+  Entry backup;
+  apply_change(backup, put(j("[1,2]"), at(10)), kFields);
+  Entry entry = backup;
+  apply_change(entry, erase(at(20)), kFields);
+  const std::vector<Change> again = own_writes(entry, kFields, kA);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].op, Change::Op::erase);
+  apply_change(backup, again[0], kFields);
+  EXPECT_TRUE(backup.deleted);
+  EXPECT_TRUE(own_writes(entry, kFields, kB).empty());  // another replica's writes are not its own
+}
+
 bool same_state(const Entry& a, const Entry& b) {
   const auto same_fields = [](const FieldStamp& x, const FieldStamp& y) {
     return x.name == y.name && x.stamp == y.stamp && x.deleted == y.deleted;
@@ -276,6 +289,33 @@ TEST(Convergence, AnyDeliveryOrderGivesTheSameEntry) {
     }
     for (const auto& c : changes)
       apply_change(reference, c, policy);
+    if (!counting) {
+      // Each replica's writes as the entry still shows them (own_writes), in any order, rebuild
+      // the entry from any earlier state of it: what a server restored from a backup regains when
+      // the replicas send them.
+      std::vector<Change> rewrites;
+      for (const auto& replica : replicas) {
+        for (Change& c : own_writes(reference, policy, replica)) {
+          c.stamp.replica = &replica;
+          rewrites.push_back(std::move(c));
+        }
+      }
+      std::shuffle(rewrites.begin(), rewrites.end(), random);
+      Entry rebuilt;  // the backup: the first changes only
+      const std::size_t kept = random() % (changes.size() + 1);
+      for (std::size_t i = 0; i < kept; ++i)
+        apply_change(rebuilt, changes[i], policy);
+      for (const auto& c : rewrites)
+        apply_change(rebuilt, c, policy);
+      ASSERT_EQ(rebuilt.deleted, reference.deleted);
+      if (!reference.deleted) {
+        ASSERT_EQ(rebuilt.value, reference.value) << json::serialize(rebuilt.value);
+      }
+      // And sending them again to an entry that has them changes nothing.
+      Entry again = reference;
+      for (const auto& c : rewrites)
+        ASSERT_FALSE(apply_change(again, c, policy).changed);
+    }
     for (int order = 0; order < 6; ++order) {
       std::shuffle(changes.begin(), changes.end(), random);
       Entry entry, moved;

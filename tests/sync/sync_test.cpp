@@ -419,16 +419,17 @@ TEST_F(SyncTest, AServerRestoredFromABackupStillGetsThePendingChanges) {
   SyncClient::sync_once(phone, options(token));  // acknowledged, then lost with the restore
   restore_server(Restore::with_cairnd);
   phone.put("journal", "offline", j("3"));
-  // The server expects the number after "early": the outbox is renumbered from there.
+  // The server expects the number after "early": the outbox is renumbered from there, and the
+  // phone's own writes go out again, so the server regains "late".
   const SyncReport report = SyncClient::sync_once(phone, options(token));
   EXPECT_TRUE(report.renumbered);
+  EXPECT_EQ(report.resent, 3u);  // early, late, offline: each entry's write as it stands
   EXPECT_EQ(phone.pending_count(), 0u);
   Database laptop = open("laptop");
   SyncClient::sync_once(laptop, options(token));
   EXPECT_EQ(laptop.get("journal", "offline"), j("3"));
   EXPECT_EQ(laptop.get("journal", "early"), j("1"));
-  EXPECT_FALSE(laptop.contains("journal", "late"));  // lost on the server; the phone still has it
-  EXPECT_EQ(phone.get("journal", "late"), j("2"));
+  EXPECT_EQ(laptop.get("journal", "late"), j("2"));
   // Later changes follow on as usual.
   phone.put("journal", "after", j("4"));
   EXPECT_FALSE(SyncClient::sync_once(phone, options(token)).renumbered);
@@ -458,6 +459,27 @@ TEST_F(SyncTest, AfterARestoreNoChangeMadeSinceIsSkipped) {
   EXPECT_FALSE(report.full);  // its cursor is still good
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(phone.get("journal", "from-laptop-" + std::to_string(i)), j(std::to_string(i)));
+}
+
+TEST_F(SyncTest, ADeviceWithNothingPendingSendsAgainWhatARestoredServerLost) {
+  Database phone = open("phone");
+  phone.put("userInformation", "profile", j(R"({"name":"Ann","city":"Oslo"})"));
+  SyncClient::sync_once(phone, options());
+  const std::string token = stored_token(phone);
+  backup_server();
+  phone.put("userInformation", "profile", j(R"({"name":"Ann","city":"Bergen"})"));  // a patch
+  phone.put("journal", "k", j("1"));
+  SyncClient::sync_once(phone, options(token));
+  restore_server(Restore::with_cairnd);
+  const SyncReport report = SyncClient::sync_once(phone, options(token));
+  EXPECT_TRUE(report.renumbered);
+  EXPECT_EQ(phone.pending_count(), 0u);
+  Database laptop = open("laptop");
+  SyncClient::sync_once(laptop, options(token));
+  EXPECT_EQ(laptop.get("userInformation", "profile"), j(R"({"name":"Ann","city":"Bergen"})"));
+  EXPECT_EQ(laptop.get("journal", "k"), j("1"));
+  // Nothing more to recover at the next sync.
+  EXPECT_FALSE(SyncClient::sync_once(phone, options(token)).renumbered);
 }
 
 TEST_F(SyncTest, ADatabaseRestoredFromABackupContinuesAsANewReplicaAndLosesNothing) {
