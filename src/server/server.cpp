@@ -57,6 +57,19 @@ json::object load_profile_template(const std::filesystem::path& file) {
 
 }  // namespace
 
+namespace {
+
+// Renames a SQLite database with its -wal and -shm files, the main file last.
+void rename_database(const std::filesystem::path& from, const std::filesystem::path& to) {
+  for (const char* suffix : {"-wal", "-shm", ""}) {
+    if (std::filesystem::exists(from.string() + suffix)) {
+      std::filesystem::rename(from.string() + suffix, to.string() + suffix);
+    }
+  }
+}
+
+}  // namespace
+
 RestoreReport restore_data(const std::filesystem::path& data_dir,
                            const std::filesystem::path& backup) {
   namespace fs = std::filesystem;
@@ -86,17 +99,9 @@ RestoreReport restore_data(const std::filesystem::path& data_dir,
   }
   if (fs::exists(live)) {
     report.replaced = data_dir / fmt::format("cairnd.db.replaced-{}", now_ms());
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      if (fs::exists(live.string() + suffix)) {
-        fs::rename(live.string() + suffix, report.replaced.string() + suffix);
-      }
-    }
+    rename_database(live, report.replaced);
   }
-  for (const char* suffix : {"-wal", "-shm", ""}) {  // the main file last
-    if (fs::exists(incoming.string() + suffix)) {
-      fs::rename(incoming.string() + suffix, live.string() + suffix);
-    }
-  }
+  rename_database(incoming, live);
   return report;
 }
 

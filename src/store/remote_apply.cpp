@@ -48,7 +48,6 @@ void Database::Impl::become_new_replica() {
 
 std::size_t Database::Impl::requeue_own_writes() {
   std::lock_guard lock(write_mutex_);
-  std::vector<LocalFile::OutboxRow> outbox;
   std::vector<std::pair<StoredEntry*, std::uint32_t>> queued;  // entry, records added
   std::uint64_t seq = next_seq_;
   sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
@@ -59,25 +58,25 @@ std::size_t Database::Impl::requeue_own_writes() {
           merge::own_writes(entry, store.schema.policy, *self_);
       if (changes.empty()) continue;
       for (const merge::Change& change : changes) {
-        outbox.push_back({seq++, store.id, key, std::string(merge::op_name(change.op)),
-                          json::serialize(merge::change_payload(change)), change.stamp.hlc,
-                          change.schema_version});
-        file_.append_outbox(outbox.back());
+        file_.append_outbox({seq++, store.id, key, std::string(merge::op_name(change.op)),
+                             json::serialize(merge::change_payload(change)), change.stamp.hlc,
+                             change.schema_version});
       }
       const auto records = static_cast<std::uint32_t>(changes.size());
       file_.add_pending(store.id, key, records);
       queued.emplace_back(&entry, records);
     }
   }
-  if (outbox.empty()) return 0;
+  const std::size_t added = seq - next_seq_;
+  if (added == 0) return 0;
   file_.save_clock(clock_->last(), seq);
   guard.commit();
   next_seq_ = seq;
-  pending_ += outbox.size();
+  pending_ += added;
   std::unique_lock state_lock(state_mutex_);
   for (auto& [entry, records] : queued)
     entry->pending += records;
-  return outbox.size();
+  return added;
 }
 
 namespace {

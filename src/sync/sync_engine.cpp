@@ -121,7 +121,7 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
 // A 409 for the changes `request` sent. "sequence_gap": the server expects another number next.
 // Higher than this request's first: it has applied those before (an acknowledgement was lost), so
 // they are acknowledged here. Lower: the server was restored from a backup and lost changes it had
-// acknowledged; the outbox is renumbered from what it expects (the lost changes stay only here).
+// acknowledged (follow_restored_server).
 // "sequence_reused": the server applied other changes under this replica's numbers (this database
 // was restored or copied); the true resends are acknowledged and the rest go out as a new replica.
 void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const json::object& request,
@@ -152,10 +152,16 @@ void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const jso
   if (*expected > first) {
     report.acknowledged += db_.apply_sync(*expected - 1, {}, state).acknowledged;
   } else {
-    db_.renumber_outbox(*expected);
-    report.renumbered = true;
-    resend_own_writes(report);
+    follow_restored_server(*expected, report);
   }
+}
+
+// The server was restored from a backup and expects `next` as this replica's next number: the
+// outbox is numbered from there, and this database's own writes go out again.
+void SyncEngine::follow_restored_server(std::uint64_t next, SyncReport& report) {
+  db_.renumber_outbox(next);
+  report.renumbered = true;
+  resend_own_writes(report);
 }
 
 // The server lost what it had of this database's writes (it was restored from a backup): they go
@@ -240,10 +246,8 @@ SyncReport SyncEngine::run(bool full) {
       }
       if (acks && ack < acked_before) {
         // The server has fewer of this replica's changes than it acknowledged: it was restored
-        // from a backup. Number the outbox from where it stands, and send again what it lost.
-        db_.renumber_outbox(ack + 1);
-        report.renumbered = true;
-        resend_own_writes(report);
+        // from a backup.
+        follow_restored_server(ack + 1, report);
         continue;
       }
       const bool more = body.at("hasMore").as_bool();

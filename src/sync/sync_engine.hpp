@@ -35,6 +35,7 @@ class SyncEngine {
 
  private:
   void configure(LocalFile::SyncState& state, SyncReport& report);
+  void follow_restored_server(std::uint64_t next, SyncReport& report);
   void resend_own_writes(SyncReport& report);
   void handle_refused_numbers(const net::HttpResult& result, const boost::json::object& request,
                               LocalFile::SyncState& state, SyncReport& report);

@@ -469,8 +469,10 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
                                   std::string_view key, std::size_t limit) override {
-    auto& q = db_.cached(std::string(kHistoryColumns) +
-                         "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 ORDER BY id LIMIT ?4");
+    static const std::string sql = std::string(kHistoryColumns) +
+                                   "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 ORDER BY id "
+                                   "LIMIT ?4";
+    auto& q = db_.cached(sql);
     q.bind(1, dataset_id).bind(2, store).bind(3, key).bind(4, static_cast<std::int64_t>(limit));
     std::vector<HistoryRow> rows;
     while (q.step())
@@ -483,9 +485,10 @@ class SqliteTransaction final : public StorageTransaction {
                                           std::string_view key, std::string_view client_id,
                                           std::uint64_t client_seq) override {
     // Through the entry's history, newest first: a resent change is usually a recent one.
-    auto& q = db_.cached(std::string(kHistoryColumns) +
-                         "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 AND client_id = ?4 "
-                         "AND client_seq = ?5 ORDER BY id DESC LIMIT 1");
+    static const std::string sql = std::string(kHistoryColumns) +
+                                   "WHERE dataset_id = ?1 AND store = ?2 AND key = ?3 AND "
+                                   "client_id = ?4 AND client_seq = ?5 ORDER BY id DESC LIMIT 1";
+    auto& q = db_.cached(sql);
     q.bind(1, dataset_id)
         .bind(2, store)
         .bind(3, key)
