@@ -25,6 +25,7 @@
 #include <boost/json/value_to.hpp>
 #include <cairn/change.hpp>
 #include <cairn/clock.hpp>
+#include <cairn/durability.hpp>
 #include <cairn/entry.hpp>
 #include <cairn/error.hpp>
 #include <cairn/schema.hpp>
@@ -39,11 +40,7 @@
 namespace cairn {
 
 class Transaction;
-
-enum class Durability {
-  normal,  // WAL with synchronous=NORMAL: a commit survives the process being killed at any instant
-  full,    // WAL with synchronous=FULL: a commit also survives power loss, at the cost of an fsync
-};
+class StoreEngine;  // the implementation (src/store); opaque here
 
 struct DatabaseOptions {
   // The stores the application uses. Declared stores are created when missing and are the only
@@ -152,13 +149,12 @@ class Database {
   static void restore_backup(const std::filesystem::path& path, std::string_view store,
                              std::int64_t backup_id);
 
-  class Impl;
+  // For libcairn's own layers (the sync client): the engine behind a database.
+  friend StoreEngine& engine_of(Database& db);
 
  private:
-  explicit Database(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-  friend class Transaction;
-  friend class SyncClient;
+  explicit Database(std::unique_ptr<StoreEngine> engine);
+  std::unique_ptr<StoreEngine> engine_;
 };
 
 template <class T>

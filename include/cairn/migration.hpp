@@ -31,8 +31,6 @@
 
 namespace cairn {
 
-class FieldPath;
-
 // A store's entries, key -> value, as whole-store operations see them.
 
 using EntryMap = std::map<std::string, boost::json::value>;
@@ -74,9 +72,9 @@ class MigrationOp {
     transform_entry,
     transform_store
   };
-  Kind kind() const { return kind_; }
+  Kind kind() const;
   bool invertible() const;
-  bool per_entry() const { return kind_ != Kind::transform_store; }
+  bool per_entry() const;
   // "add info.createdAt = \"1970-01-01T00:00:00Z\"", for plans and error messages.
   std::string describe() const;
 
@@ -95,15 +93,9 @@ class MigrationOp {
   EntryMap apply_store(EntryMap entries) const;
 
  private:
-  Kind kind_ = Kind::add_field;
-  std::string path_;                         // add/remove/objectToArray/arrayToObject; rename: from
-  std::string path2_;                        // rename: to; objectToArray/arrayToObject: id field
-  std::optional<boost::json::value> value_;  // add: the value; remove: restore value
-  std::string name_;                         // custom operations
-  std::shared_ptr<const FieldPath> parsed_, parsed2_;  // path_ and path2_, parsed once
-
-  EntryFunction forward_, backward_;
-  StoreFunction store_;
+  struct Rep;  // the operation's definition (migration_op.cpp)
+  explicit MigrationOp(std::shared_ptr<const Rep> rep);
+  std::shared_ptr<const Rep> rep_;
 };
 
 // The step that takes a store's data from version `from` to `from + 1`.

@@ -113,9 +113,8 @@ class SyncClient {
   // that a second device can join as the same user (`cairn sync DB --token TOKEN`).
   static std::string stored_token(Database& db);
 
-  class Impl;
-
  private:
+  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -15,12 +15,15 @@
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <cairn/database.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace cairn {
+
+struct PendingWrites;
 
 class Transaction {
  public:
@@ -50,17 +53,14 @@ class Transaction {
 
   // Number of writes added so far.
   std::size_t size() const;
-  bool is_open() const { return db_ != nullptr; }
-
-  struct Write;  // defined by the implementation
+  bool is_open() const { return writes_ != nullptr; }
 
  private:
   friend class Database;
-  explicit Transaction(Database::Impl* db);
-  void require_open() const;
+  explicit Transaction(StoreEngine& engine);
+  PendingWrites& open_writes() const;  // throws Error(transaction_closed) once closed
 
-  Database::Impl* db_ = nullptr;
-  std::vector<Write> writes_;
+  std::unique_ptr<PendingWrites> writes_;  // opaque (src/store); null once closed
 };
 
 }  // namespace cairn

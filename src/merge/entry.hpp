@@ -26,7 +26,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cairn/clock.hpp>
-#include <cairn/schema.hpp>
+#include <cairn/merge_policy.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>

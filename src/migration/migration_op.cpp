@@ -140,17 +140,39 @@ std::string_view op_name(MigrationOp::Kind kind) {
 
 }  // namespace
 
+// An operation's definition, shared by its copies (an operation never changes once made).
+struct MigrationOp::Rep {
+  Kind kind = Kind::add_field;
+  std::string path;                  // add/remove/objectToArray/arrayToObject; rename: from
+  std::string path2;                 // rename: to; objectToArray/arrayToObject: id field
+  std::optional<json::value> value;  // add: the value; remove: restore value
+  std::string name;                  // custom operations
+  FieldPath parsed, parsed2;         // path and path2, parsed once
+  EntryFunction forward, backward;
+  StoreFunction store;
+};
+
+MigrationOp::MigrationOp(std::shared_ptr<const Rep> rep) : rep_(std::move(rep)) {}
+
+MigrationOp::Kind MigrationOp::kind() const {
+  return rep_->kind;
+}
+
+bool MigrationOp::per_entry() const {
+  return rep_->kind != Kind::transform_store;
+}
+
 MigrationOp MigrationOp::add_field(std::string path, json::value value) {
-  auto parsed = std::make_shared<const FieldPath>(FieldPath::parse(path));
-  if (parsed->empty()) {
+  auto parsed = FieldPath::parse(path);
+  if (parsed.empty()) {
     throw Error(ErrorCode::invalid_argument, "add_field needs a field path, not the whole value");
   }
-  MigrationOp op;
-  op.kind_ = Kind::add_field;
-  op.path_ = std::move(path);
-  op.parsed_ = std::move(parsed);
-  op.value_ = std::move(value);
-  return op;
+  auto rep = std::make_shared<Rep>();
+  rep->kind = Kind::add_field;
+  rep->path = std::move(path);
+  rep->parsed = std::move(parsed);
+  rep->value = std::move(value);
+  return MigrationOp(std::move(rep));
 }
 
 MigrationOp MigrationOp::rename_field(std::string from, std::string to) {
@@ -161,72 +183,72 @@ MigrationOp MigrationOp::rename_field(std::string from, std::string to) {
                             "other",
                             from, to));
   }
-  MigrationOp op;
-  op.kind_ = Kind::rename_field;
-  op.path_ = std::move(from);
-  op.path2_ = std::move(to);
-  op.parsed_ = std::make_shared<const FieldPath>(a);
-  op.parsed2_ = std::make_shared<const FieldPath>(b);
-  return op;
+  auto rep = std::make_shared<Rep>();
+  rep->kind = Kind::rename_field;
+  rep->path = std::move(from);
+  rep->path2 = std::move(to);
+  rep->parsed = a;
+  rep->parsed2 = b;
+  return MigrationOp(std::move(rep));
 }
 
 MigrationOp MigrationOp::remove_field(std::string path, std::optional<json::value> restore) {
-  auto parsed = std::make_shared<const FieldPath>(FieldPath::parse(path));
-  if (parsed->empty()) {
+  auto parsed = FieldPath::parse(path);
+  if (parsed.empty()) {
     throw Error(ErrorCode::invalid_argument,
                 "remove_field needs a field path, not the whole value");
   }
-  MigrationOp op;
-  op.kind_ = Kind::remove_field;
-  op.path_ = std::move(path);
-  op.parsed_ = std::move(parsed);
-  op.value_ = std::move(restore);
-  return op;
+  auto rep = std::make_shared<Rep>();
+  rep->kind = Kind::remove_field;
+  rep->path = std::move(path);
+  rep->parsed = std::move(parsed);
+  rep->value = std::move(restore);
+  return MigrationOp(std::move(rep));
 }
 
 MigrationOp MigrationOp::object_to_array(std::string path, std::string id_field) {
-  auto parsed = std::make_shared<const FieldPath>(FieldPath::parse(path));
+  auto parsed = FieldPath::parse(path);
   if (id_field.empty()) throw Error(ErrorCode::invalid_argument, "the id field must be named");
-  MigrationOp op;
-  op.kind_ = Kind::object_to_array;
-  op.path_ = std::move(path);
-  op.parsed_ = std::move(parsed);
-  op.path2_ = std::move(id_field);
-  return op;
+  auto rep = std::make_shared<Rep>();
+  rep->kind = Kind::object_to_array;
+  rep->path = std::move(path);
+  rep->parsed = std::move(parsed);
+  rep->path2 = std::move(id_field);
+  return MigrationOp(std::move(rep));
 }
 
 MigrationOp MigrationOp::array_to_object(std::string path, std::string id_field) {
-  MigrationOp op = object_to_array(std::move(path), std::move(id_field));
-  op.kind_ = Kind::array_to_object;
-  return op;
+  auto rep = std::make_shared<Rep>(*object_to_array(std::move(path), std::move(id_field)).rep_);
+  rep->kind = Kind::array_to_object;
+  return MigrationOp(std::move(rep));
 }
 
 MigrationOp MigrationOp::transform_entry(std::string name, EntryFunction forward,
                                          EntryFunction backward) {
   if (!forward) throw Error(ErrorCode::invalid_argument, "transform_entry needs a function");
-  MigrationOp op;
-  op.kind_ = Kind::transform_entry;
-  op.name_ = std::move(name);
-  op.forward_ = std::move(forward);
-  op.backward_ = std::move(backward);
-  return op;
+  auto rep = std::make_shared<Rep>();
+  rep->kind = Kind::transform_entry;
+  rep->name = std::move(name);
+  rep->forward = std::move(forward);
+  rep->backward = std::move(backward);
+  return MigrationOp(std::move(rep));
 }
 
 MigrationOp MigrationOp::transform_store(std::string name, StoreFunction function) {
   if (!function) throw Error(ErrorCode::invalid_argument, "transform_store needs a function");
-  MigrationOp op;
-  op.kind_ = Kind::transform_store;
-  op.name_ = std::move(name);
-  op.store_ = std::move(function);
-  return op;
+  auto rep = std::make_shared<Rep>();
+  rep->kind = Kind::transform_store;
+  rep->name = std::move(name);
+  rep->store = std::move(function);
+  return MigrationOp(std::move(rep));
 }
 
 bool MigrationOp::invertible() const {
-  switch (kind_) {
+  switch (rep_->kind) {
     case Kind::remove_field:
-      return value_.has_value();
+      return rep_->value.has_value();
     case Kind::transform_entry:
-      return static_cast<bool>(backward_);
+      return static_cast<bool>(rep_->backward);
     case Kind::transform_store:
       return false;
     default:
@@ -235,47 +257,48 @@ bool MigrationOp::invertible() const {
 }
 
 std::string MigrationOp::describe() const {
-  switch (kind_) {
+  switch (rep_->kind) {
     case Kind::add_field:
-      return fmt::format("add {} = {}", path_, json::serialize(*value_));
+      return fmt::format("add {} = {}", rep_->path, json::serialize(*rep_->value));
     case Kind::rename_field:
-      return fmt::format("rename {} -> {}", path_, path2_);
+      return fmt::format("rename {} -> {}", rep_->path, rep_->path2);
     case Kind::remove_field:
-      return value_ ? fmt::format("remove {} (restores {})", path_, json::serialize(*value_))
-                    : fmt::format("remove {}", path_);
+      return rep_->value
+                 ? fmt::format("remove {} (restores {})", rep_->path, json::serialize(*rep_->value))
+                 : fmt::format("remove {}", rep_->path);
     case Kind::object_to_array:
-      return fmt::format("object-to-array {} (id field '{}')", path_.empty() ? "<value>" : path_,
-                         path2_);
+      return fmt::format("object-to-array {} (id field '{}')",
+                         rep_->path.empty() ? "<value>" : rep_->path, rep_->path2);
     case Kind::array_to_object:
-      return fmt::format("array-to-object {} (id field '{}')", path_.empty() ? "<value>" : path_,
-                         path2_);
+      return fmt::format("array-to-object {} (id field '{}')",
+                         rep_->path.empty() ? "<value>" : rep_->path, rep_->path2);
     case Kind::transform_entry:
-      return fmt::format("custom entry step '{}'", name_);
+      return fmt::format("custom entry step '{}'", rep_->name);
     case Kind::transform_store:
-      return fmt::format("custom store step '{}'", name_);
+      return fmt::format("custom store step '{}'", rep_->name);
   }
   return {};
 }
 
 json::value MigrationOp::to_json() const {
-  json::object object{{"op", op_name(kind_)}};
-  switch (kind_) {
+  json::object object{{"op", op_name(rep_->kind)}};
+  switch (rep_->kind) {
     case Kind::add_field:
-      object["path"] = path_;
-      object["value"] = *value_;
+      object["path"] = rep_->path;
+      object["value"] = *rep_->value;
       break;
     case Kind::rename_field:
-      object["from"] = path_;
-      object["to"] = path2_;
+      object["from"] = rep_->path;
+      object["to"] = rep_->path2;
       break;
     case Kind::remove_field:
-      object["path"] = path_;
-      if (value_) object["restore"] = *value_;
+      object["path"] = rep_->path;
+      if (rep_->value) object["restore"] = *rep_->value;
       break;
     case Kind::object_to_array:
     case Kind::array_to_object:
-      object["path"] = path_;
-      object["idField"] = path2_;
+      object["path"] = rep_->path;
+      object["idField"] = rep_->path2;
       break;
     case Kind::transform_entry:
     case Kind::transform_store:
@@ -331,24 +354,27 @@ json::value MigrationOp::apply(json::value value, bool backward) const {
   if (backward && !invertible()) {
     throw Error(ErrorCode::invalid_value, fmt::format("'{}' cannot run backwards", describe()));
   }
-  switch (kind_) {
+  switch (rep_->kind) {
     case Kind::add_field:
-      backward ? remove(value, *parsed_) : add(value, *parsed_, *value_);
+      backward ? remove(value, rep_->parsed) : add(value, rep_->parsed, *rep_->value);
       break;
     case Kind::rename_field:
-      backward ? rename(value, *parsed2_, *parsed_) : rename(value, *parsed_, *parsed2_);
+      backward ? rename(value, rep_->parsed2, rep_->parsed)
+               : rename(value, rep_->parsed, rep_->parsed2);
       break;
     case Kind::remove_field:
-      backward ? add(value, *parsed_, *value_) : remove(value, *parsed_);
+      backward ? add(value, rep_->parsed, *rep_->value) : remove(value, rep_->parsed);
       break;
     case Kind::object_to_array:
-      backward ? to_object(value, *parsed_, path2_) : to_array(value, *parsed_, path2_);
+      backward ? to_object(value, rep_->parsed, rep_->path2)
+               : to_array(value, rep_->parsed, rep_->path2);
       break;
     case Kind::array_to_object:
-      backward ? to_array(value, *parsed_, path2_) : to_object(value, *parsed_, path2_);
+      backward ? to_array(value, rep_->parsed, rep_->path2)
+               : to_object(value, rep_->parsed, rep_->path2);
       break;
     case Kind::transform_entry:
-      return backward ? backward_(std::move(value)) : forward_(std::move(value));
+      return backward ? rep_->backward(std::move(value)) : rep_->forward(std::move(value));
     case Kind::transform_store:
       throw Error(ErrorCode::invalid_argument,
                   fmt::format("'{}' works on the whole store, not on one entry", describe()));
@@ -357,10 +383,10 @@ json::value MigrationOp::apply(json::value value, bool backward) const {
 }
 
 EntryMap MigrationOp::apply_store(EntryMap entries) const {
-  if (kind_ != Kind::transform_store) {
+  if (rep_->kind != Kind::transform_store) {
     throw Error(ErrorCode::invalid_argument, fmt::format("'{}' works per entry", describe()));
   }
-  return store_(std::move(entries));
+  return rep_->store(std::move(entries));
 }
 
 bool MigrationStep::invertible() const {

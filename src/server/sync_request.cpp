@@ -6,8 +6,8 @@
 #include <cairn/error.hpp>
 #include <charconv>
 
+#include "foundation/limits.hpp"
 #include "server/api_error.hpp"
-#include "store/limits.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;

@@ -24,7 +24,7 @@
 #include <mutex>
 #include <string>
 
-#include "clock/hybrid_clock.hpp"
+#include "foundation/hybrid_clock.hpp"
 #include "server/accounts.hpp"
 #include "server/metrics.hpp"
 #include "server/storage/storage.hpp"

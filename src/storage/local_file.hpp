@@ -25,7 +25,7 @@
 #pragma once
 
 #include <cairn/clock.hpp>
-#include <cairn/database.hpp>
+#include <cairn/durability.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <functional>

@@ -1,54 +1,56 @@
-// cairn::Database and cairn::Transaction: the public facade over Database::Impl.
+// cairn::Database and cairn::Transaction: the public facade over StoreEngine.
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
 #include <cairn/database.hpp>
 #include <cairn/transaction.hpp>
 
-#include "store/database_impl.hpp"
-#include "store/limits.hpp"
+#include "store/store_engine.hpp"
 
 namespace cairn {
 namespace json = boost::json;
 
 Database Database::open(const std::filesystem::path& path, DatabaseOptions options) {
-  return Database(std::make_unique<Impl>(path, std::move(options)));
+  return Database(std::make_unique<StoreEngine>(path, std::move(options)));
 }
 
-Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StoreEngine& engine_of(Database& db) {
+  return *db.engine_;
+}
+
+Database::Database(std::unique_ptr<StoreEngine> engine) : engine_(std::move(engine)) {}
 Database::Database(Database&&) noexcept = default;
 Database& Database::operator=(Database&&) noexcept = default;
 Database::~Database() = default;
 
 const std::filesystem::path& Database::path() const {
-  return impl_->path_;
+  return engine_->path();
 }
 std::string Database::replica_id() const {
-  std::lock_guard lock(impl_->write_mutex_);
-  return *impl_->self_;
+  return engine_->replica_id();
 }
 Timestamp Database::clock() const {
-  return impl_->clock_->last();
+  return engine_->clock();
 }
 const DatabaseOptions& Database::options() const {
-  return impl_->options_;
+  return engine_->options();
 }
 
 std::optional<json::value> Database::get(std::string_view store, std::string_view key) const {
-  return impl_->get(store, key);
+  return engine_->get(store, key);
 }
 
 bool Database::contains(std::string_view store, std::string_view key) const {
-  return impl_->contains(store, key);
+  return engine_->contains(store, key);
 }
 
 std::size_t Database::size(std::string_view store) const {
-  return impl_->size(store);
+  return engine_->size(store);
 }
 
 std::vector<std::string> Database::keys(std::string_view store) const {
   std::vector<std::string> keys;
-  impl_->scan(store, {}, {}, [&](std::string_view key, const json::value&) {
+  engine_->scan(store, {}, {}, [&](std::string_view key, const json::value&) {
     keys.emplace_back(key);
     return true;
   });
@@ -56,28 +58,28 @@ std::vector<std::string> Database::keys(std::string_view store) const {
 }
 
 std::optional<EntryInfo> Database::entry_info(std::string_view store, std::string_view key) const {
-  return impl_->entry_info(store, key);
+  return engine_->entry_info(store, key);
 }
 
 void Database::for_each(std::string_view store, const Visitor& visit) const {
-  impl_->scan(store, {}, {}, visit);
+  engine_->scan(store, {}, {}, visit);
 }
 
 void Database::scan(std::string_view store, std::string_view from, std::string_view to,
                     const Visitor& visit) const {
-  impl_->scan(store, from, to, visit);
+  engine_->scan(store, from, to, visit);
 }
 
 std::vector<StoreInfo> Database::stores() const {
-  return impl_->stores();
+  return engine_->stores();
 }
 
 StoreInfo Database::store_info(std::string_view store) const {
-  return impl_->store_info(impl_->store(store));
+  return engine_->store_info(store);
 }
 
 Transaction Database::transaction() {
-  return Transaction(impl_.get());
+  return Transaction(*engine_);
 }
 
 void Database::put(std::string_view store, std::string_view key, json::value value) {
@@ -93,25 +95,23 @@ void Database::erase(std::string_view store, std::string_view key) {
 }
 
 Subscription Database::subscribe(Listener listener) {
-  return impl_->subscribers_->add({}, std::move(listener));
+  return engine_->subscribe({}, std::move(listener));
 }
 
 Subscription Database::subscribe(std::string_view store, Listener listener) {
-  impl_->store(store);  // throws unknown_store
-  return impl_->subscribers_->add({std::string(store), std::nullopt}, std::move(listener));
+  return engine_->subscribe({std::string(store), std::nullopt}, std::move(listener));
 }
 
 Subscription Database::subscribe(std::string_view store, std::string_view key, Listener listener) {
-  impl_->store(store);
-  return impl_->subscribers_->add({std::string(store), std::string(key)}, std::move(listener));
+  return engine_->subscribe({std::string(store), std::string(key)}, std::move(listener));
 }
 
 std::size_t Database::pending_count() const {
-  return impl_->pending_.load();
+  return engine_->pending_count();
 }
 
 std::vector<BackupInfo> Database::backups() const {
-  return impl_->backups();
+  return engine_->backups();
 }
 
 void Database::restore_backup(const std::filesystem::path& path, std::string_view store,
@@ -135,103 +135,74 @@ void Database::restore_backup(const std::filesystem::path& path, std::string_vie
 }
 
 std::vector<OutboxRecord> Database::outbox(std::uint64_t after_seq, std::size_t limit) const {
-  return impl_->outbox(after_seq, limit);
+  return engine_->outbox(after_seq, limit);
 }
 
 // --- Transaction ---
 
-Transaction::Transaction(Transaction&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), writes_(std::move(other.writes_)) {}
-
-Transaction& Transaction::operator=(Transaction&& other) noexcept {
-  if (this != &other) {
-    db_ = std::exchange(other.db_, nullptr);
-    writes_ = std::move(other.writes_);
-  }
-  return *this;
-}
-
-Transaction::Transaction(Database::Impl* db) : db_(db) {}
-
+Transaction::Transaction(StoreEngine& engine)
+    : writes_(std::make_unique<PendingWrites>(PendingWrites{&engine, {}})) {}
+Transaction::Transaction(Transaction&&) noexcept = default;
+Transaction& Transaction::operator=(Transaction&&) noexcept = default;
 Transaction::~Transaction() = default;
 
-std::size_t Transaction::size() const {
-  return writes_.size();
-}
-
-void Transaction::require_open() const {
-  if (db_ == nullptr) {
+PendingWrites& Transaction::open_writes() const {
+  if (writes_ == nullptr) {
     throw Error(ErrorCode::transaction_closed,
                 "the transaction was already committed or rolled back");
   }
+  return *writes_;
+}
+
+std::size_t Transaction::size() const {
+  return writes_ ? writes_->writes.size() : 0;
 }
 
 void Transaction::put(std::string_view store, std::string_view key, json::value value) {
-  require_open();
-  Write write{Write::Kind::put, std::string(store), std::string(key), std::move(value), {}, {}, 0};
+  PendingWrites& pending = open_writes();
+  PendingWrite write{
+      PendingWrite::Kind::put, std::string(store), std::string(key), std::move(value), {}, {}, 0};
   write.serialized = json::serialize(write.value);
-  db_->check_write(write);
-  writes_.push_back(std::move(write));
+  pending.engine->check_write(write);
+  pending.writes.push_back(std::move(write));
 }
 
 void Transaction::erase(std::string_view store, std::string_view key) {
-  require_open();
-  Write write{Write::Kind::erase, std::string(store), std::string(key), {}, {}, {}, 0};
-  db_->check_write(write);
-  writes_.push_back(std::move(write));
+  PendingWrites& pending = open_writes();
+  PendingWrite write{
+      PendingWrite::Kind::erase, std::string(store), std::string(key), {}, {}, {}, 0};
+  pending.engine->check_write(write);
+  pending.writes.push_back(std::move(write));
 }
 
 void Transaction::increment(std::string_view store, std::string_view key, std::string_view field,
                             std::int64_t delta) {
-  require_open();
-  Write write{Write::Kind::increment,
-              std::string(store),
-              std::string(key),
-              {},
-              {},
-              std::string(field),
-              delta};
-  db_->check_write(write);
-  writes_.push_back(std::move(write));
+  PendingWrites& pending = open_writes();
+  PendingWrite write{PendingWrite::Kind::increment,
+                     std::string(store),
+                     std::string(key),
+                     {},
+                     {},
+                     std::string(field),
+                     delta};
+  pending.engine->check_write(write);
+  pending.writes.push_back(std::move(write));
 }
 
 std::optional<json::value> Transaction::get(std::string_view store, std::string_view key) const {
-  require_open();
-  std::optional<json::value> value = db_->get(store, key);
-  for (const auto& write : writes_) {
-    if (write.store != store || write.key != key) continue;
-    switch (write.kind) {
-      case Write::Kind::put:
-        value = write.value;
-        break;
-      case Write::Kind::erase:
-        value.reset();
-        break;
-      case Write::Kind::increment: {
-        if (!value || !value->is_object()) value = json::object{};
-        json::object& object = value->get_object();
-        const json::value* old = object.if_contains(write.field);
-        object[write.field] = old && old->is_number() ? merge::add_numbers(*old, write.delta)
-                                                      : json::value(write.delta);
-        break;
-      }
-    }
-  }
-  return value;
+  const PendingWrites& pending = open_writes();
+  return pending.engine->preview(pending.writes, store, key);
 }
 
 void Transaction::commit() {
-  require_open();
-  Database::Impl* db = std::exchange(db_, nullptr);
-  std::vector<Write> writes = std::move(writes_);
-  writes_.clear();
-  db->commit(writes);
+  std::unique_ptr<PendingWrites> pending = std::move(writes_);
+  if (pending == nullptr) open_writes();  // throws
+  pending->engine->commit(pending->writes);
 }
 
 void Transaction::rollback() {
-  require_open();
-  db_ = nullptr;
-  writes_.clear();
+  open_writes();
+  writes_.reset();
 }
 
 }  // namespace cairn

@@ -5,82 +5,14 @@
 #include <cairn/error.hpp>
 #include <cairn/schema.hpp>
 
+#include "foundation/limits.hpp"
 #include "migration/chain.hpp"
 
 namespace cairn {
 namespace json = boost::json;
 
-bool MergePolicy::is_counter(std::string_view field) const {
-  return std::find(counters.begin(), counters.end(), field) != counters.end();
-}
-
-json::value MergePolicy::to_json() const {
-  json::object object;
-  object["merge"] = kind == Kind::lww ? "lww" : "field-lww";
-  if (!counters.empty()) {
-    json::array names;
-    for (const auto& name : counters)
-      names.emplace_back(name);
-    object["counters"] = std::move(names);
-  }
-  return object;
-}
-
-MergePolicy MergePolicy::from_json(const json::value& value) {
-  const json::object* object = value.if_object();
-  const json::value* merge = object ? object->if_contains("merge") : nullptr;
-  if (merge == nullptr || !merge->is_string()) {
-    throw Error(ErrorCode::invalid_argument,
-                fmt::format("a merge policy is an object with \"merge\": \"lww\" or "
-                            "\"field-lww\", not {}",
-                            json::serialize(value)));
-  }
-  MergePolicy policy;
-  if (merge->get_string() == "lww") {
-    policy.kind = Kind::lww;
-  } else if (merge->get_string() == "field-lww") {
-    policy.kind = Kind::field_lww;
-  } else {
-    throw Error(ErrorCode::invalid_argument,
-                fmt::format("unknown merge policy \"{}\" (expected \"lww\" or \"field-lww\")",
-                            std::string_view(merge->get_string())));
-  }
-  if (const json::value* counters = object->if_contains("counters")) {
-    if (!counters->is_array()) {
-      throw Error(ErrorCode::invalid_argument, "\"counters\" must be an array of field names");
-    }
-    for (const auto& name : counters->get_array()) {
-      if (!name.is_string() || name.get_string().empty()) {
-        throw Error(ErrorCode::invalid_argument, "\"counters\" must be an array of field names");
-      }
-      policy.counters.emplace_back(name.get_string());
-    }
-  }
-  validate_policy(policy);
-  return policy;
-}
-
-void validate_policy(MergePolicy& policy) {
-  if (!policy.counters.empty() && policy.kind != MergePolicy::Kind::field_lww) {
-    throw Error(ErrorCode::invalid_argument,
-                "counter fields need the field-lww merge policy (MergePolicy::per_field)");
-  }
-  std::sort(policy.counters.begin(), policy.counters.end());
-  policy.counters.erase(std::unique(policy.counters.begin(), policy.counters.end()),
-                        policy.counters.end());
-}
-
 void validate_store_schema(StoreSchema& schema) {
-  const bool name_ok = !schema.name.empty() && schema.name.size() <= 128 &&
-                       std::all_of(schema.name.begin(), schema.name.end(), [](char c) {
-                         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-                       });
-  if (!name_ok) {
-    throw Error(
-        ErrorCode::invalid_argument,
-        fmt::format("invalid store name '{}': use 1 to 128 of A-Z a-z 0-9 _ - .", schema.name));
-  }
+  check_store_name(schema.name);
   if (schema.version < 1) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("store '{}' declares version 0; versions start at 1", schema.name));

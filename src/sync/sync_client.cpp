@@ -5,7 +5,7 @@
 #include <random>
 #include <thread>
 
-#include "store/database_impl.hpp"
+#include "store/store_engine.hpp"
 #include "sync/sync_engine.hpp"
 
 namespace cairn {
@@ -26,10 +26,10 @@ std::string_view sync_state_name(SyncState state) noexcept {
 
 namespace {
 
-SyncStatus status_from(Database::Impl& db, SyncState state) {
+SyncStatus status_from(StoreEngine& db, SyncState state) {
   const LocalFile::SyncState stored = db.sync_state();
   return {state,
-          db.pending_.load(),
+          db.pending_count(),
           stored.last_success_ms,
           stored.last_error_ms,
           stored.last_error,
@@ -44,7 +44,7 @@ class SyncClient::Impl {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Impl(Database& db, Database::Impl& store, SyncOptions options)
+  Impl(Database& db, StoreEngine& store, SyncOptions options)
       : store_(store), options_(options), engine_(store, std::move(options)) {
     random_.seed(options_.jitter_seed != 0 ? options_.jitter_seed : std::random_device{}());
     status_ = status_from(store_, SyncState::idle);
@@ -86,14 +86,14 @@ class SyncClient::Impl {
     next_run_ = Clock::now();
     wake_.notify_all();
     return done_.wait_until(lock, deadline, [&] {
-      return successes_ > seen && store_.pending_.load() == 0 && !running_;
+      return successes_ > seen && store_.pending_count() == 0 && !running_;
     });
   }
 
   SyncStatus status() const {
     std::lock_guard lock(mutex_);
     SyncStatus status = status_;
-    status.pending = store_.pending_.load();
+    status.pending = store_.pending_count();
     return status;
   }
 
@@ -152,7 +152,7 @@ class SyncClient::Impl {
       if (outcome == SyncState::idle) ++successes_;
       next_run_ = std::min(next_run_, Clock::now() + delay);
       // Changes committed while this sync ran (after it read the outbox) go out soon.
-      if (outcome == SyncState::idle && store_.pending_.load() > 0) {
+      if (outcome == SyncState::idle && store_.pending_count() > 0) {
         next_run_ = std::min(next_run_, Clock::now() + options_.debounce);
       }
       done_.notify_all();
@@ -177,7 +177,7 @@ class SyncClient::Impl {
     }
   }
 
-  Database::Impl& store_;
+  StoreEngine& store_;
   SyncOptions options_;
   SyncEngine engine_;
   std::mt19937_64 random_;
@@ -198,10 +198,10 @@ class SyncClient::Impl {
 
 SyncClient::SyncClient(Database& db, SyncOptions options) {
   if (db.options().read_only) throw Error(ErrorCode::read_only, "a read-only database cannot sync");
-  if (options.server.empty() && db.impl_->sync_state().server.empty()) {
+  if (options.server.empty() && engine_of(db).sync_state().server.empty()) {
     throw Error(ErrorCode::invalid_argument, "no server: set SyncOptions::server");
   }
-  impl_ = std::make_unique<Impl>(db, *db.impl_, std::move(options));
+  impl_ = std::make_unique<Impl>(db, engine_of(db), std::move(options));
 }
 
 SyncClient::~SyncClient() = default;
@@ -228,7 +228,7 @@ Subscription SyncClient::subscribe(std::function<void(const SyncStatus&)> listen
 
 SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options, bool full) {
   if (db.options().read_only) throw Error(ErrorCode::read_only, "a read-only database cannot sync");
-  SyncEngine engine(*db.impl_, options);
+  SyncEngine engine(engine_of(db), options);
   try {
     return engine.run(full);
   } catch (const SyncFailure& failure) {
@@ -238,11 +238,11 @@ SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options, bool 
 }
 
 SyncStatus SyncClient::stored_status(Database& db) {
-  return status_from(*db.impl_, SyncState::idle);
+  return status_from(engine_of(db), SyncState::idle);
 }
 
 std::string SyncClient::stored_token(Database& db) {
-  return db.impl_->sync_state().token;
+  return engine_of(db).sync_state().token;
 }
 
 }  // namespace cairn

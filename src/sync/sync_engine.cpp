@@ -51,7 +51,7 @@ json::value parse_body(const net::HttpResult& result, std::string_view what) {
 
 }  // namespace
 
-SyncEngine::SyncEngine(Database::Impl& db, SyncOptions options)
+SyncEngine::SyncEngine(StoreEngine& db, SyncOptions options)
     : db_(db), options_(std::move(options)) {}
 
 void SyncEngine::abort() {
@@ -178,7 +178,8 @@ SyncReport SyncEngine::run(bool full) {
   try {
     configure(state, report);
     while (true) {
-      const std::string& replica = *db_.self_;  // changes when the database becomes a new replica
+      const std::string replica =
+          db_.replica_id();  // changes when the database becomes a new replica
       // The next batch of the outbox, bounded by count and bytes.
       json::array changes;
       std::size_t bytes = 0;
@@ -219,24 +220,32 @@ SyncReport SyncEngine::run(bool full) {
       if (result.status != 200) throw failure_of(result, "syncing");
 
       const json::value body = parse_body(result, "syncing");
-      std::vector<Database::Impl::RemoteEntry> entries;
+      std::vector<StoreEngine::RemoteEntry> entries;
+      protocol::ReplicaInterner replicas;
       for (const auto& item : body.at("changes").as_array()) {
         const json::object& change = item.as_object();
-        Database::Impl::RemoteEntry entry{std::string(change.at("store").as_string()),
-                                          std::string(change.at("key").as_string()), std::nullopt,
-                                          change.at("meta")};
-        if (const json::value* value = change.if_contains("value")) entry.value = *value;
+        StoreEngine::RemoteEntry entry{std::string(change.at("store").as_string()),
+                                       std::string(change.at("key").as_string()),
+                                       {}};
+        protocol::entry_meta_from_json(change.at("meta"), entry.entry, replicas);
+        if (const json::value* value = change.if_contains("value")) {
+          entry.entry.value = *value;
+          entry.entry.deleted = false;
+        } else {
+          entry.entry.deleted = true;
+        }
         entries.push_back(std::move(entry));
       }
       const bool acks = body.as_object().contains("ack");
       const std::uint64_t ack = acks ? body.at("ack").to_number<std::uint64_t>() : 0;
       const std::uint64_t acked_before = db_.acknowledged_through();
       state.cursor = body.at("cursor").as_string();
-      const auto applied = db_.apply_sync(ack, entries, state);
+      const std::size_t received = entries.size();
+      const auto applied = db_.apply_sync(ack, std::move(entries), state);
       state = db_.sync_state();
       report.sent += sending;
       report.acknowledged += applied.acknowledged;
-      report.received += entries.size();
+      report.received += received;
       report.applied += applied.applied;
       report.held_back += applied.held;
       report.skipped += applied.skipped;
@@ -252,7 +261,7 @@ SyncReport SyncEngine::run(bool full) {
       }
       const bool more = body.at("hasMore").as_bool();
 
-      if (!more && (sending == 0 || db_.pending_.load() == 0)) break;
+      if (!more && (sending == 0 || db_.pending_count() == 0)) break;
     }
     state = db_.sync_state();
     state.last_success_ms = wall_ms();

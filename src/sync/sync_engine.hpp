@@ -12,7 +12,7 @@
 #include <string>
 
 #include "net/http_client.hpp"
-#include "store/database_impl.hpp"
+#include "store/store_engine.hpp"
 
 namespace cairn {
 
@@ -26,7 +26,7 @@ struct SyncFailure {
 
 class SyncEngine {
  public:
-  SyncEngine(Database::Impl& db, SyncOptions options);
+  SyncEngine(StoreEngine& db, SyncOptions options);
 
   // Throws SyncFailure. With `full`, the change feed is read again from the beginning.
   SyncReport run(bool full = false);
@@ -42,7 +42,7 @@ class SyncEngine {
   net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
                        const std::string& token);
 
-  Database::Impl& db_;
+  StoreEngine& db_;
   SyncOptions options_;
   std::string host_;
   std::uint16_t port_ = 0;

@@ -1,4 +1,4 @@
-#include "clock/hybrid_clock.hpp"
+#include "foundation/hybrid_clock.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cairn/error.hpp>
 #include <cstdlib>
 #include <deque>
 #include <random>

@@ -1,4 +1,4 @@
-#include "store/limits.hpp"
+#include "foundation/limits.hpp"
 
 #include "store/fixture.hpp"
 

@@ -50,6 +50,30 @@ TEST_F(TransactionTest, ReadsSeeTheTransactionsOwnWrites) {
   EXPECT_EQ(db.get("playerStatistics", "cooking"), json(R"({"xp":10,"level":1})"));
 }
 
+TEST_F(TransactionTest, GetShowsWritesExactlyAsCommitLeavesThem) {
+  Database db = open();
+  db.put("playerStatistics", "cooking", json(R"({"xp":10,"level":1})"));
+  Transaction txn = db.transaction();
+  txn.increment("playerStatistics", "cooking", "xp", 5);
+  txn.erase("playerStatistics", "cooking");
+  txn.increment("playerStatistics", "cooking", "xp", 3);  // a new entry, its counter from 0
+  const auto previewed = txn.get("playerStatistics", "cooking");
+  txn.commit();
+  EXPECT_EQ(previewed, db.get("playerStatistics", "cooking"));
+  EXPECT_EQ(previewed, json(R"({"xp":3})"));
+}
+
+TEST_F(TransactionTest, GetRefusesAnIncrementThatCommitWouldRefuse) {
+  Database db = open();
+  db.put("playerStatistics", "cooking", json("[1,2]"));  // not an object: no counter to add to
+  Transaction txn = db.transaction();
+  txn.increment("playerStatistics", "cooking", "xp", 5);
+  EXPECT_EQ(error_code_of([&] { txn.get("playerStatistics", "cooking"); }),
+            ErrorCode::invalid_value);
+  EXPECT_EQ(error_code_of([&] { txn.commit(); }), ErrorCode::invalid_value);
+  EXPECT_EQ(db.get("playerStatistics", "cooking"), json("[1,2]"));
+}
+
 TEST_F(TransactionTest, SeveralWritesToOneKeyLeaveTheLastAndRecordEach) {
   Database db = open();
   Transaction txn = db.transaction();

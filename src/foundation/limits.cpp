@@ -1,7 +1,8 @@
-#include "store/limits.hpp"
+#include "foundation/limits.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cairn/error.hpp>
 
 namespace cairn {
@@ -42,6 +43,18 @@ bool is_valid_utf8(std::string_view text) {
     i += length;
   }
   return true;
+}
+
+void check_store_name(std::string_view name) {
+  const bool ok =
+      !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '.';
+      });
+  if (!ok) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("invalid store name '{}': use 1 to 128 of A-Z a-z 0-9 _ - .", name));
+  }
 }
 
 void check_key(std::string_view store, std::string_view key, const Limits& limits) {

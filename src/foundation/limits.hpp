@@ -1,10 +1,16 @@
-// Checks of keys and values against Limits, shared by every write path.
+// Checks of names, keys and values against Limits, shared by every write path: the local store
+// checks what the application writes, the server what clients send.
 #pragma once
 
-#include <cairn/schema.hpp>
+#include <cairn/limits.hpp>
+#include <cstddef>
 #include <string_view>
 
 namespace cairn {
+
+// Throws Error(invalid_argument) unless `name` is a valid store name: 1 to 128 bytes of
+// A-Z a-z 0-9 _ - .
+void check_store_name(std::string_view name);
 
 // Throws Error(invalid_key) unless `key` is non-empty, valid UTF-8 and at most
 // limits.max_key_bytes long.

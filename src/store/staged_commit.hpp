@@ -1,0 +1,57 @@
+// StagedCommit — the entries one commit changes, staged against the committed state before
+// anything is written. Local transactions (commit.cpp) and what sync brings (remote_apply.cpp)
+// both stage their entries here, and StoreEngine::publish writes them, commits and applies them
+// to memory, so that both paths keep the same invariants: a row is written only for an entry
+// that changed, and a store's counts and bytes follow its entries.
+//
+// Used under the engine's write lock; slot() reads the committed state, so its caller also holds
+// the state lock, shared at least.
+#pragma once
+
+#include <cairn/change.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "store/store_engine.hpp"
+
+namespace cairn {
+
+class StagedCommit {
+ public:
+  explicit StagedCommit(Origin origin) : change_set_{origin, {}} {}
+
+  struct Slot {
+    StoreState* store = nullptr;
+    const StoredEntry* committed = nullptr;  // null when the key is new
+    std::optional<StoredEntry> next;         // as this commit leaves it; empty while unchanged
+    std::string text;  // next's value as JSON text when live (publish computes it when empty)
+  };
+  using Slots = std::map<std::pair<StoreState*, std::string>, Slot>;
+
+  // The slot of (store, key), made on first use.
+  Slot& slot(StoreState& store, std::string_view key);
+  // The entry as it was committed, and as this commit leaves it so far (an absent entry is a
+  // zero-stamped tombstone).
+  static const StoredEntry& committed(const Slot& slot);
+  static const StoredEntry& current(const Slot& slot);
+  // The next entry, starting as a copy of the current one.
+  static StoredEntry& edit(Slot& slot);
+  // Sets the next entry, with its value's text when it is live, and its size in bytes.
+  static void set(Slot& slot, std::string_view key, StoredEntry next, std::string text);
+
+  Slots& slots() { return slots_; }
+  // What subscribers will hear, in the order the commit made the changes.
+  ChangeSet& change_set() { return change_set_; }
+
+ private:
+  Slots slots_;
+  ChangeSet change_set_;
+};
+
+// Whether two entries are in the same state: value, stamps, floor and schema version.
+bool same_state(const merge::Entry& a, const merge::Entry& b);
+
+}  // namespace cairn
