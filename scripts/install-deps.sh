@@ -15,7 +15,7 @@ packages=(
   libsqlite3-dev sqlite3 libssl-dev libpq-dev
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl
+  curl ccache
 )
 
 missing=()

@@ -6,7 +6,9 @@
 #   3. ThreadSanitizer build of the concurrency stress test and the sync client's tests
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
 #      two sync example processes converging through the installed cairnd
-#   5. the libFuzzer targets (clang, with ASan and UBSan), each run for CAIRN_FUZZ_SECONDS (20)
+#   5. one Clang build (ASan, UBSan, libFuzzer coverage on every library): it proves the locking
+#      annotations (-Wthread-safety, as errors) and runs each libFuzzer target for
+#      CAIRN_FUZZ_SECONDS (20) from the corpus in fuzz/corpus
 #   6. clang-format check of every C++ file
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
 set -euo pipefail
@@ -16,10 +18,28 @@ jobs=$(nproc)
 
 scripts/install-deps.sh
 
-step() { printf '\n=== %s ===\n' "$*"; }
+# ccache, when the machine has it, makes rebuilds of unchanged files free.
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+# Each step prints its name, and the time it took when the next one starts (or at the end).
+step_name=""
+step_started=$SECONDS
+finish_step() {
+  if [[ -n "$step_name" ]]; then
+    printf '=== %s: %d s ===\n' "$step_name" $((SECONDS - step_started))
+  fi
+}
+step() {
+  finish_step
+  step_name="$*"
+  step_started=$SECONDS
+  printf '\n=== %s ===\n' "$*"
+}
+trap 'finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
 
 step "Release build and tests"
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build build/release
 ctest --test-dir build/release --output-on-failure -j "$jobs"
 
@@ -27,7 +47,7 @@ if [[ "${CAIRN_TEST_QUICK:-0}" == 1 ]]; then exit 0; fi
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCAIRN_SANITIZE=address,undefined -DCAIRN_BUILD_BENCH=OFF >/dev/null
+  -DCAIRN_SANITIZE=address,undefined -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 cmake --build build/asan
 # The chaos and crash properties run fewer schedules here; the Release run does the full count.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -36,7 +56,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 step "ThreadSanitizer build of the concurrency stress test and the sync client tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF >/dev/null
+  -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 cmake --build build/tsan --target concurrency_test sync_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/concurrency_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/sync_test
@@ -49,11 +69,11 @@ cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
 examples/sync/two-devices.sh "$root/build/install" "$root/build/examples/sync/sync_example"
 
-step "Fuzzing the decoders of untrusted input"
+step "Clang build: thread-safety analysis, then fuzzing the decoders of untrusted input"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_BENCH=OFF \
-  -DCAIRN_SANITIZE=address,undefined >/dev/null
-cmake --build build/fuzz --target sync_request_fuzzer id_token_fuzzer
+  -DCAIRN_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
+cmake --build build/fuzz
 for fuzzer in sync_request id_token; do
   mkdir -p "build/fuzz/corpus/$fuzzer"
   build/fuzz/fuzz/${fuzzer}_fuzzer "build/fuzz/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \

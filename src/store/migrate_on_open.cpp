@@ -78,9 +78,8 @@ void StoreEngine::migrate(StoreState& state) {
     StoreChanges changes = run_store_migration(state.schema, from, work, progress);
 
     std::optional<merge::Stamp> fresh;
-    const std::string* self = self_;
-    const auto fresh_stamp = [&] {
-      if (!fresh) fresh = merge::Stamp{clock_->now(), self};
+    const auto fresh_stamp = [&]() REQUIRES(write_mutex_) {
+      if (!fresh) fresh = merge::Stamp{clock_->now(), self_};
       return *fresh;
     };
     std::vector<std::pair<const std::string*, std::string>> dirty;  // key, value text if live

@@ -89,7 +89,7 @@ bool StoreEngine::declare_stores() {
 
   bool added = false;
   std::optional<sqlite::TransactionGuard> guard;
-  const auto begin = [&] {
+  const auto begin = [&]() REQUIRES(write_mutex_) {
     if (!guard) guard.emplace(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
   };
   for (auto& schema : declared) {
@@ -155,10 +155,9 @@ void StoreEngine::hydrate(StoreState& state) {
   const std::string& name = state.schema.name;
   json::parser parser;
   auto hint = state.entries.end();
-  const ReplicaTable& replicas = replicas_;
-  file_.for_each_entry(state.id, [&](const LocalFile::EntryRow& row) {
+  file_.for_each_entry(state.id, [&](const LocalFile::EntryRow& row) REQUIRES(write_mutex_) {
     StoredEntry entry;
-    entry.stamp = {row.hlc, replicas.by_ref(row.replica_ref)};
+    entry.stamp = {row.hlc, replicas_.by_ref(row.replica_ref)};
     if (entry.stamp.replica == nullptr) {
       throw Error(ErrorCode::corrupt,
                   fmt::format("store '{}', key '{}': unknown replica", name, row.key));
@@ -182,7 +181,7 @@ void StoreEngine::hydrate(StoreState& state) {
       ++state.tombstones;
     }
     if (!row.field_stamps.empty()) {
-      read_stamps(decode_entry_stamps(row.field_stamps, name, row.key), replicas, name, row.key,
+      read_stamps(decode_entry_stamps(row.field_stamps, name, row.key), replicas_, name, row.key,
                   entry);
     }
     hint = std::next(state.entries.emplace_hint(hint, row.key, std::move(entry)));

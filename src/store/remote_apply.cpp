@@ -92,14 +92,12 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
   StagedCommit staged(Origin::remote);
   const bool notify = !subscribers_->empty();
   std::vector<std::uint32_t> new_refs;
-  ReplicaTable& replicas = replicas_;
-  LocalFile& file = file_;
-  const auto intern = [&](const merge::Stamp& stamp) -> merge::Stamp {
+  const auto intern = [&](const merge::Stamp& stamp) REQUIRES(write_mutex_) -> merge::Stamp {
     if (stamp.replica == nullptr) return stamp;
-    if (const std::string* known = replicas.find(*stamp.replica)) return {stamp.hlc, known};
-    const std::uint32_t ref = file.insert_replica(*stamp.replica);
+    if (const std::string* known = replicas_.find(*stamp.replica)) return {stamp.hlc, known};
+    const std::uint32_t ref = file_.insert_replica(*stamp.replica);
     new_refs.push_back(ref);
-    return {stamp.hlc, replicas.add(ref, *stamp.replica)};
+    return {stamp.hlc, replicas_.add(ref, *stamp.replica)};
   };
 
   try {
