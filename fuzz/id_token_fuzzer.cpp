@@ -1,12 +1,12 @@
 // libFuzzer target: Google ID token verification on arbitrary input. Any input must end in an
-// identity or an ApiError (401), never a crash, hang or other exception.
+// identity or a protocol::Refusal (invalid_id_token), never a crash, hang or other exception.
 //
 //   build/fuzz/fuzz/id_token_fuzzer fuzz/corpus/id_token -max_total_time=60
 #include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
 
-#include "server/api_error.hpp"
+#include "protocol/errors.hpp"
 #include "server/auth/google_id_token.hpp"
 
 namespace {
@@ -26,7 +26,7 @@ const cairn::server::GoogleIdTokenVerifier& verifier() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     verifier().verify(std::string_view(reinterpret_cast<const char*>(data), size), 1'700'000'000);
-  } catch (const cairn::server::ApiError&) {
+  } catch (const cairn::protocol::Refusal&) {
   }
   return 0;
 }

@@ -1,16 +1,18 @@
-// libFuzzer target: cairnd's decoding of untrusted request bodies. Any input must end in a decoded
-// request or an ApiError, never a crash, hang or other exception.
+// libFuzzer target: cairnd's decoding of untrusted sync request bodies (protocol/sync_request).
+// Any input must end in a decoded request or a protocol::Refusal, never a crash, hang or other
+// exception; whatever decodes must encode again.
 //
 //   build/fuzz/fuzz/sync_request_fuzzer fuzz/corpus/sync_request -max_total_time=60
 #include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
 
-#include "server/api_error.hpp"
-#include "server/sync_request.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/sync_request.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace json = boost::json;
+  namespace protocol = cairn::protocol;
   json::parse_options options;
   options.max_depth = 64;
   std::error_code error;
@@ -18,17 +20,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       json::parse(std::string_view(reinterpret_cast<const char*>(data), size), error, {}, options);
   if (error || !value.is_object()) return 0;
   cairn::Limits limits;
+  (void)protocol::request_writes(value.get_object());
   for (int form = 0; form < 2; ++form) {
     try {
-      cairn::protocol::ReplicaInterner replicas;
+      protocol::ReplicaInterner replicas;
       json::object body = value.get_object();  // decoding takes the values out of it
-      const auto request =
-          form == 0 ? cairn::server::decode_full_request(body, limits, replicas, "anon")
-                    : cairn::server::decode_patch_request(body, limits, replicas, "anon");
-      // Whatever decodes must encode again.
+      const protocol::SyncRequest request =
+          form == 0 ? protocol::decode_full_request(body, limits, replicas, "anon")
+                    : protocol::decode_patch_request(body, limits, replicas, "anon");
       for (const auto& change : request.changes)
-        (void)cairn::protocol::change_to_json(change);
-    } catch (const cairn::server::ApiError&) {
+        (void)protocol::change_to_json(change);
+    } catch (const protocol::Refusal&) {
     }
   }
   return 0;

@@ -15,7 +15,8 @@ namespace cairn {
 
 enum class ErrorCode {
   invalid_argument,      // a caller passed something malformed (bad store name, bad JSON, ...)
-  not_found,             // the database file does not exist (and may not be created)
+  not_found,             // what was named does not exist: a database file (that may not be
+                         // created), a backup, a dataset on the server
   invalid_key,           // a key is empty, not UTF-8, or longer than the key limit
   invalid_value,         // a value does not fit the store's policy or the requested type
   value_too_large,       // a value is larger than Limits::max_value_bytes
@@ -31,6 +32,11 @@ enum class ErrorCode {
   database_locked,       // another process has the database open for writing
   io_error,              // the operating system or SQLite failed to read or write
   transaction_closed,    // a transaction was used after commit or rollback
+  unavailable,           // the sync server cannot be reached, or is busy or stopping: retry later
+  unauthorized,          // the sync server does not accept the token (unknown, expired, revoked)
+  forbidden,             // the sync server refuses: the user's role in the dataset is too low
+  refused,               // the sync server refused the request for another reason (the message
+                         // gives the server's code and why)
 };
 
 // The stable, snake_case name of a code, e.g. "quota_exceeded".

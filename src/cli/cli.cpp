@@ -19,6 +19,7 @@
 #include "cli/pretty_json.hpp"
 #include "cli/sync_command.hpp"
 #include "cli/table.hpp"
+#include "foundation/json_text.hpp"
 
 namespace cairn::cli {
 namespace json = boost::json;
@@ -65,11 +66,11 @@ void inspect(const std::string& path, bool as_json, std::ostream& out) {
                                   {"bytes", store.bytes},
                                   {"tombstones", store.tombstones}});
     }
-    out << json::serialize(json::object{{"path", path},
-                                        {"replica", db.replica_id()},
-                                        {"clock", db.clock().to_string()},
-                                        {"pendingChanges", db.pending_count()},
-                                        {"stores", std::move(list)}})
+    out << json_text(json::object{{"path", path},
+                                  {"replica", db.replica_id()},
+                                  {"clock", db.clock().to_string()},
+                                  {"pendingChanges", db.pending_count()},
+                                  {"stores", std::move(list)}})
         << '\n';
     return;
   }
@@ -95,7 +96,7 @@ void get(const std::string& path, const std::string& store, const std::string& k
   if (!value) {
     throw NotFound{fmt::format("store '{}' has no entry '{}'", store, key)};
   }
-  out << (as_json ? json::serialize(entry_json(db, store, key)) : pretty_json(*value)) << '\n';
+  out << (as_json ? json_text(entry_json(db, store, key)) : pretty_json(*value)) << '\n';
 }
 
 void put(const std::string& path, const std::string& store, const std::string& key,
@@ -104,7 +105,7 @@ void put(const std::string& path, const std::string& store, const std::string& k
   Database db = Database::open(path, writable_options());
   db.put(store, key, std::move(value));
   if (as_json) {
-    out << json::serialize(entry_json(db, store, key)) << '\n';
+    out << json_text(entry_json(db, store, key)) << '\n';
   } else {
     out << "put " << store << '/' << key << " (" << db.pending_count() << " pending)\n";
   }
@@ -118,7 +119,7 @@ void erase(const std::string& path, const std::string& store, const std::string&
   }
   db.erase(store, key);
   if (as_json) {
-    out << json::serialize(entry_json(db, store, key)) << '\n';
+    out << json_text(entry_json(db, store, key)) << '\n';
   } else {
     out << "deleted " << store << '/' << key << " (" << db.pending_count() << " pending)\n";
   }
@@ -208,7 +209,7 @@ void import_database(const std::string& path, const std::string& file, bool as_j
   }
   txn.commit();
   if (as_json) {
-    out << json::serialize(json::object{{"imported", count}, {"stores", stores->size()}}) << '\n';
+    out << json_text(json::object{{"imported", count}, {"stores", stores->size()}}) << '\n';
   } else {
     out << "imported " << count << " entries into " << stores->size() << " store"
         << (stores->size() == 1 ? "" : "s") << '\n';
@@ -228,8 +229,7 @@ void outbox(const std::string& path, std::size_t limit, bool as_json, std::ostre
                                   {"payload", record.payload},
                                   {"hlc", record.hlc.to_string()}});
     }
-    out << json::serialize(json::object{{"pending", db.pending_count()}, {"records", list}})
-        << '\n';
+    out << json_text(json::object{{"pending", db.pending_count()}, {"records", list}}) << '\n';
     return;
   }
   out << db.pending_count() << " pending change" << (db.pending_count() == 1 ? "" : "s") << '\n';
@@ -237,7 +237,7 @@ void outbox(const std::string& path, std::size_t limit, bool as_json, std::ostre
   out << '\n';
   Table table({"SEQ", "STORE", "KEY", "OP", "HLC", "PAYLOAD"});
   for (const auto& record : records) {
-    std::string payload = json::serialize(record.payload);
+    std::string payload = json_text(record.payload);
     if (payload.size() > 60) payload = payload.substr(0, 57) + "...";
     table.add({std::to_string(record.seq), record.store, record.key, record.op,
                record.hlc.to_string(), payload});

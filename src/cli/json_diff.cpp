@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "foundation/json_text.hpp"
+
 namespace cairn::cli {
 namespace json = boost::json;
 
@@ -19,21 +21,21 @@ void diff(const json::value& before, const json::value& after, const std::string
     for (const auto& member : a) {
       const json::value* other = b.if_contains(member.key());
       if (other == nullptr) {
-        lines.push_back("- " + join(path, member.key()) + ": " + json::serialize(member.value()));
+        lines.push_back("- " + join(path, member.key()) + ": " + json_text(member.value()));
       } else {
         diff(member.value(), *other, join(path, member.key()), lines);
       }
     }
     for (const auto& member : b) {
       if (!a.contains(member.key())) {
-        lines.push_back("+ " + join(path, member.key()) + ": " + json::serialize(member.value()));
+        lines.push_back("+ " + join(path, member.key()) + ": " + json_text(member.value()));
       }
     }
     return;
   }
   if (before != after) {
     lines.push_back("~ " + (path.empty() ? std::string("<value>") : path) + ": " +
-                    json::serialize(before) + " -> " + json::serialize(after));
+                    json_text(before) + " -> " + json_text(after));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "cli/command.hpp"
 #include "cli/json_diff.hpp"
 #include "cli/table.hpp"
+#include "foundation/json_text.hpp"
 #include "migration/chain.hpp"
 
 namespace cairn::cli {
@@ -170,7 +171,7 @@ int migrate(const std::string& path, const std::string& schema_file, bool dry_ru
       json::array list;
       for (const auto& plan : plans)
         list.push_back(plan_json(plan));
-      out << json::serialize(json::object{{"dryRun", true}, {"stores", std::move(list)}}) << '\n';
+      out << json_text(json::object{{"dryRun", true}, {"stores", std::move(list)}}) << '\n';
     } else {
       out << "dry run: nothing is changed\n\n";
       for (const auto& plan : plans)
@@ -211,8 +212,7 @@ int migrate(const std::string& path, const std::string& schema_file, bool dry_ru
     }
   }
   if (as_json) {
-    out << json::serialize(json::object{{"dryRun", false}, {"migrated", std::move(report)}})
-        << '\n';
+    out << json_text(json::object{{"dryRun", false}, {"migrated", std::move(report)}}) << '\n';
   } else if (finished.empty()) {
     out << "nothing to migrate\n";
   }
@@ -232,7 +232,7 @@ void list_backups(const std::string& path, bool as_json, std::ostream& out) {
                                   {"entries", b.entries},
                                   {"created", b.created.to_string()}});
     }
-    out << json::serialize(json::object{{"backups", std::move(list)}}) << '\n';
+    out << json_text(json::object{{"backups", std::move(list)}}) << '\n';
     return;
   }
   if (backups.empty()) {
@@ -251,7 +251,7 @@ void restore(const std::string& path, const std::string& store, std::int64_t bac
              std::ostream& out) {
   Database::restore_backup(path, store, backup);
   if (as_json) {
-    out << json::serialize(json::object{{"restored", backup}, {"store", store}}) << '\n';
+    out << json_text(json::object{{"restored", backup}, {"store", store}}) << '\n';
   } else {
     out << "restored store '" << store << "' from backup " << backup << '\n';
   }

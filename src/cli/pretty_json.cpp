@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "foundation/json_text.hpp"
+
 namespace cairn::cli {
 namespace {
 
@@ -17,7 +19,7 @@ void write(std::string& out, const boost::json::value& value, int indent, int de
       if (!first) out += ',';
       first = false;
       newline(depth + 1);
-      out += boost::json::serialize(boost::json::string(member.key()));
+      out += json_text(boost::json::value(boost::json::string(member.key())));
       out += ": ";
       write(out, member.value(), indent, depth + 1);
     }
@@ -35,7 +37,7 @@ void write(std::string& out, const boost::json::value& value, int indent, int de
     newline(depth);
     out += ']';
   } else {
-    out += boost::json::serialize(value);
+    append_json_text(out, value);
   }
 }
 

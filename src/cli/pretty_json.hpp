@@ -1,4 +1,4 @@
-// Indented JSON for people (Boost.JSON's serialize writes one line, which is right for machines).
+// Indented JSON for people (json_text writes one line, which is right for machines).
 #pragma once
 
 #include <boost/json/value.hpp>

@@ -6,6 +6,7 @@
 #include <cairn/cairn.hpp>
 
 #include "cli/command.hpp"
+#include "foundation/json_text.hpp"
 
 namespace cairn::cli {
 namespace json = boost::json;
@@ -27,13 +28,13 @@ void show_status(const std::string& path, bool show_token, bool as_json, std::os
   }
   const auto pending = db.pending_count();
   if (as_json) {
-    out << json::serialize(json::object{{"pending", pending},
-                                        {"lastSuccess", status.last_success_ms},
-                                        {"lastErrorTime", status.last_error_ms},
-                                        {"lastError", status.last_error},
-                                        {"userId", status.user_id},
-                                        {"dataset", status.dataset},
-                                        {"heldBack", status.held_back}})
+    out << json_text(json::object{{"pending", pending},
+                                  {"lastSuccess", status.last_success_ms},
+                                  {"lastErrorTime", status.last_error_ms},
+                                  {"lastError", status.last_error},
+                                  {"userId", status.user_id},
+                                  {"dataset", status.dataset},
+                                  {"heldBack", status.held_back}})
         << '\n';
     return;
   }
@@ -60,18 +61,18 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   options.dataset = arguments.dataset;
   const SyncReport report = SyncClient::sync_once(db, options, arguments.full);
   if (as_json) {
-    out << json::serialize(json::object{{"sent", report.sent},
-                                        {"acknowledged", report.acknowledged},
-                                        {"received", report.received},
-                                        {"applied", report.applied},
-                                        {"heldBack", report.held_back},
-                                        {"skipped", report.skipped},
-                                        {"conflicts", report.conflicts},
-                                        {"full", report.full},
-                                        {"renumbered", report.renumbered},
-                                        {"resent", report.resent},
-                                        {"newReplica", report.new_replica},
-                                        {"pending", db.pending_count()}})
+    out << json_text(json::object{{"sent", report.sent},
+                                  {"acknowledged", report.acknowledged},
+                                  {"received", report.received},
+                                  {"applied", report.applied},
+                                  {"heldBack", report.held_back},
+                                  {"skipped", report.skipped},
+                                  {"conflicts", report.conflicts},
+                                  {"full", report.full},
+                                  {"renumbered", report.renumbered},
+                                  {"resent", report.resent},
+                                  {"newReplica", report.new_replica},
+                                  {"pending", db.pending_count()}})
         << '\n';
     return;
   }

@@ -38,6 +38,14 @@ std::string_view error_code_name(ErrorCode code) noexcept {
       return "io_error";
     case ErrorCode::transaction_closed:
       return "transaction_closed";
+    case ErrorCode::unavailable:
+      return "unavailable";
+    case ErrorCode::unauthorized:
+      return "unauthorized";
+    case ErrorCode::forbidden:
+      return "forbidden";
+    case ErrorCode::refused:
+      return "refused";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "foundation/json_text.hpp"
 #include "merge/entry.hpp"
 
 namespace cairn::merge {
@@ -24,8 +25,7 @@ bool is_zero(const json::value& v) {
 
 void require_number(const json::value& v, std::string_view field) {
   if (!v.is_number()) {
-    invalid(
-        fmt::format("counter field '{}' must hold a number, not {}", field, json::serialize(v)));
+    invalid(fmt::format("counter field '{}' must hold a number, not {}", field, json_text(v)));
   }
 }
 

@@ -5,6 +5,8 @@
 #include <cairn/error.hpp>
 #include <cairn/merge_policy.hpp>
 
+#include "foundation/json_text.hpp"
+
 namespace cairn {
 namespace json = boost::json;
 
@@ -31,7 +33,7 @@ MergePolicy MergePolicy::from_json(const json::value& value) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("a merge policy is an object with \"merge\": \"lww\" or "
                             "\"field-lww\", not {}",
-                            json::serialize(value)));
+                            json_text(value)));
   }
   MergePolicy policy;
   if (merge->get_string() == "lww") {

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cairn/migration.hpp>
 
+#include "foundation/json_text.hpp"
 #include "migration/field_path.hpp"
 
 namespace cairn {
@@ -259,12 +260,12 @@ bool MigrationOp::invertible() const {
 std::string MigrationOp::describe() const {
   switch (rep_->kind) {
     case Kind::add_field:
-      return fmt::format("add {} = {}", rep_->path, json::serialize(*rep_->value));
+      return fmt::format("add {} = {}", rep_->path, json_text(*rep_->value));
     case Kind::rename_field:
       return fmt::format("rename {} -> {}", rep_->path, rep_->path2);
     case Kind::remove_field:
       return rep_->value
-                 ? fmt::format("remove {} (restores {})", rep_->path, json::serialize(*rep_->value))
+                 ? fmt::format("remove {} (restores {})", rep_->path, json_text(*rep_->value))
                  : fmt::format("remove {}", rep_->path);
     case Kind::object_to_array:
       return fmt::format("object-to-array {} (id field '{}')",
@@ -314,15 +315,15 @@ MigrationOp MigrationOp::from_json(const json::value& value) {
     const json::value* member = object->if_contains(name);
     if (member == nullptr && !required) return {};
     if (member == nullptr || !member->is_string()) {
-      throw Error(ErrorCode::invalid_argument,
-                  fmt::format("migration operation {} needs a string \"{}\"",
-                              json::serialize(value), name));
+      throw Error(
+          ErrorCode::invalid_argument,
+          fmt::format("migration operation {} needs a string \"{}\"", json_text(value), name));
     }
     return std::string(member->get_string());
   };
   if (object == nullptr) {
     throw Error(ErrorCode::invalid_argument,
-                fmt::format("a migration operation is an object, not {}", json::serialize(value)));
+                fmt::format("a migration operation is an object, not {}", json_text(value)));
   }
   const std::string op = text("op", true);
   if (op == "add") {

@@ -44,10 +44,13 @@ merge::Stamp stamp_from_json(const json::value& value, ReplicaInterner& replicas
 std::uint32_t version_member(const json::object& object, std::string_view what) {
   const json::value* member = object.if_contains("schemaVersion");
   if (member == nullptr) return 1;
-  if (!member->is_int64() || member->get_int64() < 1 || member->get_int64() > UINT32_MAX) {
+  std::error_code error;
+  const auto version =
+      member->is_number() && !member->is_double() ? member->to_number<std::uint32_t>(error) : 0;
+  if (error || version < 1) {
     invalid(fmt::format("{}: \"schemaVersion\" must be a positive integer", what));
   }
-  return static_cast<std::uint32_t>(member->get_int64());
+  return version;
 }
 
 }  // namespace

@@ -4,12 +4,14 @@
 
 #include <boost/json.hpp>
 
-#include "server/api_error.hpp"
+#include "protocol/errors.hpp"
 #include "server/auth/tokens.hpp"
 #include "server/sync_service.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
+using protocol::Code;
+using protocol::Refusal;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -20,11 +22,11 @@ std::int64_t now_ms() {
 namespace {
 
 [[noreturn]] void unauthorized(const std::string& why) {
-  throw ApiError(401, "unauthorized", why);
+  throw Refusal(Code::unauthorized, why);
 }
 
 [[noreturn]] void dataset_not_found(std::string_view id) {
-  throw ApiError(404, "not_found", fmt::format("there is no dataset '{}'", id));
+  throw Refusal(Code::not_found, fmt::format("there is no dataset '{}'", id));
 }
 
 json::value dataset_json(const DatasetRow& dataset, Role role) {
@@ -70,9 +72,9 @@ Session Accounts::create_guest() {
 Session Accounts::sign_in_with_google(std::string_view id_token,
                                       const std::optional<Caller>& guest) {
   if (!google_) {
-    throw ApiError(501, "not_configured",
-                   "Google sign-in is not configured on this server (see googleClientId and "
-                   "jwks in docs/operations.md)");
+    throw Refusal(Code::not_configured,
+                  "Google sign-in is not configured on this server (see googleClientId and "
+                  "jwks in docs/operations.md)");
   }
   const std::int64_t now = now_ms();
   const GoogleIdentity identity = google_->verify(id_token, now / 1000);
@@ -82,9 +84,9 @@ Session Accounts::sign_in_with_google(std::string_view id_token,
   if (guest) {
     const std::optional<UserRow> current = tx->user(guest->user_id);
     if (existing && existing->id != guest->user_id) {
-      throw ApiError(409, "account_exists",
-                     "this Google account already belongs to another user; sign in without the "
-                     "guest token to use it");
+      throw Refusal(Code::account_exists,
+                    "this Google account already belongs to another user; sign in without the "
+                    "guest token to use it");
     }
     if (!existing && current && current->kind == "guest") {
       tx->link_google(guest->user_id, identity.subject, identity.email);
@@ -145,14 +147,13 @@ void Accounts::logout(const Caller& caller) {
   token_cache_.erase(caller.token_hash);
 }
 
-json::value Accounts::describe(const Caller& caller) {
+protocol::UserMessage Accounts::describe(const Caller& caller) {
   auto tx = storage_.begin(false);
   const std::optional<UserRow> user = tx->user(caller.user_id);
   if (!user) unauthorized("the token's user no longer exists");
-  json::object object{{"userId", user->id}, {"kind", user->kind}};
-  if (!user->email.empty()) object["email"] = user->email;
-  if (auto dataset = tx->personal_dataset(user->id)) object["datasetId"] = dataset->id;
-  return object;
+  protocol::UserMessage message{user->id, user->kind, user->email, {}};
+  if (auto dataset = tx->personal_dataset(user->id)) message.dataset_id = dataset->id;
+  return message;
 }
 
 DatasetRow Accounts::authorize(const Caller& caller, std::string_view dataset_id, Role needed) {
@@ -168,16 +169,15 @@ DatasetRow Accounts::authorize(StorageTransaction& tx, const Caller& caller,
   const std::optional<Role> role = tx.role(dataset->id, caller.user_id);
   if (!role) dataset_not_found(dataset_id);  // indistinguishable from a missing dataset
   if (*role < needed) {
-    throw ApiError(403, "forbidden",
-                   fmt::format("you are {} of dataset '{}'; this needs {}", role_name(*role),
-                               dataset->id, role_name(needed)));
+    throw Refusal(Code::forbidden, fmt::format("you are {} of dataset '{}'; this needs {}",
+                                               role_name(*role), dataset->id, role_name(needed)));
   }
   return *dataset;
 }
 
 json::value Accounts::create_dataset(const Caller& caller, std::string_view name) {
   if (name.empty() || name.size() > 200) {
-    throw ApiError(422, "invalid_request", "a dataset needs a \"name\" of 1 to 200 characters");
+    throw Refusal(Code::invalid_request, "a dataset needs a \"name\" of 1 to 200 characters");
   }
   const std::int64_t now = now_ms();
   const DatasetRow dataset{"d" + random_id(), std::string(name), caller.user_id, false, now, 0};
@@ -201,14 +201,14 @@ json::value Accounts::set_member(const Caller& caller, std::string_view dataset_
                                  std::string_view user_id, Role role) {
   const DatasetRow dataset = authorize(caller, dataset_id, Role::owner);
   if (dataset.personal) {
-    throw ApiError(403, "forbidden", "a personal dataset cannot be shared; create a dataset");
+    throw Refusal(Code::forbidden, "a personal dataset cannot be shared; create a dataset");
   }
   auto tx = storage_.begin(true);
   if (!tx->user(user_id)) {
-    throw ApiError(404, "not_found", fmt::format("there is no user '{}'", user_id));
+    throw Refusal(Code::not_found, fmt::format("there is no user '{}'", user_id));
   }
   if (user_id == dataset.owner && role != Role::owner) {
-    throw ApiError(409, "owner_required", "the dataset's creator stays its owner");
+    throw Refusal(Code::owner_required, "the dataset's creator stays its owner");
   }
   tx->set_member(dataset.id, user_id, role);
   json::array members;
@@ -225,7 +225,7 @@ void Accounts::remove_member(const Caller& caller, std::string_view dataset_id,
   const DatasetRow dataset =
       authorize(caller, dataset_id, user_id == caller.user_id ? Role::viewer : Role::owner);
   if (user_id == dataset.owner) {
-    throw ApiError(409, "owner_required", "the dataset's creator cannot be removed");
+    throw Refusal(Code::owner_required, "the dataset's creator cannot be removed");
   }
   auto tx = storage_.begin(true);
   tx->remove_member(dataset.id, user_id);

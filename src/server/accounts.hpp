@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "protocol/session.hpp"
 #include "server/auth/google_id_token.hpp"
 #include "server/storage/storage.hpp"
 
@@ -45,18 +46,18 @@ class Accounts {
   // A new anonymous user with a personal dataset seeded from the profile template.
   Session create_guest();
   // Signs in with a Google ID token. With `guest` (the caller's current session, when it is a
-  // guest) the guest is upgraded in place and keeps its data. ApiError 401 for a bad token,
-  // 409 when the Google account already belongs to another user, 501 when Google sign-in is not
-  // configured.
+  // guest) the guest is upgraded in place and keeps its data. Refusal invalid_id_token for a bad
+  // token, account_exists when the Google account already belongs to another user,
+  // not_configured when Google sign-in is not configured.
   Session sign_in_with_google(std::string_view id_token, const std::optional<Caller>& guest);
-  // ApiError 401 for a missing, unknown, expired or revoked token.
+  // Refusal unauthorized for a missing, unknown, expired or revoked token.
   Caller authenticate(std::string_view authorization_header);
   void logout(const Caller& caller);
-  boost::json::value describe(const Caller& caller);
+  protocol::UserMessage describe(const Caller& caller);
 
   // The dataset a request names (its id, or the caller's personal one when empty), if the caller
-  // holds at least `needed` on it; ApiError 404 when it does not exist or the caller is not a
-  // member, 403 when the caller's role is too low.
+  // holds at least `needed` on it; Refusal not_found when it does not exist or the caller is
+  // not a member, forbidden when the caller's role is too low.
   DatasetRow authorize(const Caller& caller, std::string_view dataset_id, Role needed);
   // The same, inside a transaction the caller already holds (the sync endpoints' own).
   DatasetRow authorize(StorageTransaction& tx, const Caller& caller, std::string_view dataset_id,

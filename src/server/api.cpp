@@ -11,16 +11,25 @@
 #include <cairn/error.hpp>
 #include <charconv>
 
-#include "server/api_error.hpp"
-#include "server/sync_request.hpp"
+#include "foundation/json_text.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/session.hpp"
+#include "protocol/sync_request.hpp"
+#include "server/http_status.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
+using protocol::Code;
+using protocol::Refusal;
 
 namespace {
 
+HttpResponse json_response(int status, std::string body) {
+  return {status, "application/json", std::move(body), {}};
+}
+
 HttpResponse json_response(int status, const json::value& body) {
-  return {status, "application/json", json::serialize(body), {}};
+  return json_response(status, json_text(body));
 }
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -38,7 +47,7 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 [[noreturn]] void method_not_allowed(std::string_view allowed) {
-  throw ApiError(405, "method_not_allowed", fmt::format("use {}", allowed));
+  throw Refusal(Code::method_not_allowed, fmt::format("use {}", allowed));
 }
 
 std::size_t size_param(const std::map<std::string, std::string>& query, const std::string& name,
@@ -49,7 +58,7 @@ std::size_t size_param(const std::map<std::string, std::string>& query, const st
   auto [end, error] =
       std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
   if (error != std::errc() || end != it->second.data() + it->second.size() || value == 0) {
-    throw ApiError(400, "invalid_request", fmt::format("\"{}\" must be a positive integer", name));
+    throw Refusal(Code::invalid_request, fmt::format("\"{}\" must be a positive integer", name));
   }
   return value;
 }
@@ -58,7 +67,7 @@ std::string required_param(const std::map<std::string, std::string>& query,
                            const std::string& name) {
   auto it = query.find(name);
   if (it == query.end() || it->second.empty()) {
-    throw ApiError(400, "invalid_request", fmt::format("the query needs \"{}\"", name));
+    throw Refusal(Code::invalid_request, fmt::format("the query needs \"{}\"", name));
   }
   return it->second;
 }
@@ -66,18 +75,17 @@ std::string required_param(const std::map<std::string, std::string>& query,
 std::string text_field(const json::object& body, std::string_view name) {
   const json::value* member = body.if_contains(name);
   if (member == nullptr || !member->is_string()) {
-    throw ApiError(400, "invalid_request", fmt::format("the body needs a string \"{}\"", name));
+    throw Refusal(Code::invalid_request, fmt::format("the body needs a string \"{}\"", name));
   }
   return std::string(member->get_string());
 }
 
-json::value session_json(const Session& session) {
-  json::object object{{"userId", session.user_id},
-                      {"token", session.token},
-                      {"expiresAt", session.expires_ms},
-                      {"datasetId", session.dataset_id}};
-  if (session.upgraded) object["upgraded"] = true;
-  return object;
+HttpResponse session_response(int status, const Session& session) {
+  return {status,
+          "application/json",
+          protocol::encode_session({session.user_id, session.token, session.expires_ms,
+                                    session.dataset_id, session.upgraded}),
+          {}};
 }
 
 }  // namespace
@@ -95,53 +103,37 @@ json::object Api::parse_body(const HttpRequest& request) const {
   json::value value = json::parse(request.body, error,
                                   json::make_shared_resource<json::monotonic_resource>(), options);
   if (error == json::error::too_deep) {
-    throw ApiError(400, "json_too_deep",
-                   fmt::format("the body nests deeper than {} levels", max_json_depth_));
+    throw Refusal(Code::json_too_deep,
+                  fmt::format("the body nests deeper than {} levels", max_json_depth_));
   }
   if (error) {
-    throw ApiError(400, "malformed_json", fmt::format("the body is not JSON: {}", error.message()));
+    throw Refusal(Code::malformed_json, fmt::format("the body is not JSON: {}", error.message()));
   }
-  if (!value.is_object()) throw ApiError(400, "malformed_json", "the body must be a JSON object");
+  if (!value.is_object()) throw Refusal(Code::malformed_json, "the body must be a JSON object");
   return std::move(value.get_object());
 }
 
 HttpResponse Api::handle(const HttpRequest& request, std::string& route) {
   try {
     return dispatch(request, route);
-  } catch (const ApiError& e) {
-    json::object error{{"code", e.code()}, {"message", e.what()}};
-    for (const auto& [name, value] : e.details())
-      error[name] = value;
-    HttpResponse response = json_response(e.status(), json::object{{"error", std::move(error)}});
-    if (e.status() == 429)
-      response.headers.emplace_back(
-          "Retry-After",
-          e.details().contains("retryAfter") ? json::serialize(e.details().at("retryAfter")) : "1");
-    if (e.status() == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return response;
+  } catch (const Refusal& e) {
+    return refusal_response(e);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::database_locked) {
-      HttpResponse response = json_response(
-          503, json::object{{"error", json::object{{"code", "unavailable"},
-                                                   {"message", "the server is busy; retry"}}}});
-      response.headers.emplace_back("Retry-After", "1");
-      return response;
+      return refusal_response(Code::unavailable, "the server is busy; retry");
     }
     if (e.code() == ErrorCode::invalid_value || e.code() == ErrorCode::invalid_argument) {
-      return json_response(400, json::object{{"error", json::object{{"code", "invalid_request"},
-                                                                    {"message", e.what()}}}});
+      return refusal_response(Code::invalid_request, e.what());
     }
     spdlog::error("request method={} target={} error={} {}", request.method, request.target,
                   error_code_name(e.code()), e.what());
-    return json_response(
-        500,
-        json::object{{"error", json::object{{"code", "internal"}, {"message", "internal error"}}}});
+    return refusal_response(Code::internal, "internal error");
   }
 }
 
 HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
   boost::system::result<boost::urls::url_view> url = boost::urls::parse_origin_form(request.target);
-  if (!url) throw ApiError(400, "invalid_request", "the request target is not a valid URL path");
+  if (!url) throw Refusal(Code::invalid_request, "the request target is not a valid URL path");
   const std::string path = url->path();
   std::map<std::string, std::string> query;
   for (const auto& param : url->params())
@@ -154,8 +146,8 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
   const std::string bucket = authorization.empty() ? "ip:" + request.remote : authorization;
   if (const int wait = limiter_.acquire(bucket); wait > 0) {
     route = "rate_limited";
-    throw ApiError(429, "rate_limited", fmt::format("too many requests; retry in {} s", wait),
-                   json::object{{"retryAfter", wait}});
+    throw Refusal(Code::rate_limited, fmt::format("too many requests; retry in {} s", wait),
+                  json::object{{"retryAfter", wait}});
   }
 
   const auto is = [&](std::initializer_list<std::string_view> expected) {
@@ -167,7 +159,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
   if (is({"api", "auth", "guest"})) {
     route = "/api/auth/guest";
     if (method != "POST") method_not_allowed("POST");
-    return json_response(201, session_json(accounts_.create_guest()));
+    return session_response(201, accounts_.create_guest());
   }
   if (is({"api", "auth", "google"})) {
     route = "/api/auth/google";
@@ -176,7 +168,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     std::optional<Caller> guest;
     if (!authorization.empty()) guest = authenticated();
     const Session session = accounts_.sign_in_with_google(text_field(body, "idToken"), guest);
-    return json_response(session.created ? 201 : 200, session_json(session));
+    return session_response(session.created ? 201 : 200, session);
   }
   if (is({"api", "auth", "logout"})) {
     route = "/api/auth/logout";
@@ -187,7 +179,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
   if (is({"api", "me"})) {
     route = "/api/me";
     if (method != "GET") method_not_allowed("GET");
-    return json_response(200, accounts_.describe(authenticated()));
+    return json_response(200, protocol::encode_user(accounts_.describe(authenticated())));
   }
   if (is({"api", "datasets"})) {
     route = "/api/datasets";
@@ -205,7 +197,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
       const json::object body = parse_body(request);
       const std::optional<Role> role = role_from_name(text_field(body, "role"));
       if (!role) {
-        throw ApiError(422, "invalid_request", "\"role\" is one of owner, editor, viewer");
+        throw Refusal(Code::invalid_request, "\"role\" is one of owner, editor, viewer");
       }
       return json_response(
           200, accounts_.set_member(caller, dataset, text_field(body, "userId"), *role));
@@ -226,15 +218,16 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     std::string dataset_id;
     if (const json::value* dataset = body.if_contains("dataset")) {
       if (!dataset->is_string())
-        throw ApiError(400, "invalid_request", "\"dataset\" must be a string");
+        throw Refusal(Code::invalid_request, "\"dataset\" must be a string");
       dataset_id = dataset->get_string();
     }
-    const Role needed = SyncService::writes(body) ? Role::editor : Role::viewer;
+    const Role needed = protocol::request_writes(body) ? Role::editor : Role::viewer;
     const SyncService::Authorizer authorize = [&](StorageTransaction& tx) {
       return accounts_.authorize(tx, caller, dataset_id, needed);
     };
     return json_response(
-        200, full ? sync_.full(caller, authorize, body) : sync_.patch(caller, authorize, body));
+        200, full ? protocol::encode_full_response(sync_.full(caller, authorize, body))
+                  : protocol::encode_patch_response(sync_.patch(caller, authorize, body)));
   }
   if (is({"api", "sync", "changes"})) {
     route = "/api/sync/changes";
@@ -245,8 +238,11 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
         caller, dataset_param == query.end() ? "" : dataset_param->second, Role::viewer);
     const auto since = query.find("since");
     return json_response(
-        200, sync_.changes(dataset, since == query.end() ? 0 : parse_cursor(since->second),
-                           size_param(query, "limit", sync_.settings().page_size)));
+        200,
+        protocol::encode_changes_response(
+            sync_.changes(dataset, since == query.end() ? 0 : protocol::parse_cursor(since->second),
+                          size_param(query, "limit", sync_.settings().page_size)),
+            now_ms()));
   }
   if (is({"api", "history"})) {
     route = "/api/history";
@@ -260,7 +256,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
                            size_param(query, "limit", 1000)));
   }
   route = "unknown";
-  throw ApiError(404, "not_found", fmt::format("no route for {} {}", method, path));
+  throw Refusal(Code::not_found, fmt::format("no route for {} {}", method, path));
 }
 
 }  // namespace cairn::server

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "server/http_status.hpp"
+
 namespace cairn::server {
 
 namespace beast = boost::beast;
@@ -23,15 +25,6 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
-
-std::string error_body(std::string_view code, std::string_view message) {
-  std::string body = R"({"error":{"code":")";
-  body += code;
-  body += R"(","message":")";
-  body += message;  // callers pass plain ASCII without quotes or backslashes
-  body += R"("}})";
-  return body;
-}
 
 }  // namespace
 
@@ -156,14 +149,15 @@ class Session : public std::enable_shared_from_this<Session> {
       return close();
     }
     if (ec == http::error::body_limit) {
-      return send_error(413, "payload_too_large", "the request body is over the size limit");
+      return send_error(protocol::Code::payload_too_large,
+                        "the request body is over the size limit");
     }
     if (ec == http::error::header_limit) {
-      return send_error(431, "headers_too_large", "the request headers are over 16 KiB");
+      return send_error(protocol::Code::headers_too_large, "the request headers are over 16 KiB");
     }
     if (ec.category() == beast::error_code(http::error::bad_method).category() ||
         ec == http::error::partial_message) {
-      return send_error(400, "malformed_http", "the request is not well-formed HTTP/1.1");
+      return send_error(protocol::Code::malformed_http, "the request is not well-formed HTTP/1.1");
     }
     if (ec) return close();
 
@@ -187,14 +181,14 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (const std::exception& e) {
       spdlog::error("request method={} target={} unhandled error: {}", request.method,
                     request.target, e.what());
-      response = {500, "application/json", error_body("internal", "internal server error"), {}};
+      response = refusal_response(protocol::Code::internal, "internal server error");
     }
     send(std::move(response), message.keep_alive() && !server_.stopping_);
   }
 
-  void send_error(int status, std::string_view code, std::string_view message) {
+  void send_error(protocol::Code code, std::string_view message) {
     busy_ = true;
-    send({status, "application/json", error_body(code, message), {}}, false);
+    send(refusal_response(code, message), false);
   }
 
   void send(HttpResponse response, bool keep_alive) {

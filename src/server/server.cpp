@@ -12,8 +12,10 @@
 #include <optional>
 #include <sstream>
 
+#include "foundation/json_text.hpp"
 #include "server/accounts.hpp"
 #include "server/api.hpp"
+#include "server/http_status.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/storage/sqlite_storage.hpp"
 #include "server/sync_service.hpp"
@@ -114,14 +116,6 @@ struct Server::Parts {
   std::unique_ptr<Api> api;
 };
 
-HttpResponse error_response(int status, std::string_view code, std::string_view message) {
-  return {
-      status,
-      "application/json",
-      json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}}),
-      {}};
-}
-
 Server::Server(ServerOptions options)
     : options_(std::move(options)), parts_(std::make_unique<Parts>()) {
   std::filesystem::create_directories(options_.data_dir);
@@ -187,10 +181,10 @@ HttpResponse Server::handle(const HttpRequest& request) {
   HttpResponse response;
   if (path == "/healthz" || path == "/metrics") {
     if (request.method != "GET" && request.method != "HEAD") {
-      response = error_response(405, "method_not_allowed", "use GET for " + path);
+      response = refusal_response(protocol::Code::method_not_allowed, "use GET for " + path);
       response.headers.emplace_back("Allow", "GET, HEAD");
     } else if (path == "/healthz") {
-      response.body = json::serialize(json::object{{"status", "ok"}, {"version", kVersion}});
+      response.body = json_text(json::object{{"status", "ok"}, {"version", kVersion}});
     } else {
       response.content_type = "text/plain; version=0.0.4";
       response.body = metrics_.render();
@@ -199,7 +193,7 @@ HttpResponse Server::handle(const HttpRequest& request) {
     response = parts_->api->handle(request, route);
   } else {
     route = "unknown";
-    response = error_response(404, "not_found", "no route for " + path);
+    response = refusal_response(protocol::Code::not_found, "no route for " + path);
   }
   const auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.record_request(route, response.status, elapsed);

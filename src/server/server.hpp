@@ -68,7 +68,4 @@ constexpr std::uint64_t kRestoreFeedJump = std::uint64_t{1} << 32;
 RestoreReport restore_data(const std::filesystem::path& data_dir,
                            const std::filesystem::path& backup);
 
-// {"error": {"code": code, "message": message}} with `status`.
-HttpResponse error_response(int status, std::string_view code, std::string_view message);
-
 }  // namespace cairn::server

@@ -4,13 +4,17 @@
 
 #include <boost/json.hpp>
 
+#include "foundation/json_text.hpp"
 #include "merge/entry.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/sync_request.hpp"
+#include "protocol/sync_response.hpp"
 #include "protocol/wire.hpp"
-#include "server/api_error.hpp"
-#include "server/sync_request.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
+using protocol::Code;
+using protocol::Refusal;
 
 namespace {
 
@@ -30,49 +34,43 @@ EntryRow to_row(std::string_view store, std::string_view key, const merge::Entry
   EntryRow row;
   row.store = store;
   row.key = key;
-  if (!entry.deleted) row.value = text ? std::move(*text) : json::serialize(entry.value);
+  if (!entry.deleted) row.value = text ? std::move(*text) : json_text(entry.value);
   row.hlc = entry.stamp.hlc;
   row.replica = entry.stamp.replica_view();
   row.schema_version = entry.schema_version;
   const json::object stamps = protocol::stamps_to_json(entry);
-  if (!stamps.empty()) row.stamps = json::serialize(stamps);
+  if (!stamps.empty()) row.stamps = json_text(stamps);
   row.seq = seq;
   return row;
 }
 
 // An entry as the change feed and full sync describe it.
-json::object feed_item(const EntryRow& row, protocol::ReplicaInterner& replicas) {
-  const merge::Entry entry = to_entry(row, replicas);
-  json::object item{{"store", row.store}, {"key", row.key}, {"seq", row.seq}};
-  if (!entry.deleted) item["value"] = entry.value;
-  item["meta"] = protocol::entry_meta_to_json(entry);
-  return item;
+protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& replicas) {
+  return {row.store, row.key, row.seq, to_entry(row, replicas)};
 }
 
 // A cursor beyond the feed's end was not given out by this dataset (a restored server).
 void check_cursor(std::uint64_t cursor, std::uint64_t last_seq) {
   if (cursor > last_seq) {
-    throw ApiError(410, "cursor_expired",
-                   "the cursor is not one this dataset gave out (was it restored?); run a full "
-                   "sync");
+    throw Refusal(Code::cursor_expired,
+                  "the cursor is not one this dataset gave out (was it restored?); run a full "
+                  "sync");
   }
 }
 
 // The feed after `since`: at most `limit` entries, whether more wait, and where to continue.
-json::object feed_page(StorageTransaction& tx, const std::string& dataset_id, std::uint64_t since,
-                       std::size_t limit, std::uint64_t last_seq,
-                       protocol::ReplicaInterner& replicas) {
+protocol::FeedPage feed_page(StorageTransaction& tx, const std::string& dataset_id,
+                             std::uint64_t since, std::size_t limit, std::uint64_t last_seq) {
   const auto rows = tx.changes_since(dataset_id, since, limit + 1);
-  const bool more = rows.size() > limit;
-  json::array items;
+  protocol::FeedPage page;
+  page.has_more = rows.size() > limit;
   std::uint64_t cursor = since;
   for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
-    items.push_back(feed_item(rows[i], replicas));
+    page.changes.push_back(feed_item(rows[i], page.replicas));
     cursor = rows[i].seq;
   }
-  return json::object{{"changes", std::move(items)},
-                      {"hasMore", more},
-                      {"cursor", std::to_string(more ? cursor : last_seq)}};
+  page.cursor = page.has_more ? cursor : last_seq;
+  return page;
 }
 
 // Changes numbered at or below the client's acknowledged point (`applied`) must be resends of what
@@ -80,8 +78,8 @@ json::object feed_page(StorageTransaction& tx, const std::string& dataset_id, st
 // restored from a backup, or copied to another device) sends other changes under them;
 // acknowledging those would drop them, so they are refused, saying how many of the first ones
 // are true resends ("matchedThrough": the client may drop those).
-void check_resent(StorageTransaction& tx, const DatasetRow& dataset, const SyncRequest& request,
-                  std::uint64_t applied) {
+void check_resent(StorageTransaction& tx, const DatasetRow& dataset,
+                  const protocol::SyncRequest& request, std::uint64_t applied) {
   for (const protocol::WireChange& change : request.changes) {
     if (change.seq > applied) return;
     // Every numbered change the server applied has its history row; none for this entry means
@@ -92,20 +90,20 @@ void check_resent(StorageTransaction& tx, const DatasetRow& dataset, const SyncR
         (change.change.stamp.hlc.is_zero() || before->hlc == change.change.stamp.hlc)) {
       continue;
     }
-    throw ApiError(409, "sequence_reused",
-                   fmt::format("change {} from client '{}' is not the change the server applied "
-                               "under that number: the client's numbering started again (was "
-                               "its database restored or copied?); send the changes from {} on "
-                               "under a new clientId",
-                               change.seq, request.client_id, change.seq),
-                   json::object{{"appliedThrough", applied}, {"matchedThrough", change.seq - 1}});
+    throw Refusal(Code::sequence_reused,
+                  fmt::format("change {} from client '{}' is not the change the server applied "
+                              "under that number: the client's numbering started again (was "
+                              "its database restored or copied?); send the changes from {} on "
+                              "under a new clientId",
+                              change.seq, request.client_id, change.seq),
+                  json::object{{"appliedThrough", applied}, {"matchedThrough", change.seq - 1}});
   }
 }
 
 }  // namespace
 
 struct SyncService::Applied {
-  json::array conflicts;
+  std::vector<protocol::ConflictResolution> conflicts;
   std::size_t changed = 0;
   std::uint64_t ack = 0;
   std::uint64_t last_seq = 0;  // the dataset's feed position afterwards
@@ -131,21 +129,10 @@ HybridClock& SyncService::clock(StorageTransaction& tx) {
   return *clock_;
 }
 
-bool SyncService::writes(const json::object& body) {
-  for (const auto& [name, member] : body) {
-    if (name == "changes") {
-      if (member.is_array() && !member.get_array().empty()) return true;
-    } else if (!is_reserved_member(name)) {
-      if (member.is_object() && !member.get_object().empty()) return true;
-    }
-  }
-  return false;
-}
-
 // Applies a request's changes inside `tx`: checks clocks and sequence numbers, merges each change
 // into its entry, records history and conflicts, and moves the dataset's feed forward.
 SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& caller,
-                                        const DatasetRow& dataset, SyncRequest& request) {
+                                        const DatasetRow& dataset, protocol::SyncRequest& request) {
   Applied result;
   result.last_seq = dataset.last_seq;
   HybridClock& hlc = clock(tx);
@@ -153,11 +140,11 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   const auto skew = static_cast<std::uint64_t>(settings_.max_clock_skew.count());
   for (const auto& change : request.changes) {
     if (change.change.stamp.hlc.physical_ms() > wall + skew) {
-      throw ApiError(422, "clock_skew",
-                     fmt::format("the change to {}/{} is stamped {} ms ahead of the server's "
-                                 "clock (at most {} ms are accepted); fix the device's clock",
-                                 change.store, change.key,
-                                 change.change.stamp.hlc.physical_ms() - wall, skew));
+      throw Refusal(Code::clock_skew,
+                    fmt::format("the change to {}/{} is stamped {} ms ahead of the server's "
+                                "clock (at most {} ms are accepted); fix the device's clock",
+                                change.store, change.key,
+                                change.change.stamp.hlc.physical_ms() - wall, skew));
     }
   }
 
@@ -173,11 +160,11 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
       return result;
     }
     if (first != applied + 1) {
-      throw ApiError(409, "sequence_gap",
-                     fmt::format("changes {}..{} do not follow the last change applied for "
-                                 "client '{}', which is {}; resend from {}",
-                                 first, last, request.client_id, applied, applied + 1),
-                     json::object{{"expected", applied + 1}});
+      throw Refusal(Code::sequence_gap,
+                    fmt::format("changes {}..{} do not follow the last change applied for "
+                                "client '{}', which is {}; resend from {}",
+                                first, last, request.client_id, applied, applied + 1),
+                    json::object{{"expected", applied + 1}});
     }
   }
 
@@ -198,7 +185,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
     // both.
     const std::string value_text =
-        change.op == merge::Change::Op::put ? json::serialize(change.value) : std::string();
+        change.op == merge::Change::Op::put ? json_text(change.value) : std::string();
     // Moves a put's value into the entry; value_text stands for it from here on.
     const merge::Applied outcome =
         merge::apply_change(entry, std::move(change), policy(wire.store));
@@ -212,11 +199,11 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     if (outcome.changed) {
       std::optional<std::string> text;
       if (!entry.deleted) {
-        text = outcome.verbatim ? value_text : json::serialize(entry.value);
+        text = outcome.verbatim ? value_text : json_text(entry.value);
         if (text->size() > settings_.limits.max_value_bytes) {
-          throw ApiError(422, "value_too_large",
-                         fmt::format("{}/{} would hold {} bytes, over the limit of {}", wire.store,
-                                     wire.key, text->size(), settings_.limits.max_value_bytes));
+          throw Refusal(Code::value_too_large,
+                        fmt::format("{}/{} would hold {} bytes, over the limit of {}", wire.store,
+                                    wire.key, text->size(), settings_.limits.max_value_bytes));
         }
       }
       tx.put_entry(dataset.id, to_row(wire.store, wire.key, entry, ++seq, std::move(text)));
@@ -227,11 +214,10 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
          request.client_id, wire.seq, change.stamp.hlc, std::string(change.stamp.replica_view()),
          server_ms, std::string(merge::op_name(change.op)),
          change.op == merge::Change::Op::put ? "{\"value\":" + value_text + "}"
-                                             : json::serialize(merge::change_payload(change)),
+                                             : json_text(merge::change_payload(change)),
          outcome.rejected ? (outcome.changed ? "partial" : "rejected") : "applied", resolution});
     if (!resolution.empty()) {
-      result.conflicts.push_back(
-          json::object{{"store", wire.store}, {"path", wire.key}, {"resolution", resolution}});
+      result.conflicts.push_back({wire.store, wire.key, resolution});
       metrics_.count_conflict(resolution);
     }
   }
@@ -246,76 +232,57 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   return result;
 }
 
-json::value SyncService::full(const Caller& caller, const Authorizer& authorize,
-                              json::object& body) {
+protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer& authorize,
+                                         json::object& body) {
   auto tx = storage_.begin(true);
   const DatasetRow dataset = authorize(*tx);  // before looking at what the request holds
   protocol::ReplicaInterner replicas;
-  SyncRequest request =
-      decode_full_request(body, settings_.limits, replicas, "user:" + caller.user_id);
+  protocol::SyncRequest request =
+      protocol::decode_full_request(body, settings_.limits, replicas, "user:" + caller.user_id);
   Applied applied = apply(*tx, caller, dataset, request);
 
-  json::object response;
-  json::object meta;
-  std::uint64_t cursor = 0;
+  protocol::FullResponse response;
   for (const EntryRow& row : tx->all_entries(dataset.id)) {
-    cursor = std::max(cursor, row.seq);
-    const merge::Entry entry = to_entry(row, replicas);
-    if (!entry.deleted) {
-      json::value& store = response[row.store];
-      if (!store.is_object()) store = json::object{};
-      store.get_object()[row.key] = entry.value;
-    }
-    json::value& store_meta = meta[row.store];
-    if (!store_meta.is_object()) store_meta = json::object{};
-    store_meta.get_object()[row.key] = protocol::entry_meta_to_json(entry);
+    response.cursor = std::max(response.cursor, row.seq);
+    response.entries.push_back(feed_item(row, response.replicas));
   }
   tx->commit();
-  response["serverTime"] = now_ms();
-  response["cursor"] = std::to_string(cursor);
-  response["conflictResolutions"] = std::move(applied.conflicts);
-  response["meta"] = std::move(meta);
-  if (!request.client_id.empty()) response["clientId"] = request.client_id;
+  response.server_time = now_ms();
+  response.conflicts = std::move(applied.conflicts);
+  response.client_id = request.client_id;
   return response;
 }
 
-json::value SyncService::patch(const Caller& caller, const Authorizer& authorize,
-                               json::object& body) {
+protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorizer& authorize,
+                                           json::object& body) {
   auto tx = storage_.begin(true);
   const DatasetRow dataset = authorize(*tx);  // before looking at what the request holds
   protocol::ReplicaInterner replicas;
-  SyncRequest request =
-      decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
+  protocol::SyncRequest request =
+      protocol::decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
   if (request.cursor) check_cursor(*request.cursor, dataset.last_seq);
   Applied applied = apply(*tx, caller, dataset, request);
 
-  json::object response;
-  if (!request.client_id.empty()) response["ack"] = applied.ack;
-  response["serverTime"] = now_ms();
-  const std::uint64_t last_seq = applied.last_seq;
+  protocol::PatchResponse response;
+  if (!request.client_id.empty()) response.ack = applied.ack;
+  response.server_time = now_ms();
+  response.cursor = applied.last_seq;
   if (request.cursor) {
-    for (auto& [name, value] :
-         feed_page(*tx, dataset.id, *request.cursor, settings_.page_size, last_seq, replicas)) {
-      response[name] = std::move(value);
-    }
-  } else {
-    response["cursor"] = std::to_string(last_seq);
+    response.page =
+        feed_page(*tx, dataset.id, *request.cursor, settings_.page_size, applied.last_seq);
   }
-  response["conflictResolutions"] = std::move(applied.conflicts);
+  response.conflicts = std::move(applied.conflicts);
   tx->commit();
   return response;
 }
 
-json::value SyncService::changes(const DatasetRow& dataset, std::uint64_t since,
-                                 std::size_t limit) {
+protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t since,
+                                        std::size_t limit) {
   limit = std::clamp<std::size_t>(limit, 1, settings_.page_size);
   auto tx = storage_.begin(false);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
   check_cursor(since, current->last_seq);
-  protocol::ReplicaInterner replicas;
-  json::object page = feed_page(*tx, dataset.id, since, limit, current->last_seq, replicas);
-  page["serverTime"] = now_ms();
-  return page;
+  return feed_page(*tx, dataset.id, since, limit, current->last_seq);
 }
 
 json::value SyncService::history(const DatasetRow& dataset, std::string_view store,
@@ -360,8 +327,8 @@ void SyncService::seed_profile(StorageTransaction& tx, const std::string& datase
       merge::apply_change(entry, change, policy(store));
       tx.put_entry(dataset_id, to_row(store, key, entry, ++seq));
       tx.append_history({0, dataset_id, store, key, seq, user_id, "", 0, change.stamp.hlc,
-                         server_replica_, now_ms(), "put",
-                         json::serialize(merge::change_payload(change)), "applied", ""});
+                         server_replica_, now_ms(), "put", json_text(merge::change_payload(change)),
+                         "applied", ""});
     }
   }
   if (seq != 0) tx.set_last_seq(dataset_id, seq);

@@ -25,6 +25,8 @@
 #include <string>
 
 #include "foundation/hybrid_clock.hpp"
+#include "protocol/sync_request.hpp"
+#include "protocol/sync_response.hpp"
 #include "server/accounts.hpp"
 #include "server/metrics.hpp"
 #include "server/storage/storage.hpp"
@@ -43,17 +45,15 @@ class SyncService {
   SyncService(Storage& storage, Metrics& metrics, std::vector<StoreSchema> schema,
               SyncSettings settings);
 
-  // Whether a decoded request body writes anything (so needs the editor role).
-  static bool writes(const boost::json::object& body);
-
   // Decides, inside the request's own transaction, which dataset it works on (or throws).
   using Authorizer = std::function<DatasetRow(StorageTransaction& tx)>;
 
-  boost::json::value full(const Caller& caller, const Authorizer& authorize,
-                          boost::json::object& body);
-  boost::json::value patch(const Caller& caller, const Authorizer& authorize,
-                           boost::json::object& body);
-  boost::json::value changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
+  // Decode the request (throwing protocol::Refusal), apply it, answer.
+  protocol::FullResponse full(const Caller& caller, const Authorizer& authorize,
+                              boost::json::object& body);
+  protocol::PatchResponse patch(const Caller& caller, const Authorizer& authorize,
+                                boost::json::object& body);
+  protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
   boost::json::value history(const DatasetRow& dataset, std::string_view store,
                              std::string_view key, std::size_t limit);
 
@@ -66,7 +66,7 @@ class SyncService {
  private:
   struct Applied;
   Applied apply(StorageTransaction& tx, const Caller& caller, const DatasetRow& dataset,
-                struct SyncRequest& request);
+                protocol::SyncRequest& request);
   HybridClock& clock(StorageTransaction& tx);
 
   Storage& storage_;

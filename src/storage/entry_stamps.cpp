@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "foundation/json_text.hpp"
+
 namespace cairn {
 namespace json = boost::json;
 
@@ -21,7 +23,7 @@ std::string encode_entry_stamps(const EntryStamps& stamps) {
     object["fields"] = std::move(fields);
   }
   if (stamps.floor) object["floor"] = json::array{stamps.floor->hlc, stamps.floor->replica_ref};
-  return json::serialize(object);
+  return json_text(object);
 }
 
 EntryStamps decode_entry_stamps(std::string_view text, std::string_view store,

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "foundation/json_text.hpp"
 #include "foundation/limits.hpp"
 #include "store/staged_commit.hpp"
 
@@ -42,7 +43,7 @@ std::optional<PlannedWrite> plan_write(const merge::Entry& current, const Pendin
     case PendingWrite::Kind::increment: {
       merge::LocalWrite plan =
           merge::plan_increment(current, write.field, write.delta, policy, stamp, version);
-      std::string text = json::serialize(plan.entry.value);
+      std::string text = json_text(plan.entry.value);
       check_value_size(write.store, write.key, text.size(), limits);
       return PlannedWrite{std::move(plan), std::move(text)};
     }
@@ -175,7 +176,7 @@ void StoreEngine::publish(StagedCommit& staged, sqlite::TransactionGuard& guard)
       slot.next.reset();  // nothing to write
       continue;
     }
-    if (slot.text.empty() && !slot.next->deleted) slot.text = json::serialize(slot.next->value);
+    if (slot.text.empty() && !slot.next->deleted) slot.text = json_text(slot.next->value);
     write_entry(slot.store->id, key.second, *slot.next, slot.text);
   }
   guard.commit();
@@ -219,8 +220,7 @@ void StoreEngine::commit(const std::vector<PendingWrite>& writes) {
       }
       const merge::Change& change = plan->write.change;
       outbox.push_back({seq++, state.id, write.key, std::string(merge::op_name(change.op)),
-                        json::serialize(merge::change_payload(change)), stamp.hlc,
-                        state.schema.version});
+                        json_text(merge::change_payload(change)), stamp.hlc, state.schema.version});
       StagedCommit::set(slot, write.key, std::move(next), std::move(plan->text));
     }
     if (outbox.empty()) return;

@@ -5,6 +5,7 @@
 #include <cairn/database.hpp>
 #include <cairn/transaction.hpp>
 
+#include "foundation/json_text.hpp"
 #include "store/store_engine.hpp"
 
 namespace cairn {
@@ -162,7 +163,7 @@ void Transaction::put(std::string_view store, std::string_view key, json::value 
   PendingWrites& pending = open_writes();
   PendingWrite write{
       PendingWrite::Kind::put, std::string(store), std::string(key), std::move(value), {}, {}, 0};
-  write.serialized = json::serialize(write.value);
+  write.serialized = json_text(write.value);
   pending.engine->check_write(write);
   pending.writes.push_back(std::move(write));
 }

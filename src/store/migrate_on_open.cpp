@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "foundation/json_text.hpp"
 #include "foundation/limits.hpp"
 #include "migration/chain.hpp"
 #include "store/store_engine.hpp"
@@ -21,9 +22,9 @@ void check_counters(const json::value& value, const MergePolicy& policy) {
   for (const auto& counter : policy.counters) {
     const json::value* field = object->if_contains(counter);
     if (field != nullptr && !field->is_number()) {
-      throw Error(ErrorCode::invalid_value,
-                  fmt::format("counter field '{}' must hold a number, not {}", counter,
-                              json::serialize(*field)));
+      throw Error(
+          ErrorCode::invalid_value,
+          fmt::format("counter field '{}' must hold a number, not {}", counter, json_text(*field)));
     }
   }
 }
@@ -84,7 +85,7 @@ void StoreEngine::migrate(StoreState& state) {
     };
     std::vector<std::pair<const std::string*, std::string>> dirty;  // key, value text if live
     const auto check = [&](const std::string& key, const StoredEntry& entry) {
-      std::string text = json::serialize(entry.value);
+      std::string text = json_text(entry.value);
       try {
         check_key(name, key, options_.limits);
         check_value_size(name, key, text.size(), options_.limits);
@@ -135,7 +136,7 @@ void StoreEngine::migrate(StoreState& state) {
       write_entry(state.id, *key, entry, text);
       entry.bytes = entry.deleted ? 0 : static_cast<std::uint32_t>(key->size() + text.size());
     }
-    file_.update_store(state.id, to, json::serialize(state.schema.policy.to_json()));
+    file_.update_store(state.id, to, json_text(state.schema.policy.to_json()));
     file_.save_clock(clock_->last(), next_seq_);
     guard.commit();
 

@@ -6,6 +6,7 @@
 #include <cairn/error.hpp>
 #include <set>
 
+#include "foundation/json_text.hpp"
 #include "store/store_engine.hpp"
 
 namespace cairn {
@@ -95,7 +96,7 @@ bool StoreEngine::declare_stores() {
   for (auto& schema : declared) {
     StoreState state;
     state.schema = schema;
-    const std::string policy = json::serialize(schema.policy.to_json());
+    const std::string policy = json_text(schema.policy.to_json());
     auto it = recorded.find(schema.name);
     if (it == recorded.end()) {
       state.stored_version = schema.version;

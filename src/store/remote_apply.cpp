@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "foundation/json_text.hpp"
 #include "store/staged_commit.hpp"
 
 namespace cairn {
@@ -60,7 +61,7 @@ std::size_t StoreEngine::requeue_own_writes() {
         if (changes.empty()) continue;
         for (const merge::Change& change : changes) {
           file_.append_outbox({seq++, store.id, key, std::string(merge::op_name(change.op)),
-                               json::serialize(merge::change_payload(change)), change.stamp.hlc,
+                               json_text(merge::change_payload(change)), change.stamp.hlc,
                                change.schema_version});
         }
         const auto records = static_cast<std::uint32_t>(changes.size());
@@ -178,7 +179,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
                before.deleted ? std::nullopt : std::optional<json::value>(before.value),
                next.stamp.hlc});
         }
-        std::string text = next.deleted ? std::string() : json::serialize(next.value);
+        std::string text = next.deleted ? std::string() : json_text(next.value);
         StagedCommit::set(slot, remote.key, std::move(next), std::move(text));
       }
     }

@@ -232,8 +232,7 @@ SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options, bool 
   try {
     return engine.run(full);
   } catch (const SyncFailure& failure) {
-    throw Error(failure.retryable ? ErrorCode::io_error : ErrorCode::invalid_argument,
-                failure.message);
+    throw Error(failure.code, failure.message);
   }
 }
 

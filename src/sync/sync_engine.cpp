@@ -6,7 +6,9 @@
 #include <boost/url.hpp>
 #include <chrono>
 
-#include "protocol/wire.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/session.hpp"
+#include "protocol/sync_response.hpp"
 
 namespace cairn {
 namespace json = boost::json;
@@ -19,34 +21,30 @@ std::int64_t wall_ms() {
       .count();
 }
 
-// A failure from an HTTP answer: what the server said, and whether trying again may help.
+// A failure from an HTTP answer: what the server said, whether trying again may help, and the
+// error code the application is told.
 SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
-  if (result.status == 0) return {true, fmt::format("{}: {}", what, result.error), 0};
-  std::string message = fmt::format("{}: HTTP {}", what, result.status);
-  std::error_code error;
-  const json::value body = json::parse(result.body, error);
-  if (!error && body.is_object() && body.as_object().contains("error")) {
-    const json::value& e = body.at("error");
-    if (e.is_object() && e.as_object().contains("code") && e.as_object().contains("message")) {
-      message = fmt::format("{}: {} ({})", what, std::string_view(e.at("message").as_string()),
-                            std::string_view(e.at("code").as_string()));
-    }
+  if (result.status == 0) {
+    return {true, fmt::format("{}: {}", what, result.error), 0, ErrorCode::unavailable};
   }
-  int retry_after = 0;
+  SyncFailure failure{result.status == 429 || result.status >= 500,
+                      fmt::format("{}: HTTP {}", what, result.status), 0, ErrorCode::refused};
+  if (const auto error = protocol::decode_error_body(result.body)) {
+    failure.message = fmt::format("{}: {} ({})", what, error->message, error->code);
+  }
+  if (failure.retryable) {
+    failure.code = ErrorCode::unavailable;
+  } else if (result.status == 401) {
+    failure.code = ErrorCode::unauthorized;
+  } else if (result.status == 403) {
+    failure.code = ErrorCode::forbidden;
+  } else if (result.status == 404) {
+    failure.code = ErrorCode::not_found;
+  }
   if (auto it = result.headers.find("retry-after"); it != result.headers.end()) {
-    retry_after = std::atoi(it->second.c_str());
+    failure.retry_after_seconds = std::atoi(it->second.c_str());
   }
-  const bool retryable = result.status == 429 || result.status >= 500;
-  return {retryable, message, retry_after};
-}
-
-json::value parse_body(const net::HttpResult& result, std::string_view what) {
-  std::error_code error;
-  json::value body = json::parse(result.body, error);
-  if (error || !body.is_object()) {
-    throw SyncFailure{true, fmt::format("{}: the server's answer is not JSON", what), 0};
-  }
-  return body;
+  return failure;
 }
 
 }  // namespace
@@ -70,12 +68,14 @@ net::HttpResult SyncEngine::call(const std::string& method, const std::string& p
 void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
   const std::string server = options_.server.empty() ? state.server : options_.server;
   if (server.empty()) {
-    throw SyncFailure{false, "no server is configured: pass SyncOptions::server", 0};
+    throw SyncFailure{false, "no server is configured: pass SyncOptions::server", 0,
+                      ErrorCode::invalid_argument};
   }
   if (server != configured_server_) {
     const auto url = boost::urls::parse_uri(server);
     if (!url || url->scheme() != "http" || url->host().empty()) {
-      throw SyncFailure{false, fmt::format("'{}' is not an http:// server URL", server), 0};
+      throw SyncFailure{false, fmt::format("'{}' is not an http:// server URL", server), 0,
+                        ErrorCode::invalid_argument};
     }
     host_ = url->host();
     port_ = url->has_port() ? static_cast<std::uint16_t>(url->port_number()) : 80;
@@ -98,21 +98,22 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
 
   if (state.token.empty()) {
     if (!options_.create_guest) {
-      throw SyncFailure{false, "no token: pass SyncOptions::token or allow create_guest", 0};
+      throw SyncFailure{false, "no token: pass SyncOptions::token or allow create_guest", 0,
+                        ErrorCode::invalid_argument};
     }
     const net::HttpResult guest = call("POST", "/api/auth/guest", "", "");
     if (guest.status != 201) throw failure_of(guest, "creating a guest");
-    const json::value session = parse_body(guest, "creating a guest");
-    state.token = session.at("token").as_string();
-    state.user_id = session.at("userId").as_string();
-    if (state.dataset.empty()) state.dataset = session.at("datasetId").as_string();
+    const protocol::SessionMessage session = protocol::decode_session(guest.body);
+    state.token = session.token;
+    state.user_id = session.user_id;
+    if (state.dataset.empty()) state.dataset = session.dataset_id;
   }
   if (state.user_id.empty() || state.dataset.empty()) {
     const net::HttpResult me = call("GET", "/api/me", "", state.token);
     if (me.status != 200) throw failure_of(me, "identifying the user");
-    const json::value user = parse_body(me, "identifying the user");
-    state.user_id = user.at("userId").as_string();
-    if (state.dataset.empty()) state.dataset = user.at("datasetId").as_string();
+    const protocol::UserMessage user = protocol::decode_user(me.body);
+    state.user_id = user.user_id;
+    if (state.dataset.empty()) state.dataset = user.dataset_id;
   }
   report.full = state.cursor.empty();
   db_.save_sync_state(state);
@@ -124,20 +125,18 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
 // acknowledged (follow_restored_server).
 // "sequence_reused": the server applied other changes under this replica's numbers (this database
 // was restored or copied); the true resends are acknowledged and the rest go out as a new replica.
-void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const json::object& request,
+void SyncEngine::handle_refused_numbers(const net::HttpResult& result,
+                                        const protocol::PatchRequest& request,
                                         LocalFile::SyncState& state, SyncReport& report) {
-  const json::value body = parse_body(result, "sending changes");
-  const json::object* error = body.at("error").if_object();
-  const json::value* code = error ? error->if_contains("code") : nullptr;
-  const json::array& sent = request.at("changes").as_array();
+  const std::optional<protocol::ErrorBody> error = protocol::decode_error_body(result.body);
+  if (request.changes.empty() || !error) throw failure_of(result, "syncing");
   const auto number = [&](std::string_view name) -> std::optional<std::uint64_t> {
-    const json::value* member = error ? error->if_contains(name) : nullptr;
+    const json::value* member = error->details.if_contains(name);
     if (member == nullptr || !member->is_number()) return std::nullopt;
     return member->to_number<std::uint64_t>();
   };
-  if (sent.empty() || code == nullptr || !code->is_string()) throw failure_of(result, "syncing");
-  const std::uint64_t first = sent[0].at("seq").to_number<std::uint64_t>();
-  if (code->get_string() == "sequence_reused") {
+  const std::uint64_t first = request.changes.front().seq;
+  if (error->code == "sequence_reused") {
     const std::optional<std::uint64_t> matched = number("matchedThrough");
     if (!matched) throw failure_of(result, "syncing");
     if (*matched >= first) report.acknowledged += db_.apply_sync(*matched, {}, state).acknowledged;
@@ -146,7 +145,7 @@ void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const jso
     return;
   }
   const std::optional<std::uint64_t> expected = number("expected");
-  if (code->get_string() != "sequence_gap" || !expected || *expected == 0 || *expected == first) {
+  if (error->code != "sequence_gap" || !expected || *expected == 0 || *expected == first) {
     throw failure_of(result, "syncing");
   }
   if (*expected > first) {
@@ -178,33 +177,25 @@ SyncReport SyncEngine::run(bool full) {
   try {
     configure(state, report);
     while (true) {
-      const std::string replica =
-          db_.replica_id();  // changes when the database becomes a new replica
-      // The next batch of the outbox, bounded by count and bytes.
-      json::array changes;
+      // The next batch of the outbox, bounded by count and bytes. The replica id changes when the
+      // database becomes a new replica.
+      protocol::PatchRequest request{
+          db_.replica_id(), state.dataset, state.cursor.empty() ? "0" : state.cursor, {}};
+      protocol::ReplicaInterner replicas;
+      const std::string* replica = replicas.intern(request.client_id);
       std::size_t bytes = 0;
       for (const OutboxRecord& record : db_.outbox(0, options_.batch_changes)) {
-        json::object change{{"seq", record.seq},
-                            {"store", record.store},
-                            {"key", record.key},
-                            {"op", record.op},
-                            {"hlc", protocol::hlc_to_wire(record.hlc)},
-                            {"schemaVersion", record.schema_version}};
-        if (const json::object* payload = record.payload.if_object()) {
-          for (const auto& [name, value] : *payload)
-            change[name] = value;
-        }
-        bytes += json::serialize(change).size();
-        if (!changes.empty() && bytes > options_.batch_bytes) break;
-        changes.push_back(std::move(change));
+        protocol::WireChange change{
+            record.seq, record.store, record.key,
+            merge::change_from_payload(record.op, record.payload, {record.hlc, replica},
+                                       record.schema_version)};
+        bytes += protocol::encoded_size(change);
+        if (!request.changes.empty() && bytes > options_.batch_bytes) break;
+        request.changes.push_back(std::move(change));
       }
-      const std::size_t sending = changes.size();
-      json::object request{{"clientId", replica},
-                           {"dataset", state.dataset},
-                           {"cursor", state.cursor.empty() ? "0" : state.cursor},
-                           {"changes", std::move(changes)}};
+      const std::size_t sending = request.changes.size();
       const net::HttpResult result =
-          call("POST", "/api/sync/patch", json::serialize(request), state.token);
+          call("POST", "/api/sync/patch", protocol::encode_patch_request(request), state.token);
 
       if (result.status == 409) {  // the server wants these changes under other numbers
         handle_refused_numbers(result, request, state, report);
@@ -219,29 +210,16 @@ SyncReport SyncEngine::run(bool full) {
       }
       if (result.status != 200) throw failure_of(result, "syncing");
 
-      const json::value body = parse_body(result, "syncing");
+      protocol::PatchResponse response = protocol::decode_patch_response(result.body);
+      if (!response.page) throw Error(ErrorCode::invalid_value, "the answer has no \"changes\"");
       std::vector<StoreEngine::RemoteEntry> entries;
-      protocol::ReplicaInterner replicas;
-      for (const auto& item : body.at("changes").as_array()) {
-        const json::object& change = item.as_object();
-        StoreEngine::RemoteEntry entry{std::string(change.at("store").as_string()),
-                                       std::string(change.at("key").as_string()),
-                                       {}};
-        protocol::entry_meta_from_json(change.at("meta"), entry.entry, replicas);
-        if (const json::value* value = change.if_contains("value")) {
-          entry.entry.value = *value;
-          entry.entry.deleted = false;
-        } else {
-          entry.entry.deleted = true;
-        }
-        entries.push_back(std::move(entry));
+      for (protocol::FeedItem& item : response.page->changes) {
+        entries.push_back({std::move(item.store), std::move(item.key), std::move(item.entry)});
       }
-      const bool acks = body.as_object().contains("ack");
-      const std::uint64_t ack = acks ? body.at("ack").to_number<std::uint64_t>() : 0;
       const std::uint64_t acked_before = db_.acknowledged_through();
-      state.cursor = body.at("cursor").as_string();
+      state.cursor = std::to_string(response.cursor);
       const std::size_t received = entries.size();
-      const auto applied = db_.apply_sync(ack, std::move(entries), state);
+      const auto applied = db_.apply_sync(response.ack.value_or(0), std::move(entries), state);
       state = db_.sync_state();
       report.sent += sending;
       report.acknowledged += applied.acknowledged;
@@ -249,19 +227,17 @@ SyncReport SyncEngine::run(bool full) {
       report.applied += applied.applied;
       report.held_back += applied.held;
       report.skipped += applied.skipped;
-      report.conflicts += body.at("conflictResolutions").as_array().size();
+      report.conflicts += response.conflicts.size();
       if (sending > 0 && applied.acknowledged == 0) {
         throw SyncFailure{true, "the server did not acknowledge the changes sent", 0};
       }
-      if (acks && ack < acked_before) {
+      if (response.ack && *response.ack < acked_before) {
         // The server has fewer of this replica's changes than it acknowledged: it was restored
         // from a backup.
-        follow_restored_server(ack + 1, report);
+        follow_restored_server(*response.ack + 1, report);
         continue;
       }
-      const bool more = body.at("hasMore").as_bool();
-
-      if (!more && (sending == 0 || db_.pending_count() == 0)) break;
+      if (!response.page->has_more && (sending == 0 || db_.pending_count() == 0)) break;
     }
     state = db_.sync_state();
     state.last_success_ms = wall_ms();

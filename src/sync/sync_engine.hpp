@@ -6,12 +6,12 @@
 // Not thread-safe: one thread runs an engine.
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <cairn/sync.hpp>
 #include <optional>
 #include <string>
 
 #include "net/http_client.hpp"
+#include "protocol/sync_request.hpp"
 #include "store/store_engine.hpp"
 
 namespace cairn {
@@ -22,6 +22,7 @@ struct SyncFailure {
   bool retryable = true;
   std::string message;
   int retry_after_seconds = 0;
+  ErrorCode code = ErrorCode::unavailable;  // what the application is told (SyncClient::sync_once)
 };
 
 class SyncEngine {
@@ -37,7 +38,7 @@ class SyncEngine {
   void configure(LocalFile::SyncState& state, SyncReport& report);
   void follow_restored_server(std::uint64_t next, SyncReport& report);
   void resend_own_writes(SyncReport& report);
-  void handle_refused_numbers(const net::HttpResult& result, const boost::json::object& request,
+  void handle_refused_numbers(const net::HttpResult& result, const protocol::PatchRequest& request,
                               LocalFile::SyncState& state, SyncReport& report);
   net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
                        const std::string& token);

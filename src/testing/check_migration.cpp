@@ -6,6 +6,8 @@
 #include <cairn/transaction.hpp>
 #include <cstdlib>
 
+#include "foundation/json_text.hpp"
+
 namespace cairn::testing {
 namespace json = boost::json;
 
@@ -59,16 +61,15 @@ MigrationCheck check_migration(const StoreSchema& schema, std::uint32_t from_ver
     const json::value* got = check.actual.if_contains(key);
     if (got == nullptr) {
       check.diff +=
-          fmt::format("- {}: missing, expected {}\n", std::string_view(key), json::serialize(want));
+          fmt::format("- {}: missing, expected {}\n", std::string_view(key), json_text(want));
     } else if (*got != want) {
       check.diff += fmt::format("~ {}: got {}, expected {}\n", std::string_view(key),
-                                json::serialize(*got), json::serialize(want));
+                                json_text(*got), json_text(want));
     }
   }
   for (const auto& [key, got] : check.actual) {
     if (!expected.contains(key)) {
-      check.diff +=
-          fmt::format("+ {}: unexpected {}\n", std::string_view(key), json::serialize(got));
+      check.diff += fmt::format("+ {}: unexpected {}\n", std::string_view(key), json_text(got));
     }
   }
   check.ok = check.diff.empty();

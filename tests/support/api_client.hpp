@@ -2,7 +2,13 @@
 // bearer token, and parsed responses.
 #pragma once
 
+#include <unistd.h>
+
+#include <atomic>
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "support/http_client.hpp"
@@ -50,6 +56,7 @@ class ApiClient {
     std::map<std::string, std::string> headers;
     if (!token_.empty()) headers["Authorization"] = "Bearer " + token_;
     const HttpResult raw = http_.request(method, target, body, headers);
+    capture(target, body, raw.body);
     ApiResult result{raw.status, nullptr, raw.headers};
     std::error_code error;
     if (!raw.body.empty()) {
@@ -65,6 +72,22 @@ class ApiClient {
   const std::string& dataset_id() const { return dataset_id_; }
 
  private:
+  // With CAIRN_CAPTURE_DIR set, every body exchanged is kept there (<dir>/request/,
+  // <dir>/response/) to seed the fuzzers' corpora with the messages the tests really exchange
+  // (fuzz/README.md).
+  static void capture(const std::string& target, const std::string& request,
+                      const std::string& response) {
+    static const char* dir = std::getenv("CAIRN_CAPTURE_DIR");
+    if (dir == nullptr || target.rfind("/api/", 0) != 0) return;
+    static std::atomic<int> counter{0};
+    const std::string name = std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    for (const auto& [kind, bytes] : {std::pair{"request", &request}, {"response", &response}}) {
+      if (bytes->empty()) continue;
+      std::filesystem::create_directories(std::filesystem::path(dir) / kind);
+      std::ofstream(std::filesystem::path(dir) / kind / name, std::ios::binary) << *bytes;
+    }
+  }
+
   HttpClient http_;
   std::string token_;
   std::string user_id_;

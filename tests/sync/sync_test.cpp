@@ -562,7 +562,7 @@ TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {
   proxy_->cut();
   result = run({CAIRN_CLI_PATH, "sync", db});
   EXPECT_EQ(result.status, 1);
-  EXPECT_NE(result.err.find("[io_error]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("[unavailable]"), std::string::npos) << result.err;
 }
 
 }  // namespace

@@ -10,16 +10,18 @@
 #include <fstream>
 #include <sstream>
 
-#include "server/api_error.hpp"
+#include "protocol/errors.hpp"
 #include "server/auth/tokens.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
+using protocol::Code;
+using protocol::Refusal;
 
 namespace {
 
 [[noreturn]] void refuse(const std::string& why) {
-  throw ApiError(401, "invalid_id_token", why);
+  throw Refusal(Code::invalid_id_token, why);
 }
 
 struct PkeyFree {

@@ -32,7 +32,7 @@ class GoogleIdTokenVerifier {
   ~GoogleIdTokenVerifier();
   GoogleIdTokenVerifier(GoogleIdTokenVerifier&&) noexcept;
 
-  // Throws ApiError(401, "invalid_id_token", why) unless the token is valid at `now_seconds`.
+  // Throws protocol::Refusal(invalid_id_token) unless the token is valid at `now_seconds`.
   GoogleIdentity verify(std::string_view id_token, std::int64_t now_seconds) const;
 
  private:

@@ -1,4 +1,4 @@
-#include "server/sync_request.hpp"
+#include "protocol/sync_request.hpp"
 
 #include <fmt/format.h>
 
@@ -6,16 +6,17 @@
 #include <cairn/error.hpp>
 #include <charconv>
 
+#include "foundation/json_text.hpp"
 #include "foundation/limits.hpp"
-#include "server/api_error.hpp"
+#include "protocol/errors.hpp"
 
-namespace cairn::server {
+namespace cairn::protocol {
 namespace json = boost::json;
 
 namespace {
 
 [[noreturn]] void malformed(const std::string& why) {
-  throw ApiError(400, "invalid_request", why);
+  throw Refusal(Code::invalid_request, why);
 }
 
 constexpr std::string_view kReserved[] = {
@@ -26,11 +27,10 @@ void check_store_name(std::string_view name) {
   // Requests name a few stores many times: remember the last one checked on this thread.
   thread_local std::string last_valid;
   if (name == last_valid) return;
-  StoreSchema schema{std::string(name)};
   try {
-    validate_store_schema(schema);
+    cairn::check_store_name(name);
   } catch (const Error& e) {
-    throw ApiError(422, "invalid_store", e.what());
+    throw Refusal(Code::invalid_store, e.what());
   }
   last_valid = name;
 }
@@ -41,7 +41,9 @@ void check_entry(std::string_view store, std::string_view key, const merge::Chan
   try {
     check_key(store, key, limits);
   } catch (const Error& e) {
-    throw ApiError(422, std::string(error_code_name(e.code())), e.what());
+    throw Refusal(
+        e.code() == ErrorCode::value_too_large ? Code::value_too_large : Code::invalid_key,
+        e.what());
   }
 }
 
@@ -61,7 +63,7 @@ void check_client_id(std::string_view id) {
 }
 
 // The members every sync request shares.
-SyncRequest common(const json::object& body, protocol::ReplicaInterner& replicas,
+SyncRequest common(const json::object& body, ReplicaInterner& replicas,
                    const std::string& replica_for_anonymous, const std::string** replica) {
   SyncRequest request;
   request.dataset = text_member(body, "dataset");
@@ -90,7 +92,7 @@ void apply_meta(const json::object* meta, std::string_view key, merge::Change& c
   try {
     if (const json::value* hlc = fields->if_contains("hlc")) {
       if (!hlc->is_string()) malformed("\"hlc\" must be a string");
-      change.stamp.hlc = protocol::hlc_from_wire(hlc->get_string());
+      change.stamp.hlc = hlc_from_wire(hlc->get_string());
     }
   } catch (const Error& e) {
     malformed(e.what());
@@ -111,9 +113,9 @@ const json::object* object_member(const json::object& object, std::string_view n
   return &member->get_object();
 }
 
-protocol::WireChange make_change(std::string_view store, std::string_view key, merge::Change::Op op,
-                                 const json::value* value, const std::string* replica) {
-  protocol::WireChange wire;
+WireChange make_change(std::string_view store, std::string_view key, merge::Change::Op op,
+                       const json::value* value, const std::string* replica) {
+  WireChange wire;
   wire.store = store;
   wire.key = key;
   wire.change.op = op;
@@ -127,6 +129,32 @@ protocol::WireChange make_change(std::string_view store, std::string_view key, m
 
 bool is_reserved_member(std::string_view name) {
   return std::find(std::begin(kReserved), std::end(kReserved), name) != std::end(kReserved);
+}
+
+bool request_writes(const json::object& body) {
+  for (const auto& [name, member] : body) {
+    if (name == "changes") {
+      if (member.is_array() && !member.get_array().empty()) return true;
+    } else if (!is_reserved_member(name)) {
+      if (member.is_object() && !member.get_object().empty()) return true;
+    }
+  }
+  return false;
+}
+
+std::string encode_patch_request(const PatchRequest& request) {
+  json::array changes;
+  changes.reserve(request.changes.size());
+  for (const WireChange& change : request.changes)
+    changes.push_back(change_to_json(change));
+  return json_text(json::object{{"clientId", request.client_id},
+                                {"dataset", request.dataset},
+                                {"cursor", request.cursor},
+                                {"changes", std::move(changes)}});
+}
+
+std::size_t encoded_size(const WireChange& change) {
+  return json_text(change_to_json(change)).size() + 1;
 }
 
 std::uint64_t parse_cursor(std::string_view text) {
@@ -146,8 +174,7 @@ std::uint64_t parse_cursor(const json::value& value) {
   malformed("a cursor is the string the server returned (digits)");
 }
 
-SyncRequest decode_full_request(json::object& body, const Limits& limits,
-                                protocol::ReplicaInterner& replicas,
+SyncRequest decode_full_request(json::object& body, const Limits& limits, ReplicaInterner& replicas,
                                 const std::string& replica_for_anonymous) {
   const std::string* replica = nullptr;
   SyncRequest request = common(body, replicas, replica_for_anonymous, &replica);
@@ -194,7 +221,7 @@ SyncRequest decode_full_request(json::object& body, const Limits& limits,
 }
 
 SyncRequest decode_patch_request(json::object& body, const Limits& limits,
-                                 protocol::ReplicaInterner& replicas,
+                                 ReplicaInterner& replicas,
                                  const std::string& replica_for_anonymous) {
   const std::string* replica = nullptr;
   SyncRequest request = common(body, replicas, replica_for_anonymous, &replica);
@@ -208,9 +235,9 @@ SyncRequest decode_patch_request(json::object& body, const Limits& limits,
     }
     if (body.contains("seq")) malformed("\"seq\" belongs to the per-store form");
     for (auto& item : changes->get_array()) {
-      protocol::WireChange change;
+      WireChange change;
       try {
-        change = protocol::change_from_json(std::move(item), replica);
+        change = change_from_json(std::move(item), replica);
       } catch (const Error& e) {
         malformed(e.what());
       }
@@ -292,4 +319,4 @@ SyncRequest decode_patch_request(json::object& body, const Limits& limits,
   return request;
 }
 
-}  // namespace cairn::server
+}  // namespace cairn::protocol

@@ -1,0 +1,57 @@
+// Sync requests (POST /api/sync/full and /api/sync/patch). Decoding takes untrusted JSON into
+// changes, with every check that needs no storage: shapes, store names, keys, clocks' syntax,
+// sequence numbering; it throws Refusal (invalid_request, invalid_store, invalid_key) and never
+// anything else. Fuzzed by fuzz/sync_request_fuzzer.cpp. The sync client encodes its patch
+// requests here too.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cairn/limits.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/wire.hpp"
+
+namespace cairn::protocol {
+
+struct SyncRequest {
+  std::string dataset;    // empty: the caller's personal dataset
+  std::string client_id;  // empty when the client sent none
+  std::optional<std::uint64_t> cursor;
+  std::vector<WireChange> changes;  // in order
+  bool numbered = false;            // the changes carry consecutive sequence numbers (exactly-once)
+};
+
+// Top-level members that are Cairn's or the roadmap's, never store names.
+bool is_reserved_member(std::string_view name);
+// Whether a request body writes anything (and so needs the editor role), before it is decoded.
+bool request_writes(const boost::json::object& body);
+
+// `replica_for_anonymous` stamps changes when the request has no clientId.
+// Both take the entries' values out of `body` rather than copy them.
+SyncRequest decode_full_request(boost::json::object& body, const Limits& limits,
+                                ReplicaInterner& replicas,
+                                const std::string& replica_for_anonymous);
+SyncRequest decode_patch_request(boost::json::object& body, const Limits& limits,
+                                 ReplicaInterner& replicas,
+                                 const std::string& replica_for_anonymous);
+
+// The patch request the sync client sends (Cairn's form: its outbox, numbered):
+//   {"clientId", "dataset", "cursor", "changes": [change, ...]}
+struct PatchRequest {
+  std::string client_id;
+  std::string dataset;
+  std::string cursor;  // "0": the feed from its beginning
+  std::vector<WireChange> changes;
+};
+std::string encode_patch_request(const PatchRequest& request);
+// The bytes a change adds to a patch request (for batching by size).
+std::size_t encoded_size(const WireChange& change);
+
+// "123" or 123 -> 123; Refusal(invalid_request) otherwise.
+std::uint64_t parse_cursor(const boost::json::value& value);
+std::uint64_t parse_cursor(std::string_view text);
+
+}  // namespace cairn::protocol

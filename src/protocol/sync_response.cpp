@@ -1,0 +1,174 @@
+#include "protocol/sync_response.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <cairn/error.hpp>
+
+#include "foundation/json_text.hpp"
+
+namespace cairn::protocol {
+namespace json = boost::json;
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw Error(ErrorCode::invalid_value, message);
+}
+
+const json::value& member(const json::object& object, std::string_view name,
+                          std::string_view what) {
+  const json::value* value = object.if_contains(name);
+  if (value == nullptr) invalid(fmt::format("{} has no \"{}\"", what, name));
+  return *value;
+}
+
+std::uint64_t cursor_member(const json::object& object, std::string_view what) {
+  const json::value& cursor = member(object, "cursor", what);
+  std::uint64_t value = 0;
+  const json::string* text = cursor.if_string();
+  if (text == nullptr || !parse_decimal(*text, value)) {
+    invalid(fmt::format("{}: \"cursor\" must be a string of digits", what));
+  }
+  return value;
+}
+
+json::array conflicts_to_json(const std::vector<ConflictResolution>& conflicts) {
+  json::array array;
+  for (const auto& conflict : conflicts) {
+    array.push_back(json::object{
+        {"store", conflict.store}, {"path", conflict.path}, {"resolution", conflict.resolution}});
+  }
+  return array;
+}
+
+void add_page(json::object& object, const FeedPage& page) {
+  json::array items;
+  items.reserve(page.changes.size());
+  for (const FeedItem& item : page.changes)
+    items.push_back(feed_item_to_json(item));
+  object["changes"] = std::move(items);
+  object["hasMore"] = page.has_more;
+  object["cursor"] = std::to_string(page.cursor);
+}
+
+}  // namespace
+
+json::object feed_item_to_json(const FeedItem& item) {
+  json::object object{{"store", item.store}, {"key", item.key}, {"seq", item.seq}};
+  if (!item.entry.deleted) object["value"] = item.entry.value;
+  object["meta"] = entry_meta_to_json(item.entry);
+  return object;
+}
+
+FeedItem feed_item_from_json(const json::value& value, ReplicaInterner& replicas) {
+  const json::object* object = value.if_object();
+  if (object == nullptr) invalid("a feed item must be an object");
+  const json::value& store = member(*object, "store", "a feed item");
+  const json::value& key = member(*object, "key", "a feed item");
+  if (!store.is_string() || !key.is_string()) invalid("a feed item's store and key are strings");
+  FeedItem item;
+  item.store = store.get_string();
+  item.key = key.get_string();
+  if (const json::value* seq = object->if_contains("seq")) {
+    if (!seq->is_number()) invalid("a feed item's \"seq\" is a number");
+    item.seq = seq->to_number<std::uint64_t>();
+  }
+  entry_meta_from_json(member(*object, "meta", "a feed item"), item.entry, replicas);
+  if (const json::value* entry_value = object->if_contains("value")) {
+    item.entry.value = *entry_value;
+    item.entry.deleted = false;
+  } else {
+    item.entry.value = nullptr;
+    item.entry.deleted = true;
+  }
+  return item;
+}
+
+std::string encode_patch_response(const PatchResponse& response) {
+  json::object object;
+  if (response.ack) object["ack"] = *response.ack;
+  object["serverTime"] = response.server_time;
+  if (response.page) {
+    add_page(object, *response.page);
+  } else {
+    object["cursor"] = std::to_string(response.cursor);
+  }
+  object["conflictResolutions"] = conflicts_to_json(response.conflicts);
+  return json_text(object);
+}
+
+PatchResponse decode_patch_response(std::string_view body) {
+  std::error_code error;
+  const json::value value = json::parse(body, error);
+  const json::object* object = error ? nullptr : value.if_object();
+  if (object == nullptr) invalid("the answer to a patch is not a JSON object");
+  const std::string_view what = "the answer to a patch";
+  PatchResponse response;
+  if (const json::value* ack = object->if_contains("ack")) {
+    if (!ack->is_number()) invalid("\"ack\" must be a number");
+    response.ack = ack->to_number<std::uint64_t>();
+  }
+  if (const json::value* time = object->if_contains("serverTime"); time && time->is_number()) {
+    response.server_time = time->to_number<std::int64_t>();
+  }
+  response.cursor = cursor_member(*object, what);
+  if (const json::value* changes = object->if_contains("changes")) {
+    const json::array* items = changes->if_array();
+    if (items == nullptr) invalid("\"changes\" must be an array");
+    FeedPage page;
+    for (const auto& item : *items)
+      page.changes.push_back(feed_item_from_json(item, page.replicas));
+    const json::value& more = member(*object, "hasMore", what);
+    if (!more.is_bool()) invalid("\"hasMore\" must be true or false");
+    page.has_more = more.get_bool();
+    page.cursor = response.cursor;
+    response.page = std::move(page);
+  }
+  if (const json::value* conflicts = object->if_contains("conflictResolutions")) {
+    const json::array* items = conflicts->if_array();
+    if (items == nullptr) invalid("\"conflictResolutions\" must be an array");
+    for (const auto& item : *items) {
+      const json::object* conflict = item.if_object();
+      const auto text = [&](std::string_view name) {
+        const json::value* field = conflict ? conflict->if_contains(name) : nullptr;
+        if (field == nullptr || !field->is_string()) {
+          invalid("a conflict resolution needs string store, path and resolution");
+        }
+        return std::string(field->get_string());
+      };
+      response.conflicts.push_back({text("store"), text("path"), text("resolution")});
+    }
+  }
+  return response;
+}
+
+std::string encode_changes_response(const FeedPage& page, std::int64_t server_time) {
+  json::object object;
+  add_page(object, page);
+  object["serverTime"] = server_time;
+  return json_text(object);
+}
+
+std::string encode_full_response(const FullResponse& response) {
+  json::object object;
+  json::object meta;
+  for (const FeedItem& item : response.entries) {
+    if (!item.entry.deleted) {
+      json::value& store = object[item.store];
+      if (!store.is_object()) store = json::object{};
+      store.get_object()[item.key] = item.entry.value;
+    }
+    json::value& store_meta = meta[item.store];
+    if (!store_meta.is_object()) store_meta = json::object{};
+    store_meta.get_object()[item.key] = entry_meta_to_json(item.entry);
+  }
+  object["serverTime"] = response.server_time;
+  object["cursor"] = std::to_string(response.cursor);
+  object["conflictResolutions"] = conflicts_to_json(response.conflicts);
+  object["meta"] = std::move(meta);
+  if (!response.client_id.empty()) object["clientId"] = response.client_id;
+  return json_text(object);
+}
+
+}  // namespace cairn::protocol

@@ -1,0 +1,291 @@
+// The protocol module's messages: every one encodes and decodes back to itself, and malformed
+// input is refused with the code docs/protocol.md names, never anything else.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cairn/error.hpp>
+
+#include "protocol/errors.hpp"
+#include "protocol/session.hpp"
+#include "protocol/sync_request.hpp"
+#include "protocol/sync_response.hpp"
+#include "protocol/wire.hpp"
+
+namespace cairn::test {
+namespace {
+
+namespace json = boost::json;
+using protocol::Code;
+
+json::value j(std::string_view text) {
+  return json::parse(text);
+}
+
+// The code a protocol decoder refused `body` with, or nothing when it decoded.
+template <class Decode>
+std::optional<Code> refusal_of(Decode decode) {
+  try {
+    decode();
+  } catch (const protocol::Refusal& refusal) {
+    return refusal.code();
+  }
+  return std::nullopt;
+}
+
+merge::Entry field_entry(protocol::ReplicaInterner& replicas) {
+  merge::Entry entry;
+  entry.deleted = false;
+  entry.value = j(R"({"name":"Ada","xp":3})");
+  entry.stamp = {Timestamp(1764058271123, 5), replicas.intern("replica-a")};
+  entry.schema_version = 2;
+  entry.fields = {{"name", {Timestamp(1764058271000, 0), replicas.intern("replica-b")}, false},
+                  {"old", {Timestamp(1764058271100, 1), replicas.intern("replica-a")}, true},
+                  {"xp", entry.stamp, false}};
+  entry.floor = {Timestamp(1764058270000, 0), replicas.intern("replica-c")};
+  return entry;
+}
+
+void expect_same_entry(const merge::Entry& a, const merge::Entry& b) {
+  EXPECT_EQ(a.deleted, b.deleted);
+  if (!a.deleted) {
+    EXPECT_EQ(a.value, b.value);
+  }
+  EXPECT_EQ(a.stamp, b.stamp);
+  EXPECT_EQ(a.schema_version, b.schema_version);
+  EXPECT_EQ(a.floor, b.floor);
+  ASSERT_EQ(a.fields.size(), b.fields.size());
+  for (std::size_t i = 0; i < a.fields.size(); ++i) {
+    EXPECT_EQ(a.fields[i].name, b.fields[i].name);
+    EXPECT_EQ(a.fields[i].stamp, b.fields[i].stamp);
+    EXPECT_EQ(a.fields[i].deleted, b.fields[i].deleted);
+  }
+}
+
+TEST(Wire, ClocksRoundTripAndMalformedOnesAreRefused) {
+  const Timestamp t(1764058271123, 65535);
+  EXPECT_EQ(protocol::hlc_to_wire(t), "1764058271123:65535");
+  EXPECT_EQ(protocol::hlc_from_wire("1764058271123:65535"), t);
+  for (const char* bad : {"", ":", "1:", ":1", "x:1", "1:65536", "281474976710656:0", "1:2:3"}) {
+    EXPECT_THROW(protocol::hlc_from_wire(bad), Error) << bad;
+  }
+}
+
+TEST(Wire, EntryMetadataRoundTripsWithFieldStampsAndFloor) {
+  protocol::ReplicaInterner replicas;
+  const merge::Entry entry = field_entry(replicas);
+  const json::object meta = protocol::entry_meta_to_json(entry);
+  merge::Entry decoded;
+  decoded.deleted = false;
+  decoded.value = entry.value;
+  protocol::entry_meta_from_json(meta, decoded, replicas);
+  expect_same_entry(entry, decoded);
+}
+
+TEST(Wire, ChangesRoundTrip) {
+  protocol::ReplicaInterner replicas;
+  const std::string* replica = replicas.intern("device-1");
+  for (
+      const char* text :
+      {R"({"seq":7,"store":"journal","key":"k","op":"put","value":{"t":0.3},"hlc":"5:1","schemaVersion":2})",
+       R"({"seq":8,"store":"s","key":"k","op":"patch","set":{"a":1},"unset":["b"],"add":{"xp":2},"hlc":"6:0","schemaVersion":1})",
+       R"({"seq":9,"store":"s","key":"k","op":"delete","hlc":"7:0","schemaVersion":1})"}) {
+    const protocol::WireChange change = protocol::change_from_json(j(text), replica);
+    const json::object again = protocol::change_to_json(change);
+    EXPECT_EQ(json::value(again), j(text)) << text;
+  }
+}
+
+TEST(SyncRequest, ThePatchTheClientSendsDecodesToTheSameChanges) {
+  protocol::ReplicaInterner replicas;
+  const std::string* replica = replicas.intern("device-1");
+  protocol::PatchRequest request{"device-1", "dataset-1", "42", {}};
+  request.changes.push_back(protocol::change_from_json(
+      j(R"({"seq":1,"store":"journal","key":"2026/02/01","op":"put","value":{"text":"Walked","mood":4},"hlc":"10:0","schemaVersion":1})"),
+      replica));
+  request.changes.push_back(protocol::change_from_json(
+      j(R"({"seq":2,"store":"playerStatistics","key":"running","op":"patch","add":{"xp":25},"hlc":"11:0","schemaVersion":1})"),
+      replica));
+  json::object body = j(protocol::encode_patch_request(request)).as_object();
+  const protocol::SyncRequest decoded =
+      protocol::decode_patch_request(body, Limits{}, replicas, "anonymous");
+  EXPECT_EQ(decoded.client_id, "device-1");
+  EXPECT_EQ(decoded.dataset, "dataset-1");
+  EXPECT_EQ(decoded.cursor, 42u);
+  EXPECT_TRUE(decoded.numbered);
+  ASSERT_EQ(decoded.changes.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(json::value(protocol::change_to_json(decoded.changes[i])),
+              json::value(protocol::change_to_json(request.changes[i])));
+    EXPECT_EQ(decoded.changes[i].change.stamp.replica_view(), "device-1");
+  }
+}
+
+TEST(SyncRequest, TheRoadmapsFormsDecode) {
+  protocol::ReplicaInterner replicas;
+  json::object full = j(R"({"clientVersion":"1.0","lastSyncTime":0,
+      "journal":{"a":{"text":"x"}},"meta":{"journal":{"b":{"deleted":true,"hlc":"3:0"}}}})")
+                          .as_object();
+  const auto request = protocol::decode_full_request(full, Limits{}, replicas, "user:u1");
+  ASSERT_EQ(request.changes.size(), 2u);
+  EXPECT_EQ(request.changes[0].change.op, merge::Change::Op::put);
+  EXPECT_EQ(request.changes[1].change.op, merge::Change::Op::erase);
+  EXPECT_EQ(request.changes[1].change.stamp.hlc, Timestamp(3, 0));
+  EXPECT_EQ(request.changes[0].change.stamp.replica_view(), "user:u1");
+
+  json::object patch = j(R"({"seq":5,"clientId":"c1","aiConfig":{"added":{"m":1},
+      "updated":{"n":2},"deleted":["o"]}})")
+                           .as_object();
+  const auto decoded = protocol::decode_patch_request(patch, Limits{}, replicas, "user:u1");
+  ASSERT_EQ(decoded.changes.size(), 3u);
+  EXPECT_EQ(decoded.changes[0].seq, 5u);
+  EXPECT_EQ(decoded.changes[2].seq, 7u);
+  EXPECT_TRUE(protocol::request_writes(j(R"({"aiConfig":{"added":{"m":1}}})").as_object()));
+  EXPECT_FALSE(protocol::request_writes(j(R"({"cursor":"0","changes":[]})").as_object()));
+}
+
+TEST(SyncRequest, MalformedRequestsAreRefusedWithTheirCode) {
+  const std::pair<const char*, Code> cases[] = {
+      {R"({"changes":{}})", Code::invalid_request},
+      {R"({"changes":[1]})", Code::invalid_request},
+      {R"({"changes":[{"store":"s","key":"k","op":"jump"}]})", Code::invalid_request},
+      {R"({"changes":[{"store":"s","key":"k","op":"put","value":1,"extra":1}]})",
+       Code::invalid_request},
+      {R"({"changes":[{"store":"s","key":"k","op":"put","value":1,"hlc":"soon"}]})",
+       Code::invalid_request},
+      {R"({"changes":[{"seq":1,"store":"s","key":"k","op":"put","value":1}]})",
+       Code::invalid_request},  // numbered without a clientId
+      {R"({"clientId":"c","changes":[{"seq":1,"store":"s","key":"k","op":"put","value":1},
+          {"seq":3,"store":"s","key":"k","op":"put","value":1}]})",
+       Code::invalid_request},  // not consecutive
+      {R"({"changes":[{"store":"bad name","key":"k","op":"put","value":1}]})", Code::invalid_store},
+      {R"({"changes":[{"store":"s","key":"","op":"put","value":1}]})", Code::invalid_key},
+      {R"({"cursor":"-1","changes":[]})", Code::invalid_request},
+      {R"({"clientId":"not ok!","changes":[]})", Code::invalid_request},
+      {R"({"journal":[]})", Code::invalid_request},
+      {R"({"journal":{"added":[]}})", Code::invalid_request},
+      {R"({"journal":{"removed":{}}})", Code::invalid_request},
+  };
+  for (const auto& [text, code] : cases) {
+    protocol::ReplicaInterner replicas;
+    json::object body = j(text).as_object();
+    EXPECT_EQ(
+        refusal_of([&] { protocol::decode_patch_request(body, Limits{}, replicas, "anonymous"); }),
+        code)
+        << text;
+  }
+  protocol::ReplicaInterner replicas;
+  json::object both =
+      j(R"({"journal":{"a":1},"meta":{"journal":{"a":{"deleted":true}}}})").as_object();
+  EXPECT_EQ(refusal_of([&] { protocol::decode_full_request(both, Limits{}, replicas, "a"); }),
+            Code::invalid_request);
+}
+
+TEST(SyncResponse, APatchAnswerRoundTrips) {
+  protocol::PatchResponse response;
+  response.ack = 17;
+  response.server_time = 1764058271123;
+  response.conflicts = {{"journal", "k", "server-won"}};
+  protocol::FeedPage page;
+  page.changes.push_back({"playerStatistics", "running", 40, field_entry(page.replicas)});
+  merge::Entry tombstone;
+  tombstone.stamp = {Timestamp(9, 0), page.replicas.intern("replica-d")};
+  tombstone.schema_version = 1;
+  page.changes.push_back({"journal", "gone", 41, tombstone});
+  page.has_more = true;
+  page.cursor = 41;
+  response.page = std::move(page);
+
+  const protocol::PatchResponse decoded =
+      protocol::decode_patch_response(protocol::encode_patch_response(response));
+  EXPECT_EQ(decoded.ack, 17u);
+  EXPECT_EQ(decoded.server_time, 1764058271123);
+  EXPECT_EQ(decoded.cursor, 41u);
+  ASSERT_TRUE(decoded.page);
+  EXPECT_TRUE(decoded.page->has_more);
+  ASSERT_EQ(decoded.page->changes.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(decoded.page->changes[i].store, response.page->changes[i].store);
+    EXPECT_EQ(decoded.page->changes[i].key, response.page->changes[i].key);
+    EXPECT_EQ(decoded.page->changes[i].seq, response.page->changes[i].seq);
+    expect_same_entry(decoded.page->changes[i].entry, response.page->changes[i].entry);
+  }
+  ASSERT_EQ(decoded.conflicts.size(), 1u);
+  EXPECT_EQ(decoded.conflicts[0].resolution, "server-won");
+}
+
+TEST(SyncResponse, FullAndFeedAnswersHaveTheDocumentedShape) {
+  protocol::FullResponse full;
+  full.entries.push_back({"aiConfig", "assistant", 3, {}});
+  full.entries[0].entry.deleted = false;
+  full.entries[0].entry.value = j(R"({"model":"small","temperature":0.3})");
+  full.entries[0].entry.stamp = {Timestamp(1, 0), full.replicas.intern("server")};
+  full.cursor = 3;
+  full.server_time = 99;
+  full.client_id = "c1";
+  const json::value body = j(protocol::encode_full_response(full));
+  EXPECT_EQ(body.at("aiConfig").at("assistant"), j(R"({"model":"small","temperature":0.3})"));
+  EXPECT_EQ(body.at("cursor"), "3");
+  EXPECT_EQ(body.at("clientId"), "c1");
+  EXPECT_EQ(body.at("meta").at("aiConfig").at("assistant").at("hlc"), "1:0");
+  // Numbers as JavaScript writes them.
+  EXPECT_NE(protocol::encode_full_response(full).find("\"temperature\":0.3"), std::string::npos);
+
+  protocol::FeedPage page;
+  page.cursor = 5;
+  const json::value feed = j(protocol::encode_changes_response(page, 7));
+  EXPECT_EQ(feed, j(R"({"changes":[],"hasMore":false,"cursor":"5","serverTime":7})"));
+}
+
+TEST(SyncResponse, MalformedAnswersAreReportedNotTrusted) {
+  for (const char* bad :
+       {"", "[]", R"({"cursor":5})", R"({"cursor":"x"})", R"({"cursor":"1","changes":{}})",
+        R"({"cursor":"1","changes":[],"hasMore":"yes"})",
+        R"({"cursor":"1","changes":[{"store":"s","key":"k"}],"hasMore":false})",
+        R"({"cursor":"1","ack":"1"})", R"({"cursor":"1","conflictResolutions":[{"store":1}]})"}) {
+    EXPECT_THROW(protocol::decode_patch_response(bad), Error) << bad;
+  }
+}
+
+TEST(Session, SessionsAndUsersRoundTrip) {
+  const protocol::SessionMessage session{"u1", "secret", 1234, "d1", true};
+  const protocol::SessionMessage decoded =
+      protocol::decode_session(protocol::encode_session(session));
+  EXPECT_EQ(decoded.user_id, "u1");
+  EXPECT_EQ(decoded.token, "secret");
+  EXPECT_EQ(decoded.expires_ms, 1234);
+  EXPECT_EQ(decoded.dataset_id, "d1");
+  EXPECT_TRUE(decoded.upgraded);
+  const protocol::UserMessage user{"u1", "google", "ada@example.com", "d1"};
+  const protocol::UserMessage back = protocol::decode_user(protocol::encode_user(user));
+  EXPECT_EQ(back.email, "ada@example.com");
+  EXPECT_EQ(back.kind, "google");
+  EXPECT_THROW(protocol::decode_session(R"({"userId":"u1"})"), Error);
+  EXPECT_THROW(protocol::decode_user("nope"), Error);
+}
+
+TEST(Errors, ErrorBodiesEscapeAnyMessageAndRoundTrip) {
+  const std::string message = "a \"quoted\" name, a back\\slash,\na newline and \x01";
+  const std::string body =
+      protocol::error_body(Code::sequence_gap, message, json::object{{"expected", 18}});
+  const json::value parsed = j(body);  // valid JSON whatever the message holds
+  EXPECT_EQ(parsed.at("error").at("code"), "sequence_gap");
+  EXPECT_EQ(parsed.at("error").at("message").as_string(), message);
+  const auto decoded = protocol::decode_error_body(body);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->code, "sequence_gap");
+  EXPECT_EQ(decoded->message, message);
+  EXPECT_EQ(decoded->details.at("expected"), 18);
+  EXPECT_FALSE(protocol::decode_error_body(R"({"ok":true})"));
+  EXPECT_FALSE(protocol::decode_error_body("not json"));
+}
+
+TEST(Errors, EveryCodeHasOneStableName) {
+  for (int i = 0; i <= static_cast<int>(Code::unavailable); ++i) {
+    const auto code = static_cast<Code>(i);
+    EXPECT_EQ(protocol::code_from_name(protocol::code_name(code)), code) << i;
+  }
+  EXPECT_FALSE(protocol::code_from_name("no_such_code"));
+}
+
+}  // namespace
+}  // namespace cairn::test
