@@ -13,12 +13,6 @@ namespace json = boost::json;
 using protocol::Code;
 using protocol::Refusal;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 namespace {
 
 [[noreturn]] void unauthorized(const std::string& why) {
@@ -55,17 +49,18 @@ Session Accounts::issue(StorageTransaction& tx, const std::string& user_id, std:
 }
 
 Session Accounts::create_guest() {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = sync_.now_ms();
   auto tx = storage_.begin(true);
   const std::string user_id = "u" + random_id();
   tx->insert_user({user_id, "guest", "", "", now});
   const DatasetRow dataset{"d" + random_id(), "personal", user_id, true, now, 0};
   tx->insert_dataset(dataset);
   tx->set_member(dataset.id, user_id, Role::owner);
-  sync_.seed_profile(*tx, dataset.id, user_id);
+  const std::uint64_t seeded = sync_.seed_profile(*tx, dataset.id, user_id);
   Session session = issue(*tx, user_id, now);
   session.created = true;
   tx->commit();
+  if (seeded != 0) sync_.announce(dataset.id, seeded);
   return session;
 }
 
@@ -76,7 +71,7 @@ Session Accounts::sign_in_with_google(std::string_view id_token,
                   "Google sign-in is not configured on this server (see googleClientId and "
                   "jwks in docs/operations.md)");
   }
-  const std::int64_t now = now_ms();
+  const std::int64_t now = sync_.now_ms();
   const GoogleIdentity identity = google_->verify(id_token, now / 1000);
   auto tx = storage_.begin(true);
   std::optional<UserRow> existing = tx->user_by_google(identity.subject);
@@ -104,9 +99,12 @@ Session Accounts::sign_in_with_google(std::string_view id_token,
     const DatasetRow dataset{"d" + random_id(), "personal", user_id, true, now, 0};
     tx->insert_dataset(dataset);
     tx->set_member(dataset.id, user_id, Role::owner);
-    sync_.seed_profile(*tx, dataset.id, user_id);
+    const std::uint64_t seeded = sync_.seed_profile(*tx, dataset.id, user_id);
     session = issue(*tx, user_id, now);
     session.created = true;
+    tx->commit();
+    if (seeded != 0) sync_.announce(dataset.id, seeded);
+    return session;
   }
   tx->commit();
   return session;
@@ -119,7 +117,7 @@ Caller Accounts::authenticate(std::string_view header) {
     unauthorized("the Authorization header must be \"Bearer <token>\"");
   }
   const std::string hash = token_hash(header.substr(kBearer.size()));
-  const std::int64_t now = now_ms();
+  const std::int64_t now = sync_.now_ms();
   {
     std::lock_guard lock(token_cache_mutex_);
     auto cached = token_cache_.find(hash);
@@ -179,7 +177,7 @@ json::value Accounts::create_dataset(const Caller& caller, std::string_view name
   if (name.empty() || name.size() > 200) {
     throw Refusal(Code::invalid_request, "a dataset needs a \"name\" of 1 to 200 characters");
   }
-  const std::int64_t now = now_ms();
+  const std::int64_t now = sync_.now_ms();
   const DatasetRow dataset{"d" + random_id(), std::string(name), caller.user_id, false, now, 0};
   auto tx = storage_.begin(true);
   tx->insert_dataset(dataset);

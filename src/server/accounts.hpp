@@ -4,6 +4,8 @@
 // datasets it is a member of (viewer < editor < owner). A dataset the caller may not see is
 // answered exactly like one that does not exist (404), so that its existence is not revealed.
 //
+// Time comes from the SyncService's clock (the server's injected one).
+//
 // Thread-safe: all state is in Storage.
 #pragma once
 
@@ -89,7 +91,5 @@ class Accounts {
   std::chrono::seconds token_lifetime_;
   std::unique_ptr<GoogleIdTokenVerifier> google_;
 };
-
-std::int64_t now_ms();
 
 }  // namespace cairn::server

@@ -242,7 +242,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
         protocol::encode_changes_response(
             sync_.changes(dataset, since == query.end() ? 0 : protocol::parse_cursor(since->second),
                           size_param(query, "limit", sync_.settings().page_size)),
-            now_ms()));
+            sync_.now_ms()));
   }
   if (is({"api", "history"})) {
     route = "/api/history";

@@ -57,6 +57,7 @@ int cairnd_main(int argc, char** argv) {
   ServerOptions options;
   std::string config_file;
   std::string log_level = "info";
+  std::string durability(durability_name(options.storage.durability));
   std::int64_t token_lifetime = options.token_lifetime.count();
   std::int64_t clock_skew_ms = options.max_clock_skew.count();
   std::int64_t idle_timeout_ms = options.http.idle_timeout.count();
@@ -65,8 +66,16 @@ int cairnd_main(int argc, char** argv) {
   std::vector<Setting> settings = {
       setting("--address", "address", "Address to listen on", options.http.address),
       setting("--port", "port", "TCP port; 0 picks a free one", options.http.port),
-      setting("--data", "data", "Data directory (cairnd.db)", options.data_dir),
-      setting("--threads", "threads", "Worker threads; 0 = one per core", options.http.threads),
+      setting("--data", "data", "Data directory (cairnd.db)", options.storage.data_dir),
+      setting("--durability", "durability",
+              "full: every acknowledged change is synced to disk (survives power loss); normal: "
+              "synced at checkpoints (survives a killed cairnd only)",
+              durability),
+      setting("--threads", "threads", "Network I/O threads; 0 = one per core",
+              options.http.threads),
+      setting("--handler-threads", "handlerThreads",
+              "Threads that run requests (storage work); 0 = four per core",
+              options.http.handler_threads),
       setting("--log-level", "logLevel", "trace, debug, info, warn, error", log_level),
       setting("--schema", "schema", "Schema file: stores, versions, merge policies",
               options.schema_file),
@@ -140,6 +149,12 @@ int cairnd_main(int argc, char** argv) {
     std::cerr << "cairnd: " << e.what() << '\n';
     return 2;
   }
+  if (auto chosen = durability_from_name(durability)) {
+    options.storage.durability = *chosen;
+  } else {
+    std::cerr << "cairnd: --durability must be full or normal, not '" << durability << "'\n";
+    return 2;
+  }
   options.token_lifetime = std::chrono::seconds(token_lifetime);
   options.max_clock_skew = std::chrono::milliseconds(clock_skew_ms);
   options.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
@@ -149,9 +164,9 @@ int cairnd_main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (!restore_from.empty()) {
     try {
-      const RestoreReport report = restore_data(options.data_dir, restore_from);
+      const RestoreReport report = restore_data(options.storage.data_dir, restore_from);
       spdlog::info("restored {} into {} ({} datasets; their feeds moved forward by {})",
-                   restore_from, (options.data_dir / "cairnd.db").string(), report.datasets,
+                   restore_from, (options.storage.data_dir / "cairnd.db").string(), report.datasets,
                    kRestoreFeedJump);
       if (!report.replaced.empty()) {
         spdlog::info("the database it replaced is kept as {}", report.replaced.string());
@@ -164,8 +179,9 @@ int cairnd_main(int argc, char** argv) {
   }
   try {
     Server server(options);
-    spdlog::info("cairnd version={} listening=http://{}:{} data={}", kVersion, options.http.address,
-                 server.port(), options.data_dir.string());
+    spdlog::info("cairnd version={} listening=http://{}:{} data={} durability={}", kVersion,
+                 options.http.address, server.port(), options.storage.data_dir.string(),
+                 durability_name(options.storage.durability));
     spdlog::default_logger()->flush();
     server.run();
     spdlog::info("cairnd stopped");

@@ -50,6 +50,11 @@ class HttpServer::Impl {
                             : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
     for (int i = 0; i < threads; ++i)
       workers_.push_back(std::make_unique<Worker>());
+    const int handler_threads =
+        options_.handler_threads > 0
+            ? options_.handler_threads
+            : std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+    handlers_.emplace(static_cast<std::size_t>(handler_threads));
   }
 
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -73,6 +78,18 @@ class HttpServer::Impl {
       worker->guard.reset();  // let them finish what they hold
     for (auto& thread : threads)
       thread.join();
+    handlers_->join();  // requests still running (after a drain timeout) finish
+  }
+
+  // Runs the handler; an exception becomes a 500.
+  HttpResponse answer(const HttpRequest& request) {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      spdlog::error("request method={} target={} unhandled error: {}", request.method,
+                    request.target, e.what());
+      return refusal_response(protocol::Code::internal, "internal server error");
+    }
   }
 
   void stop();
@@ -87,6 +104,7 @@ class HttpServer::Impl {
   std::atomic<bool> stopping_{false};
 
  private:
+  friend class Session;
   void accept();
 
   // Declared before ioc_ so that they outlive it: sessions still queued in ioc_ unregister
@@ -105,6 +123,8 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::steady_timer drain_timer_;
+  // Where requests run. Last member: destroyed (joined) first, while what its work touches lives.
+  std::optional<net::thread_pool> handlers_;
 };
 
 // One connection. Its handlers run on its own strand, so a session's state needs no lock.
@@ -175,15 +195,17 @@ class Session : public std::enable_shared_from_this<Session> {
     request.body = std::move(message.body());
     request.remote = remote_;
 
-    HttpResponse response;
-    try {
-      response = server_.handler_(request);
-    } catch (const std::exception& e) {
-      spdlog::error("request method={} target={} unhandled error: {}", request.method,
-                    request.target, e.what());
-      response = refusal_response(protocol::Code::internal, "internal server error");
-    }
-    send(std::move(response), message.keep_alive() && !server_.stopping_);
+    // The handler may block on storage: it runs on the handler pool, and the answer comes back
+    // to this connection's I/O thread to be written.
+    const bool keep_alive = message.keep_alive();
+    net::post(*server_.handlers_,
+              [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
+                HttpResponse response = self->server_.answer(request);
+                net::post(self->stream_.get_executor(),
+                          [self, response = std::move(response), keep_alive]() mutable {
+                            self->send(std::move(response), keep_alive && !self->server_.stopping_);
+                          });
+              });
   }
 
   void send_error(protocol::Code code, std::string_view message) {

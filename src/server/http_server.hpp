@@ -1,8 +1,10 @@
-// HttpServer — HTTP/1.1 over TCP on Boost.Beast and Asio, with a pool of worker threads.
+// HttpServer — HTTP/1.1 over TCP on Boost.Beast and Asio.
 //
-// Keep-alive connections; one request at a time per connection; each request is answered by the
-// handler on a worker thread. Bounds: request bodies over body_limit get 413, headers over 16 KiB
-// get 431, and a client that sends nothing for idle_timeout is disconnected.
+// Keep-alive connections; one request at a time per connection. Two kinds of threads: network
+// I/O threads (`threads`) read and write sockets and never block; the handler runs on a separate
+// pool (`handler_threads`), where storage work may block without stalling other connections.
+// Bounds: request bodies over body_limit get 413, headers over 16 KiB get 431, and a client that
+// sends nothing for idle_timeout is disconnected.
 //
 // Shutdown (stop(), or SIGTERM/SIGINT while run() is running) is graceful: the listener closes,
 // idle connections close, requests in flight are answered (with "Connection: close"), and run()
@@ -24,7 +26,8 @@ namespace cairn::server {
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8787;  // 0 picks a free port; see HttpServer::port()
-  int threads = 0;            // 0: one per hardware thread, at least 2
+  int threads = 0;            // network I/O; 0: one per hardware thread, at least 2
+  int handler_threads = 0;    // requests; 0: four per hardware thread, at least 8
   std::size_t body_limit = 8 * 1024 * 1024;
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};

@@ -9,7 +9,6 @@
 #include <cairn/version.hpp>
 #include <chrono>
 #include <fstream>
-#include <optional>
 #include <sstream>
 
 #include "foundation/json_text.hpp"
@@ -18,6 +17,7 @@
 #include "server/http_status.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/storage/sqlite_storage.hpp"
+#include "server/storage/storage_factory.hpp"
 #include "server/sync_service.hpp"
 #include "storage/file_lock.hpp"
 
@@ -100,7 +100,7 @@ RestoreReport restore_data(const std::filesystem::path& data_dir,
     throw;
   }
   if (fs::exists(live)) {
-    report.replaced = data_dir / fmt::format("cairnd.db.replaced-{}", now_ms());
+    report.replaced = data_dir / fmt::format("cairnd.db.replaced-{}", system_clock()->now_ms());
     rename_database(live, report.replaced);
   }
   rename_database(incoming, live);
@@ -108,8 +108,7 @@ RestoreReport restore_data(const std::filesystem::path& data_dir,
 }
 
 struct Server::Parts {
-  std::optional<FileLock> lock;  // first in, last out
-  std::unique_ptr<SqliteStorage> storage;
+  std::unique_ptr<Storage> storage;
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<Accounts> accounts;
   std::unique_ptr<RateLimiter> limiter;
@@ -118,17 +117,7 @@ struct Server::Parts {
 
 Server::Server(ServerOptions options)
     : options_(std::move(options)), parts_(std::make_unique<Parts>()) {
-  std::filesystem::create_directories(options_.data_dir);
-  try {
-    parts_->lock.emplace(options_.data_dir / "cairnd.db");
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::database_locked) throw;
-    throw Error(ErrorCode::database_locked,
-                fmt::format("the data directory '{}' is in use by another cairnd (one process per "
-                            "data directory)",
-                            options_.data_dir.string()));
-  }
-  parts_->storage = std::make_unique<SqliteStorage>(options_.data_dir / "cairnd.db");
+  parts_->storage = open_storage(options_.storage);
 
   SyncSettings settings;
   settings.limits.max_key_bytes = options_.max_key_bytes;
@@ -138,8 +127,8 @@ Server::Server(ServerOptions options)
   settings.profile_template = load_profile_template(options_.profile_template);
   std::vector<StoreSchema> schema;
   if (!options_.schema_file.empty()) schema = load_schema_file(options_.schema_file);
-  parts_->sync = std::make_unique<SyncService>(*parts_->storage, metrics_, std::move(schema),
-                                               std::move(settings));
+  parts_->sync = std::make_unique<SyncService>(*parts_->storage, metrics_, feed_, options_.clock,
+                                               std::move(schema), std::move(settings));
 
   std::unique_ptr<GoogleIdTokenVerifier> google;
   if (!options_.jwks_file.empty() || !options_.google_client_id.empty()) {

@@ -6,20 +6,24 @@
 // a fitting status.
 #pragma once
 
+#include <cairn/clock.hpp>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "server/change_feed.hpp"
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
+#include "server/storage/storage_factory.hpp"
 
 namespace cairn::server {
 
 struct ServerOptions {
   HttpServerOptions http;
-  std::filesystem::path data_dir = "var";
-  std::filesystem::path schema_file;       // stores, versions, policies (optional)
+  StorageConfig storage;
+  std::shared_ptr<Clock> clock = system_clock();  // tests inject a manual one
+  std::filesystem::path schema_file;              // stores, versions, policies (optional)
   std::filesystem::path profile_template;  // entries seeded into new users' datasets (optional)
   std::filesystem::path jwks_file;         // Google's signing keys (optional)
   std::string google_client_id;            // the `aud` of accepted Google ID tokens
@@ -35,12 +39,14 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Locks the data directory (Error(database_locked) while another cairnd uses it), opens storage
-  // under it and binds the listening socket; throws on failure.
+  // Opens storage (open_storage: for SQLite, Error(database_locked) while another cairnd uses the
+  // data directory) and binds the listening socket; throws on failure.
   explicit Server(ServerOptions options);
   ~Server();
 
   std::uint16_t port() const;
+  // Every commit that moves a dataset's feed, once it is durable (see change_feed.hpp).
+  FeedSubscribers& change_feed() { return feed_; }
   void run();
   void stop();
 
@@ -50,6 +56,7 @@ class Server {
 
   ServerOptions options_;
   Metrics metrics_;
+  FeedSubscribers feed_;
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -10,6 +10,7 @@
 #include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
 #include "protocol/wire.hpp"
+#include "server/auth/tokens.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
@@ -109,9 +110,15 @@ struct SyncService::Applied {
   std::uint64_t last_seq = 0;  // the dataset's feed position afterwards
 };
 
-SyncService::SyncService(Storage& storage, Metrics& metrics, std::vector<StoreSchema> schema,
+SyncService::SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed,
+                         std::shared_ptr<Clock> clock, std::vector<StoreSchema> schema,
                          SyncSettings settings)
-    : storage_(storage), metrics_(metrics), settings_(std::move(settings)) {
+    : storage_(storage),
+      metrics_(metrics),
+      feed_(feed),
+      clock_(std::move(clock)),
+      settings_(std::move(settings)),
+      replica_("server-" + random_id(8)) {
   for (auto& store : schema)
     schema_.emplace(store.name, std::move(store));
 }
@@ -121,12 +128,15 @@ const MergePolicy& SyncService::policy(std::string_view store) const {
   return it == schema_.end() ? default_policy_ : it->second.policy;
 }
 
-HybridClock& SyncService::clock(StorageTransaction& tx) {
-  std::call_once(clock_loaded_, [&] {
-    clock_ = std::make_unique<HybridClock>(system_clock(), tx.clock());
-    server_replica_ = tx.server_replica();
-  });
-  return *clock_;
+// The HLC goes on from the last one any process saved, so that it never runs backwards across
+// restarts.
+HybridClock& SyncService::hlc(StorageTransaction& tx) {
+  std::call_once(hlc_loaded_, [&] { hlc_ = std::make_unique<HybridClock>(clock_, tx.clock()); });
+  return *hlc_;
+}
+
+void SyncService::announce(std::string_view dataset_id, std::uint64_t position) {
+  feed_.committed(dataset_id, position);
 }
 
 // Applies a request's changes inside `tx`: checks clocks and sequence numbers, merges each change
@@ -135,7 +145,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
                                         const DatasetRow& dataset, protocol::SyncRequest& request) {
   Applied result;
   result.last_seq = dataset.last_seq;
-  HybridClock& hlc = clock(tx);
+  HybridClock& hlc = this->hlc(tx);
   const std::uint64_t wall = hlc.physical_now_ms();
   const auto skew = static_cast<std::uint64_t>(settings_.max_clock_skew.count());
   for (const auto& change : request.changes) {
@@ -247,6 +257,7 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
     response.entries.push_back(feed_item(row, response.replicas));
   }
   tx->commit();
+  if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);
   response.server_time = now_ms();
   response.conflicts = std::move(applied.conflicts);
   response.client_id = request.client_id;
@@ -273,6 +284,7 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();
+  if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);
   return response;
 }
 
@@ -307,11 +319,11 @@ json::value SyncService::history(const DatasetRow& dataset, std::string_view sto
   return json::object{{"store", store}, {"key", key}, {"versions", std::move(versions)}};
 }
 
-void SyncService::seed_profile(StorageTransaction& tx, const std::string& dataset_id,
-                               const std::string& user_id) {
-  HybridClock& hlc = clock(tx);
+std::uint64_t SyncService::seed_profile(StorageTransaction& tx, const std::string& dataset_id,
+                                        const std::string& user_id) {
+  HybridClock& hlc = this->hlc(tx);
   protocol::ReplicaInterner replicas;
-  const std::string* replica = replicas.intern(server_replica_);
+  const std::string* replica = replicas.intern(replica_);
   std::uint64_t seq = 0;
   for (const auto& [store, entries] : settings_.profile_template) {
     if (!entries.is_object()) continue;
@@ -326,13 +338,13 @@ void SyncService::seed_profile(StorageTransaction& tx, const std::string& datase
       merge::Entry entry;
       merge::apply_change(entry, change, policy(store));
       tx.put_entry(dataset_id, to_row(store, key, entry, ++seq));
-      tx.append_history({0, dataset_id, store, key, seq, user_id, "", 0, change.stamp.hlc,
-                         server_replica_, now_ms(), "put", json_text(merge::change_payload(change)),
-                         "applied", ""});
+      tx.append_history({0, dataset_id, store, key, seq, user_id, "", 0, change.stamp.hlc, replica_,
+                         now_ms(), "put", json_text(merge::change_payload(change)), "applied", ""});
     }
   }
   if (seq != 0) tx.set_last_seq(dataset_id, seq);
   tx.save_clock(hlc.last());
+  return seq;
 }
 
 }  // namespace cairn::server

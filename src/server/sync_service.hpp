@@ -11,6 +11,11 @@
 // all at or below that number is acknowledged without applying anything; one that does not start
 // right after it is refused (409 sequence_gap, with the number expected).
 //
+// Every commit that moves a dataset's feed is announced to the ChangeFeed once it is durable.
+// Time comes from the injected Clock; the stamps the service issues carry its own replica id,
+// new for each SyncService (so for each cairnd process), so that processes sharing one database
+// never issue the same (hlc, replica).
+//
 // Thread-safe.
 #pragma once
 
@@ -28,6 +33,7 @@
 #include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
 #include "server/accounts.hpp"
+#include "server/change_feed.hpp"
 #include "server/metrics.hpp"
 #include "server/storage/storage.hpp"
 
@@ -42,8 +48,8 @@ struct SyncSettings {
 
 class SyncService {
  public:
-  SyncService(Storage& storage, Metrics& metrics, std::vector<StoreSchema> schema,
-              SyncSettings settings);
+  SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed, std::shared_ptr<Clock> clock,
+              std::vector<StoreSchema> schema, SyncSettings settings);
 
   // Decides, inside the request's own transaction, which dataset it works on (or throws).
   using Authorizer = std::function<DatasetRow(StorageTransaction& tx)>;
@@ -57,8 +63,16 @@ class SyncService {
   boost::json::value history(const DatasetRow& dataset, std::string_view store,
                              std::string_view key, std::size_t limit);
 
-  void seed_profile(StorageTransaction& tx, const std::string& dataset_id,
-                    const std::string& user_id);
+  // Seeds a new dataset inside the caller's transaction; returns the dataset's feed position
+  // afterwards (0 when the template is empty), which the caller announces once it has committed.
+  std::uint64_t seed_profile(StorageTransaction& tx, const std::string& dataset_id,
+                             const std::string& user_id);
+  // Tells the change feed that a committed transaction moved `dataset_id`'s feed to `position`.
+  void announce(std::string_view dataset_id, std::uint64_t position);
+
+  // Milliseconds since the Unix epoch, from the injected clock.
+  std::int64_t now_ms() const { return static_cast<std::int64_t>(clock_->now_ms()); }
+  const std::string& replica() const { return replica_; }
 
   const MergePolicy& policy(std::string_view store) const;
   const SyncSettings& settings() const { return settings_; }
@@ -67,16 +81,18 @@ class SyncService {
   struct Applied;
   Applied apply(StorageTransaction& tx, const Caller& caller, const DatasetRow& dataset,
                 protocol::SyncRequest& request);
-  HybridClock& clock(StorageTransaction& tx);
+  HybridClock& hlc(StorageTransaction& tx);
 
   Storage& storage_;
   Metrics& metrics_;
+  ChangeFeed& feed_;
+  std::shared_ptr<Clock> clock_;
   std::map<std::string, StoreSchema, std::less<>> schema_;
   SyncSettings settings_;
   MergePolicy default_policy_ = MergePolicy::per_field();
-  std::once_flag clock_loaded_;
-  std::unique_ptr<HybridClock> clock_;
-  std::string server_replica_;
+  std::once_flag hlc_loaded_;
+  std::unique_ptr<HybridClock> hlc_;
+  const std::string replica_;
 };
 
 }  // namespace cairn::server

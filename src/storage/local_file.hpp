@@ -45,7 +45,7 @@ class LocalFile {
   static constexpr std::int64_t kMinReadableFormat = 1;
 
   // Opens or creates the file. Throws Error: not_a_cairn_database, corrupt, format_too_new,
-  // io_error, or invalid_argument when the file is missing and may not be created.
+  // io_error, or not_found when the file is missing and may not be created.
   LocalFile(const std::filesystem::path& path, bool read_only, bool create_if_missing,
             Durability durability);
 

@@ -4,11 +4,12 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
+#include "support/in_process_cairnd.hpp"
 #include "support/jwt_signer.hpp"
+#include "support/manual_clock.hpp"
 
 namespace cairn::test {
 namespace {
@@ -129,12 +130,21 @@ TEST_F(AuthTest, LogoutRevokesTheToken) {
 }
 
 TEST_F(AuthTest, ExpiredTokensAreRefused) {
-  start({"--token-lifetime", "1"});
-  ApiClient guest = ApiClient::guest(port());
+  // The real server in this process, so that its clock can be driven by hand.
+  auto clock = std::make_shared<ManualClock>(1'800'000'000'000);
+  server::ServerOptions options;
+  options.storage.data_dir = dir_ / "data";
+  options.clock = clock;
+  options.token_lifetime = std::chrono::seconds(60);
+  InProcessCairnd cairnd(options);
+  ApiClient guest = ApiClient::guest(cairnd.port());
   EXPECT_EQ(guest.get("/api/me").status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  clock->advance(59'999);
+  EXPECT_EQ(guest.get("/api/me").status, 200);  // the last millisecond of its life
+  clock->advance(1);
   const ApiResult after = guest.get("/api/me");
   EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(after.error_code(), "unauthorized");
   EXPECT_NE(after.at("error").at("message").as_string().find("expired"), std::string::npos);
 }
 

@@ -194,13 +194,16 @@ TEST_F(HardeningTest, ShutdownFinishesRequestsInFlightAndLosesNothing) {
                                                             {"add", json::object{{"xp", 1}}}}}}});
       if (result.status == 200) {
         acknowledged = static_cast<int>(result.at("ack").as_int64());
+        acknowledged.notify_all();
       } else if (result.status != 0) {
         ++torn;  // an answer that is neither a success nor a closed connection
       }
       if (result.status == 0) break;  // the server has gone
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Stop the server while writes are in flight: once a few have been acknowledged.
+  for (int seen = acknowledged.load(); seen < 20; seen = acknowledged.load())
+    acknowledged.wait(seen);
   cairnd_->process().signal(SIGTERM);
   EXPECT_EQ(cairnd_->process().wait(std::chrono::seconds(15)), 0);
   stop = true;

@@ -103,6 +103,28 @@ TEST_F(ServerTest, StopsCleanlyOnSigint) {
   EXPECT_EQ(cairnd.process().wait(std::chrono::seconds(10)), 0);
 }
 
+// An acknowledged change must survive power loss: commits are synced before cairnd answers,
+// unless the operator chose otherwise.
+TEST_F(ServerTest, DurabilityIsFullByDefaultAndNormalOnRequest) {
+  {
+    Cairnd cairnd(dir_ / "full");
+    EXPECT_NE(cairnd.log().find("durability=full"), std::string::npos) << cairnd.log();
+  }
+  Cairnd cairnd(dir_ / "normal", {"--durability", "normal"});
+  EXPECT_NE(cairnd.log().find("durability=normal"), std::string::npos) << cairnd.log();
+}
+
+TEST_F(ServerTest, AnUnknownDurabilityIsRefusedAtStart) {
+  Process cairnd(
+      {CAIRND_PATH, "--port", "0", "--data", (dir_ / "data").string(), "--durability", "fast"},
+      true);
+  std::string output;
+  while (auto line = cairnd.read_line())
+    output += *line + "\n";
+  EXPECT_EQ(cairnd.wait(), 2);
+  EXPECT_NE(output.find("--durability must be full or normal"), std::string::npos) << output;
+}
+
 TEST_F(ServerTest, CreatesItsDataDirectory) {
   const auto data = dir_ / "nested" / "var";
   Cairnd cairnd(data);

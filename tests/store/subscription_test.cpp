@@ -118,11 +118,21 @@ TEST_F(SubscriptionTest, AThrowingListenerDoesNotStopTheOthers) {
 
 TEST_F(SubscriptionTest, ASubscriptionMayOutliveItsDatabase) {
   Subscription subscription;
+  int calls = 0;
   {
     Database db = open();
-    subscription = db.subscribe([](const ChangeSet&) {});
+    subscription = db.subscribe([&](const ChangeSet&) { ++calls; });
+    db.put("journal", "a", json("1"));
   }
-  subscription.reset();  // must not touch the closed database
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(subscription);  // still held, though its database has closed
+  {
+    Database reopened = open();  // the same file, a new Database: the old listener is not in it
+    reopened.put("journal", "b", json("1"));
+  }
+  EXPECT_EQ(calls, 1);
+  subscription.reset();  // must not touch the closed database (ASan checks it)
+  EXPECT_FALSE(subscription);
 }
 
 }  // namespace

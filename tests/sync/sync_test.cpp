@@ -10,6 +10,7 @@
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
 #include "support/fault_proxy.hpp"
+#include "support/manual_clock.hpp"
 #include "support/process.hpp"
 
 namespace cairn::test {
@@ -189,12 +190,17 @@ TEST_F(SyncTest, TwoUsersEditingTheSameEntryConvergeOnTheServersResolution) {
   SyncOptions bo = options(other_api.token());
   ada.dataset = bo.dataset = dataset;
 
-  Database ada_db = open("ada");
-  Database bo_db = open("bo");
+  // Each device's clock set by hand: Bo writes one second after Ada.
+  const std::uint64_t now = system_clock()->now_ms();
+  DatabaseOptions ada_options = app_options();
+  ada_options.clock = std::make_shared<ManualClock>(now);
+  DatabaseOptions bo_options = app_options();
+  bo_options.clock = std::make_shared<ManualClock>(now + 1000);
+  Database ada_db = Database::open(dir_ / "ada.db", ada_options);
+  Database bo_db = Database::open(dir_ / "bo.db", bo_options);
   SyncClient::sync_once(ada_db, ada);
   SyncClient::sync_once(bo_db, bo);
   ada_db.put("journal", "2026/02/01/10:00", j(R"({"text":"Ada's version"})"));
-  std::this_thread::sleep_for(5ms);
   bo_db.put("journal", "2026/02/01/10:00", j(R"({"text":"Bo's version"})"));  // written later
   const SyncReport first = SyncClient::sync_once(ada_db, ada);
   const SyncReport second = SyncClient::sync_once(bo_db, bo);

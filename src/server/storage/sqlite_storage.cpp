@@ -8,7 +8,6 @@
 #include "server/storage/sqlite_storage.hpp"
 
 #include <fmt/format.h>
-#include <openssl/rand.h>
 
 #include <cairn/error.hpp>
 #include <functional>
@@ -24,22 +23,11 @@ namespace {
 constexpr std::int64_t kApplicationId = 0x43414944;
 constexpr std::int64_t kFormat = 1;
 
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> buffer(bytes);
-  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1) {
-    throw Error(ErrorCode::io_error, "cannot draw random bytes");
-  }
-  std::string hex;
-  for (unsigned char b : buffer)
-    hex += fmt::format("{:02x}", b);
-  return hex;
-}
-
 void create_schema(sqlite::Connection& db) {
   db.exec(R"sql(
     CREATE TABLE server (
       id      INTEGER PRIMARY KEY CHECK (id = 1),
-      replica TEXT NOT NULL,
+      replica TEXT NOT NULL,  -- unused: each cairnd process draws its own replica id
       hlc     INTEGER NOT NULL
     );
     CREATE TABLE users (
@@ -110,17 +98,16 @@ void create_schema(sqlite::Connection& db) {
     );
     CREATE INDEX history_entry ON history (dataset_id, store, key, id);
   )sql");
-  db.prepare("INSERT INTO server (id, replica, hlc) VALUES (1, ?1, 0)")
-      .bind(1, "server-" + random_hex(8))
-      .run();
+  db.exec("INSERT INTO server (id, replica, hlc) VALUES (1, '', 0)");
   db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
 }
 
-void configure(sqlite::Connection& db) {
+void configure(sqlite::Connection& db, Durability durability) {
   db.exec("PRAGMA busy_timeout = 10000");
   db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                         : "PRAGMA synchronous = NORMAL");
 }
 
 constexpr std::string_view kHistoryColumns =
@@ -193,13 +180,6 @@ class SqliteTransaction final : public StorageTransaction {
   void commit() override {
     db_.exec("COMMIT");
     open_ = false;
-  }
-
-  std::string server_replica() override {
-    auto& q = db_.cached("SELECT replica FROM server WHERE id = 1");
-    std::string replica = q.step() ? std::string(q.column_text(0)) : std::string();
-    q.reset();
-    return replica;
   }
 
   Timestamp clock() override {
@@ -537,7 +517,8 @@ struct SqliteStorage::Pool {
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers;
 };
 
-SqliteStorage::SqliteStorage(const std::filesystem::path& file) : pool_(std::make_unique<Pool>()) {
+SqliteStorage::SqliteStorage(const std::filesystem::path& file, Durability durability)
+    : pool_(std::make_unique<Pool>()) {
   pool_->path = file;
   std::error_code missing;
   const bool exists =
@@ -545,7 +526,7 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& file) : pool_(std::mak
   pool_->writer =
       std::make_unique<sqlite::Connection>(file, sqlite::Connection::Mode::read_write_create);
   sqlite::Connection& db = *pool_->writer;
-  configure(db);
+  configure(db, durability);
   if (!exists) {
     sqlite::TransactionGuard guard(db, sqlite::TransactionGuard::Kind::immediate);
     create_schema(db);

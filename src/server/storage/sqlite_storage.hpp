@@ -2,6 +2,7 @@
 // schema and all its SQL).
 #pragma once
 
+#include <cairn/durability.hpp>
 #include <filesystem>
 #include <memory>
 
@@ -11,8 +12,11 @@ namespace cairn::server {
 
 class SqliteStorage final : public Storage {
  public:
-  // Opens or creates the database file; throws cairn::Error.
-  explicit SqliteStorage(const std::filesystem::path& file);
+  // Opens or creates the database file; throws cairn::Error. With Durability::full every commit
+  // is synced to the disk before it returns (SQLite's synchronous=FULL), with normal only at
+  // checkpoints (synchronous=NORMAL).
+  explicit SqliteStorage(const std::filesystem::path& file,
+                         Durability durability = Durability::full);
   ~SqliteStorage() override;
 
   std::unique_ptr<StorageTransaction> begin(bool write) override;

@@ -85,8 +85,8 @@ class StorageTransaction {
   virtual ~StorageTransaction() = default;
   virtual void commit() = 0;
 
-  // The server's own replica id and clock.
-  virtual std::string server_replica() = 0;
+  // The last hybrid logical clock reading any cairnd process saved (each process stamps with
+  // its own replica id; the clock is shared so that it never runs backwards).
   virtual Timestamp clock() = 0;
   virtual void save_clock(Timestamp hlc) = 0;
 

@@ -1,0 +1,60 @@
+// SqliteStorage against the storage conformance suite, and what only SQLite storage does.
+#include <cairn/error.hpp>
+
+#include "server/storage/storage_factory.hpp"
+#include "server/storage_conformance.hpp"
+#include "storage/sqlite.hpp"
+
+namespace cairn::test {
+namespace {
+
+std::unique_ptr<server::Storage> open_sqlite(const std::filesystem::path& dir) {
+  server::StorageConfig config;
+  config.data_dir = dir;
+  return server::open_storage(config);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StorageConformance,
+                         ::testing::Values(StorageBackend{"sqlite", open_sqlite}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(SqliteStorage, OneProcessPerDataDirectory) {
+  TempDir dir;
+  const auto first = open_sqlite(dir.path());
+  try {
+    open_sqlite(dir.path());
+    FAIL() << "a second storage opened the same data directory";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::database_locked);
+    EXPECT_NE(std::string(e.what()).find("in use by another cairnd"), std::string::npos);
+  }
+}
+
+TEST(SqliteStorage, RefusesAFileThatIsNotCairnds) {
+  TempDir dir;
+  {
+    sqlite::Connection other(dir / "cairnd.db", sqlite::Connection::Mode::read_write_create);
+    other.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+  }
+  try {
+    open_sqlite(dir.path());
+    FAIL() << "opened a database that is not cairnd's";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_a_cairn_database);
+  }
+}
+
+TEST(SqliteStorage, AnUnknownBackendIsAnError) {
+  server::StorageConfig config;
+  config.backend = "mongodb";
+  try {
+    server::open_storage(config);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("sqlite"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace cairn::test

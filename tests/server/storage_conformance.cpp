@@ -1,0 +1,299 @@
+// The storage conformance suite (see storage_conformance.hpp).
+#include "server/storage_conformance.hpp"
+
+#include <atomic>
+#include <cairn/error.hpp>
+#include <future>
+#include <thread>
+
+namespace cairn::test {
+namespace {
+
+using server::DatasetRow;
+using server::EntryRow;
+using server::HistoryRow;
+using server::Role;
+using server::StorageTransaction;
+using server::TokenRow;
+using server::UserRow;
+
+EntryRow entry(std::string store, std::string key, std::optional<std::string> value,
+               std::uint64_t seq, std::uint64_t hlc_ms = 1000) {
+  EntryRow row;
+  row.store = std::move(store);
+  row.key = std::move(key);
+  row.value = std::move(value);
+  row.hlc = Timestamp(hlc_ms, 2);
+  row.replica = "r1";
+  row.schema_version = 1;
+  row.seq = seq;
+  return row;
+}
+
+// A user with a dataset of its own, committed.
+void add_user_with_dataset(server::Storage& storage, const std::string& user,
+                           const std::string& dataset, std::int64_t created_ms = 1) {
+  auto tx = storage.begin(true);
+  tx->insert_user({user, "guest", "", "", created_ms});
+  tx->insert_dataset({dataset, "personal", user, true, created_ms, 0});
+  tx->set_member(dataset, user, Role::owner);
+  tx->commit();
+}
+
+TEST_P(StorageConformance, UsersAreFoundByIdAndByGoogleSubject) {
+  {
+    auto tx = storage().begin(true);
+    tx->insert_user({"u1", "guest", "", "", 10});
+    tx->insert_user({"u2", "google", "sub-2", "bo@example.com", 11});
+    tx->link_google("u1", "sub-1", "ada@example.com");
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const std::optional<UserRow> ada = tx->user_by_google("sub-1");
+  ASSERT_TRUE(ada);
+  EXPECT_EQ(ada->id, "u1");
+  EXPECT_EQ(ada->email, "ada@example.com");
+  EXPECT_EQ(ada->created_ms, 10);
+  EXPECT_EQ(tx->user("u2")->google_sub, "sub-2");
+  EXPECT_FALSE(tx->user("u3"));
+  EXPECT_FALSE(tx->user_by_google("sub-3"));
+}
+
+TEST_P(StorageConformance, TokensAreKeptByHashAndCanBeRevoked) {
+  {
+    auto tx = storage().begin(true);
+    tx->insert_user({"u1", "guest", "", "", 1});
+    tx->insert_token({"hash-a", "u1", 5, 500, false});
+    tx->insert_token({"hash-b", "u1", 6, 600, false});
+    tx->revoke_token("hash-b");
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const std::optional<TokenRow> a = tx->token("hash-a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->user_id, "u1");
+  EXPECT_EQ(a->expires_ms, 500);
+  EXPECT_FALSE(a->revoked);
+  EXPECT_TRUE(tx->token("hash-b")->revoked);
+  EXPECT_FALSE(tx->token("hash-c"));
+}
+
+TEST_P(StorageConformance, MembershipDecidesWhoSeesADataset) {
+  add_user_with_dataset(storage(), "u1", "d1", 1);
+  add_user_with_dataset(storage(), "u2", "d2", 2);
+  {
+    auto tx = storage().begin(true);
+    tx->insert_dataset({"d3", "family", "u1", false, 3, 0});
+    tx->set_member("d3", "u1", Role::owner);
+    tx->set_member("d3", "u2", Role::viewer);
+    tx->set_member("d3", "u2", Role::editor);  // a second call changes the role
+    tx->commit();
+  }
+  {
+    auto tx = storage().begin(false);
+    EXPECT_EQ(tx->role("d3", "u2"), Role::editor);
+    EXPECT_FALSE(tx->role("d1", "u2"));
+    EXPECT_EQ(tx->personal_dataset("u2")->id, "d2");
+    const auto of_u2 = tx->datasets_of("u2");
+    ASSERT_EQ(of_u2.size(), 2u);  // in order of creation
+    EXPECT_EQ(of_u2[0].first.id, "d2");
+    EXPECT_EQ(of_u2[1].first.id, "d3");
+    EXPECT_EQ(of_u2[1].second, Role::editor);
+    const auto members = tx->members("d3");
+    ASSERT_EQ(members.size(), 2u);  // by user id
+    EXPECT_EQ(members[0], std::make_pair(std::string("u1"), Role::owner));
+    EXPECT_EQ(members[1], std::make_pair(std::string("u2"), Role::editor));
+  }
+  {
+    auto tx = storage().begin(true);
+    tx->remove_member("d3", "u2");
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  EXPECT_FALSE(tx->role("d3", "u2"));
+  EXPECT_EQ(tx->datasets_of("u2").size(), 1u);
+}
+
+TEST_P(StorageConformance, EntriesAreReplacedInPlaceAndTheFeedListsEachOnceInSeqOrder) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  add_user_with_dataset(storage(), "u2", "d2");
+  {
+    auto tx = storage().begin(true);
+    tx->put_entry("d1", entry("journal", "a", R"({"text":"one"})", 1));
+    tx->put_entry("d1", entry("journal", "b", R"({"text":"two"})", 2));
+    tx->put_entry("d1", entry("settings", "theme", R"("dark")", 3));
+    tx->put_entry("d1", entry("journal", "a", std::nullopt, 4));  // a tombstone replaces "a"
+    tx->put_entry("d2", entry("journal", "a", R"({"text":"other"})", 1));
+    tx->set_last_seq("d1", 4);
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const std::optional<EntryRow> a = tx->entry("d1", "journal", "a");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->value);
+  EXPECT_EQ(a->seq, 4u);
+  EXPECT_EQ(a->hlc, Timestamp(1000, 2));
+  EXPECT_EQ(a->replica, "r1");
+  EXPECT_FALSE(tx->entry("d1", "journal", "c"));
+  EXPECT_EQ(tx->dataset("d1")->last_seq, 4u);
+
+  const auto feed = tx->changes_since("d1", 0, 100);
+  ASSERT_EQ(feed.size(), 3u);
+  EXPECT_EQ(feed[0].key, "b");
+  EXPECT_EQ(feed[1].key, "theme");
+  EXPECT_EQ(feed[2].key, "a");
+  const auto page = tx->changes_since("d1", 2, 1);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].seq, 3u);
+  EXPECT_TRUE(tx->changes_since("d1", 4, 100).empty());
+
+  const auto all = tx->all_entries("d1");  // by store and key, tombstones included
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].key, "a");
+  EXPECT_EQ(all[1].key, "b");
+  EXPECT_EQ(all[2].store, "settings");
+  EXPECT_EQ(tx->all_entries("d2").size(), 1u);
+}
+
+TEST_P(StorageConformance, ValuesAndStampsComeBackByteForByte) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  EntryRow row = entry("s", "k", R"({"n":0.3,"t":"é\n\u0000"})", 1);
+  row.stamps = R"({"fields":{"n":["1","r2"]}})";
+  row.schema_version = 7;
+  {
+    auto tx = storage().begin(true);
+    tx->put_entry("d1", row);
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const EntryRow back = *tx->entry("d1", "s", "k");
+  EXPECT_EQ(back.value, row.value);
+  EXPECT_EQ(back.stamps, row.stamps);
+  EXPECT_EQ(back.schema_version, 7u);
+}
+
+TEST_P(StorageConformance, AppliedSequenceNumbersAreKeptPerDatasetAndClient) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  add_user_with_dataset(storage(), "u2", "d2");
+  {
+    auto tx = storage().begin(true);
+    EXPECT_EQ(tx->applied_seq("d1", "phone"), 0u);
+    tx->set_applied_seq("d1", "phone", 7);
+    tx->set_applied_seq("d1", "phone", 9);
+    tx->set_applied_seq("d2", "phone", 3);
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  EXPECT_EQ(tx->applied_seq("d1", "phone"), 9u);
+  EXPECT_EQ(tx->applied_seq("d2", "phone"), 3u);
+  EXPECT_EQ(tx->applied_seq("d1", "laptop"), 0u);
+}
+
+TEST_P(StorageConformance, HistoryIsKeptInOrderAndFindsAClientsChange) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  {
+    auto tx = storage().begin(true);
+    for (std::uint64_t n = 1; n <= 3; ++n) {
+      tx->append_history({0, "d1", "journal", "a", n, "u1", "phone", n, Timestamp(n, 0), "r1",
+                          static_cast<std::int64_t>(n), "put", "{}", "applied", ""});
+    }
+    tx->append_history({0, "d1", "journal", "b", 0, "u1", "phone", 4, Timestamp(4, 0), "r1", 4,
+                        "delete", "{}", "rejected", "server-won"});
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const auto versions = tx->history("d1", "journal", "a", 2);
+  ASSERT_EQ(versions.size(), 2u);  // oldest first, at most the limit
+  EXPECT_EQ(versions[0].client_seq, 1u);
+  EXPECT_EQ(versions[1].client_seq, 2u);
+  EXPECT_LT(versions[0].id, versions[1].id);
+  const std::optional<HistoryRow> rejected = tx->client_change("d1", "journal", "b", "phone", 4);
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->outcome, "rejected");
+  EXPECT_EQ(rejected->resolution, "server-won");
+  EXPECT_FALSE(tx->client_change("d1", "journal", "b", "phone", 5));
+  EXPECT_FALSE(tx->client_change("d1", "journal", "b", "laptop", 4));
+}
+
+TEST_P(StorageConformance, ATransactionThatIsNotCommittedLeavesNothing) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  {
+    auto tx = storage().begin(true);
+    tx->put_entry("d1", entry("s", "k", "1", 1));
+    tx->set_last_seq("d1", 1);
+    tx->insert_user({"u2", "guest", "", "", 1});
+  }  // dropped: rolled back
+  auto tx = storage().begin(false);
+  EXPECT_FALSE(tx->entry("d1", "s", "k"));
+  EXPECT_EQ(tx->dataset("d1")->last_seq, 0u);
+  EXPECT_FALSE(tx->user("u2"));
+}
+
+TEST_P(StorageConformance, TheClockReadingSurvivesReopening) {
+  {
+    auto tx = storage().begin(true);
+    EXPECT_EQ(tx->clock(), Timestamp());
+    tx->save_clock(Timestamp(123456, 7));
+    tx->commit();
+  }
+  storage_.reset();
+  storage_ = GetParam().open(dir_.path());
+  auto tx = storage().begin(false);
+  EXPECT_EQ(tx->clock(), Timestamp(123456, 7));
+}
+
+TEST_P(StorageConformance, AdvancingFeedsMovesEveryDatasetForward) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  add_user_with_dataset(storage(), "u2", "d2");
+  {
+    auto tx = storage().begin(true);
+    tx->set_last_seq("d1", 5);
+    EXPECT_EQ(tx->advance_feeds(1000), 2u);
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  EXPECT_EQ(tx->dataset("d1")->last_seq, 1005u);
+  EXPECT_EQ(tx->dataset("d2")->last_seq, 1000u);
+}
+
+TEST_P(StorageConformance, ReadersSeeTheLastCommitWhileAWriterWorks) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  auto writer = storage().begin(true);
+  writer->set_last_seq("d1", 9);
+  {
+    auto reader = storage().begin(false);  // does not wait for the writer
+    EXPECT_EQ(reader->dataset("d1")->last_seq, 0u);
+  }
+  writer->commit();
+  writer.reset();
+  auto reader = storage().begin(false);
+  EXPECT_EQ(reader->dataset("d1")->last_seq, 9u);
+}
+
+TEST_P(StorageConformance, WriteTransactionsExcludeEachOther) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  auto first = storage().begin(true);
+  std::atomic<bool> second_began{false};
+  std::promise<void> second_done;
+  std::thread second([&] {
+    auto tx = storage().begin(true);  // waits for the first to end
+    second_began = true;
+    // Read-modify-write: correct only if the first transaction's write is seen.
+    const std::uint64_t seq = tx->dataset("d1")->last_seq;
+    tx->set_last_seq("d1", seq + 1);
+    tx->commit();
+    second_done.set_value();
+  });
+  const std::uint64_t seq = first->dataset("d1")->last_seq;
+  first->set_last_seq("d1", seq + 1);
+  EXPECT_FALSE(second_began.load());
+  first->commit();
+  first.reset();
+  second_done.get_future().wait();
+  second.join();
+  auto reader = storage().begin(false);
+  EXPECT_EQ(reader->dataset("d1")->last_seq, 2u);
+}
+
+}  // namespace
+}  // namespace cairn::test
