@@ -99,10 +99,81 @@ void get(const std::string& path, const std::string& store, const std::string& k
   out << (as_json ? json_text(entry_json(db, store, key)) : pretty_json(*value)) << '\n';
 }
 
+// The stores a database file declares; none when there is no file.
+std::vector<StoreSchema> existing_stores(const std::string& path) {
+  std::vector<StoreSchema> declared;
+  std::error_code missing;
+  if (std::filesystem::exists(path, missing)) {
+    Database existing = Database::open(path, read_only_options());
+    for (const auto& info : existing.stores())
+      declared.push_back(info.schema);
+  }
+  return declared;
+}
+
+bool database_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0;
+}
+
+// Creates a database that declares the schema file's stores (none without one).
+void init(const std::string& path, const std::string& schema_file, bool as_json,
+          std::ostream& out) {
+  if (database_exists(path)) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("'{}' already exists; `cairn migrate {} --schema FILE` changes the "
+                            "stores of an existing database",
+                            path, path));
+  }
+  DatabaseOptions options;
+  if (!schema_file.empty()) options.stores = load_schema_file(schema_file);
+  Database db = Database::open(path, std::move(options));
+  const auto stores = db.stores();
+  if (as_json) {
+    json::array list;
+    for (const auto& store : stores) {
+      list.push_back(json::object{{"name", store.schema.name},
+                                  {"version", store.stored_version},
+                                  {"policy", store.schema.policy.to_json()}});
+    }
+    out << json_text(json::object{{"path", path}, {"stores", std::move(list)}}) << '\n';
+    return;
+  }
+  out << "created " << path << " with " << stores.size() << " store"
+      << (stores.size() == 1 ? "" : "s") << '\n';
+  for (const auto& store : stores) {
+    out << "  " << store.schema.name << " (version " << store.stored_version << ", "
+        << policy_name(store.schema.policy) << ")\n";
+  }
+}
+
+// With `create`, a missing database is created and a missing store declared (lww, version 1).
 void put(const std::string& path, const std::string& store, const std::string& key,
-         const std::string& text, bool as_json, std::ostream& out) {
+         const std::string& text, bool create, bool as_json, std::ostream& out) {
   json::value value = parse_json_argument(text, "the value");
-  Database db = Database::open(path, writable_options());
+  if (!create && !database_exists(path)) {
+    throw Error(ErrorCode::not_found,
+                fmt::format("there is no Cairn database at '{}'; create it with `cairn init {} "
+                            "[--schema FILE]`, or add --create to this command",
+                            path, path));
+  }
+  DatabaseOptions options = writable_options();
+  if (create) {
+    options.create_if_missing = true;
+    options.stores = existing_stores(path);
+    const bool declared = std::any_of(options.stores.begin(), options.stores.end(),
+                                      [&](const StoreSchema& s) { return s.name == store; });
+    if (!declared) options.stores.push_back({store, 1, MergePolicy::whole_entry()});
+  }
+  Database db = Database::open(path, std::move(options));
+  const auto stores = db.stores();
+  if (std::none_of(stores.begin(), stores.end(),
+                   [&](const StoreInfo& info) { return info.schema.name == store; })) {
+    throw Error(ErrorCode::unknown_store,
+                fmt::format("store '{}' is not declared in '{}'; add --create to declare it (lww, "
+                            "version 1), or declare it with a schema file (`cairn migrate`)",
+                            store, path));
+  }
   db.put(store, key, std::move(value));
   if (as_json) {
     out << json_text(entry_json(db, store, key)) << '\n';
@@ -160,15 +231,7 @@ void import_database(const std::string& path, const std::string& file, bool as_j
   if (!stores) throw bad("\"stores\" must be an object");
 
   // Declare every store the database already has, plus the new ones from the file.
-  std::vector<StoreSchema> declared;
-  {
-    std::error_code missing;
-    if (std::filesystem::exists(path, missing)) {
-      Database existing = Database::open(path, read_only_options());
-      for (const auto& info : existing.stores())
-        declared.push_back(info.schema);
-    }
-  }
+  std::vector<StoreSchema> declared = existing_stores(path);
   for (const auto& [name, store] : *stores) {
     const json::object* object = store.if_object();
     if (!object || !object->contains("entries") || !object->at("entries").is_object()) {
@@ -276,11 +339,21 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   get_cmd->add_option("KEY", key, "Entry key")->required();
   add_json(get_cmd);
 
+  std::string schema_file;
+  auto* init_cmd = app.add_subcommand(
+      "init", "Create a database, declaring the stores of a schema file (or none)");
+  add_path(init_cmd);
+  init_cmd->add_option("--schema", schema_file, "Schema file (JSON; see docs/migrations.md)");
+  add_json(init_cmd);
+
+  bool create = false;
   auto* put_cmd = app.add_subcommand("put", "Write one entry (recorded in the outbox)");
   add_path(put_cmd);
   put_cmd->add_option("STORE", store, "Store name")->required();
   put_cmd->add_option("KEY", key, "Entry key")->required();
   put_cmd->add_option("JSON", value, "The value, as JSON (quote it for the shell)")->required();
+  put_cmd->add_flag("--create", create,
+                    "Create the database and declare the store (lww, version 1) if missing");
   add_json(put_cmd);
 
   auto* delete_cmd = app.add_subcommand("delete", "Delete one entry (leaves a tombstone)");
@@ -308,7 +381,6 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       ->check(CLI::PositiveNumber);
   add_json(outbox_cmd);
 
-  std::string schema_file;
   bool dry_run = false;
   std::size_t samples = 3;
   std::int64_t backup_id = 0;
@@ -364,7 +436,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   try {
     if (*inspect_cmd) inspect(path, as_json, out);
     if (*get_cmd) get(path, store, key, as_json, out);
-    if (*put_cmd) put(path, store, key, value, as_json, out);
+    if (*init_cmd) init(path, schema_file, as_json, out);
+    if (*put_cmd) put(path, store, key, value, create, as_json, out);
     if (*delete_cmd) erase(path, store, key, as_json, out);
     if (*export_cmd) export_database(path, out);
     if (*import_cmd) import_database(path, file, as_json, out);

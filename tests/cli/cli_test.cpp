@@ -123,6 +123,73 @@ TEST_F(CliTest, ErrorsExitNonZeroWithAClearMessage) {
   EXPECT_EQ(result.status, 2);
 }
 
+TEST_F(CliTest, InitCreatesADatabaseWithTheStoresOfASchemaFile) {
+  const std::string schema = (dir_ / "schema.json").string();
+  std::ofstream(schema) << R"({"stores": {"notes": {"version": 2, "policy": {"merge": "field-lww",
+                              "counters": ["views"]}}}})";
+  const std::string fresh = (dir_ / "fresh.db").string();
+  RunResult result = cairn_cli({"init", fresh, "--schema", schema});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("notes (version 2, field-lww counters=views)"), std::string::npos)
+      << result.out;
+  const json::value report = json::parse(cairn_cli({"inspect", fresh, "--json"}).out);
+  EXPECT_EQ(report.at("stores").at(0).at("name"), "notes");
+  EXPECT_EQ(report.at("stores").at(0).at("version"), 2);
+
+  const std::string empty = (dir_ / "empty.db").string();
+  result = cairn_cli({"init", empty, "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out).at("stores"), json::array{});
+
+  result = cairn_cli({"init", db_path()});  // never over an existing database
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("already exists"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cairn migrate"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, PutSaysHowToCreateWhatIsMissingAndCreateDoesIt) {
+  const std::string fresh = (dir_ / "fresh.db").string();
+  RunResult result = cairn_cli({"put", fresh, "journal", "k", R"({"text":"hi"})"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[not_found]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cairn init"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--create"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(fresh));
+
+  result = cairn_cli({"put", "--create", fresh, "journal", "k", R"({"text":"hi"})"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(json::parse(cairn_cli({"get", fresh, "journal", "k"}).out),
+            json::parse(R"({"text":"hi"})"));
+
+  result = cairn_cli({"put", db_path(), "notes", "k", "1"});  // a store the database lacks
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("[unknown_store]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--create"), std::string::npos) << result.err;
+  result = cairn_cli({"put", db_path(), "notes", "k", "1", "--create"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  const json::value report = json::parse(cairn_cli({"inspect", db_path(), "--json"}).out);
+  ASSERT_EQ(report.at("stores").as_array().size(), 3u);  // the others kept as they were
+  EXPECT_EQ(report.at("stores").at(1).at("name"), "notes");
+  EXPECT_EQ(report.at("stores").at(1).at("policy"), json::parse(R"({"merge":"lww"})"));
+  EXPECT_EQ(report.at("stores").at(2).at("version"), 2);
+}
+
+// Numbers are written as people and JavaScript write them.
+TEST_F(CliTest, NumbersAreWrittenTheWayJavaScriptWritesThem) {
+  ASSERT_EQ(cairn_cli({"put", db_path(), "journal", "n",
+                       R"({"a":0.3,"b":1e21,"c":1e-7,"d":2.5,"e":100,"f":-0.0001})"})
+                .status,
+            0);
+  const std::string expected = R"({"a":0.3,"b":1e+21,"c":1e-7,"d":2.5,"e":100,"f":-0.0001})";
+  const RunResult get = cairn_cli({"get", db_path(), "journal", "n", "--json"});
+  EXPECT_NE(get.out.find(expected), std::string::npos) << get.out;
+  const RunResult exported = cairn_cli({"export", db_path()});
+  EXPECT_NE(exported.out.find("\"a\": 0.3,"), std::string::npos) << exported.out;
+  EXPECT_EQ(exported.out.find("E-1"), std::string::npos) << exported.out;
+  const RunResult outbox = cairn_cli({"outbox", db_path(), "--json"});
+  EXPECT_NE(outbox.out.find(expected), std::string::npos) << outbox.out;
+}
+
 TEST_F(CliTest, ReadCommandsWorkWhileTheApplicationHasTheDatabaseOpen) {
   DatabaseOptions options;
   options.stores = {{"journal", 1, MergePolicy::whole_entry()}};
@@ -135,8 +202,8 @@ TEST_F(CliTest, ReadCommandsWorkWhileTheApplicationHasTheDatabaseOpen) {
 }
 
 TEST_F(CliTest, HelpIsAvailableEverywhere) {
-  for (const char* command : {"inspect", "get", "put", "delete", "export", "import", "outbox",
-                              "migrate", "backups", "restore"}) {
+  for (const char* command : {"init", "inspect", "get", "put", "delete", "export", "import",
+                              "outbox", "migrate", "backups", "restore"}) {
     const RunResult result = cairn_cli({command, "--help"});
     EXPECT_EQ(result.status, 0) << command;
     EXPECT_NE(result.out.find("DB"), std::string::npos) << command;

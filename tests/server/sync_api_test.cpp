@@ -73,6 +73,17 @@ TEST_F(SyncApiTest, TheRoadmapsFullSyncRequestGetsTheRoadmapsResponse) {
             json::value("user:" + client.user_id()));
 }
 
+// The server writes numbers as JavaScript does: the default profile's temperature is 0.3.
+TEST_F(SyncApiTest, NumbersAreWrittenTheWayJavaScriptWritesThem) {
+  ApiClient guest = ApiClient::guest(port());
+  HttpClient http = cairnd_->client();
+  const HttpResult full =
+      http.request("POST", "/api/sync/full", "{}", {{"Authorization", "Bearer " + guest.token()}});
+  ASSERT_EQ(full.status, 200) << full.body;
+  EXPECT_NE(full.body.find(R"("temperature":0.3)"), std::string::npos) << full.body;
+  EXPECT_EQ(full.body.find("E-1"), std::string::npos) << full.body;
+}
+
 TEST_F(SyncApiTest, AnyStoreNameIsAStore) {
   ApiClient client = ApiClient::guest(port());
   const ApiResult result = client.post(

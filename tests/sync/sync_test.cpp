@@ -563,6 +563,13 @@ TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {
   EXPECT_EQ(json::parse(run({CAIRN_CLI_PATH, "get", laptop, "journal", "k"}).out),
             j(R"({"text":"from the app"})"));
 
+  // A token the server does not know is refused as unauthorized, not as a bad argument.
+  const std::string stranger = (dir_ / "stranger.db").string();
+  run({CAIRN_CLI_PATH, "init", stranger});
+  result = run({CAIRN_CLI_PATH, "sync", stranger, "--server", proxy_->url(), "--token", "forged"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("cairn: error [unauthorized]: "), std::string::npos) << result.err;
+
   // An unreachable server is a clear error with a non-zero exit.
   proxy_->set_mode(FaultProxy::Mode::refuse);
   proxy_->cut();
