@@ -3,8 +3,11 @@
 // p50/p99 request latency. Beside it, the storage floor measured in the same run: the same
 // storage operations for the same changes (read the entry, write it, append history, record the
 // client's sequence and the feed position, one transaction per batch), without HTTP or JSON.
+// Each row runs at both durabilities (cairnd --durability full, the default: every commit synced
+// to disk before the answer; normal: synced at checkpoints), beside the floor at the same one.
 //
 //   build/release/bench/server_bench [--batch N] [--changes N] [--clients 1|10|100]
+//                                    [--durability full|normal]
 //
 // Every row applies the same number of changes (default 20,000), split evenly among its clients.
 
@@ -19,6 +22,7 @@
 #include "bench_support.hpp"
 #include "protocol/wire.hpp"
 #include "server/storage/sqlite_storage.hpp"
+#include "server/storage/storage_factory.hpp"
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
 
@@ -35,9 +39,10 @@ struct Result {
   double p50_ms, p99_ms;
 };
 
-Result run_server(int clients, int batch, int changes_per_client) {
+Result run_server(Durability durability, int clients, int batch, int changes_per_client) {
   ScratchDir dir;
-  test::Cairnd cairnd(dir.path(), {"--rate-limit", "0"});
+  test::Cairnd cairnd(dir.path(), {"--rate-limit", "0", "--durability",
+                                   std::string(server::durability_name(durability))});
   std::vector<std::unique_ptr<test::ApiClient>> sessions;
   for (int c = 0; c < clients; ++c) {
     sessions.push_back(std::make_unique<test::ApiClient>(test::ApiClient::guest(cairnd.port())));
@@ -90,9 +95,9 @@ Timestamp floor_hlc(int n) {
 
 // The same storage work, straight to SQLite, from one thread (the server's writes are serialized
 // too).
-double run_floor(int clients, int batch, int changes_per_client) {
+double run_floor(Durability durability, int clients, int batch, int changes_per_client) {
   ScratchDir dir;
-  server::SqliteStorage storage(dir.path() / "floor.db");
+  server::SqliteStorage storage(dir.path() / "floor.db", durability);
   {
     auto tx = storage.begin(true);
     for (int c = 0; c < clients; ++c) {
@@ -148,27 +153,42 @@ double run_floor(int clients, int batch, int changes_per_client) {
 
 int main(int argc, char** argv) {
   using namespace cairn::bench;
+  using cairn::Durability;
   int batch = 100, total = 20'000, only = 0;
+  std::vector<Durability> durabilities = {Durability::normal, Durability::full};
+  std::string durability_argument;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--changes") == 0) total = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--clients") == 0) only = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--durability") == 0) {
+      durability_argument = std::string(" --durability ") + argv[i + 1];
+      const auto chosen = cairn::server::durability_from_name(argv[i + 1]);
+      if (!chosen) {
+        std::cerr << "--durability must be full or normal\n";
+        return 2;
+      }
+      durabilities = {*chosen};
+    }
   }
   std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n\n",
               batch);
-  std::printf("%8s %10s %14s %14s %9s %9s %8s\n", "clients", "changes", "server ch/s", "floor ch/s",
-              "p50 ms", "p99 ms", "ratio");
+  std::printf("%10s %8s %10s %14s %14s %9s %9s %8s\n", "durability", "clients", "changes",
+              "server ch/s", "floor ch/s", "p50 ms", "p99 ms", "ratio");
   for (const int clients : {1, 10, 100}) {
     if (only != 0 && clients != only) continue;
     const int changes = std::max(batch, total / clients / batch * batch);
-    const Result server = run_server(clients, batch, changes);
-    const double floor = run_floor(clients, batch, changes);
-    std::printf("%8d %10d %14.0f %14.0f %9.2f %9.2f %7.0f%%\n", clients, clients * changes,
-                server.changes_per_second, floor, server.p50_ms, server.p99_ms,
-                100 * server.changes_per_second / floor);
+    for (const Durability durability : durabilities) {
+      const Result server = run_server(durability, clients, batch, changes);
+      const double floor = run_floor(durability, clients, batch, changes);
+      std::printf("%10s %8d %10d %14.0f %14.0f %9.2f %9.2f %7.0f%%\n",
+                  std::string(cairn::server::durability_name(durability)).c_str(), clients,
+                  clients * changes, server.changes_per_second, floor, server.p50_ms, server.p99_ms,
+                  100 * server.changes_per_second / floor);
+    }
   }
   std::cout << "\nreproduce: build/release/bench/server_bench --batch " << batch << " --changes "
-            << total << '\n';
+            << total << durability_argument << '\n';
 
   return 0;
 }
