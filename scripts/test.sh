@@ -3,7 +3,8 @@
 # the whole suite several ways:
 #   1. Release build, every test (ctest)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every test (ctest)
-#   3. ThreadSanitizer build of the concurrency stress test and the sync client's tests
+#   3. ThreadSanitizer build of the concurrency stress test, the sync client's tests and the
+#      server's in-process tests (handler pool, change feed)
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
 #      two sync example processes converging through the installed cairnd
 #   5. one Clang build (ASan, UBSan, libFuzzer coverage on every library): it proves the locking
@@ -54,12 +55,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
-step "ThreadSanitizer build of the concurrency stress test and the sync client tests"
+step "ThreadSanitizer build of the concurrency, sync client and in-process server tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build build/tsan --target concurrency_test sync_test
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/concurrency_test
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/sync_test
+cmake --build build/tsan --target concurrency_test sync_test sync_service_test
+for test in concurrency_test sync_test sync_service_test; do
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build/tsan/tests/$test"
+done
 
 step "Install, then build examples/ against the installed package"
 rm -rf build/install build/examples

@@ -51,6 +51,13 @@ json::object entry_json(const Database& db, const std::string& store, const std:
   return object;
 }
 
+// {"name", "version", "policy"} of a store, as inspect and init print it.
+json::object store_json(const StoreInfo& store) {
+  return json::object{{"name", store.schema.name},
+                      {"version", store.stored_version},
+                      {"policy", store.schema.policy.to_json()}};
+}
+
 // --- commands ---
 
 void inspect(const std::string& path, bool as_json, std::ostream& out) {
@@ -59,12 +66,11 @@ void inspect(const std::string& path, bool as_json, std::ostream& out) {
   if (as_json) {
     json::array list;
     for (const auto& store : stores) {
-      list.push_back(json::object{{"name", store.schema.name},
-                                  {"version", store.stored_version},
-                                  {"policy", store.schema.policy.to_json()},
-                                  {"entries", store.entries},
-                                  {"bytes", store.bytes},
-                                  {"tombstones", store.tombstones}});
+      json::object object = store_json(store);
+      object["entries"] = store.entries;
+      object["bytes"] = store.bytes;
+      object["tombstones"] = store.tombstones;
+      list.push_back(std::move(object));
     }
     out << json_text(json::object{{"path", path},
                                   {"replica", db.replica_id()},
@@ -131,11 +137,8 @@ void init(const std::string& path, const std::string& schema_file, bool as_json,
   const auto stores = db.stores();
   if (as_json) {
     json::array list;
-    for (const auto& store : stores) {
-      list.push_back(json::object{{"name", store.schema.name},
-                                  {"version", store.stored_version},
-                                  {"policy", store.schema.policy.to_json()}});
-    }
+    for (const auto& store : stores)
+      list.push_back(store_json(store));
     out << json_text(json::object{{"path", path}, {"stores", std::move(list)}}) << '\n';
     return;
   }

@@ -23,12 +23,8 @@ namespace {
   throw Refusal(Code::not_found, fmt::format("there is no dataset '{}'", id));
 }
 
-json::value dataset_json(const DatasetRow& dataset, Role role) {
-  return json::object{{"datasetId", dataset.id},
-                      {"name", dataset.name},
-                      {"owner", dataset.owner},
-                      {"personal", dataset.personal},
-                      {"role", role_name(role)}};
+protocol::DatasetMessage dataset_message(const DatasetRow& dataset, Role role) {
+  return {dataset.id, dataset.name, dataset.owner, dataset.personal, std::string(role_name(role))};
 }
 
 }  // namespace
@@ -173,7 +169,7 @@ DatasetRow Accounts::authorize(StorageTransaction& tx, const Caller& caller,
   return *dataset;
 }
 
-json::value Accounts::create_dataset(const Caller& caller, std::string_view name) {
+protocol::DatasetMessage Accounts::create_dataset(const Caller& caller, std::string_view name) {
   if (name.empty() || name.size() > 200) {
     throw Refusal(Code::invalid_request, "a dataset needs a \"name\" of 1 to 200 characters");
   }
@@ -183,20 +179,19 @@ json::value Accounts::create_dataset(const Caller& caller, std::string_view name
   tx->insert_dataset(dataset);
   tx->set_member(dataset.id, caller.user_id, Role::owner);
   tx->commit();
-  return dataset_json(dataset, Role::owner);
+  return dataset_message(dataset, Role::owner);
 }
 
-json::value Accounts::list_datasets(const Caller& caller) {
+std::vector<protocol::DatasetMessage> Accounts::list_datasets(const Caller& caller) {
   auto tx = storage_.begin(false);
-  json::array list;
-  for (const auto& [dataset, role] : tx->datasets_of(caller.user_id)) {
-    list.push_back(dataset_json(dataset, role));
-  }
-  return json::object{{"datasets", std::move(list)}};
+  std::vector<protocol::DatasetMessage> list;
+  for (const auto& [dataset, role] : tx->datasets_of(caller.user_id))
+    list.push_back(dataset_message(dataset, role));
+  return list;
 }
 
-json::value Accounts::set_member(const Caller& caller, std::string_view dataset_id,
-                                 std::string_view user_id, Role role) {
+protocol::MembersMessage Accounts::set_member(const Caller& caller, std::string_view dataset_id,
+                                              std::string_view user_id, Role role) {
   const DatasetRow dataset = authorize(caller, dataset_id, Role::owner);
   if (dataset.personal) {
     throw Refusal(Code::forbidden, "a personal dataset cannot be shared; create a dataset");
@@ -209,12 +204,11 @@ json::value Accounts::set_member(const Caller& caller, std::string_view dataset_
     throw Refusal(Code::owner_required, "the dataset's creator stays its owner");
   }
   tx->set_member(dataset.id, user_id, role);
-  json::array members;
-  for (const auto& [member, member_role] : tx->members(dataset.id)) {
-    members.push_back(json::object{{"userId", member}, {"role", role_name(member_role)}});
-  }
+  protocol::MembersMessage members{dataset.id, {}};
+  for (const auto& [member, member_role] : tx->members(dataset.id))
+    members.members.emplace_back(member, role_name(member_role));
   tx->commit();
-  return json::object{{"datasetId", dataset.id}, {"members", std::move(members)}};
+  return members;
 }
 
 void Accounts::remove_member(const Caller& caller, std::string_view dataset_id,

@@ -9,7 +9,6 @@
 // Thread-safe: all state is in Storage.
 #pragma once
 
-#include <boost/json/value.hpp>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "protocol/datasets.hpp"
 #include "protocol/session.hpp"
 #include "server/auth/google_id_token.hpp"
 #include "server/storage/storage.hpp"
@@ -65,10 +65,10 @@ class Accounts {
   DatasetRow authorize(StorageTransaction& tx, const Caller& caller, std::string_view dataset_id,
                        Role needed);
 
-  boost::json::value create_dataset(const Caller& caller, std::string_view name);
-  boost::json::value list_datasets(const Caller& caller);
-  boost::json::value set_member(const Caller& caller, std::string_view dataset_id,
-                                std::string_view user_id, Role role);
+  protocol::DatasetMessage create_dataset(const Caller& caller, std::string_view name);
+  std::vector<protocol::DatasetMessage> list_datasets(const Caller& caller);
+  protocol::MembersMessage set_member(const Caller& caller, std::string_view dataset_id,
+                                      std::string_view user_id, Role role);
   void remove_member(const Caller& caller, std::string_view dataset_id, std::string_view user_id);
 
  private:

@@ -12,6 +12,7 @@
 #include <charconv>
 
 #include "foundation/json_text.hpp"
+#include "protocol/datasets.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_request.hpp"
@@ -26,10 +27,6 @@ namespace {
 
 HttpResponse json_response(int status, std::string body) {
   return {status, "application/json", std::move(body), {}};
-}
-
-HttpResponse json_response(int status, const json::value& body) {
-  return json_response(status, json_text(body));
 }
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -70,14 +67,6 @@ std::string required_param(const std::map<std::string, std::string>& query,
     throw Refusal(Code::invalid_request, fmt::format("the query needs \"{}\"", name));
   }
   return it->second;
-}
-
-std::string text_field(const json::object& body, std::string_view name) {
-  const json::value* member = body.if_contains(name);
-  if (member == nullptr || !member->is_string()) {
-    throw Refusal(Code::invalid_request, fmt::format("the body needs a string \"{}\"", name));
-  }
-  return std::string(member->get_string());
 }
 
 HttpResponse session_response(int status, const Session& session) {
@@ -167,7 +156,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     const json::object body = parse_body(request);
     std::optional<Caller> guest;
     if (!authorization.empty()) guest = authenticated();
-    const Session session = accounts_.sign_in_with_google(text_field(body, "idToken"), guest);
+    const Session session = accounts_.sign_in_with_google(protocol::decode_id_token(body), guest);
     return session_response(session.created ? 201 : 200, session);
   }
   if (is({"api", "auth", "logout"})) {
@@ -184,23 +173,25 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
   if (is({"api", "datasets"})) {
     route = "/api/datasets";
     const Caller caller = authenticated();
-    if (method == "GET") return json_response(200, accounts_.list_datasets(caller));
+    if (method == "GET") {
+      return json_response(200, protocol::encode_dataset_list(accounts_.list_datasets(caller)));
+    }
     if (method != "POST") method_not_allowed("GET, POST");
-    return json_response(201,
-                         accounts_.create_dataset(caller, text_field(parse_body(request), "name")));
+    const std::string name = protocol::decode_dataset_name(parse_body(request));
+    return json_response(201, protocol::encode_dataset(accounts_.create_dataset(caller, name)));
   }
   if (parts.size() >= 4 && parts[0] == "api" && parts[1] == "datasets" && parts[3] == "members") {
     route = "/api/datasets/:id/members";
     const Caller caller = authenticated();
     const std::string dataset(parts[2]);
     if (parts.size() == 4 && method == "POST") {
-      const json::object body = parse_body(request);
-      const std::optional<Role> role = role_from_name(text_field(body, "role"));
+      const protocol::MemberRequest member = protocol::decode_member_request(parse_body(request));
+      const std::optional<Role> role = role_from_name(member.role);
       if (!role) {
         throw Refusal(Code::invalid_request, "\"role\" is one of owner, editor, viewer");
       }
-      return json_response(
-          200, accounts_.set_member(caller, dataset, text_field(body, "userId"), *role));
+      return json_response(200, protocol::encode_members(
+                                    accounts_.set_member(caller, dataset, member.user_id, *role)));
     }
     if (parts.size() == 5 && method == "DELETE") {
       route = "/api/datasets/:id/members/:user";
@@ -251,9 +242,9 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     const auto dataset_param = query.find("dataset");
     const DatasetRow dataset = accounts_.authorize(
         caller, dataset_param == query.end() ? "" : dataset_param->second, Role::viewer);
-    return json_response(
-        200, sync_.history(dataset, required_param(query, "store"), required_param(query, "key"),
-                           size_param(query, "limit", 1000)));
+    return json_response(200, protocol::encode_history(sync_.history(
+                                  dataset, required_param(query, "store"),
+                                  required_param(query, "key"), size_param(query, "limit", 1000))));
   }
   route = "unknown";
   throw Refusal(Code::not_found, fmt::format("no route for {} {}", method, path));

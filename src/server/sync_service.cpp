@@ -297,26 +297,17 @@ protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t
   return feed_page(*tx, dataset.id, since, limit, current->last_seq);
 }
 
-json::value SyncService::history(const DatasetRow& dataset, std::string_view store,
-                                 std::string_view key, std::size_t limit) {
+protocol::HistoryMessage SyncService::history(const DatasetRow& dataset, std::string_view store,
+                                              std::string_view key, std::size_t limit) {
   auto tx = storage_.begin(false);
-  json::array versions;
-  for (const HistoryRow& row : tx->history(dataset.id, store, key, limit)) {
-    json::object version{{"id", row.id},
-                         {"op", row.op},
-                         {"payload", json::parse(row.payload)},
-                         {"hlc", protocol::hlc_to_wire(row.hlc)},
-                         {"replica", row.replica},
-                         {"userId", row.user_id},
-                         {"serverTime", row.server_ms},
-                         {"outcome", row.outcome}};
-    if (row.seq != 0) version["seq"] = row.seq;
-    if (!row.client_id.empty()) version["clientId"] = row.client_id;
-    if (row.client_seq != 0) version["clientSeq"] = row.client_seq;
-    if (!row.resolution.empty()) version["resolution"] = row.resolution;
-    versions.push_back(std::move(version));
+  protocol::HistoryMessage history{std::string(store), std::string(key), {}};
+  for (HistoryRow& row : tx->history(dataset.id, store, key, limit)) {
+    history.versions.push_back({row.id, std::move(row.op), std::move(row.payload), row.hlc,
+                                std::move(row.replica), std::move(row.user_id), row.server_ms,
+                                std::move(row.outcome), row.seq, std::move(row.client_id),
+                                row.client_seq, std::move(row.resolution)});
   }
-  return json::object{{"store", store}, {"key", key}, {"versions", std::move(versions)}};
+  return history;
 }
 
 std::uint64_t SyncService::seed_profile(StorageTransaction& tx, const std::string& dataset_id,

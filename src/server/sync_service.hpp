@@ -30,6 +30,7 @@
 #include <string>
 
 #include "foundation/hybrid_clock.hpp"
+#include "protocol/datasets.hpp"
 #include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
 #include "server/accounts.hpp"
@@ -60,8 +61,8 @@ class SyncService {
   protocol::PatchResponse patch(const Caller& caller, const Authorizer& authorize,
                                 boost::json::object& body);
   protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
-  boost::json::value history(const DatasetRow& dataset, std::string_view store,
-                             std::string_view key, std::size_t limit);
+  protocol::HistoryMessage history(const DatasetRow& dataset, std::string_view store,
+                                   std::string_view key, std::size_t limit);
 
   // Seeds a new dataset inside the caller's transaction; returns the dataset's feed position
   // afterwards (0 when the template is empty), which the caller announces once it has committed.

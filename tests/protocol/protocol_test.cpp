@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "protocol/datasets.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_request.hpp"
@@ -261,6 +262,60 @@ TEST(Session, SessionsAndUsersRoundTrip) {
   EXPECT_EQ(back.kind, "google");
   EXPECT_THROW(protocol::decode_session(R"({"userId":"u1"})"), Error);
   EXPECT_THROW(protocol::decode_user("nope"), Error);
+}
+
+TEST(Datasets, AnswersHaveTheDocumentedShape) {
+  const protocol::DatasetMessage family{"d1", "family \"Ada\"", "u1", false, "owner"};
+  EXPECT_EQ(j(protocol::encode_dataset(family)),
+            j(R"({"datasetId":"d1","name":"family \"Ada\"","owner":"u1","personal":false,
+                  "role":"owner"})"));
+  EXPECT_EQ(j(protocol::encode_dataset_list({family})).at("datasets").at(0).at("datasetId"), "d1");
+  EXPECT_EQ(j(protocol::encode_dataset_list({})), j(R"({"datasets":[]})"));
+  EXPECT_EQ(j(protocol::encode_members({"d1", {{"u1", "owner"}, {"u2", "viewer"}}})),
+            j(R"({"datasetId":"d1","members":[{"userId":"u1","role":"owner"},
+                                             {"userId":"u2","role":"viewer"}]})"));
+}
+
+TEST(Datasets, RequestsAreDecodedAndMalformedOnesRefused) {
+  EXPECT_EQ(protocol::decode_dataset_name(j(R"({"name":"family"})").as_object()), "family");
+  const protocol::MemberRequest member =
+      protocol::decode_member_request(j(R"({"userId":"u2","role":"editor"})").as_object());
+  EXPECT_EQ(member.user_id, "u2");
+  EXPECT_EQ(member.role, "editor");
+  EXPECT_EQ(protocol::decode_id_token(j(R"({"idToken":"a.b.c"})").as_object()), "a.b.c");
+  for (const char* body : {R"({})", R"({"name":3})", R"({"name":null})"}) {
+    EXPECT_EQ(refusal_of([&] { protocol::decode_dataset_name(j(body).as_object()); }),
+              Code::invalid_request)
+        << body;
+  }
+  EXPECT_EQ(
+      refusal_of([&] { protocol::decode_member_request(j(R"({"userId":"u2"})").as_object()); }),
+      Code::invalid_request);
+  EXPECT_EQ(refusal_of([&] { protocol::decode_id_token(j(R"({"idToken":[]})").as_object()); }),
+            Code::invalid_request);
+}
+
+TEST(History, VersionsCarryTheirOptionalMembersOnlyWhenSet) {
+  protocol::HistoryMessage history{"journal", "k", {}};
+  history.versions.push_back({1, "put", R"({"value":{"n":0.3}})", Timestamp(1764058271123, 5),
+                              "phone", "u1", 1764058271200, "applied", 7, "phone", 3,
+                              "client-won"});
+  history.versions.push_back({2, "delete", "{}", Timestamp(1764058271124, 0), "laptop", "u1",
+                              1764058271300, "rejected", 0, "", 0, ""});
+  const std::string text = protocol::encode_history(history);
+  EXPECT_NE(text.find(R"({"n":0.3})"), std::string::npos) << text;
+  const json::value encoded = j(text);
+  EXPECT_EQ(encoded.at("store"), "journal");
+  const json::object& first = encoded.at("versions").at(0).as_object();
+  EXPECT_EQ(first.at("hlc"), "1764058271123:5");
+  EXPECT_EQ(first.at("seq"), 7);
+  EXPECT_EQ(first.at("clientSeq"), 3);
+  EXPECT_EQ(first.at("resolution"), "client-won");
+  const json::object& second = encoded.at("versions").at(1).as_object();
+  for (const char* absent : {"seq", "clientId", "clientSeq", "resolution"}) {
+    EXPECT_FALSE(second.contains(absent)) << absent;
+  }
+  EXPECT_EQ(second.at("outcome"), "rejected");
 }
 
 TEST(Errors, ErrorBodiesEscapeAnyMessageAndRoundTrip) {
