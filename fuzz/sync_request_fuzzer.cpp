@@ -1,4 +1,5 @@
-// libFuzzer target: cairnd's decoding of untrusted sync request bodies (protocol/sync_request).
+// libFuzzer target: cairnd's decoding of untrusted request bodies (protocol/sync_request, and the
+// account routes' bodies in protocol/datasets).
 // Any input must end in a decoded request or a protocol::Refusal, never a crash, hang or other
 // exception; whatever decodes must encode again.
 //
@@ -7,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "protocol/datasets.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/sync_request.hpp"
 
@@ -32,6 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)protocol::change_to_json(change);
     } catch (const protocol::Refusal&) {
     }
+  }
+  try {
+    (void)protocol::decode_member_request(value.get_object());
+    (void)protocol::decode_dataset_name(value.get_object());
+    (void)protocol::decode_id_token(value.get_object());
+  } catch (const protocol::Refusal&) {
   }
   return 0;
 }

@@ -19,9 +19,13 @@ jobs=$(nproc)
 
 scripts/install-deps.sh
 
-# ccache, when the machine has it, makes rebuilds of unchanged files free.
+# ccache, when the machine has it, makes rebuilds of unchanged files free (also from another
+# clone of the tree: paths are taken relative to it).
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
+fi
 
 # Each step prints its name, and the time it took when the next one starts (or at the end).
 step_name=""
