@@ -6,6 +6,7 @@
 #include <cairn/error.hpp>
 
 #include "foundation/json_text.hpp"
+#include "protocol/wire.hpp"
 
 namespace cairn::protocol {
 namespace json = boost::json;
@@ -49,9 +50,8 @@ SessionMessage decode_session(std::string_view body) {
   session.user_id = text(object, "userId", what);
   session.token = text(object, "token", what);
   session.dataset_id = text(object, "datasetId", what);
-  if (const json::value* expires = object.if_contains("expiresAt");
-      expires && expires->is_number()) {
-    session.expires_ms = expires->to_number<std::int64_t>();
+  if (const json::value* expires = object.if_contains("expiresAt")) {
+    session.expires_ms = exact_integer<std::int64_t>(*expires).value_or(0);  // informative only
   }
   const json::value* upgraded = object.if_contains("upgraded");
   session.upgraded = upgraded && upgraded->is_bool() && upgraded->get_bool();

@@ -71,8 +71,9 @@ FeedItem feed_item_from_json(const json::value& value, ReplicaInterner& replicas
   item.store = store.get_string();
   item.key = key.get_string();
   if (const json::value* seq = object->if_contains("seq")) {
-    if (!seq->is_number()) invalid("a feed item's \"seq\" is a number");
-    item.seq = seq->to_number<std::uint64_t>();
+    const auto number = exact_integer<std::uint64_t>(*seq);
+    if (!number) invalid("a feed item's \"seq\" is a non-negative integer");
+    item.seq = *number;
   }
   entry_meta_from_json(member(*object, "meta", "a feed item"), item.entry, replicas);
   if (const json::value* entry_value = object->if_contains("value")) {
@@ -106,11 +107,11 @@ PatchResponse decode_patch_response(std::string_view body) {
   const std::string_view what = "the answer to a patch";
   PatchResponse response;
   if (const json::value* ack = object->if_contains("ack")) {
-    if (!ack->is_number()) invalid("\"ack\" must be a number");
-    response.ack = ack->to_number<std::uint64_t>();
+    response.ack = exact_integer<std::uint64_t>(*ack);
+    if (!response.ack) invalid("\"ack\" must be a non-negative integer");
   }
-  if (const json::value* time = object->if_contains("serverTime"); time && time->is_number()) {
-    response.server_time = time->to_number<std::int64_t>();
+  if (const json::value* time = object->if_contains("serverTime")) {
+    response.server_time = exact_integer<std::int64_t>(*time).value_or(0);  // informative only
   }
   response.cursor = cursor_member(*object, what);
   if (const json::value* changes = object->if_contains("changes")) {

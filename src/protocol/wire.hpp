@@ -26,6 +26,17 @@
 
 namespace cairn::protocol {
 
+// A JSON number as a T when it is an integer T holds exactly; nothing for a fraction, a negative
+// number read as unsigned, a number out of T's range, or a value that is not a number.
+template <class T>
+std::optional<T> exact_integer(const boost::json::value& value) {
+  if (!value.is_number()) return std::nullopt;
+  std::error_code error;
+  const T number = value.to_number<T>(error);
+  if (error) return std::nullopt;
+  return number;
+}
+
 std::string hlc_to_wire(Timestamp t);
 Timestamp hlc_from_wire(std::string_view text);  // throws Error(invalid_value)
 

@@ -132,8 +132,7 @@ void SyncEngine::handle_refused_numbers(const net::HttpResult& result,
   if (request.changes.empty() || !error) throw failure_of(result, "syncing");
   const auto number = [&](std::string_view name) -> std::optional<std::uint64_t> {
     const json::value* member = error->details.if_contains(name);
-    if (member == nullptr || !member->is_number()) return std::nullopt;
-    return member->to_number<std::uint64_t>();
+    return member ? protocol::exact_integer<std::uint64_t>(*member) : std::nullopt;
   };
   const std::uint64_t first = request.changes.front().seq;
   if (error->code == "sequence_reused") {

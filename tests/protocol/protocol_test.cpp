@@ -242,9 +242,19 @@ TEST(SyncResponse, MalformedAnswersAreReportedNotTrusted) {
        {"", "[]", R"({"cursor":5})", R"({"cursor":"x"})", R"({"cursor":"1","changes":{}})",
         R"({"cursor":"1","changes":[],"hasMore":"yes"})",
         R"({"cursor":"1","changes":[{"store":"s","key":"k"}],"hasMore":false})",
-        R"({"cursor":"1","ack":"1"})", R"({"cursor":"1","conflictResolutions":[{"store":1}]})"}) {
+        R"({"cursor":"1","ack":"1"})", R"({"cursor":"1","conflictResolutions":[{"store":1}]})",
+        // Numbers that are not the integers they stand for (found by sync_response_fuzzer).
+        R"({"cursor":"1","ack":1.5})", R"({"cursor":"1","ack":-1})",
+        R"({"cursor":"1","ack":1e300})",
+        R"({"cursor":"1","changes":[{"store":"s","key":"k","seq":0.5,
+            "meta":{"hlc":"1:0","replica":"r","schemaVersion":1}}],"hasMore":false})"}) {
     EXPECT_THROW(protocol::decode_patch_response(bad), Error) << bad;
   }
+  // A session's expiry is informative: one that is not an integer is ignored, not trusted.
+  EXPECT_EQ(
+      protocol::decode_session(R"({"userId":"u","token":"t","datasetId":"d","expiresAt":1e300})")
+          .expires_ms,
+      0);
 }
 
 TEST(Session, SessionsAndUsersRoundTrip) {
