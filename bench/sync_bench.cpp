@@ -3,6 +3,7 @@
 // visible on device B (B polls: real-time push comes later).
 //
 //   build/release/bench/sync_bench [--large N] [--latency-trials N] [--poll-ms N]
+//                                  [--durability full|normal]   (cairnd's; full by default)
 //
 // Targets (issue 5): 100 pending in < 50 ms (the roadmap asks < 10 s), 100,000 in < 10 s.
 #include <condition_variable>
@@ -50,13 +51,16 @@ int main(int argc, char** argv) {
   std::size_t large = 100'000;
   int trials = 100;
   int poll_ms = 20;
+  std::string durability = "full";
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--durability") == 0) durability = argv[i + 1];
     if (std::strcmp(argv[i], "--large") == 0) large = std::stoul(argv[i + 1]);
     if (std::strcmp(argv[i], "--latency-trials") == 0) trials = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--poll-ms") == 0) poll_ms = std::stoi(argv[i + 1]);
   }
   ScratchDir dir;
-  test::Cairnd cairnd(dir.path() / "server", {"--rate-limit", "0"});
+  test::Cairnd cairnd(dir.path() / "server", {"--rate-limit", "0", "--durability", durability});
+  std::printf("cairnd --durability %s\n\n", durability.c_str());
   const std::string server = "http://127.0.0.1:" + std::to_string(cairnd.port());
 
   std::vector<double> small;
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
       "(%zu trials)\n",
       poll_ms, percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.size());
   std::cout << "\nreproduce: build/release/bench/sync_bench --large " << large
-            << " --latency-trials " << trials << " --poll-ms " << poll_ms << '\n';
+            << " --latency-trials " << trials << " --poll-ms " << poll_ms << " --durability "
+            << durability << '\n';
   return 0;
 }

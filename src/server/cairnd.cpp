@@ -74,7 +74,7 @@ int cairnd_main(int argc, char** argv) {
       setting("--threads", "threads", "Network I/O threads; 0 = one per core",
               options.http.threads),
       setting("--handler-threads", "handlerThreads",
-              "Threads that run requests (storage work); 0 = four per core",
+              "Threads that run requests (storage work); 0 = one per core",
               options.http.handler_threads),
       setting("--log-level", "logLevel", "trace, debug, info, warn, error", log_level),
       setting("--schema", "schema", "Schema file: stores, versions, merge policies",

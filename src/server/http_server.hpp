@@ -27,7 +27,7 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8787;  // 0 picks a free port; see HttpServer::port()
   int threads = 0;            // network I/O; 0: one per hardware thread, at least 2
-  int handler_threads = 0;    // requests; 0: four per hardware thread, at least 8
+  int handler_threads = 0;    // requests; 0: one per hardware thread, at least 2
   std::size_t body_limit = 8 * 1024 * 1024;
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};
