@@ -3,21 +3,42 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace cairn {
 namespace json = boost::json;
 
 namespace {
 
+// Whether any of the 8 bytes of `word` needs escaping in a JSON string: a control character
+// (< 0x20), '"' or '\\'. (The classic "has a byte less than n" and "has a zero byte" tests.)
+bool needs_escape(std::uint64_t word) {
+  constexpr std::uint64_t ones = 0x0101010101010101;
+  constexpr std::uint64_t highs = 0x8080808080808080;
+  const auto has_zero = [&](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  return ((word - ones * 0x20) & ~word & highs) || has_zero(word ^ (ones * '"')) ||
+         has_zero(word ^ (ones * '\\'));
+}
+
 void append_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   std::size_t plain = 0;  // start of the run of characters that need no escape
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Runs of plain text, 8 bytes at a time.
+    if (i + 8 <= text.size()) {
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if (!needs_escape(word)) {
+        i += 8;
+        continue;
+      }
+    }
+    const auto c = static_cast<unsigned char>(text[i++]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(text.data() + plain, i - plain);
-    plain = i + 1;
+    out.append(text.data() + plain, i - 1 - plain);
+    plain = i;
     switch (c) {
       case '"':
         out += "\\\"";

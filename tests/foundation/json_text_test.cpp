@@ -69,6 +69,29 @@ TEST(JsonText, EveryDoubleReadsBackAsItself) {
   }
 }
 
+// Strings of every length around the 8-byte steps of the escaping scan, with a character that
+// needs escaping at every position, read back as themselves and are written as Boost writes them.
+TEST(JsonText, StringsAreEscapedWhereverTheSpecialCharactersFall) {
+  const std::uint64_t seed = 20261202;
+  std::mt19937_64 random(seed);
+  const std::string specials = std::string("\"\\\n\r\t\b\f\x01\x1f", 9) + std::string(1, '\0');
+  const std::vector<std::string> plain = {
+      "a", "Z", "0", " ", "~", "\x7f", "\xc3\xa9", "\xe2\x82\xac"};  // ASCII and UTF-8 characters
+  for (std::size_t length = 0; length <= 40; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      std::string text;
+      for (std::size_t i = 0; i < length; ++i) {
+        text += i == at ? std::string(1, specials[random() % specials.size()])
+                        : plain[random() % plain.size()];
+      }
+      const json::value value(text);
+      const std::string written = json_text(value);
+      ASSERT_EQ(json::parse(written), value) << "seed " << seed << ": " << written;
+      ASSERT_EQ(written, json::serialize(value)) << "seed " << seed;
+    }
+  }
+}
+
 TEST(JsonText, DecimalsParseWhole) {
   std::uint64_t value = 0;
   EXPECT_TRUE(parse_decimal("42", value));
