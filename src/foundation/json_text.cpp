@@ -187,22 +187,30 @@ void append_json_text(std::string& out, const json::value& value) {
   }
 }
 
+namespace {
+
+// Writes into a buffer that keeps its capacity from call to call, then returns a copy of exactly
+// the right size: one allocation per text instead of one per doubling.
+template <class Write>
+std::string written(Write write) {
+  thread_local std::string scratch;
+  scratch.clear();
+  write(scratch);
+  return scratch;
+}
+
+}  // namespace
+
 std::string json_text(const json::value& value) {
-  std::string out;
-  append_json_text(out, value);
-  return out;
+  return written([&](std::string& out) { append_json_text(out, value); });
 }
 
 std::string json_text(const json::object& object) {
-  std::string out;
-  append_object(out, object);
-  return out;
+  return written([&](std::string& out) { append_object(out, object); });
 }
 
 std::string json_text(const json::array& array) {
-  std::string out;
-  append_array(out, array);
-  return out;
+  return written([&](std::string& out) { append_array(out, array); });
 }
 
 bool parse_decimal(std::string_view text, std::uint64_t& value) {

@@ -56,7 +56,7 @@ const StoredEntry kAbsent;
 }  // namespace
 
 StagedCommit::Slot& StagedCommit::slot(StoreState& store, std::string_view key) {
-  auto [it, inserted] = slots_.try_emplace({&store, std::string(key)});
+  auto [it, inserted] = slots_.try_emplace({&store, key});
   if (inserted) {
     auto found = store.entries.find(key);
     it->second.store = &store;

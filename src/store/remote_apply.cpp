@@ -103,6 +103,8 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
 
   try {
     sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+    // The keys of acknowledged changes; declared here because the staged slots point at them.
+    std::map<std::pair<std::uint32_t, std::string>, std::uint32_t> acked;
     {
       ReaderLock state_lock(state_mutex_);
       std::map<std::uint32_t, StoreState*> by_id;
@@ -110,7 +112,6 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
         by_id[store.id] = &store;
 
       // 1. The acknowledgement: those changes are the server's now.
-      std::map<std::pair<std::uint32_t, std::string>, std::uint32_t> acked;
       file_.for_each_outbox_through(acked_through,
                                     [&](std::uint32_t store_id, std::string_view key) {
                                       ++acked[{store_id, std::string(key)}];

@@ -29,7 +29,9 @@ class StagedCommit {
     std::optional<StoredEntry> next;         // as this commit leaves it; empty while unchanged
     std::string text;  // next's value as JSON text when live (publish computes it when empty)
   };
-  using Slots = std::map<std::pair<StoreState*, std::string>, Slot>;
+  // Keyed by views: the keys a commit stages must outlive it (the transaction's writes, the
+  // entries a sync brought).
+  using Slots = std::map<std::pair<StoreState*, std::string_view>, Slot>;
 
   // The slot of (store, key), made on first use.
   Slot& slot(StoreState& store, std::string_view key);
