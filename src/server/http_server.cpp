@@ -197,16 +197,15 @@ class Session : public std::enable_shared_from_this<Session> {
     request.body = std::move(message.body());
     request.remote = remote_;
 
-    // The handler may block on storage: it runs on the handler pool, and the answer comes back
-    // to this connection's I/O thread to be written.
+    // The handler may block on storage: it runs on the handler pool. The handler thread then
+    // starts writing the answer itself (the write's completion, and the next read, run on this
+    // connection's I/O thread again): waking the I/O thread first would put a second thread
+    // hand-off on every request's critical path. This is safe because nothing else touches the
+    // stream meanwhile: no read is pending, and shutdown_if_idle leaves a busy session alone.
     const bool keep_alive = message.keep_alive();
     net::post(*server_.handlers_,
               [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
-                HttpResponse response = self->server_.answer(request);
-                net::post(self->stream_.get_executor(),
-                          [self, response = std::move(response), keep_alive]() mutable {
-                            self->send(std::move(response), keep_alive && !self->server_.stopping_);
-                          });
+                self->send(self->server_.answer(request), keep_alive && !self->server_.stopping_);
               });
   }
 
