@@ -2,7 +2,8 @@
 //
 // Keep-alive connections; one request at a time per connection. Two kinds of threads: network
 // I/O threads (`threads`) read and write sockets and never block; the handler runs on a separate
-// pool (`handler_threads`), where storage work may block without stalling other connections.
+// pool (`handler_threads`), where storage work may block without stalling other connections, and
+// the handler thread starts writing its answer (the rest of the write runs on the I/O thread).
 // Bounds: request bodies over body_limit get 413, headers over 16 KiB get 431, and a client that
 // sends nothing for idle_timeout is disconnected.
 //
