@@ -80,7 +80,7 @@ CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_BENCH=OFF \
   -DCAIRN_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
 cmake --build build/fuzz
-for fuzzer in sync_request sync_response id_token; do
+for fuzzer in sync_request sync_response live_message id_token; do
   mkdir -p "build/fuzz/corpus/$fuzzer"
   build/fuzz/fuzz/${fuzzer}_fuzzer "build/fuzz/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
     -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3

@@ -87,6 +87,10 @@ FeedItem feed_item_from_json(const json::value& value, ReplicaInterner& replicas
 }
 
 std::string encode_patch_response(const PatchResponse& response) {
+  return json_text(patch_response_to_json(response));
+}
+
+json::object patch_response_to_json(const PatchResponse& response) {
   json::object object;
   if (response.ack) object["ack"] = *response.ack;
   object["serverTime"] = response.server_time;
@@ -96,7 +100,7 @@ std::string encode_patch_response(const PatchResponse& response) {
     object["cursor"] = std::to_string(response.cursor);
   }
   object["conflictResolutions"] = conflicts_to_json(response.conflicts);
-  return json_text(object);
+  return object;
 }
 
 PatchResponse decode_patch_response(std::string_view body) {
@@ -104,6 +108,11 @@ PatchResponse decode_patch_response(std::string_view body) {
   const json::value value = json::parse(body, error);
   const json::object* object = error ? nullptr : value.if_object();
   if (object == nullptr) invalid("the answer to a patch is not a JSON object");
+  return patch_response_from_json(*object);
+}
+
+PatchResponse patch_response_from_json(const json::object& json) {
+  const json::object* object = &json;
   const std::string_view what = "the answer to a patch";
   PatchResponse response;
   if (const json::value* ack = object->if_contains("ack")) {

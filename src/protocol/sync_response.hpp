@@ -56,6 +56,10 @@ struct PatchResponse {
 };
 std::string encode_patch_response(const PatchResponse& response);
 PatchResponse decode_patch_response(std::string_view body);
+// The same as JSON objects, for messages that carry a patch response inside (the live channel's
+// "ack").
+boost::json::object patch_response_to_json(const PatchResponse& response);
+PatchResponse patch_response_from_json(const boost::json::object& object);
 
 // The answer to GET /api/sync/changes: a page and the server's time.
 std::string encode_changes_response(const FeedPage& page, std::int64_t server_time);

@@ -40,9 +40,17 @@ std::optional<T> exact_integer(const boost::json::value& value) {
 std::string hlc_to_wire(Timestamp t);
 Timestamp hlc_from_wire(std::string_view text);  // throws Error(invalid_value)
 
-// Keeps the replica ids that stamps point to alive (merge::Stamp holds a pointer).
+// Keeps the replica ids that stamps point to alive (merge::Stamp holds a pointer). Moving keeps
+// the pointers valid; a copy would not, so there is none: what holds an interner with the entries
+// that point into it (a feed page, a full response) moves, never copies.
 class ReplicaInterner {
  public:
+  ReplicaInterner() = default;
+  ReplicaInterner(ReplicaInterner&&) = default;
+  ReplicaInterner& operator=(ReplicaInterner&&) = default;
+  ReplicaInterner(const ReplicaInterner&) = delete;
+  ReplicaInterner& operator=(const ReplicaInterner&) = delete;
+
   const std::string* intern(std::string_view replica);
 
  private:

@@ -7,6 +7,7 @@
 
 #include "protocol/datasets.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/live.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
@@ -326,6 +327,105 @@ TEST(History, VersionsCarryTheirOptionalMembersOnlyWhenSet) {
     EXPECT_FALSE(second.contains(absent)) << absent;
   }
   EXPECT_EQ(second.at("outcome"), "rejected");
+}
+
+TEST(Live, ClientMessagesRoundTrip) {
+  const std::vector<protocol::ClientMessage> messages = {
+      protocol::SubscribeMessage{"d1", 42},
+      protocol::SubscribeMessage{"", std::nullopt},
+      protocol::UnsubscribeMessage{"d1"},
+      protocol::PresenceMessage{"d1", j(R"({"device":"phone","editing":{"store":"journal",
+                                              "key":"k"},"x":0.3})")
+                                          .as_object()},
+      protocol::PatchMessage{7, j(R"({"clientId":"phone","changes":[]})").as_object()},
+  };
+  for (const protocol::ClientMessage& message : messages) {
+    const std::string text = protocol::encode_client_message(message);
+    const protocol::ClientMessage back = protocol::decode_client_message(text);
+    EXPECT_EQ(protocol::encode_client_message(back), text);
+    EXPECT_EQ(back.index(), message.index()) << text;
+  }
+  const auto subscribe = std::get<protocol::SubscribeMessage>(
+      protocol::decode_client_message(R"({"type":"subscribe","cursor":"0"})"));
+  EXPECT_EQ(subscribe.dataset, "");
+  EXPECT_EQ(subscribe.cursor, 0u);  // "0": from the beginning, not "from now on"
+  EXPECT_FALSE(std::get<protocol::SubscribeMessage>(
+                   protocol::decode_client_message(R"({"type":"subscribe"})"))
+                   .cursor);
+}
+
+TEST(Live, MalformedClientMessagesGetTheirCodeAndTheConnectionGoesOn) {
+  for (const char* text : {"", "[]", "not json", R"("subscribe")", "{"}) {
+    EXPECT_EQ(refusal_of([&] { protocol::decode_client_message(text); }), Code::malformed_json)
+        << text;
+  }
+  const std::string big_state =
+      R"({"type":"presence","state":{"a":")" + std::string(5000, 'x') + R"("}})";
+  for (const std::string& text :
+       {std::string(R"({})"), std::string(R"({"type":7})"), std::string(R"({"type":"shout"})"),
+        std::string(R"({"type":"subscribe","cursor":5})"),
+        std::string(R"({"type":"subscribe","cursor":"-1"})"),
+        std::string(R"({"type":"subscribe","dataset":""})"),
+        std::string(R"({"type":"subscribe","datset":"d1"})"),
+        std::string(R"({"type":"presence","state":[]})"), big_state,
+        std::string(R"({"type":"patch","body":{}})"),
+        std::string(R"({"type":"patch","id":1.5,"body":{}})"),
+        std::string(R"({"type":"patch","id":-1,"body":{}})"),
+        std::string(R"({"type":"patch","id":1,"body":"x"})")}) {
+    EXPECT_EQ(refusal_of([&] { protocol::decode_client_message(text); }), Code::invalid_request)
+        << text;
+  }
+  const std::string deep = std::string(100, '[') + std::string(100, ']');
+  EXPECT_EQ(refusal_of([&] {
+              protocol::decode_client_message(R"({"type":"presence","state":{"a":)" + deep + "}}");
+            }),
+            Code::malformed_json);
+}
+
+TEST(Live, ServerMessagesRoundTrip) {
+  protocol::ChangesMessage changes{"d1", {}};
+  changes.page.changes.push_back({"journal", "k", 9, field_entry(changes.page.replicas)});
+  changes.page.cursor = 9;
+  protocol::PatchResponse patched;
+  patched.ack = 3;
+  patched.server_time = 1764058271123;
+  patched.cursor = 9;
+  patched.conflicts.push_back({"journal", "k", "server-won"});
+  // Pages and responses move, never copy (their stamps point into their own interner).
+  std::vector<protocol::ServerMessage> messages;
+  messages.emplace_back(protocol::SubscribedMessage{"d1", 9});
+  messages.emplace_back(std::move(changes));
+  messages.emplace_back(protocol::PresenceUpdate{
+      "d1", {{"c1", "u1", j(R"({"device":"phone"})").as_object()}}, {"c0"}});
+  messages.emplace_back(protocol::AckMessage{7, std::move(patched)});
+  messages.emplace_back(protocol::LiveError{Code::cursor_expired, "sync fully", "d1"});
+  messages.emplace_back(
+      protocol::LiveError{Code::malformed_json, "a message must be one JSON object", ""});
+  for (const protocol::ServerMessage& message : messages) {
+    const std::string text = protocol::encode_server_message(message);
+    const protocol::ServerMessage back = protocol::decode_server_message(text);
+    EXPECT_EQ(protocol::encode_server_message(back), text);
+    EXPECT_EQ(back.index(), message.index()) << text;
+  }
+  const json::value pushed = j(protocol::encode_server_message(messages[1]));
+  EXPECT_EQ(pushed.at("type"), "changes");
+  EXPECT_EQ(pushed.at("cursor"), "9");
+  // The items are exactly those of GET /api/sync/changes.
+  EXPECT_EQ(pushed.at("changes").at(0),
+            json::value(protocol::feed_item_to_json(
+                std::get<protocol::ChangesMessage>(messages[1]).page.changes[0])));
+}
+
+TEST(Live, MalformedServerMessagesAreReportedNotTrusted) {
+  for (const char* bad :
+       {"", "{}", R"({"type":"subscribed","dataset":"d1"})",
+        R"({"type":"subscribed","dataset":"d1","cursor":9})",
+        R"({"type":"changes","dataset":"d1","changes":{},"cursor":"1"})",
+        R"({"type":"presence","dataset":"d1","peers":[{"connection":"c"}]})",
+        R"({"type":"ack","id":1.5,"body":{"cursor":"1"}})", R"({"type":"ack","id":1,"body":[]})",
+        R"({"type":"error","code":"no_such_code","message":"m"})", R"({"type":"gossip"})"}) {
+    EXPECT_THROW(protocol::decode_server_message(bad), Error) << bad;
+  }
 }
 
 TEST(Errors, ErrorBodiesEscapeAnyMessageAndRoundTrip) {
