@@ -7,6 +7,7 @@
 #include <cairn/error.hpp>
 
 #include "foundation/json_text.hpp"
+#include "protocol/answer.hpp"
 #include "protocol/sync_request.hpp"
 
 namespace cairn::protocol {
@@ -23,10 +24,6 @@ Overloaded(F...) -> Overloaded<F...>;
 
 [[noreturn]] void bad_request(const std::string& message) {
   throw Refusal(Code::invalid_request, message);
-}
-
-[[noreturn]] void bad_answer(const std::string& message) {
-  throw Error(ErrorCode::invalid_value, message);
 }
 
 // The members a message of `type` may have besides "type"; anything else is refused, so that a
@@ -55,28 +52,6 @@ json::object with_dataset(std::string_view type, std::string_view dataset) {
   json::object object{{"type", type}};
   if (!dataset.empty()) object["dataset"] = dataset;
   return object;
-}
-
-// Server messages, read by the client.
-const json::value& member(const json::object& object, std::string_view name,
-                          std::string_view type) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr) bad_answer(fmt::format("a \"{}\" message needs \"{}\"", type, name));
-  return *value;
-}
-
-std::string text(const json::object& object, std::string_view name, std::string_view type) {
-  const json::value& value = member(object, name, type);
-  if (!value.is_string()) bad_answer(fmt::format("\"{}\" of \"{}\" must be a string", name, type));
-  return std::string(value.get_string());
-}
-
-std::uint64_t cursor(const json::object& object, std::string_view type) {
-  std::uint64_t value = 0;
-  if (!parse_decimal(text(object, "cursor", type), value)) {
-    bad_answer(fmt::format("the cursor of \"{}\" must be a string of digits", type));
-  }
-  return value;
 }
 
 }  // namespace
@@ -200,39 +175,36 @@ std::string encode_server_message(const ServerMessage& message) {
 }
 
 ServerMessage decode_server_message(std::string_view body) {
-  std::error_code error;
-  const json::value value = json::parse(body, error);
-  const json::object* object = error ? nullptr : value.if_object();
-  if (object == nullptr) bad_answer("a live message is not a JSON object");
-  const std::string type = text(*object, "type", "live");
+  const json::object object = parse_answer(body, "a live message");
+  const std::string type = required_text(object, "type", "a live message");
   if (type == "subscribed") {
-    return SubscribedMessage{text(*object, "dataset", type), cursor(*object, type)};
+    return SubscribedMessage{required_text(object, "dataset", type), cursor_member(object, type)};
   }
   if (type == "changes") {
-    ChangesMessage message{text(*object, "dataset", type), {}};
-    const json::array* items = member(*object, "changes", type).if_array();
-    if (items == nullptr) bad_answer("\"changes\" must be an array");
+    ChangesMessage message{required_text(object, "dataset", type), {}};
+    const json::array* items = required_member(object, "changes", type).if_array();
+    if (items == nullptr) invalid_answer("\"changes\" must be an array");
     for (const json::value& item : *items)
       message.page.changes.push_back(feed_item_from_json(item, message.page.replicas));
-    message.page.cursor = cursor(*object, type);
+    message.page.cursor = cursor_member(object, type);
     return message;
   }
   if (type == "presence") {
-    PresenceUpdate update{text(*object, "dataset", type), {}, {}};
-    const json::array* peers = member(*object, "peers", type).if_array();
-    if (peers == nullptr) bad_answer("\"peers\" must be an array");
+    PresenceUpdate update{required_text(object, "dataset", type), {}, {}};
+    const json::array* peers = required_member(object, "peers", type).if_array();
+    if (peers == nullptr) invalid_answer("\"peers\" must be an array");
     for (const json::value& item : *peers) {
       const json::object* peer = item.if_object();
-      if (peer == nullptr) bad_answer("a peer must be an object");
-      const json::object* state = member(*peer, "state", "peer").if_object();
-      if (state == nullptr) bad_answer("a peer's \"state\" must be an object");
-      update.peers.push_back(
-          {text(*peer, "connection", "peer"), text(*peer, "userId", "peer"), *state});
+      if (peer == nullptr) invalid_answer("a peer must be an object");
+      const json::object* state = required_member(*peer, "state", "a peer").if_object();
+      if (state == nullptr) invalid_answer("a peer's \"state\" must be an object");
+      update.peers.push_back({required_text(*peer, "connection", "a peer"),
+                              required_text(*peer, "userId", "a peer"), *state});
     }
-    if (const json::value* left = object->if_contains("left")) {
-      if (!left->is_array()) bad_answer("\"left\" must be an array");
+    if (const json::value* left = object.if_contains("left")) {
+      if (!left->is_array()) invalid_answer("\"left\" must be an array");
       for (const json::value& connection : left->get_array()) {
-        if (!connection.is_string()) bad_answer("\"left\" holds connection ids");
+        if (!connection.is_string()) invalid_answer("\"left\" holds connection ids");
         update.left.emplace_back(connection.get_string());
       }
     }
@@ -240,20 +212,20 @@ ServerMessage decode_server_message(std::string_view body) {
   }
   if (type == "ack") {
     const std::optional<std::uint64_t> id =
-        exact_integer<std::uint64_t>(member(*object, "id", type));
-    if (!id) bad_answer("an ack's \"id\" must be a non-negative integer");
-    const json::object* response = member(*object, "body", type).if_object();
-    if (response == nullptr) bad_answer("an ack's \"body\" must be an object");
+        exact_integer<std::uint64_t>(required_member(object, "id", type));
+    if (!id) invalid_answer("an ack's \"id\" must be a non-negative integer");
+    const json::object* response = required_member(object, "body", type).if_object();
+    if (response == nullptr) invalid_answer("an ack's \"body\" must be an object");
     return AckMessage{*id, patch_response_from_json(*response)};
   }
   if (type == "error") {
-    const std::optional<Code> code = code_from_name(text(*object, "code", type));
-    if (!code) bad_answer("an error with a code this client does not know");
-    LiveError error_message{*code, text(*object, "message", type), {}};
-    if (object->contains("dataset")) error_message.dataset = text(*object, "dataset", type);
+    const std::optional<Code> code = code_from_name(required_text(object, "code", type));
+    if (!code) invalid_answer("an error with a code this client does not know");
+    LiveError error_message{*code, required_text(object, "message", type), {}};
+    error_message.dataset = optional_text(object, "dataset", type);
     return error_message;
   }
-  bad_answer(fmt::format("unknown live message type \"{}\"", type));
+  invalid_answer(fmt::format("unknown live message type \"{}\"", type));
 }
 
 }  // namespace cairn::protocol

@@ -1,37 +1,14 @@
 #include "protocol/sync_response.hpp"
 
-#include <fmt/format.h>
-
 #include <boost/json.hpp>
-#include <cairn/error.hpp>
 
 #include "foundation/json_text.hpp"
+#include "protocol/answer.hpp"
 
 namespace cairn::protocol {
 namespace json = boost::json;
 
 namespace {
-
-[[noreturn]] void invalid(const std::string& message) {
-  throw Error(ErrorCode::invalid_value, message);
-}
-
-const json::value& member(const json::object& object, std::string_view name,
-                          std::string_view what) {
-  const json::value* value = object.if_contains(name);
-  if (value == nullptr) invalid(fmt::format("{} has no \"{}\"", what, name));
-  return *value;
-}
-
-std::uint64_t cursor_member(const json::object& object, std::string_view what) {
-  const json::value& cursor = member(object, "cursor", what);
-  std::uint64_t value = 0;
-  const json::string* text = cursor.if_string();
-  if (text == nullptr || !parse_decimal(*text, value)) {
-    invalid(fmt::format("{}: \"cursor\" must be a string of digits", what));
-  }
-  return value;
-}
 
 json::array conflicts_to_json(const std::vector<ConflictResolution>& conflicts) {
   json::array array;
@@ -63,19 +40,20 @@ json::object feed_item_to_json(const FeedItem& item) {
 
 FeedItem feed_item_from_json(const json::value& value, ReplicaInterner& replicas) {
   const json::object* object = value.if_object();
-  if (object == nullptr) invalid("a feed item must be an object");
-  const json::value& store = member(*object, "store", "a feed item");
-  const json::value& key = member(*object, "key", "a feed item");
-  if (!store.is_string() || !key.is_string()) invalid("a feed item's store and key are strings");
+  if (object == nullptr) invalid_answer("a feed item must be an object");
+  const json::value& store = required_member(*object, "store", "a feed item");
+  const json::value& key = required_member(*object, "key", "a feed item");
+  if (!store.is_string() || !key.is_string())
+    invalid_answer("a feed item's store and key are strings");
   FeedItem item;
   item.store = store.get_string();
   item.key = key.get_string();
   if (const json::value* seq = object->if_contains("seq")) {
     const auto number = exact_integer<std::uint64_t>(*seq);
-    if (!number) invalid("a feed item's \"seq\" is a non-negative integer");
+    if (!number) invalid_answer("a feed item's \"seq\" is a non-negative integer");
     item.seq = *number;
   }
-  entry_meta_from_json(member(*object, "meta", "a feed item"), item.entry, replicas);
+  entry_meta_from_json(required_member(*object, "meta", "a feed item"), item.entry, replicas);
   if (const json::value* entry_value = object->if_contains("value")) {
     item.entry.value = *entry_value;
     item.entry.deleted = false;
@@ -104,50 +82,42 @@ json::object patch_response_to_json(const PatchResponse& response) {
 }
 
 PatchResponse decode_patch_response(std::string_view body) {
-  std::error_code error;
-  const json::value value = json::parse(body, error);
-  const json::object* object = error ? nullptr : value.if_object();
-  if (object == nullptr) invalid("the answer to a patch is not a JSON object");
-  return patch_response_from_json(*object);
+  return patch_response_from_json(parse_answer(body, "the answer to a patch"));
 }
 
-PatchResponse patch_response_from_json(const json::object& json) {
-  const json::object* object = &json;
+PatchResponse patch_response_from_json(const json::object& object) {
   const std::string_view what = "the answer to a patch";
   PatchResponse response;
-  if (const json::value* ack = object->if_contains("ack")) {
+  if (const json::value* ack = object.if_contains("ack")) {
     response.ack = exact_integer<std::uint64_t>(*ack);
-    if (!response.ack) invalid("\"ack\" must be a non-negative integer");
+    if (!response.ack) invalid_answer("\"ack\" must be a non-negative integer");
   }
-  if (const json::value* time = object->if_contains("serverTime")) {
+  if (const json::value* time = object.if_contains("serverTime")) {
     response.server_time = exact_integer<std::int64_t>(*time).value_or(0);  // informative only
   }
-  response.cursor = cursor_member(*object, what);
-  if (const json::value* changes = object->if_contains("changes")) {
+  response.cursor = cursor_member(object, what);
+  if (const json::value* changes = object.if_contains("changes")) {
     const json::array* items = changes->if_array();
-    if (items == nullptr) invalid("\"changes\" must be an array");
+    if (items == nullptr) invalid_answer("\"changes\" must be an array");
     FeedPage page;
     for (const auto& item : *items)
       page.changes.push_back(feed_item_from_json(item, page.replicas));
-    const json::value& more = member(*object, "hasMore", what);
-    if (!more.is_bool()) invalid("\"hasMore\" must be true or false");
+    const json::value& more = required_member(object, "hasMore", what);
+    if (!more.is_bool()) invalid_answer("\"hasMore\" must be true or false");
     page.has_more = more.get_bool();
     page.cursor = response.cursor;
     response.page = std::move(page);
   }
-  if (const json::value* conflicts = object->if_contains("conflictResolutions")) {
+  if (const json::value* conflicts = object.if_contains("conflictResolutions")) {
     const json::array* items = conflicts->if_array();
-    if (items == nullptr) invalid("\"conflictResolutions\" must be an array");
+    if (items == nullptr) invalid_answer("\"conflictResolutions\" must be an array");
     for (const auto& item : *items) {
       const json::object* conflict = item.if_object();
-      const auto text = [&](std::string_view name) {
-        const json::value* field = conflict ? conflict->if_contains(name) : nullptr;
-        if (field == nullptr || !field->is_string()) {
-          invalid("a conflict resolution needs string store, path and resolution");
-        }
-        return std::string(field->get_string());
-      };
-      response.conflicts.push_back({text("store"), text("path"), text("resolution")});
+      constexpr std::string_view kConflict = "a conflict resolution";
+      if (conflict == nullptr) invalid_answer("a conflict resolution must be an object");
+      response.conflicts.push_back({required_text(*conflict, "store", kConflict),
+                                    required_text(*conflict, "path", kConflict),
+                                    required_text(*conflict, "resolution", kConflict)});
     }
   }
   return response;
