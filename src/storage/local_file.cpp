@@ -152,8 +152,7 @@ LocalFile::LocalFile(const std::filesystem::path& path, bool read_only, bool cre
     throw Error(ErrorCode::io_error,
                 fmt::format("'{}' cannot be switched to WAL mode", path.string()));
   }
-  connection_.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
-                                                  : "PRAGMA synchronous = NORMAL");
+  connection_.set_durability(durability);
   if (created_) create_schema();
 }
 

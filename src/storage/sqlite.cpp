@@ -183,6 +183,11 @@ std::int64_t Connection::query_int(std::string_view sql) {
   return statement.step() ? statement.column_int(0) : 0;
 }
 
+void Connection::set_durability(Durability durability) {
+  exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                      : "PRAGMA synchronous = NORMAL");
+}
+
 TransactionGuard::TransactionGuard(Connection& connection, Kind kind) : connection_(connection) {
   connection_.exec(kind == Kind::immediate ? "BEGIN IMMEDIATE" : "BEGIN");
 }

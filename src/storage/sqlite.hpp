@@ -8,6 +8,7 @@
 // serializes access).
 #pragma once
 
+#include <cairn/durability.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -70,6 +71,9 @@ class Connection {
   Statement& cached(const std::string& sql);
   Statement prepare(std::string_view sql) { return Statement(db_, sql); }
   std::int64_t query_int(std::string_view sql);
+  // How hard each commit is pushed to the disk, for a connection in WAL mode: PRAGMA synchronous
+  // FULL or NORMAL (see cairn/durability.hpp).
+  void set_durability(Durability durability);
 
   sqlite3* handle() const { return db_; }
 

@@ -106,8 +106,7 @@ void create_schema(sqlite::Connection& db) {
 void configure(sqlite::Connection& db, Durability durability) {
   db.exec("PRAGMA busy_timeout = 10000");
   db.exec("PRAGMA journal_mode = WAL");
-  db.exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
-                                         : "PRAGMA synchronous = NORMAL");
+  db.set_durability(durability);
 }
 
 constexpr std::string_view kHistoryColumns =
