@@ -23,6 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (error || !value.is_object()) return 0;
   cairn::Limits limits;
   (void)protocol::request_writes(value.get_object());
+  try {
+    (void)protocol::request_dataset(value.get_object());
+  } catch (const protocol::Refusal&) {
+  }
   for (int form = 0; form < 2; ++form) {
     try {
       protocol::ReplicaInterner replicas;

@@ -66,7 +66,7 @@ void check_client_id(std::string_view id) {
 SyncRequest common(const json::object& body, ReplicaInterner& replicas,
                    const std::string& replica_for_anonymous, const std::string** replica) {
   SyncRequest request;
-  request.dataset = text_member(body, "dataset");
+  request.dataset = request_dataset(body);
   request.client_id = text_member(body, "clientId");
   if (body.contains("clientId")) check_client_id(request.client_id);
   if (const json::value* cursor = body.if_contains("cursor")) {
@@ -140,6 +140,10 @@ bool request_writes(const json::object& body) {
     }
   }
   return false;
+}
+
+std::string request_dataset(const json::object& body) {
+  return text_member(body, "dataset");
 }
 
 std::string encode_patch_request(const PatchRequest& request) {

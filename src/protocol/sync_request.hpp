@@ -28,6 +28,9 @@ struct SyncRequest {
 bool is_reserved_member(std::string_view name);
 // Whether a request body writes anything (and so needs the editor role), before it is decoded.
 bool request_writes(const boost::json::object& body);
+// The dataset a request body names (empty: the caller's personal one), before it is decoded;
+// Refusal(invalid_request) when "dataset" is not a string.
+std::string request_dataset(const boost::json::object& body);
 
 // `replica_for_anonymous` stamps changes when the request has no clientId.
 // Both take the entries' values out of `body` rather than copy them.

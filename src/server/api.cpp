@@ -206,12 +206,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     if (method != "POST") method_not_allowed("POST");
     const Caller caller = authenticated();
     json::object body = parse_body(request);
-    std::string dataset_id;
-    if (const json::value* dataset = body.if_contains("dataset")) {
-      if (!dataset->is_string())
-        throw Refusal(Code::invalid_request, "\"dataset\" must be a string");
-      dataset_id = dataset->get_string();
-    }
+    const std::string dataset_id = protocol::request_dataset(body);
     const Role needed = protocol::request_writes(body) ? Role::editor : Role::viewer;
     const SyncService::Authorizer authorize = [&](StorageTransaction& tx) {
       return accounts_.authorize(tx, caller, dataset_id, needed);
