@@ -44,20 +44,23 @@ Session Accounts::issue(StorageTransaction& tx, const std::string& user_id, std:
   return session;
 }
 
-Session Accounts::create_guest() {
-  const std::int64_t now = sync_.now_ms();
-  auto tx = storage_.begin(true);
-  const std::string user_id = "u" + random_id();
-  tx->insert_user({user_id, "guest", "", "", now});
-  const DatasetRow dataset{"d" + random_id(), "personal", user_id, true, now, 0};
+// A new user with a personal dataset seeded from the profile template, committed in `tx`; the
+// seeded dataset's feed position is announced once the commit is durable.
+Session Accounts::create_user(std::unique_ptr<StorageTransaction> tx, const UserRow& user) {
+  tx->insert_user(user);
+  const DatasetRow dataset{"d" + random_id(), "personal", user.id, true, user.created_ms, 0};
   tx->insert_dataset(dataset);
-  tx->set_member(dataset.id, user_id, Role::owner);
-  const std::uint64_t seeded = sync_.seed_profile(*tx, dataset.id, user_id);
-  Session session = issue(*tx, user_id, now);
+  tx->set_member(dataset.id, user.id, Role::owner);
+  const std::uint64_t seeded = sync_.seed_profile(*tx, dataset.id, user.id);
+  Session session = issue(*tx, user.id, user.created_ms);
   session.created = true;
   tx->commit();
   if (seeded != 0) sync_.announce(dataset.id, seeded);
   return session;
+}
+
+Session Accounts::create_guest() {
+  return create_user(storage_.begin(true), {"u" + random_id(), "guest", "", "", sync_.now_ms()});
 }
 
 Session Accounts::sign_in_with_google(std::string_view id_token,
@@ -87,21 +90,11 @@ Session Accounts::sign_in_with_google(std::string_view id_token,
       return session;
     }
   }
-  if (existing) {
-    session = issue(*tx, existing->id, now);
-  } else {
-    const std::string user_id = "u" + random_id();
-    tx->insert_user({user_id, "google", identity.subject, identity.email, now});
-    const DatasetRow dataset{"d" + random_id(), "personal", user_id, true, now, 0};
-    tx->insert_dataset(dataset);
-    tx->set_member(dataset.id, user_id, Role::owner);
-    const std::uint64_t seeded = sync_.seed_profile(*tx, dataset.id, user_id);
-    session = issue(*tx, user_id, now);
-    session.created = true;
-    tx->commit();
-    if (seeded != 0) sync_.announce(dataset.id, seeded);
-    return session;
+  if (!existing) {
+    return create_user(std::move(tx),
+                       {"u" + random_id(), "google", identity.subject, identity.email, now});
   }
+  session = issue(*tx, existing->id, now);
   tx->commit();
   return session;
 }

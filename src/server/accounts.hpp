@@ -72,6 +72,7 @@ class Accounts {
   void remove_member(const Caller& caller, std::string_view dataset_id, std::string_view user_id);
 
  private:
+  Session create_user(std::unique_ptr<StorageTransaction> tx, const UserRow& user);
   Session issue(StorageTransaction& tx, const std::string& user_id, std::int64_t now_ms);
 
   // Tokens checked in the last few seconds, so that a busy client's requests skip the lookup.
