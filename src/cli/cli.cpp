@@ -105,21 +105,21 @@ void get(const std::string& path, const std::string& store, const std::string& k
   out << (as_json ? json_text(entry_json(db, store, key)) : pretty_json(*value)) << '\n';
 }
 
-// The stores a database file declares; none when there is no file.
+// Whether `path` holds a database: an empty file holds none, as Database::open sees it.
+bool database_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0;
+}
+
+// The stores a database file declares; none when there is no database.
 std::vector<StoreSchema> existing_stores(const std::string& path) {
   std::vector<StoreSchema> declared;
-  std::error_code missing;
-  if (std::filesystem::exists(path, missing)) {
+  if (database_exists(path)) {
     Database existing = Database::open(path, read_only_options());
     for (const auto& info : existing.stores())
       declared.push_back(info.schema);
   }
   return declared;
-}
-
-bool database_exists(const std::string& path) {
-  std::error_code error;
-  return std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0;
 }
 
 // Creates a database that declares the schema file's stores (none without one).
