@@ -9,6 +9,7 @@
 
 #include "support/api_client.hpp"
 #include "support/in_process_cairnd.hpp"
+#include "support/sync_bodies.hpp"
 #include "support/temp_dir.hpp"
 
 namespace cairn::test {
@@ -16,11 +17,8 @@ namespace {
 namespace json = boost::json;
 
 json::object one_change() {
-  return json::object{
-      {"clientId", "phone"},
-      {"changes",
-       json::array{json::object{
-           {"seq", 1}, {"store", "journal"}, {"key", "k"}, {"op", "put"}, {"value", "v"}}}}};
+  return json::object{{"clientId", "phone"},
+                      {"changes", json::array{change(1, "journal", "k", "put", {{"value", "v"}})}}};
 }
 
 TEST(ServerThreads, ARequestHeldInItsHandlerDoesNotHoldUpOtherConnections) {

@@ -7,6 +7,7 @@
 
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
+#include "support/sync_bodies.hpp"
 
 namespace cairn::test {
 namespace {
@@ -29,16 +30,6 @@ class SyncApiTest : public ::testing::Test {
         dir_ / "data", std::vector<std::string>{"--schema", (dir_ / "schema.json").string()});
   }
   std::uint16_t port() const { return cairnd_->port(); }
-
-  // A change in Cairn's form.
-  static json::object change(std::uint64_t seq, std::string_view store, std::string_view key,
-                             std::string_view op, json::object payload, std::string_view hlc = "") {
-    json::object c{{"seq", seq}, {"store", store}, {"key", key}, {"op", op}};
-    for (auto& [name, value] : payload)
-      c[name] = value;
-    if (!hlc.empty()) c["hlc"] = hlc;
-    return c;
-  }
 
   TempDir dir_;
   std::unique_ptr<Cairnd> cairnd_;

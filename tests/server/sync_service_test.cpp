@@ -11,6 +11,7 @@
 #include "server/accounts.hpp"
 #include "server/storage/storage_factory.hpp"
 #include "support/manual_clock.hpp"
+#include "support/sync_bodies.hpp"
 #include "support/temp_dir.hpp"
 
 namespace cairn::test {
@@ -70,13 +71,8 @@ class SyncServiceTest : public ::testing::Test {
   // A numbered put of {"n": n} to journal/key.
   static json::object put(std::uint64_t seq, const std::string& key, int n,
                           std::optional<Timestamp> hlc = std::nullopt) {
-    json::object change{{"seq", static_cast<std::int64_t>(seq)},
-                        {"store", "journal"},
-                        {"key", key},
-                        {"op", "put"},
-                        {"value", json::object{{"n", n}}}};
-    if (hlc) change["hlc"] = protocol::hlc_to_wire(*hlc);
-    return change;
+    return change(seq, "journal", key, "put", {{"value", json::object{{"n", n}}}},
+                  hlc ? protocol::hlc_to_wire(*hlc) : "");
   }
 
   static json::object request(json::array changes, std::string client = "phone") {
