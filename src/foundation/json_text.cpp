@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace cairn {
 namespace json = boost::json;
@@ -190,12 +191,15 @@ void append_json_text(std::string& out, const json::value& value) {
 namespace {
 
 // Writes into a buffer that keeps its capacity from call to call, then returns a copy of exactly
-// the right size: one allocation per text instead of one per doubling.
+// the right size: one allocation per text instead of one per doubling. A large text is handed
+// over instead of copied, so that no thread keeps the capacity of the largest text it wrote.
 template <class Write>
 std::string written(Write write) {
+  constexpr std::size_t kKeptBytes = 64 * 1024;
   thread_local std::string scratch;
   scratch.clear();
   write(scratch);
+  if (scratch.size() > kKeptBytes) return std::exchange(scratch, std::string());
   return scratch;
 }
 
