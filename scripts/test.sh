@@ -59,11 +59,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
-step "ThreadSanitizer build of the concurrency, sync client and in-process server tests"
+step "ThreadSanitizer build of the concurrency, sync client, in-process server and live channel tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build build/tsan --target concurrency_test sync_test sync_service_test
-for test in concurrency_test sync_test sync_service_test; do
+cmake --build build/tsan --target concurrency_test sync_test sync_service_test live_test
+for test in concurrency_test sync_test sync_service_test live_test; do
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build/tsan/tests/$test"
 done
 

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<Code, std::string_view>, 24> kNames{{
+constexpr std::array<std::pair<Code, std::string_view>, 25> kNames{{
     {Code::invalid_request, "invalid_request"},
     {Code::malformed_json, "malformed_json"},
     {Code::json_too_deep, "json_too_deep"},
@@ -36,6 +36,7 @@ constexpr std::array<std::pair<Code, std::string_view>, 24> kNames{{
     {Code::internal, "internal"},
     {Code::not_configured, "not_configured"},
     {Code::unavailable, "unavailable"},
+    {Code::upgrade_required, "upgrade_required"},
 }};
 
 }  // namespace

@@ -38,6 +38,7 @@ enum class Code {
   internal,            // a bug, reported in the server's log
   not_configured,      // a feature the server was not configured for (Google sign-in)
   unavailable,         // the server is busy or stopping; retry
+  upgrade_required,    // a WebSocket route asked for without the upgrade
 };
 
 // The stable snake_case name of a code, e.g. "cursor_expired"; and back.

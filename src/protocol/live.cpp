@@ -127,58 +127,80 @@ ClientMessage decode_client_message(std::string_view text, std::size_t max_depth
       fmt::format("unknown message type \"{}\" (subscribe, unsubscribe, presence, patch)", type));
 }
 
+namespace {
+
+json::object to_json(const SubscribedMessage& m) {
+  return json::object{{"type", "subscribed"},
+                      {"dataset", m.dataset},
+                      {"cursor", std::to_string(m.cursor)},
+                      {"connection", m.connection}};
+}
+
+json::object to_json(const ChangesMessage& m) {
+  json::array changes;
+  changes.reserve(m.page.changes.size());
+  for (const FeedItem& item : m.page.changes)
+    changes.push_back(feed_item_to_json(item));
+  return json::object{{"type", "changes"},
+                      {"dataset", m.dataset},
+                      {"changes", std::move(changes)},
+                      {"cursor", std::to_string(m.page.cursor)}};
+}
+
+json::object to_json(const PresenceUpdate& m) {
+  json::array peers;
+  for (const PresencePeer& peer : m.peers) {
+    peers.push_back(json::object{
+        {"connection", peer.connection}, {"userId", peer.user_id}, {"state", peer.state}});
+  }
+  json::array left;
+  for (const std::string& connection : m.left)
+    left.push_back(json::string(connection));
+  return json::object{{"type", "presence"},
+                      {"dataset", m.dataset},
+                      {"peers", std::move(peers)},
+                      {"left", std::move(left)}};
+}
+
+json::object to_json(const AckMessage& m) {
+  return json::object{{"type", "ack"}, {"id", m.id}, {"body", patch_response_to_json(m.body)}};
+}
+
+json::object to_json(const LiveError& m) {
+  json::object object{{"type", "error"}, {"code", code_name(m.code)}, {"message", m.message}};
+  if (!m.dataset.empty()) object["dataset"] = m.dataset;
+  if (m.id) object["id"] = *m.id;
+  return object;
+}
+
+}  // namespace
+
 std::string encode_server_message(const ServerMessage& message) {
-  return json_text(
-      std::visit(Overloaded{
-                     [](const SubscribedMessage& m) {
-                       return json::object{{"type", "subscribed"},
-                                           {"dataset", m.dataset},
-                                           {"cursor", std::to_string(m.cursor)}};
-                     },
-                     [](const ChangesMessage& m) {
-                       json::array changes;
-                       changes.reserve(m.page.changes.size());
-                       for (const FeedItem& item : m.page.changes)
-                         changes.push_back(feed_item_to_json(item));
-                       return json::object{{"type", "changes"},
-                                           {"dataset", m.dataset},
-                                           {"changes", std::move(changes)},
-                                           {"cursor", std::to_string(m.page.cursor)}};
-                     },
-                     [](const PresenceUpdate& m) {
-                       json::array peers;
-                       for (const PresencePeer& peer : m.peers) {
-                         peers.push_back(json::object{{"connection", peer.connection},
-                                                      {"userId", peer.user_id},
-                                                      {"state", peer.state}});
-                       }
-                       json::array left;
-                       for (const std::string& connection : m.left)
-                         left.push_back(json::string(connection));
-                       return json::object{{"type", "presence"},
-                                           {"dataset", m.dataset},
-                                           {"peers", std::move(peers)},
-                                           {"left", std::move(left)}};
-                     },
-                     [](const AckMessage& m) {
-                       return json::object{
-                           {"type", "ack"}, {"id", m.id}, {"body", patch_response_to_json(m.body)}};
-                     },
-                     [](const LiveError& m) {
-                       json::object object{
-                           {"type", "error"}, {"code", code_name(m.code)}, {"message", m.message}};
-                       if (!m.dataset.empty()) object["dataset"] = m.dataset;
-                       return object;
-                     },
-                 },
-                 message));
+  return json_text(std::visit([](const auto& m) { return to_json(m); }, message));
+}
+
+std::string encode_server_message(const SubscribedMessage& message) {
+  return json_text(to_json(message));
+}
+std::string encode_server_message(const ChangesMessage& message) {
+  return json_text(to_json(message));
+}
+std::string encode_server_message(const PresenceUpdate& message) {
+  return json_text(to_json(message));
+}
+std::string encode_server_message(const AckMessage& message) {
+  return json_text(to_json(message));
+}
+std::string encode_server_message(const LiveError& message) {
+  return json_text(to_json(message));
 }
 
 ServerMessage decode_server_message(std::string_view body) {
   const json::object object = parse_answer(body, "a live message");
   const std::string type = required_text(object, "type", "a live message");
   if (type == "subscribed") {
-    return SubscribedMessage{required_text(object, "dataset", type), cursor_member(object, type)};
+    return SubscribedMessage{required_text(object, "dataset", type), cursor_member(object, type),
+                             optional_text(object, "connection", type)};
   }
   if (type == "changes") {
     ChangesMessage message{required_text(object, "dataset", type), {}};
@@ -221,8 +243,12 @@ ServerMessage decode_server_message(std::string_view body) {
   if (type == "error") {
     const std::optional<Code> code = code_from_name(required_text(object, "code", type));
     if (!code) invalid_answer("an error with a code this client does not know");
-    LiveError error_message{*code, required_text(object, "message", type), {}};
+    LiveError error_message{*code, required_text(object, "message", type), {}, {}};
     error_message.dataset = optional_text(object, "dataset", type);
+    if (const json::value* id = object.if_contains("id")) {
+      error_message.id = exact_integer<std::uint64_t>(*id);
+      if (!error_message.id) invalid_answer("an error's \"id\" must be a non-negative integer");
+    }
     return error_message;
   }
   invalid_answer(fmt::format("unknown live message type \"{}\"", type));

@@ -10,11 +10,11 @@
 //   {"type":"presence","dataset"?,"state":{...}}   at most kMaxPresenceBytes of JSON
 //   {"type":"patch","id":N,"body":{...}}           the body of POST /api/sync/patch
 // Server -> client
-//   {"type":"subscribed","dataset","cursor"}
+//   {"type":"subscribed","dataset","cursor","connection"}
 //   {"type":"changes","dataset","changes":[...],"cursor"}   items as GET /api/sync/changes
 //   {"type":"presence","dataset","peers":[{"connection","userId","state"}],"left":[...]}
 //   {"type":"ack","id":N,"body":{...}}             the patch response
-//   {"type":"error","code","message","dataset"?}   the HTTP API's codes
+//   {"type":"error","code","message","dataset"?,"id"?}   the HTTP API's codes; id: a patch's
 //
 // Decoders take untrusted input. The client's messages: a frame that is not a JSON object throws
 // Refusal(malformed_json), an unknown type or bad members Refusal(invalid_request) — the
@@ -36,6 +36,11 @@
 namespace cairn::protocol {
 
 constexpr std::size_t kMaxPresenceBytes = 4096;  // a presence state, as JSON text
+
+// The channel's own close codes. Besides them, RFC 6455's: 1001 the server is shutting down,
+// 1003 a binary frame, 1007 invalid UTF-8, 1008 too many frames, 1009 a frame over the size limit.
+constexpr std::uint16_t kCloseUnauthorized = 4001;  // the token was revoked or expired
+constexpr std::uint16_t kCloseSlowConsumer = 4002;  // fell behind: reconnect, resume from cursor
 
 struct SubscribeMessage {
   std::string dataset;                  // empty: the caller's personal dataset
@@ -61,6 +66,7 @@ ClientMessage decode_client_message(std::string_view text, std::size_t max_depth
 struct SubscribedMessage {
   std::string dataset;
   std::uint64_t cursor = 0;
+  std::string connection;  // this connection's id, as its peers see it in presence
 };
 struct ChangesMessage {
   std::string dataset;
@@ -83,12 +89,19 @@ struct AckMessage {
 struct LiveError {
   Code code = Code::invalid_request;
   std::string message;
-  std::string dataset;  // empty when the error concerns no dataset
+  std::string dataset;              // empty when the error concerns no dataset
+  std::optional<std::uint64_t> id;  // the patch it answers, when it answers one
 };
 using ServerMessage =
     std::variant<SubscribedMessage, ChangesMessage, PresenceUpdate, AckMessage, LiveError>;
 
 std::string encode_server_message(const ServerMessage& message);
+// The same for each message alone (pages and acks move but do not copy into a ServerMessage).
+std::string encode_server_message(const SubscribedMessage& message);
+std::string encode_server_message(const ChangesMessage& message);
+std::string encode_server_message(const PresenceUpdate& message);
+std::string encode_server_message(const AckMessage& message);
+std::string encode_server_message(const LiveError& message);
 ServerMessage decode_server_message(std::string_view text);
 
 }  // namespace cairn::protocol

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "protocol/errors.hpp"
+#include "protocol/sync_request.hpp"
 #include "server/auth/tokens.hpp"
 #include "server/sync_service.hpp"
 
@@ -21,6 +22,14 @@ namespace {
 
 [[noreturn]] void dataset_not_found(std::string_view id) {
   throw Refusal(Code::not_found, fmt::format("there is no dataset '{}'", id));
+}
+
+// The token a request presents, if it is usable at `now`.
+TokenRow valid_token(const std::optional<TokenRow>& token, std::int64_t now) {
+  if (!token) unauthorized("the token is not known");
+  if (token->revoked) unauthorized("the token was revoked");
+  if (token->expires_ms <= now) unauthorized("the token has expired");
+  return *token;
 }
 
 protocol::DatasetMessage dataset_message(const DatasetRow& dataset, Role role) {
@@ -112,26 +121,30 @@ Caller Accounts::authenticate(std::string_view header) {
     auto cached = token_cache_.find(hash);
     if (cached != token_cache_.end() && now - cached->second.checked_ms < kTokenCacheTtl) {
       if (cached->second.expires_ms <= now) unauthorized("the token has expired");
-      return {cached->second.user_id, hash};
+      return {cached->second.user_id, hash, cached->second.expires_ms};
     }
   }
   auto tx = storage_.begin(false);
-  const std::optional<TokenRow> token = tx->token(hash);
-  if (!token) unauthorized("the token is not known");
-  if (token->revoked) unauthorized("the token was revoked");
-  if (token->expires_ms <= now) unauthorized("the token has expired");
+  const TokenRow token = valid_token(tx->token(hash), now);
   std::lock_guard lock(token_cache_mutex_);
   if (token_cache_.size() > 10'000) token_cache_.clear();
-  token_cache_[hash] = {token->user_id, token->expires_ms, now};
-  return {token->user_id, hash};
+  token_cache_[hash] = {token.user_id, token.expires_ms, now};
+  return {token.user_id, hash, token.expires_ms};
+}
+
+void Accounts::recheck(const Caller& caller) {
+  valid_token(storage_.begin(false)->token(caller.token_hash), sync_.now_ms());
 }
 
 void Accounts::logout(const Caller& caller) {
   auto tx = storage_.begin(true);
   tx->revoke_token(caller.token_hash);
   tx->commit();
-  std::lock_guard lock(token_cache_mutex_);
-  token_cache_.erase(caller.token_hash);
+  {
+    std::lock_guard lock(token_cache_mutex_);
+    token_cache_.erase(caller.token_hash);
+  }
+  if (revoke_listener_) revoke_listener_(caller.token_hash);
 }
 
 protocol::UserMessage Accounts::describe(const Caller& caller) {
@@ -160,6 +173,13 @@ DatasetRow Accounts::authorize(StorageTransaction& tx, const Caller& caller,
                                                role_name(*role), dataset->id, role_name(needed)));
   }
   return *dataset;
+}
+
+std::function<DatasetRow(StorageTransaction&)> Accounts::sync_authorizer(const Caller& caller,
+                                                                         const json::object& body) {
+  const Role needed = protocol::request_writes(body) ? Role::editor : Role::viewer;
+  return [this, caller, dataset_id = protocol::request_dataset(body),
+          needed](StorageTransaction& tx) { return authorize(tx, caller, dataset_id, needed); };
 }
 
 protocol::DatasetMessage Accounts::create_dataset(const Caller& caller, std::string_view name) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@ class SyncService;
 struct Caller {
   std::string user_id;
   std::string token_hash;
+  std::int64_t expires_ms = 0;  // when the token expires (ms since the epoch)
 };
 
 struct Session {
@@ -54,7 +56,14 @@ class Accounts {
   Session sign_in_with_google(std::string_view id_token, const std::optional<Caller>& guest);
   // Refusal unauthorized for a missing, unknown, expired or revoked token.
   Caller authenticate(std::string_view authorization_header);
+  // Checks a caller's token again in storage, past the cache (for connections that outlive
+  // requests): Refusal unauthorized when it has expired, been revoked or is gone.
+  void recheck(const Caller& caller);
   void logout(const Caller& caller);
+  // Called with a token's hash when logout revokes it (the live channel closes its connections).
+  void on_revoke(std::function<void(const std::string& token_hash)> listener) {
+    revoke_listener_ = std::move(listener);
+  }
   protocol::UserMessage describe(const Caller& caller);
 
   // The dataset a request names (its id, or the caller's personal one when empty), if the caller
@@ -64,6 +73,10 @@ class Accounts {
   // The same, inside a transaction the caller already holds (the sync endpoints' own).
   DatasetRow authorize(StorageTransaction& tx, const Caller& caller, std::string_view dataset_id,
                        Role needed);
+  // How a sync request (the body of POST /api/sync/full or /patch) is authorised inside its
+  // transaction: on the dataset it names, as editor when it writes and as viewer otherwise.
+  std::function<DatasetRow(StorageTransaction&)> sync_authorizer(const Caller& caller,
+                                                                 const boost::json::object& body);
 
   protocol::DatasetMessage create_dataset(const Caller& caller, std::string_view name);
   std::vector<protocol::DatasetMessage> list_datasets(const Caller& caller);
@@ -91,6 +104,7 @@ class Accounts {
   SyncService& sync_;
   std::chrono::seconds token_lifetime_;
   std::unique_ptr<GoogleIdTokenVerifier> google_;
+  std::function<void(const std::string&)> revoke_listener_;  // set before serving
 };
 
 }  // namespace cairn::server

@@ -108,15 +108,12 @@ HttpResponse Api::handle(const HttpRequest& request, std::string& route) {
   } catch (const Refusal& e) {
     return refusal_response(e);
   } catch (const Error& e) {
-    if (e.code() == ErrorCode::database_locked) {
-      return refusal_response(Code::unavailable, "the server is busy; retry");
+    const Refusal refusal = as_refusal(e);
+    if (refusal.code() == Code::internal) {
+      spdlog::error("request method={} target={} error={} {}", request.method,
+                    loggable_target(request.target), error_code_name(e.code()), e.what());
     }
-    if (e.code() == ErrorCode::invalid_value || e.code() == ErrorCode::invalid_argument) {
-      return refusal_response(Code::invalid_request, e.what());
-    }
-    spdlog::error("request method={} target={} error={} {}", request.method, request.target,
-                  error_code_name(e.code()), e.what());
-    return refusal_response(Code::internal, "internal error");
+    return refusal_response(refusal);
   }
 }
 
@@ -206,11 +203,7 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     if (method != "POST") method_not_allowed("POST");
     const Caller caller = authenticated();
     json::object body = parse_body(request);
-    const std::string dataset_id = protocol::request_dataset(body);
-    const Role needed = protocol::request_writes(body) ? Role::editor : Role::viewer;
-    const SyncService::Authorizer authorize = [&](StorageTransaction& tx) {
-      return accounts_.authorize(tx, caller, dataset_id, needed);
-    };
+    const SyncService::Authorizer authorize = accounts_.sync_authorizer(caller, body);
     return json_response(
         200, full ? protocol::encode_full_response(sync_.full(caller, authorize, body))
                   : protocol::encode_patch_response(sync_.patch(caller, authorize, body)));
@@ -229,6 +222,11 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
             sync_.changes(dataset, since == query.end() ? 0 : protocol::parse_cursor(since->second),
                           size_param(query, "limit", sync_.settings().page_size)),
             sync_.now_ms()));
+  }
+  if (is({"api", "live"})) {
+    route = "/api/live";
+    throw Refusal(Code::upgrade_required,
+                  "GET /api/live is a WebSocket: send the upgrade (see docs/protocol.md)");
   }
   if (is({"api", "history"})) {
     route = "/api/history";

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,5 +35,55 @@ struct HttpResponse {
 
 // Answers one request. Runs on one of the server's worker threads; may block briefly.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// A text frame on its way out. The same text may go to many connections (one push, fanned out).
+struct OutgoingFrame {
+  std::shared_ptr<const std::string> text;
+  // When the commit it pushes became durable, for the push-latency metric; empty for others.
+  std::optional<std::chrono::steady_clock::time_point> committed;
+  // Paced by its sender, which queues the next only once the queue has drained (when_drained):
+  // held to no bound, however large (a page of a backlog).
+  bool paced = false;
+};
+
+// The transport side of one WebSocket connection (RFC 6455). Thread-safe.
+class WebSocketPeer {
+ public:
+  virtual ~WebSocketPeer() = default;
+  // Queues a text frame. Frames go out in the order queued. When the frames queued and not yet
+  // written would exceed the connection's send-queue bound (paced frames aside), the frame is not
+  // queued and the connection is closed instead (close code kCloseSlowConsumer); returns false
+  // then, and once the connection is closing.
+  virtual bool send(OutgoingFrame frame) = 0;
+  // Runs `resume` once the send queue holds at most half its bound (at once if it does now), on
+  // a network thread: it must not block. Not run if the connection closes first.
+  virtual void when_drained(std::function<void()> resume) = 0;
+  // Bytes queued and not yet written.
+  virtual std::size_t queued_bytes() const = 0;
+  // Sends a close frame with `code` and `reason` after the frames already queued; later sends are
+  // dropped. A no-op once closing.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+// The application side of one WebSocket connection. Called on the handler pool, one call at a
+// time: the next frame is read only once on_text has returned.
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  virtual void on_text(std::string text) = 0;
+  // The connection is closed (by either side, or failed); no call follows.
+  virtual void on_close() = 0;
+};
+
+// What the application decides about a WebSocket upgrade request: a handler to accept it, or the
+// HTTP response that refuses it.
+struct WebSocketUpgrade {
+  std::shared_ptr<WebSocketHandler> handler;
+  HttpResponse refusal;  // when there is no handler
+};
+// Decides on a request to upgrade to a WebSocket; `peer` is the connection it would become (frames
+// sent before the handshake completes wait for it). Runs on the handler pool.
+using UpgradeHandler =
+    std::function<WebSocketUpgrade(const HttpRequest&, std::shared_ptr<WebSocketPeer> peer)>;
 
 }  // namespace cairn::server

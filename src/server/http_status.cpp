@@ -39,6 +39,8 @@ int http_status(protocol::Code code) noexcept {
       return 422;
     case Code::rate_limited:
       return 429;
+    case Code::upgrade_required:
+      return 426;
     case Code::headers_too_large:
       return 431;
     case Code::internal:
@@ -65,8 +67,42 @@ HttpResponse refusal_response(const protocol::Refusal& refusal) {
   return response;
 }
 
+protocol::Refusal as_refusal(const Error& error) {
+  using protocol::Code;
+  switch (error.code()) {
+    case ErrorCode::database_locked:
+      return {Code::unavailable, "the server is busy; retry"};
+    case ErrorCode::invalid_value:
+    case ErrorCode::invalid_argument:
+      return {Code::invalid_request, error.what()};
+    default:
+      return {Code::internal, "internal error"};
+  }
+}
+
 HttpResponse refusal_response(protocol::Code code, std::string_view message) {
   return refusal_response(protocol::Refusal(code, std::string(message)));
+}
+
+std::string loggable_target(std::string_view target) {
+  const std::size_t query = target.find('?');
+  if (query == std::string_view::npos) return std::string(target);
+  std::string result(target.substr(0, query + 1));
+  std::string_view rest = target.substr(query + 1);
+  // Parameter by parameter, so that no spelling of the query (a malformed one included) lets a
+  // token through: a parameter named "token" (or with a percent-encoded name, which may spell it)
+  // has its value withheld.
+  for (bool first = true; !rest.empty() || first; first = false) {
+    const std::size_t end = rest.find('&');
+    const std::string_view param = rest.substr(0, end);
+    if (!first) result += '&';
+    const std::string_view name = param.substr(0, param.find('='));
+    const bool secret = name == "token" || name.find('%') != std::string_view::npos;
+    result += secret ? std::string(name) + "=REDACTED" : std::string(param);
+    if (end == std::string_view::npos) break;
+    rest = rest.substr(end + 1);
+  }
+  return result;
 }
 
 }  // namespace cairn::server

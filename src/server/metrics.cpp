@@ -9,12 +9,36 @@ void Metrics::record_request(const std::string& route, int status,
   const double seconds = std::chrono::duration<double>(duration).count();
   std::lock_guard lock(mutex_);
   ++requests_[{route, status}];
-  Histogram& histogram = durations_[route];
+  durations_[route].record(seconds);
+}
+
+void Metrics::Histogram::record(double seconds) {
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++histogram.buckets[i];
+    if (seconds <= kBuckets[i]) ++buckets[i];
   }
-  ++histogram.count;
-  histogram.sum += seconds;
+  ++count;
+  sum += seconds;
+}
+
+// `labels` is empty or `name="value",` pairs each followed by a comma.
+void Metrics::Histogram::render(std::string& out, const std::string& name,
+                                const std::string& labels) const {
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, labels, kBuckets[i], buckets[i]);
+  }
+  out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n", name, labels, count);
+  const std::string plain = labels.empty() ? "" : "{" + labels.substr(0, labels.size() - 1) + "}";
+  out += fmt::format("{}_sum{} {}\n", name, plain, sum);
+  out += fmt::format("{}_count{} {}\n", name, plain, count);
+}
+
+void Metrics::live_frame_sent(std::size_t bytes,
+                              std::optional<std::chrono::nanoseconds> push_latency) {
+  live_messages_sent_.fetch_add(1);
+  live_bytes_sent_.fetch_add(bytes);
+  if (!push_latency) return;
+  std::lock_guard lock(mutex_);
+  push_latency_.record(std::chrono::duration<double>(*push_latency).count());
 }
 
 void Metrics::count_conflict(const std::string& resolution) {
@@ -34,18 +58,8 @@ std::string Metrics::render() const {
   out += "# HELP cairnd_http_request_duration_seconds Time to answer a request, by route.\n";
   out += "# TYPE cairnd_http_request_duration_seconds histogram\n";
   for (const auto& [route, histogram] : durations_) {
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      out +=
-          fmt::format("cairnd_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                      route, kBuckets[i], histogram.buckets[i]);
-    }
-    out +=
-        fmt::format("cairnd_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
-                    route, histogram.count);
-    out += fmt::format("cairnd_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", route,
-                       histogram.sum);
-    out += fmt::format("cairnd_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", route,
-                       histogram.count);
+    histogram.render(out, "cairnd_http_request_duration_seconds",
+                     fmt::format("route=\"{}\",", route));
   }
   out += "# HELP cairnd_open_connections Client connections open now.\n";
   out += "# TYPE cairnd_open_connections gauge\n";
@@ -60,6 +74,24 @@ std::string Metrics::render() const {
     out += fmt::format("cairnd_conflicts_total{{resolution=\"{}\"}} {}\n", resolution,
                        it == conflicts_.end() ? 0 : it->second);
   }
+  out += "# HELP cairnd_live_connections Live channel (WebSocket) connections open now.\n";
+  out += "# TYPE cairnd_live_connections gauge\n";
+  out += fmt::format("cairnd_live_connections {}\n", live_connections_.load());
+  out += "# HELP cairnd_live_subscriptions Dataset subscriptions on the live channel now.\n";
+  out += "# TYPE cairnd_live_subscriptions gauge\n";
+  out += fmt::format("cairnd_live_subscriptions {}\n", live_subscriptions_.load());
+  out += "# HELP cairnd_live_messages_sent_total Messages written to live connections.\n";
+  out += "# TYPE cairnd_live_messages_sent_total counter\n";
+  out += fmt::format("cairnd_live_messages_sent_total {}\n", live_messages_sent_.load());
+  out += "# HELP cairnd_live_bytes_sent_total Bytes of messages written to live connections.\n";
+  out += "# TYPE cairnd_live_bytes_sent_total counter\n";
+  out += fmt::format("cairnd_live_bytes_sent_total {}\n", live_bytes_sent_.load());
+  out += "# HELP cairnd_live_slow_consumers_total Live connections closed for falling behind.\n";
+  out += "# TYPE cairnd_live_slow_consumers_total counter\n";
+  out += fmt::format("cairnd_live_slow_consumers_total {}\n", live_slow_consumers_.load());
+  out += "# HELP cairnd_live_push_latency_seconds From a commit to its push's being written.\n";
+  out += "# TYPE cairnd_live_push_latency_seconds histogram\n";
+  push_latency_.render(out, "cairnd_live_push_latency_seconds", "");
   out += "# HELP cairnd_uptime_seconds Seconds since cairnd started.\n";
   out += "# TYPE cairnd_uptime_seconds gauge\n";
   out += fmt::format(

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,14 @@ class Metrics {
   void count_conflict(const std::string& resolution);
   void connection_closed() { open_connections_.fetch_sub(1); }
 
+  // The live channel (GET /api/live).
+  void live_connections(int delta) { live_connections_.fetch_add(delta); }
+  void live_subscriptions(int delta) { live_subscriptions_.fetch_add(delta); }
+  // A frame written to a live connection; `push_latency` when it pushed a commit (from the
+  // commit's being durable to the frame's being written).
+  void live_frame_sent(std::size_t bytes, std::optional<std::chrono::nanoseconds> push_latency);
+  void live_slow_consumer() { live_slow_consumers_.fetch_add(1); }
+
   std::string render() const;
 
  private:
@@ -32,6 +41,8 @@ class Metrics {
     std::array<std::uint64_t, kBuckets.size()> buckets{};
     std::uint64_t count = 0;
     double sum = 0;
+    void record(double seconds);
+    void render(std::string& out, const std::string& name, const std::string& labels) const;
   };
 
   mutable std::mutex mutex_;
@@ -40,6 +51,12 @@ class Metrics {
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::uint64_t> changes_applied_{0};
   std::map<std::string, std::uint64_t> conflicts_;  // resolution -> count
+  std::atomic<std::int64_t> live_connections_{0};
+  std::atomic<std::int64_t> live_subscriptions_{0};
+  std::atomic<std::uint64_t> live_messages_sent_{0};
+  std::atomic<std::uint64_t> live_bytes_sent_{0};
+  std::atomic<std::uint64_t> live_slow_consumers_{0};
+  Histogram push_latency_;  // under mutex_
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

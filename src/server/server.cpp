@@ -113,6 +113,7 @@ struct Server::Parts {
   std::unique_ptr<Accounts> accounts;
   std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<Api> api;
+  std::unique_ptr<LiveService> live;
 };
 
 Server::Server(ServerOptions options)
@@ -143,15 +144,36 @@ Server::Server(ServerOptions options)
   parts_->limiter = std::make_unique<RateLimiter>(options_.rate_limit, options_.rate_burst);
   parts_->api = std::make_unique<Api>(*parts_->accounts, *parts_->sync, *parts_->limiter,
                                       options_.max_json_depth);
+  LiveOptions live = options_.live;
+  live.max_json_depth = options_.max_json_depth;
+  parts_->live = std::make_unique<LiveService>(*parts_->accounts, *parts_->sync, feed_,
+                                               *parts_->limiter, metrics_, live);
+  parts_->accounts->on_revoke(
+      [live = parts_->live.get()](const std::string& token_hash) { live->revoke(token_hash); });
 
+  HttpObserver observer;
+  observer.connections = [this](int delta) {
+    delta > 0 ? metrics_.connection_opened() : metrics_.connection_closed();
+  };
+  observer.websockets = [this](int delta) { metrics_.live_connections(delta); };
+  observer.frame_sent = [this](const OutgoingFrame& frame) {
+    std::optional<std::chrono::nanoseconds> latency;
+    if (frame.committed) latency = std::chrono::steady_clock::now() - *frame.committed;
+    metrics_.live_frame_sent(frame.text->size(), latency);
+  };
+  observer.slow_consumer = [this] { metrics_.live_slow_consumer(); };
   http_ = std::make_unique<HttpServer>(
       options_.http, [this](const HttpRequest& request) { return handle(request); },
-      HttpObserver{[this](int delta) {
-        delta > 0 ? metrics_.connection_opened() : metrics_.connection_closed();
-      }});
+      [this](const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
+        return upgrade(request, std::move(peer));
+      },
+      std::move(observer));
 }
 
-Server::~Server() = default;
+// The live service goes first: its thread pushes to connections of the HTTP server.
+Server::~Server() {
+  parts_->live.reset();
+}
 
 std::uint16_t Server::port() const {
   return http_->port();
@@ -161,6 +183,21 @@ void Server::run() {
 }
 void Server::stop() {
   http_->stop();
+}
+
+WebSocketUpgrade Server::upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  WebSocketUpgrade decision;
+  if (path == "/api/live") {
+    decision = parts_->live->upgrade(request, std::move(peer));
+  } else {
+    decision.refusal =
+        refusal_response(protocol::Code::not_found, "no WebSocket route for " + path);
+  }
+  if (!decision.handler) metrics_.record_request("/api/live", decision.refusal.status, {});
+  spdlog::debug("upgrade route={} accepted={} remote={}", path, decision.handler != nullptr,
+                request.remote);
+  return decision;
 }
 
 HttpResponse Server::handle(const HttpRequest& request) {

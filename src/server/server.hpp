@@ -1,9 +1,9 @@
 // Server — cairnd: routes requests to handlers over an HttpServer and owns storage, accounts and
 // the sync service.
 //
-// GET /healthz and GET /metrics are answered here; everything under /api by Api (see
-// docs/protocol.md). Every error is answered as {"error": {"code": "...", "message": "..."}} with
-// a fitting status.
+// GET /healthz and GET /metrics are answered here; everything under /api by Api, but the live
+// channel's WebSocket (GET /api/live) by LiveService (see docs/protocol.md). Every error is
+// answered as {"error": {"code": "...", "message": "..."}} with a fitting status.
 #pragma once
 
 #include <cairn/clock.hpp>
@@ -14,13 +14,15 @@
 
 #include "server/change_feed.hpp"
 #include "server/http_server.hpp"
+#include "server/live_service.hpp"
 #include "server/metrics.hpp"
 #include "server/storage/storage_factory.hpp"
 
 namespace cairn::server {
 
 struct ServerOptions {
-  HttpServerOptions http;
+  HttpServerOptions http;  // its `websocket` member bounds the live channel's frames and queues
+  LiveOptions live;        // the live channel's connections and subscriptions
   StorageConfig storage;
   std::shared_ptr<Clock> clock = system_clock();  // tests inject a manual one
   std::filesystem::path schema_file;              // stores, versions, policies (optional)
@@ -53,6 +55,7 @@ class Server {
  private:
   struct Parts;
   HttpResponse handle(const HttpRequest& request);
+  WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer);
 
   ServerOptions options_;
   Metrics metrics_;

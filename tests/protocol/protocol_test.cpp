@@ -393,14 +393,14 @@ TEST(Live, ServerMessagesRoundTrip) {
   patched.conflicts.push_back({"journal", "k", "server-won"});
   // Pages and responses move, never copy (their stamps point into their own interner).
   std::vector<protocol::ServerMessage> messages;
-  messages.emplace_back(protocol::SubscribedMessage{"d1", 9});
+  messages.emplace_back(protocol::SubscribedMessage{"d1", 9, "c1"});
   messages.emplace_back(std::move(changes));
   messages.emplace_back(protocol::PresenceUpdate{
       "d1", {{"c1", "u1", j(R"({"device":"phone"})").as_object()}}, {"c0"}});
   messages.emplace_back(protocol::AckMessage{7, std::move(patched)});
-  messages.emplace_back(protocol::LiveError{Code::cursor_expired, "sync fully", "d1"});
+  messages.emplace_back(protocol::LiveError{Code::cursor_expired, "sync fully", "d1", 7});
   messages.emplace_back(
-      protocol::LiveError{Code::malformed_json, "a message must be one JSON object", ""});
+      protocol::LiveError{Code::malformed_json, "a message must be one JSON object", "", {}});
   for (const protocol::ServerMessage& message : messages) {
     const std::string text = protocol::encode_server_message(message);
     const protocol::ServerMessage back = protocol::decode_server_message(text);

@@ -1,0 +1,190 @@
+// The live channel's client on Boost.Beast (the second translation unit of libcairn with Beast).
+#include "net/websocket_client.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <cairn/version.hpp>
+#include <deque>
+
+namespace cairn::net {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct WebSocketClient::Impl {
+  std::chrono::milliseconds timeout;
+  asio::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buffer;
+  bool reading = false;
+  std::deque<std::string> received;
+  std::optional<WebSocketClosed> ended;  // once the read loop has failed
+  std::atomic<int> fd{-1};
+
+  // Runs the context until `done` or `limit` has passed; true when done.
+  template <class Done>
+  bool run_until(Done done, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      ioc.restart();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        ioc.poll();  // what is ready now, even with no time to wait
+        return done();
+      }
+      ioc.run_one_for(left);
+    }
+    return true;
+  }
+
+  void read() {
+    if (reading || ended) return;
+    reading = true;
+    ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+      reading = false;
+      if (ec) {
+        if (ec == websocket::error::closed) {
+          ended.emplace(ws.reason().code,
+                        std::string(ws.reason().reason.data(), ws.reason().reason.size()));
+        } else {
+          ended.emplace(0, ec.message());
+        }
+        return;
+      }
+      received.push_back(beast::buffers_to_string(buffer.data()));
+      buffer.consume(buffer.size());
+      read();
+    });
+  }
+
+  void write(const std::string& bytes, bool text) {
+    if (ended) throw *ended;
+    ws.text(text);
+    bool done = false;
+    beast::error_code result;
+    ws.async_write(asio::buffer(bytes), [&](beast::error_code ec, std::size_t) {
+      result = ec;
+      done = true;
+    });
+    if (!run_until([&] { return done; }, timeout)) {
+      abort();
+      run_until([&] { return done; }, std::chrono::seconds(1));
+      throw WebSocketClosed(0, "sending timed out");
+    }
+    if (result) throw ended ? *ended : WebSocketClosed(0, result.message());
+  }
+
+  void abort() {
+    const int socket = fd.exchange(-1);
+    if (socket >= 0) ::shutdown(socket, SHUT_RDWR);
+  }
+};
+
+WebSocketClient::WebSocketClient(const std::string& host, std::uint16_t port,
+                                 const std::string& target,
+                                 const std::map<std::string, std::string>& headers,
+                                 std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& impl = *impl_;
+  impl.timeout = timeout;
+  beast::error_code ec;
+  tcp::resolver resolver(impl.ioc);
+  const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) throw WebSocketRefused(0, "", "cannot resolve " + host + ": " + ec.message());
+  auto& stream = beast::get_lowest_layer(impl.ws);
+  stream.expires_after(timeout);
+  bool done = false;
+  stream.async_connect(endpoints, [&](beast::error_code error, const tcp::endpoint&) {
+    ec = error;
+    done = true;
+  });
+  impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
+  if (!done || ec) {
+    throw WebSocketRefused(0, "",
+                           "cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                               (done ? ec.message() : "timed out"));
+  }
+  stream.socket().set_option(tcp::no_delay(true), ec);
+  impl.fd = stream.socket().native_handle();
+  impl.ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& req) {
+    req.set(http::field::user_agent, "cairn/" + std::string(kVersion));
+    for (const auto& [name, value] : headers)
+      req.set(name, value);
+  }));
+  impl.ws.read_message_max(256 * 1024 * 1024);
+  websocket::response_type response;
+  done = false;
+  impl.ws.async_handshake(response, host + ":" + std::to_string(port), target,
+                          [&](beast::error_code error) {
+                            ec = error;
+                            done = true;
+                          });
+  impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
+  if (!done || ec) {
+    const int status = static_cast<int>(response.result_int());
+    throw WebSocketRefused(
+        ec == websocket::error::upgrade_declined ? status : 0, response.body(),
+        ec == websocket::error::upgrade_declined
+            ? "the server refused the upgrade with HTTP " + std::to_string(status) + ": " +
+                  response.body()
+            : "the WebSocket handshake failed: " + (done ? ec.message() : "timed out"));
+  }
+  stream.expires_never();
+  websocket::stream_base::timeout timeouts =
+      websocket::stream_base::timeout::suggested(beast::role_type::client);
+  impl.ws.set_option(timeouts);
+  impl.read();
+}
+
+WebSocketClient::~WebSocketClient() = default;
+
+void WebSocketClient::send(const std::string& text) {
+  impl_->write(text, true);
+}
+
+void WebSocketClient::send_binary(const std::string& bytes) {
+  impl_->write(bytes, false);
+}
+
+void WebSocketClient::ping() {
+  Impl& impl = *impl_;
+  if (impl.ended) throw *impl.ended;
+  bool done = false;
+  impl.ws.async_ping({}, [&](beast::error_code) { done = true; });
+  impl.run_until([&] { return done; }, impl.timeout);
+}
+
+std::optional<std::string> WebSocketClient::receive(std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  impl.read();
+  impl.run_until([&] { return !impl.received.empty() || impl.ended.has_value(); }, timeout);
+  if (!impl.received.empty()) {
+    std::string message = std::move(impl.received.front());
+    impl.received.pop_front();
+    return message;
+  }
+  if (impl.ended) throw *impl.ended;
+  return std::nullopt;
+}
+
+void WebSocketClient::close() {
+  Impl& impl = *impl_;
+  if (impl.ended) return;
+  bool done = false;
+  impl.ws.async_close(websocket::close_code::normal, [&](beast::error_code) { done = true; });
+  impl.run_until([&] { return done && !impl.reading; }, std::chrono::seconds(2));
+}
+
+void WebSocketClient::abort() {
+  impl_->abort();
+}
+
+}  // namespace cairn::net
