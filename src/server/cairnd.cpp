@@ -62,6 +62,9 @@ int cairnd_main(int argc, char** argv) {
   std::int64_t clock_skew_ms = options.max_clock_skew.count();
   std::int64_t idle_timeout_ms = options.http.idle_timeout.count();
   std::int64_t drain_timeout_ms = options.http.drain_timeout.count();
+  WebSocketOptions& live_frames = options.http.websocket;
+  std::int64_t live_ping_ms = live_frames.ping_interval.count();
+  std::int64_t live_token_check_ms = options.live.token_check_interval.count();
 
   std::vector<Setting> settings = {
       setting("--address", "address", "Address to listen on", options.http.address),
@@ -105,6 +108,30 @@ int cairnd_main(int argc, char** argv) {
               idle_timeout_ms),
       setting("--drain-timeout-ms", "drainTimeoutMs",
               "On shutdown, wait this long for requests in flight", drain_timeout_ms),
+      setting("--live-max-connections", "liveMaxConnections",
+              "Live channel connections in all (503 above)", options.live.max_connections),
+      setting("--live-max-connections-per-user", "liveMaxConnectionsPerUser",
+              "Live channel connections of one user (429 above)",
+              options.live.max_connections_per_user),
+      setting("--live-max-subscriptions", "liveMaxSubscriptions",
+              "Datasets one live connection may subscribe to",
+              options.live.max_subscriptions_per_connection),
+      setting("--live-max-message-bytes", "liveMaxMessageBytes",
+              "Largest live channel message (close 1009 above)", live_frames.max_message_bytes),
+      setting("--live-send-queue-bytes", "liveSendQueueBytes",
+              "Unsent bytes a live connection may hold before it is dropped as a slow consumer",
+              live_frames.send_queue_bytes),
+      setting("--live-messages-per-second", "liveMessagesPerSecond",
+              "Frames per second a live connection may send, pings included (close 1008 above)",
+              live_frames.messages_per_second),
+      setting("--live-message-burst", "liveMessageBurst", "Frames a live connection may burst",
+              live_frames.message_burst),
+      setting("--live-ping-interval-ms", "livePingIntervalMs",
+              "Ping a silent live connection after this long; drop it after twice this",
+              live_ping_ms),
+      setting("--live-token-check-ms", "liveTokenCheckMs",
+              "How often live connections' tokens are checked for expiry and revocation",
+              live_token_check_ms),
   };
   app.add_option("--config", config_file, "JSON config file (keys in docs/operations.md)");
   std::string restore_from;  // on the command line only: a config file must not restore each start
@@ -159,6 +186,8 @@ int cairnd_main(int argc, char** argv) {
   options.max_clock_skew = std::chrono::milliseconds(clock_skew_ms);
   options.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   options.http.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
+  live_frames.ping_interval = std::chrono::milliseconds(live_ping_ms);
+  options.live.token_check_interval = std::chrono::milliseconds(live_token_check_ms);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));
