@@ -7,7 +7,9 @@
 // server's changes since its cursor and merges them with the same rules as the server (local
 // changes not yet acknowledged are rebased on top); subscribers hear them with origin `remote`.
 //
-// When: right after local commits (debounced), periodically, and on sync_now(). Failures back off
+// When: right after local commits (debounced), periodically, and on sync_now(). While online it
+// also keeps a live connection (SyncOptions::live): the server pushes each change as it commits,
+// local writes go out over it at once, and devices see each other's presence. Failures back off
 // exponentially with full jitter into the `offline` state, probing until the server answers.
 // Entries written by an older schema are migrated on arrival; newer ones are translated down
 // through invertible steps, or held back on the server until the application upgrades.
@@ -19,6 +21,7 @@
 // thread and must not destroy the SyncClient. A SyncClient must not outlive its Database.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cairn/change.hpp>
 #include <cairn/database.hpp>
 #include <chrono>
@@ -26,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace cairn {
 
@@ -41,7 +45,12 @@ struct SyncOptions {
   std::chrono::milliseconds request_timeout{30'000};
   std::size_t batch_changes = 500;        // outbox records per request, at most
   std::size_t batch_bytes = 1024 * 1024;  // and about this many bytes
-  std::uint64_t jitter_seed = 0;          // 0: seeded from the system
+  // While online, keep a live connection to the server (GET /api/live): the dataset's changes
+  // arrive by push, the outbox drains over it with several batches in flight, and presence works.
+  // When it fails, syncing falls back to polling and the connection is tried again with backoff.
+  bool live = true;
+  std::size_t batches_in_flight = 8;  // on the live connection
+  std::uint64_t jitter_seed = 0;      // 0: seeded from the system
 };
 
 enum class SyncState {
@@ -62,6 +71,15 @@ struct SyncStatus {
   std::string user_id;
   std::string dataset;
   bool held_back = false;  // the server holds entries newer than this application's schema
+  bool live = false;       // connected to the live channel: changes arrive by push
+};
+
+// Another device (a live connection) present in the dataset, with the state it set
+// (SyncClient::set_presence): who, which device, what it is editing...
+struct Peer {
+  std::string connection;
+  std::string user_id;
+  boost::json::object state;
 };
 
 // What one sync moved.
@@ -102,6 +120,14 @@ class SyncClient {
   bool wait_until_synced(std::chrono::milliseconds timeout);
   SyncStatus status() const;
   Subscription subscribe(std::function<void(const SyncStatus&)> listener);
+
+  // Presence, over the live connection. This device's state in the dataset (a JSON object of at
+  // most 4 KiB), shown to the other devices present; kept and set again after every reconnect.
+  void set_presence(boost::json::object state);
+  // The other devices present in the dataset now (none while the live connection is down).
+  std::vector<Peer> peers() const;
+  // Called on the sync thread with all peers whenever one joins, leaves or changes its state.
+  Subscription subscribe_presence(std::function<void(const std::vector<Peer>&)> listener);
 
   // One complete sync on the calling thread, without a SyncClient (the `cairn sync` command).
   // Throws Error: io_error when the server cannot be reached, invalid_argument when it refuses.

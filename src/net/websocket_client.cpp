@@ -28,6 +28,7 @@ struct WebSocketClient::Impl {
   std::deque<std::string> received;
   std::optional<WebSocketClosed> ended;  // once the read loop has failed
   std::atomic<int> fd{-1};
+  std::atomic<bool> interrupted{false};
 
   // Runs the context until `done` or `limit` has passed; true when done.
   template <class Done>
@@ -165,7 +166,11 @@ void WebSocketClient::ping() {
 std::optional<std::string> WebSocketClient::receive(std::chrono::milliseconds timeout) {
   Impl& impl = *impl_;
   impl.read();
-  impl.run_until([&] { return !impl.received.empty() || impl.ended.has_value(); }, timeout);
+  impl.run_until(
+      [&] {
+        return !impl.received.empty() || impl.ended.has_value() || impl.interrupted.exchange(false);
+      },
+      timeout);
   if (!impl.received.empty()) {
     std::string message = std::move(impl.received.front());
     impl.received.pop_front();
@@ -185,6 +190,11 @@ void WebSocketClient::close() {
 
 void WebSocketClient::abort() {
   impl_->abort();
+}
+
+void WebSocketClient::interrupt() {
+  impl_->interrupted = true;
+  asio::post(impl_->ioc, [] {});  // wakes run_one_for, which checks again
 }
 
 }  // namespace cairn::net

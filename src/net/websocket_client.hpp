@@ -4,7 +4,7 @@
 // A read is always pending underneath, so that pings are answered and the server's messages are
 // taken in whenever the client runs (in send() or receive()); receive() hands them over in order.
 // Between calls nothing is read: the server's frames wait in the socket.
-// Not thread-safe: one thread uses a client at a time (abort() excepted).
+// Not thread-safe: one thread uses a client at a time (abort() and interrupt() excepted).
 #pragma once
 
 #include <chrono>
@@ -66,6 +66,9 @@ class WebSocketClient {
   void close();
   // From another thread: drops the connection; the call in progress returns or throws at once.
   void abort();
+  // From another thread: a receive() in progress (or the next one) returns at once, with what has
+  // arrived or nullopt.
+  void interrupt();
 
  private:
   struct Impl;

@@ -146,15 +146,19 @@ std::string request_dataset(const json::object& body) {
   return text_member(body, "dataset");
 }
 
-std::string encode_patch_request(const PatchRequest& request) {
+json::object patch_request_to_json(const PatchRequest& request) {
   json::array changes;
   changes.reserve(request.changes.size());
   for (const WireChange& change : request.changes)
     changes.push_back(change_to_json(change));
-  return json_text(json::object{{"clientId", request.client_id},
-                                {"dataset", request.dataset},
-                                {"cursor", request.cursor},
-                                {"changes", std::move(changes)}});
+  json::object object{{"clientId", request.client_id}, {"dataset", request.dataset}};
+  if (!request.cursor.empty()) object["cursor"] = request.cursor;
+  object["changes"] = std::move(changes);
+  return object;
+}
+
+std::string encode_patch_request(const PatchRequest& request) {
+  return json_text(patch_request_to_json(request));
 }
 
 std::size_t encoded_size(const WireChange& change) {

@@ -50,6 +50,8 @@ struct PatchRequest {
   std::vector<WireChange> changes;
 };
 std::string encode_patch_request(const PatchRequest& request);
+// The same as an object, for the live channel's "patch" message; without "cursor" when empty.
+boost::json::object patch_request_to_json(const PatchRequest& request);
 // The bytes a change adds to a patch request (for batching by size).
 std::size_t encoded_size(const WireChange& change);
 

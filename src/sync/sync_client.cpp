@@ -1,4 +1,6 @@
 // SyncClient: the background thread that decides when to sync (see cairn/sync.hpp).
+#include <atomic>
+#include <boost/json.hpp>
 #include <cairn/sync.hpp>
 #include <condition_variable>
 #include <mutex>
@@ -6,9 +8,11 @@
 #include <thread>
 
 #include "store/store_engine.hpp"
+#include "sync/live_link.hpp"
 #include "sync/sync_engine.hpp"
 
 namespace cairn {
+namespace json = boost::json;
 
 std::string_view sync_state_name(SyncState state) noexcept {
   switch (state) {
@@ -26,7 +30,7 @@ std::string_view sync_state_name(SyncState state) noexcept {
 
 namespace {
 
-SyncStatus status_from(StoreEngine& db, SyncState state) {
+SyncStatus status_from(StoreEngine& db, SyncState state, bool live = false) {
   const LocalFile::SyncState stored = db.sync_state();
   return {state,
           db.pending_count(),
@@ -35,7 +39,8 @@ SyncStatus status_from(StoreEngine& db, SyncState state) {
           stored.last_error,
           stored.user_id,
           stored.dataset,
-          stored.held_back};
+          stored.held_back,
+          live};
 }
 
 }  // namespace
@@ -54,6 +59,7 @@ class SyncClient::Impl {
     local_ = db.subscribe([this](const ChangeSet& changes) {
       if (changes.origin != Origin::local) return;
       std::lock_guard lock(mutex_);
+      if (link_ != nullptr) return link_->interrupt();  // goes out over the live connection now
       if (status_.state == SyncState::offline) return;
       next_run_ = std::min(next_run_, Clock::now() + options_.debounce);
       wake_.notify_all();
@@ -66,6 +72,7 @@ class SyncClient::Impl {
       std::lock_guard lock(mutex_);
       stopping_ = true;
       wake_.notify_all();
+      if (link_ != nullptr) link_->interrupt();
     }
     engine_.abort();
     thread_.join();
@@ -77,6 +84,7 @@ class SyncClient::Impl {
     full_requested_ = full_requested_ || full;
     next_run_ = Clock::now();
     wake_.notify_all();
+    if (link_ != nullptr) link_->interrupt();
   }
 
   bool wait_until_synced(std::chrono::milliseconds timeout) {
@@ -85,6 +93,7 @@ class SyncClient::Impl {
     const std::uint64_t seen = successes_;
     next_run_ = Clock::now();
     wake_.notify_all();
+    if (link_ != nullptr) link_->interrupt();
     return done_.wait_until(lock, deadline, [&] {
       return successes_ > seen && store_.pending_count() == 0 && !running_;
     });
@@ -95,6 +104,28 @@ class SyncClient::Impl {
     SyncStatus status = status_;
     status.pending = store_.pending_count();
     return status;
+  }
+
+  void set_presence(json::object state) {
+    std::lock_guard lock(mutex_);
+    presence_ = std::move(state);
+    presence_dirty_ = true;
+    if (link_ != nullptr) link_->interrupt();
+  }
+
+  std::vector<Peer> peers() const {
+    std::lock_guard lock(mutex_);
+    return peers_;
+  }
+
+  Subscription subscribe_presence(std::function<void(const std::vector<Peer>&)> listener) {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t id = ++next_listener_;
+    presence_listeners_.emplace_back(id, std::move(listener));
+    return Subscription([this, id] {
+      std::lock_guard lock(mutex_);
+      std::erase_if(presence_listeners_, [&](const auto& l) { return l.first == id; });
+    });
   }
 
   Subscription subscribe(std::function<void(const SyncStatus&)> listener) {
@@ -111,18 +142,27 @@ class SyncClient::Impl {
   void loop() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+      if (link_ != nullptr && !full_requested_) {
+        lock.unlock();
+        serve_live();
+        lock.lock();
+        continue;
+      }
+      if (link_ != nullptr) close_link(lock);  // a full sync goes over HTTP
       wake_.wait_until(lock, next_run_, [&] { return stopping_ || Clock::now() >= next_run_; });
       if (stopping_) break;
       if (Clock::now() < next_run_) continue;
       next_run_ = Clock::time_point::max();
       running_ = true;
       const bool full = std::exchange(full_requested_, false);
+      // When the live connection comes next, the outbox goes out over it, batches in flight.
+      const bool live_next = options_.live && Clock::now() >= next_link_attempt_;
       lock.unlock();
       publish(SyncState::syncing);
       SyncState outcome = SyncState::idle;
       Clock::duration delay = options_.interval;
       try {
-        engine_.run(full);
+        engine_.run(full, /*send=*/!live_next);
         failures_ = 0;
       } catch (const SyncFailure& failure) {
         if (full) {
@@ -131,13 +171,7 @@ class SyncClient::Impl {
         }
         if (failure.retryable) {
           outcome = SyncState::offline;
-          // Full jitter: anywhere up to the exponential bound, so that many clients coming back
-          // at once do not stampede the server.
-          const auto bound =
-              std::min<std::int64_t>(options_.backoff_cap.count(),
-                                     options_.backoff_base.count() << std::min(failures_++, 20));
-          delay = std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(
-              0, std::max<std::int64_t>(bound, 1))(random_));
+          delay = backoff(failures_);
           if (failure.retry_after_seconds > 0) {
             delay =
                 std::max<Clock::duration>(delay, std::chrono::seconds(failure.retry_after_seconds));
@@ -145,6 +179,9 @@ class SyncClient::Impl {
         } else {
           outcome = SyncState::error;
         }
+      }
+      if (outcome == SyncState::idle && live_next && !open_link()) {
+        delay = Clock::duration::zero();  // polling it is: the outbox goes out over HTTP now
       }
       publish(outcome);
       lock.lock();
@@ -157,10 +194,100 @@ class SyncClient::Impl {
       }
       done_.notify_all();
     }
+    if (link_ != nullptr) close_link(lock);
+  }
+
+  // Full jitter: anywhere up to the exponential bound, so that many clients coming back at once
+  // do not stampede the server.
+  Clock::duration backoff(int& failures) {
+    const auto bound = std::min<std::int64_t>(
+        options_.backoff_cap.count(), options_.backoff_base.count() << std::min(failures++, 20));
+    return std::chrono::milliseconds(
+        std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(bound, 1))(random_));
+  }
+
+  // After a successful HTTP sync, on the sync thread: opens the live connection. When it cannot,
+  // it is tried again after a backoff, and syncing polls meanwhile; false then.
+  bool open_link() {
+    std::unique_ptr<LiveLink> link;
+    try {
+      link = engine_.open_live();
+    } catch (const SyncFailure&) {
+      next_link_attempt_ = Clock::now() + backoff(link_failures_);
+      return false;
+    }
+    std::lock_guard lock(mutex_);
+    link_ = std::move(link);
+    presence_dirty_ = presence_.has_value();
+    live_ = true;
+    return true;
+  }
+
+  // Drops the live connection: peers are gone until it is back.
+  void close_link(std::unique_lock<std::mutex>& lock) {
+    std::unique_ptr<LiveLink> link = std::move(link_);
+    live_ = false;
+    const bool had_peers = !peers_.empty();
+    peers_.clear();
+    lock.unlock();
+    link.reset();
+    if (had_peers) publish_peers({});
+    lock.lock();
+  }
+
+  // One turn of the live connection, on the sync thread.
+  void serve_live() {
+    std::optional<json::object> presence;
+    {
+      std::lock_guard lock(mutex_);
+      if (presence_dirty_) presence = presence_;
+      presence_dirty_ = false;
+    }
+    if (presence) link_->set_presence(*presence);
+    SyncReport report;
+    try {
+      link_->pump(std::chrono::seconds(1), report);
+    } catch (const SyncFailure& failure) {
+      {
+        std::unique_lock lock(mutex_);
+        close_link(lock);
+        // Polling takes over at once (it settles what the link could not), and the link is
+        // tried again after a backoff.
+        next_run_ = Clock::now();
+        next_link_attempt_ = Clock::now() + backoff(link_failures_);
+      }
+      publish(failure.retryable ? SyncState::syncing : SyncState::error);
+      return;
+    }
+    link_failures_ = 0;
+    if (link_->take_peers_changed()) publish_peers(link_->peers());
+    if (report.acknowledged > 0 || report.applied > 0 || report.sent > 0) publish(SyncState::idle);
+    if (link_->settled()) {
+      std::lock_guard lock(mutex_);
+      ++successes_;
+      done_.notify_all();
+    }
+  }
+
+  void publish_peers(const std::vector<Peer>& peers) {
+    std::vector<std::function<void(const std::vector<Peer>&)>> listeners;
+    {
+      std::lock_guard lock(mutex_);
+      peers_ = peers;
+      for (const auto& [id, listener] : presence_listeners_)
+        listeners.push_back(listener);
+    }
+    for (const auto& listener : listeners) {
+      try {
+        listener(peers);
+      } catch (...) {
+        // A listener's failure must not stop syncing.
+      }
+    }
   }
 
   void publish(SyncState state) {
-    SyncStatus status = status_from(store_, state);
+    SyncStatus status = status_from(store_, state, live_);
     std::vector<std::function<void(const SyncStatus&)>> listeners;
     {
       std::lock_guard lock(mutex_);
@@ -188,10 +315,21 @@ class SyncClient::Impl {
   bool running_ = false;
   bool full_requested_ = false;
   int failures_ = 0;
+  int link_failures_ = 0;
+  Clock::time_point next_link_attempt_;
   std::uint64_t successes_ = 0;
   SyncStatus status_;
   std::uint64_t next_listener_ = 0;
   std::vector<std::pair<std::uint64_t, std::function<void(const SyncStatus&)>>> listeners_;
+  // The live connection: replaced only by the sync thread, under mutex_ (other threads interrupt
+  // it under mutex_); used by the sync thread alone.
+  std::unique_ptr<LiveLink> link_;
+  std::atomic<bool> live_{false};
+  std::optional<json::object> presence_;  // this device's, as the application set it
+  bool presence_dirty_ = false;
+  std::vector<Peer> peers_;
+  std::vector<std::pair<std::uint64_t, std::function<void(const std::vector<Peer>&)>>>
+      presence_listeners_;
   Subscription local_;
   std::thread thread_;
 };
@@ -224,6 +362,19 @@ SyncStatus SyncClient::status() const {
 
 Subscription SyncClient::subscribe(std::function<void(const SyncStatus&)> listener) {
   return impl_->subscribe(std::move(listener));
+}
+
+void SyncClient::set_presence(boost::json::object state) {
+  impl_->set_presence(std::move(state));
+}
+
+std::vector<Peer> SyncClient::peers() const {
+  return impl_->peers();
+}
+
+Subscription SyncClient::subscribe_presence(
+    std::function<void(const std::vector<Peer>&)> listener) {
+  return impl_->subscribe_presence(std::move(listener));
 }
 
 SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options, bool full) {

@@ -9,6 +9,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_response.hpp"
+#include "sync/live_link.hpp"
 
 namespace cairn {
 namespace json = boost::json;
@@ -48,6 +49,24 @@ SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
 }
 
 }  // namespace
+
+protocol::PatchRequest outbox_batch(StoreEngine& db, const SyncOptions& options,
+                                    std::uint64_t after_seq, protocol::ReplicaInterner& replicas,
+                                    const std::string& dataset, const std::string& cursor) {
+  protocol::PatchRequest request{db.replica_id(), dataset, cursor, {}};
+  const std::string* replica = replicas.intern(request.client_id);
+  std::size_t bytes = 0;
+  for (const OutboxRecord& record : db.outbox(after_seq, options.batch_changes)) {
+    protocol::WireChange change{
+        record.seq, record.store, record.key,
+        merge::change_from_payload(record.op, record.payload, {record.hlc, replica},
+                                   record.schema_version)};
+    bytes += protocol::encoded_size(change);
+    if (!request.changes.empty() && bytes > options.batch_bytes) break;
+    request.changes.push_back(std::move(change));
+  }
+  return request;
+}
 
 SyncEngine::SyncEngine(StoreEngine& db, SyncOptions options)
     : db_(db), options_(std::move(options)) {}
@@ -169,7 +188,22 @@ void SyncEngine::resend_own_writes(SyncReport& report) {
   report.resent = db_.requeue_own_writes();
 }
 
-SyncReport SyncEngine::run(bool full) {
+std::unique_ptr<LiveLink> SyncEngine::open_live() {
+  const LocalFile::SyncState state = db_.sync_state();
+  try {
+    auto socket = std::make_unique<net::WebSocketClient>(
+        host_, port_, base_path_ + "/api/live",
+        std::map<std::string, std::string>{{"Authorization", "Bearer " + state.token}},
+        options_.request_timeout);
+    return std::make_unique<LiveLink>(db_, options_, std::move(socket), state.dataset,
+                                      state.cursor);
+  } catch (const net::WebSocketRefused& refused) {
+    net::HttpResult result{refused.status(), refused.what(), refused.body(), {}};
+    throw failure_of(result, "opening the live channel");
+  }
+}
+
+SyncReport SyncEngine::run(bool full, bool send) {
   SyncReport report;
   LocalFile::SyncState state = db_.sync_state();
   if (full) state.cursor.clear();
@@ -178,20 +212,11 @@ SyncReport SyncEngine::run(bool full) {
     while (true) {
       // The next batch of the outbox, bounded by count and bytes. The replica id changes when the
       // database becomes a new replica.
-      protocol::PatchRequest request{
-          db_.replica_id(), state.dataset, state.cursor.empty() ? "0" : state.cursor, {}};
       protocol::ReplicaInterner replicas;
-      const std::string* replica = replicas.intern(request.client_id);
-      std::size_t bytes = 0;
-      for (const OutboxRecord& record : db_.outbox(0, options_.batch_changes)) {
-        protocol::WireChange change{
-            record.seq, record.store, record.key,
-            merge::change_from_payload(record.op, record.payload, {record.hlc, replica},
-                                       record.schema_version)};
-        bytes += protocol::encoded_size(change);
-        if (!request.changes.empty() && bytes > options_.batch_bytes) break;
-        request.changes.push_back(std::move(change));
-      }
+      const std::string cursor = state.cursor.empty() ? "0" : state.cursor;
+      const protocol::PatchRequest request =
+          send ? outbox_batch(db_, options_, 0, replicas, state.dataset, cursor)
+               : protocol::PatchRequest{db_.replica_id(), state.dataset, cursor, {}};
       const std::size_t sending = request.changes.size();
       const net::HttpResult result =
           call("POST", "/api/sync/patch", protocol::encode_patch_request(request), state.token);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cairn/sync.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -25,14 +26,27 @@ struct SyncFailure {
   ErrorCode code = ErrorCode::unavailable;  // what the application is told (SyncClient::sync_once)
 };
 
+// The next batch of the outbox after `after_seq`, bounded by SyncOptions' count and bytes, as a
+// patch request from this replica (its id changes when the database becomes a new replica).
+// The stamps point into `replicas`.
+protocol::PatchRequest outbox_batch(StoreEngine& db, const SyncOptions& options,
+                                    std::uint64_t after_seq, protocol::ReplicaInterner& replicas,
+                                    const std::string& dataset, const std::string& cursor);
+
+class LiveLink;
+
 class SyncEngine {
  public:
   SyncEngine(StoreEngine& db, SyncOptions options);
 
-  // Throws SyncFailure. With `full`, the change feed is read again from the beginning.
-  SyncReport run(bool full = false);
+  // Throws SyncFailure. With `full`, the change feed is read again from the beginning. Without
+  // `send`, the outbox stays (the live channel sends it next) and the feed is pulled.
+  SyncReport run(bool full = false, bool send = true);
   // Breaks off a request in flight from another thread (for a prompt shutdown).
   void abort();
+  // Opens the live channel to the server and dataset of the last successful run(), subscribed
+  // from its cursor. Throws SyncFailure.
+  std::unique_ptr<LiveLink> open_live();
 
  private:
   void configure(LocalFile::SyncState& state, SyncReport& report);

@@ -2,8 +2,10 @@
 // end-to-end scenarios and the client's own rules.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cairn/cairn.hpp>
+#include <condition_variable>
 #include <fstream>
 #include <thread>
 
@@ -576,6 +578,142 @@ TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {
   result = run({CAIRN_CLI_PATH, "sync", db});
   EXPECT_EQ(result.status, 1);
   EXPECT_NE(result.err.find("[unavailable]"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace cairn::test
+
+namespace cairn::test {
+namespace {
+
+// Waits for a condition that listeners announce (no polling): each announcement checks it again.
+class Announced {
+ public:
+  void announce() {
+    std::lock_guard lock(mutex_);
+    changed_.notify_all();
+  }
+  template <class F>
+  bool wait(F condition, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, condition);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+};
+
+// A device syncing live: no periodic polling, so what it learns of others comes by push.
+struct LiveDevice {
+  LiveDevice(Database database, SyncOptions options) : db(std::move(database)), sync(db, options) {
+    changes = db.subscribe([this](const ChangeSet& set) {
+      if (set.origin == Origin::remote) remote_changes += set.changes.size();
+      heard.announce();
+    });
+    status = sync.subscribe([this](const SyncStatus&) { heard.announce(); });
+    presence = sync.subscribe_presence([this](const std::vector<Peer>&) { heard.announce(); });
+  }
+  bool live() {
+    return heard.wait([&] { return sync.status().live; });
+  }
+
+  Database db;
+  SyncClient sync;
+  Announced heard;
+  std::atomic<std::size_t> remote_changes{0};
+  Subscription changes, status, presence;
+};
+
+TEST_F(SyncTest, ChangesArriveByPushAndDevicesSeeEachOthersPresence) {
+  SyncOptions polling_never = options();
+  polling_never.interval = std::chrono::hours(1);
+  std::optional<LiveDevice> laptop(std::in_place, open("laptop"), polling_never);
+  ASSERT_TRUE(laptop->sync.wait_until_synced(10s));
+  ASSERT_TRUE(laptop->live());
+  SyncOptions same_user = polling_never;
+  same_user.token = stored_token(laptop->db);
+  LiveDevice phone(open("phone"), same_user);
+  ASSERT_TRUE(phone.sync.wait_until_synced(10s));
+  ASSERT_TRUE(phone.live());
+
+  // A write on the laptop reaches the phone by push (it never polls), with origin remote.
+  laptop->db.put("journal", "2026/02/01/10:00", j(R"({"text":"pushed"})"));
+  ASSERT_TRUE(phone.heard.wait(
+      [&] { return phone.db.get("journal", "2026/02/01/10:00") == j(R"({"text":"pushed"})"); }));
+  EXPECT_GE(phone.remote_changes.load(), 1u);
+
+  // Presence: each sees the other's state, and the phone sees the laptop leave.
+  laptop->sync.set_presence(json::object{{"device", "laptop"}, {"editing", "journal/today"}});
+  ASSERT_TRUE(phone.heard.wait([&] {
+    const std::vector<Peer> peers = phone.sync.peers();
+    return peers.size() == 1 && peers[0].state.contains("editing");
+  }));
+  EXPECT_EQ(phone.sync.peers()[0].user_id, phone.sync.status().user_id);
+  laptop.reset();
+  EXPECT_TRUE(phone.heard.wait([&] { return phone.sync.peers().empty(); }));
+}
+
+TEST_F(SyncTest, WritesDrainOverTheLiveChannelWithSeveralBatchesInFlight) {
+  Database phone = open("phone");
+  SyncClient::sync_once(phone, options());  // a user, a dataset, a cursor
+  for (int batch = 0; batch < 10; ++batch) {
+    Transaction tx = phone.transaction();
+    for (int i = 0; i < 300; ++i) {
+      char key[16];
+      std::snprintf(key, sizeof key, "k%05d", batch * 300 + i);
+      tx.put("journal", key, json::value(i));
+    }
+    tx.commit();
+  }
+  SyncOptions small_batches = options();
+  small_batches.batch_changes = 100;  // 30 batches, 8 in flight at a time
+  LiveDevice device(std::move(phone), small_batches);
+  ASSERT_TRUE(device.sync.wait_until_synced(10s));
+  EXPECT_TRUE(device.sync.status().live);
+  ApiClient api(cairnd_->port(), stored_token(device.db));
+  std::size_t journal = 0;
+  std::string cursor = "0";
+  for (bool more = true; more;) {
+    const ApiResult page = api.get("/api/sync/changes?since=" + cursor);
+    for (const auto& item : page.at("changes").as_array())
+      journal += item.at("store") == "journal";
+    cursor = std::string(page.at("cursor").as_string());
+    more = page.at("hasMore").as_bool();
+  }
+  EXPECT_EQ(journal, 3000u);
+  // Each change applied once: the server's history holds one version of each.
+  EXPECT_EQ(api.get("/api/history?store=journal&key=k02999").at("versions").as_array().size(), 1u);
+}
+
+TEST_F(SyncTest, WhenTheLiveChannelFailsSyncingPollsAndTheChannelComesBack) {
+  SyncOptions fast_polling = options();
+  fast_polling.interval = 50ms;
+  LiveDevice laptop(open("laptop"), fast_polling);
+  ASSERT_TRUE(laptop.sync.wait_until_synced(10s));
+  ASSERT_TRUE(laptop.live());
+  proxy_->cut();  // every connection through the proxy drops, the live one included
+  ASSERT_TRUE(laptop.heard.wait([&] { return !laptop.sync.status().live; }));
+  laptop.db.put("journal", "k", j("1"));
+  ASSERT_TRUE(laptop.sync.wait_until_synced(10s));  // by polling or over a new channel
+  EXPECT_TRUE(laptop.heard.wait([&] { return laptop.sync.status().live; }));  // it came back
+}
+
+TEST_F(SyncTest, AServerThatRefusesTheLiveChannelIsPolled) {
+  Cairnd no_live(dir_ / "no-live", {"--live-max-connections", "0", "--rate-limit", "0"});
+  SyncOptions polling = options();
+  polling.server = "http://127.0.0.1:" + std::to_string(no_live.port());
+  polling.interval = 50ms;
+  LiveDevice laptop(open("laptop"), polling);
+  ASSERT_TRUE(laptop.sync.wait_until_synced(10s));
+  SyncOptions same_user = polling;
+  same_user.token = stored_token(laptop.db);
+  LiveDevice phone(open("phone"), same_user);
+  ASSERT_TRUE(phone.sync.wait_until_synced(10s));
+  laptop.db.put("journal", "k", j("1"));
+  ASSERT_TRUE(laptop.sync.wait_until_synced(10s));
+  EXPECT_TRUE(phone.heard.wait([&] { return phone.db.get("journal", "k") == j("1"); }));
+  EXPECT_FALSE(phone.sync.status().live);
 }
 
 }  // namespace
