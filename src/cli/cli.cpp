@@ -429,6 +429,21 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   sync_cmd->add_flag("--full", sync_arguments.full, "Pull the whole dataset again");
   add_json(sync_cmd);
 
+  WatchArguments watch_arguments;
+  auto* watch_cmd = app.add_subcommand(
+      "watch", "Sync live and print changes from other devices and their presence as they arrive");
+  add_path(watch_cmd);
+  watch_cmd->add_option("--server", sync_arguments.server,
+                        "Server URL, e.g. http://127.0.0.1:8787 (default: the one kept)");
+  watch_cmd->add_option("--token", sync_arguments.token, "Bearer token: watch as that user");
+  watch_cmd->add_option("--dataset", sync_arguments.dataset,
+                        "Dataset id (default: the user's personal dataset)");
+  watch_cmd->add_option("--presence", watch_arguments.presence,
+                        "This device's presence state, a JSON object, e.g. '{\"device\":\"cli\"}'");
+  watch_cmd->add_option("--count", watch_arguments.count,
+                        "Stop after this many lines (default: at Ctrl-C or SIGTERM)");
+  add_json(watch_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -450,6 +465,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*restore_cmd) restore(path, store, backup_id, as_json, out);
     if (*status_cmd) show_status(path, show_token, as_json, out);
     if (*sync_cmd) sync(path, sync_arguments, as_json, out);
+    if (*watch_cmd) watch(path, sync_arguments, watch_arguments, as_json, out);
 
   } catch (const NotFound& e) {
     err << "cairn: " << e.message << '\n';

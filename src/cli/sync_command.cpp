@@ -1,9 +1,11 @@
 #include "cli/sync_command.hpp"
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <boost/json.hpp>
 #include <cairn/cairn.hpp>
+#include <mutex>
 
 #include "cli/command.hpp"
 #include "foundation/json_text.hpp"
@@ -99,6 +101,90 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
         << db.replica_id() << '\n';
   }
   out << db.pending_count() << " pending\n";
+}
+
+void watch(const std::string& path, const SyncArguments& arguments, const WatchArguments& watch,
+           bool as_json, std::ostream& out) {
+  json::object presence;
+  if (!watch.presence.empty()) {
+    std::error_code error;
+    json::value parsed = json::parse(watch.presence, error);
+    if (error || !parsed.is_object()) {
+      throw Error(ErrorCode::invalid_argument, "--presence must be a JSON object");
+    }
+    presence = std::move(parsed.get_object());
+  }
+  // SIGINT and SIGTERM are taken by sigwait below: blocked here, before the sync thread starts,
+  // so that every thread leaves them to it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Database db = Database::open(path, writable_options());
+  SyncOptions options;
+  options.server = arguments.server;
+  options.token = arguments.token;
+  options.dataset = arguments.dataset;
+  std::mutex mutex;  // one line at a time
+  std::size_t lines = 0;
+  const auto print = [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    out << line << '\n';
+    out.flush();
+    if (watch.count != 0 && ++lines == watch.count) ::kill(::getpid(), SIGTERM);
+  };
+  Subscription changes = db.subscribe([&](const ChangeSet& set) {
+    if (set.origin != Origin::remote) return;
+    for (const Change& change : set.changes) {
+      if (as_json) {
+        json::object line{{"type", "change"}, {"store", change.store}, {"key", change.key}};
+        if (change.value) {
+          line["value"] = *change.value;
+        } else {
+          line["deleted"] = true;
+        }
+        print(json_text(line));
+      } else {
+        print(change.value ? fmt::format("change {}/{} {}", change.store, change.key,
+                                         json_text(*change.value))
+                           : fmt::format("delete {}/{}", change.store, change.key));
+      }
+    }
+  });
+  SyncClient sync(db, options);
+  if (!presence.empty()) sync.set_presence(presence);
+  std::vector<Peer> known;  // to say who joined, changed or left
+  Subscription peers = sync.subscribe_presence([&](const std::vector<Peer>& now) {
+    if (as_json) {
+      json::array list;
+      for (const Peer& peer : now) {
+        list.push_back(json::object{
+            {"connection", peer.connection}, {"userId", peer.user_id}, {"state", peer.state}});
+      }
+      print(json_text(json::object{{"type", "presence"}, {"peers", std::move(list)}}));
+      return;
+    }
+    for (const Peer& peer : now) {
+      const auto before = std::find_if(known.begin(), known.end(), [&](const Peer& p) {
+        return p.connection == peer.connection;
+      });
+      if (before == known.end() || before->state != peer.state) {
+        print(fmt::format("presence {} {} user {} {}", before == known.end() ? "joined" : "changed",
+                          peer.connection, peer.user_id, json_text(peer.state)));
+      }
+    }
+    for (const Peer& peer : known) {
+      if (std::none_of(now.begin(), now.end(),
+                       [&](const Peer& p) { return p.connection == peer.connection; })) {
+        print(fmt::format("presence left {}", peer.connection));
+      }
+    }
+    known = now;
+  });
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
 }
 
 }  // namespace cairn::cli

@@ -1,4 +1,4 @@
-// `cairn status` and `cairn sync`.
+// `cairn status`, `cairn sync` and `cairn watch`.
 #pragma once
 
 #include <ostream>
@@ -16,5 +16,14 @@ struct SyncArguments {
 // With `show_token`, prints only the kept bearer token (for a second device to join).
 void show_status(const std::string& path, bool show_token, bool as_json, std::ostream& out);
 void sync(const std::string& path, const SyncArguments& arguments, bool as_json, std::ostream& out);
+
+struct WatchArguments {
+  std::string presence;   // this device's presence state (a JSON object); empty: none
+  std::size_t count = 0;  // stop after this many changes and presence updates; 0: at SIGINT/SIGTERM
+};
+// Syncs live and prints the changes that arrive from the server and the peers' presence, a line
+// each, until SIGINT or SIGTERM (or `count` lines).
+void watch(const std::string& path, const SyncArguments& arguments, const WatchArguments& watch,
+           bool as_json, std::ostream& out);
 
 }  // namespace cairn::cli

@@ -699,6 +699,45 @@ TEST_F(SyncTest, WhenTheLiveChannelFailsSyncingPollsAndTheChannelComesBack) {
   EXPECT_TRUE(laptop.heard.wait([&] { return laptop.sync.status().live; }));  // it came back
 }
 
+TEST_F(SyncTest, CairnWatchPrintsChangesAndPresenceAsTheyArrive) {
+  Database laptop_db = open("laptop");
+  SyncClient::sync_once(laptop_db, options());
+  const std::string token = stored_token(laptop_db);
+  {
+    Database watcher = open("watcher");
+    SyncClient::sync_once(watcher, options(token));
+  }
+  Process watch({CAIRN_CLI_PATH, "watch", (dir_ / "watcher.db").string(), "--json", "--presence",
+                 R"({"device":"cli"})"});
+  SyncOptions live = options(token);
+  live.interval = std::chrono::hours(1);
+  LiveDevice laptop(std::move(laptop_db), live);
+  laptop.sync.set_presence(json::object{{"device", "laptop"}});
+  // The laptop sees the watcher's presence once it is live...
+  ASSERT_TRUE(laptop.heard.wait([&] {
+    const std::vector<Peer> peers = laptop.sync.peers();
+    return peers.size() == 1 && peers[0].state.contains("device");
+  }));
+  // ...and the watcher prints the laptop's presence and then its write, as they arrive.
+  laptop.db.put("journal", "from-laptop", j(R"({"text":"hello"})"));
+  bool saw_presence = false, saw_change = false;
+  while (!saw_change) {
+    const std::optional<std::string> line = watch.read_line();
+    ASSERT_TRUE(line.has_value()) << "cairn watch printed nothing more";
+    const json::object printed = json::parse(*line).as_object();
+    if (printed.at("type") == "presence") {
+      for (const auto& peer : printed.at("peers").as_array())
+        saw_presence = saw_presence || peer.at("state") == j(R"({"device":"laptop"})");
+    } else if (printed.at("key") == "from-laptop") {
+      EXPECT_EQ(printed.at("value"), j(R"({"text":"hello"})"));
+      saw_change = true;
+    }
+  }
+  EXPECT_TRUE(saw_presence);
+  watch.signal(SIGTERM);
+  EXPECT_EQ(watch.wait(), 0);  // a clean stop
+}
+
 TEST_F(SyncTest, AServerThatRefusesTheLiveChannelIsPolled) {
   Cairnd no_live(dir_ / "no-live", {"--live-max-connections", "0", "--rate-limit", "0"});
   SyncOptions polling = options();
