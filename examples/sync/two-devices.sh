@@ -32,3 +32,17 @@ for device in "$phone" "$laptop"; do
 done
 [[ "$(grep "synced as user" <<<"$phone")" == "$(grep "synced as user" <<<"$laptop")" ]]
 echo "two devices converged"
+
+# Live: both at once. Neither polls: the phone learns of the laptop's note by push, and each sees
+# the other present.
+"$example" "$work/phone.db" "$url" --live phone --await-peer laptop \
+  --await-note "Live from the laptop" >"$work/phone-live.txt" &
+phone_live=$!
+"$example" "$work/laptop.db" "$url" --token "$token" --live laptop --await-peer phone \
+  --note "Live from the laptop" >"$work/laptop-live.txt"
+wait "$phone_live"
+echo "phone, live:"; cat "$work/phone-live.txt"
+grep -q "saw laptop present" "$work/phone-live.txt"
+grep -q "the note \"Live from the laptop\" arrived by push" "$work/phone-live.txt"
+grep -q "saw phone present" "$work/laptop-live.txt"
+echo "two live devices saw each other and the pushed note"
