@@ -206,7 +206,7 @@ class LiveService::Impl {
     std::uint64_t generation = 0;  // which subscribe of the connection this is
     std::uint64_t cursor = 0;      // the feed position it has been sent up to
     bool live = false;             // caught up: the hub's pushes go to it
-    json::object presence;
+    std::optional<json::object> presence;  // set by its presence messages: then it is present
   };
   // The subscribers of one dataset, on the lane.
   struct Hub {
@@ -426,14 +426,13 @@ class LiveService::Impl {
       metrics_.live_subscriptions(+1);
     }
     connection->send(protocol::SubscribedMessage{dataset.id, cursor, connection->id});
+    // Those present: the subscribers that set a presence state. A subscriber that sets none is
+    // not shown (so that many silent subscribers cost no presence traffic).
     protocol::PresenceUpdate present{dataset.id, {}, {}};
     for (const auto& [id, other] : hub.subscribers) {
-      if (id != connection->id) present.peers.push_back(peer(other));
+      if (id != connection->id && other.presence) present.peers.push_back(peer(other));
     }
     connection->send(present);
-    if (fresh) {
-      broadcast(hub, connection->id, protocol::PresenceUpdate{dataset.id, {peer(subscriber)}, {}});
-    }
     catch_up(dataset.id, connection->id, generation, false);
   }
 
@@ -484,15 +483,21 @@ class LiveService::Impl {
 
   void leave(LiveConnection& connection, const std::string& dataset) {
     auto hub_it = hubs_.find(dataset);
-    if (hub_it == hubs_.end() || hub_it->second.subscribers.erase(connection.id) == 0) return;
+    if (hub_it == hubs_.end()) return;
+    auto subscriber_it = hub_it->second.subscribers.find(connection.id);
+    if (subscriber_it == hub_it->second.subscribers.end()) return;
+    const bool was_present = subscriber_it->second.presence.has_value();
+    hub_it->second.subscribers.erase(subscriber_it);
     connection.hubs.erase(dataset);
     metrics_.live_subscriptions(-1);
     if (hub_it->second.subscribers.empty()) {
       hubs_.erase(hub_it);
       return;
     }
-    broadcast(hub_it->second, connection.id,
-              protocol::PresenceUpdate{dataset, {}, {connection.id}});
+    if (was_present) {
+      broadcast(hub_it->second, connection.id,
+                protocol::PresenceUpdate{dataset, {}, {connection.id}});
+    }
   }
 
   void leave_all(LiveConnection& connection) {
@@ -502,7 +507,8 @@ class LiveService::Impl {
   }
 
   static protocol::PresencePeer peer(const Subscriber& subscriber) {
-    return {subscriber.connection->id, subscriber.connection->caller.user_id, subscriber.presence};
+    return {subscriber.connection->id, subscriber.connection->caller.user_id,
+            subscriber.presence.value_or(json::object())};
   }
 
   static void broadcast(const Hub& hub, const std::string& except,
