@@ -21,6 +21,7 @@ inline double ms_since(Stopwatch::time_point start) {
 }
 
 inline double percentile(std::vector<double> samples, double p) {
+  if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
   const auto index = static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1) + 0.5);
   return samples[std::min(index, samples.size() - 1)];

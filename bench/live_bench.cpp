@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
   {
     Swarm idle(cairnd.port(), idle_user.token(), idle_user.dataset_id(), subscribers);
     pushed = a_to_b(server, dir.path(), user.token(), true, trials);
-    polled = a_to_b(server, dir.path(), user.token(), false, trials / 4);
+    polled = a_to_b(server, dir.path(), user.token(), false, std::max(trials / 4, 5));
   }
   std::printf("commit on A -> visible on B, %zu idle subscribers connected:\n", subscribers);
   std::printf("  B live (push)          p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
