@@ -69,8 +69,7 @@ double drain(const std::string& server, const std::filesystem::path& path, std::
 // one dataset; each notes when a "changes" message reaches it.
 class Swarm {
  public:
-  Swarm(std::uint16_t port, const std::string& token, const std::string& dataset,
-        std::size_t count)
+  Swarm(std::uint16_t port, const std::string& token, const std::string& dataset, std::size_t count)
       : port_(port), token_(token), dataset_(dataset), arrived_(count) {
     for (std::size_t i = 0; i < count; ++i)
       connections_.push_back(std::make_unique<Connection>(ioc_));
@@ -135,8 +134,8 @@ class Swarm {
       }));
       c.ws.async_handshake("127.0.0.1", "/api/live", [this, &c](beast::error_code ec) {
         if (ec) return fail(ec);
-        auto subscribe = std::make_shared<std::string>(
-            R"({"type":"subscribe","dataset":")" + dataset_ + "\"}");
+        auto subscribe =
+            std::make_shared<std::string>(R"({"type":"subscribe","dataset":")" + dataset_ + "\"}");
         c.ws.async_write(asio::buffer(*subscribe),
                          [this, &c, subscribe](beast::error_code ec, std::size_t) {
                            if (ec) return fail(ec);
@@ -267,10 +266,10 @@ int main(int argc, char** argv) {
 
   ScratchDir dir;
   const std::string many = std::to_string(connections + subscribers + 100);
-  test::Cairnd cairnd(dir.path() / "server",
-                      {"--rate-limit", "0", "--durability", durability, "--live-max-connections",
-                       many, "--live-max-connections-per-user", many, "--live-ping-interval-ms",
-                       "600000"});
+  test::Cairnd cairnd(
+      dir.path() / "server",
+      {"--rate-limit", "0", "--durability", durability, "--live-max-connections", many,
+       "--live-max-connections-per-user", many, "--live-ping-interval-ms", "600000"});
   std::printf("cairnd --durability %s, file descriptors %llu\n\n", durability.c_str(),
               static_cast<unsigned long long>(files.rlim_cur));
   const std::string server = "http://127.0.0.1:" + std::to_string(cairnd.port());
@@ -313,12 +312,11 @@ int main(int argc, char** argv) {
       swarm.arm();
       const auto start = Stopwatch::now();
       writer.post("/api/sync/patch",
-                  boost::json::object{
-                      {"changes", boost::json::array{boost::json::object{
-                                      {"store", "journal"},
-                                      {"key", "fan/" + std::to_string(trial)},
-                                      {"op", "put"},
-                                      {"value", trial}}}}});
+                  boost::json::object{{"changes", boost::json::array{boost::json::object{
+                                                      {"store", "journal"},
+                                                      {"key", "fan/" + std::to_string(trial)},
+                                                      {"op", "put"},
+                                                      {"value", trial}}}}});
       const auto last = swarm.wait_all(10s);
       if (!last) {
         std::cerr << "fan-out trial " << trial << " did not reach everyone\n";
@@ -329,8 +327,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("one change to %zu subscribers of a dataset, until the last has it:\n",
-              subscribers);
+  std::printf("one change to %zu subscribers of a dataset, until the last has it:\n", subscribers);
   std::printf("  p50 %6.2f ms  p99 %6.2f ms  (%zu trials; from the HTTP write's start)\n",
               percentile(fan_out, 0.5), percentile(fan_out, 0.99), fan_out.size());
 
@@ -342,10 +339,11 @@ int main(int argc, char** argv) {
     Swarm held(cairnd.port(), holder.token(), holder.dataset_id(), connections);
     const double opened = ms_since(start);
     const std::size_t after = rss_kib(cairnd.process().pid());
-    std::printf("%zu live connections held (opened and subscribed in %.0f ms): cairnd RSS %zu -> "
-                "%zu KiB, %.1f KiB per connection\n",
-                connections, opened, before, after,
-                static_cast<double>(after - before) / static_cast<double>(connections));
+    std::printf(
+        "%zu live connections held (opened and subscribed in %.0f ms): cairnd RSS %zu -> "
+        "%zu KiB, %.1f KiB per connection\n",
+        connections, opened, before, after,
+        static_cast<double>(after - before) / static_cast<double>(connections));
   }
   std::cout << "\nreproduce: build/release/bench/live_bench --large " << large << " --trials "
             << trials << " --subscribers " << subscribers << " --connections " << connections

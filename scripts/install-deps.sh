@@ -3,7 +3,8 @@
 # missing, so it is cheap to run before every build. Used by scripts/run-server.sh and
 # scripts/test.sh (the README's two commands) and therefore by CI.
 #
-# clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have.
+# clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have; openssl
+# (the command) makes the throwaway certificate authority the TLS tests trust.
 
 set -euo pipefail
 
@@ -16,6 +17,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl ccache
+  openssl
 )
 
 missing=()

@@ -11,7 +11,7 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$prefix/bin/cairnd" --port 0 --data "$work/server" >"$work/cairnd.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening=http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/cairnd.log")
+  port=$(sed -n 's/.*listening=https*:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/cairnd.log")
   [[ -n "$port" ]] && break
   sleep 0.1
 done

@@ -34,7 +34,10 @@
 namespace cairn {
 
 struct SyncOptions {
-  std::string server;        // "http://127.0.0.1:8787"; empty: the one kept in the database
+  std::string server;  // "http://127.0.0.1:8787" or "https://…"; empty: the one kept
+  // For https:// servers: a PEM file of CAs to trust besides the system's (a private CA). The
+  // server's certificate is always verified; one that does not verify is an error, never ignored.
+  std::string ca_file;
   std::string token;         // a bearer token; empty: the one kept in the database, or a new guest
   std::string dataset;       // empty: the user's personal dataset
   bool create_guest = true;  // when there is no token at all

@@ -1,4 +1,4 @@
-// The only translation unit of libcairn that includes Boost.Beast.
+// HTTP/1.1 (and HTTPS) on Boost.Beast.
 #include "net/http_client.hpp"
 
 #include <sys/socket.h>
@@ -7,7 +7,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
+
+#include "net/tls.hpp"
 
 namespace cairn::net {
 
@@ -21,13 +24,17 @@ struct HttpClient::Impl {
   std::uint16_t port;
   std::chrono::milliseconds timeout;
   asio::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
+  std::shared_ptr<asio::ssl::context> tls;  // HTTPS when set
+  std::optional<beast::tcp_stream> stream;  // plain, or before the TLS handshake
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream;
   beast::flat_buffer buffer;
-  std::atomic<int> fd{-1};  // the connected socket, for abort() from another thread
+  std::atomic<int> fd{-1};            // the connected socket, for abort() from another thread
+  bool certificate_rejected = false;  // by the last connect
 
   void drop() {
     fd = -1;
     stream.reset();
+    tls_stream.reset();
     buffer.clear();
   }
 
@@ -40,7 +47,7 @@ struct HttpClient::Impl {
     ioc.restart();
     ioc.run_for(timeout + std::chrono::seconds(1));  // the stream's own expiry fires first
     if (result == asio::error::would_block) {
-      if (stream) stream->cancel();
+      if (connected()) lowest().cancel();
       ioc.restart();
       ioc.run();
       if (result == asio::error::would_block) result = beast::error::timeout;
@@ -48,8 +55,16 @@ struct HttpClient::Impl {
     return result;
   }
 
+  bool connected() const { return stream || tls_stream; }
+  beast::tcp_stream& lowest() { return tls_stream ? tls_stream->next_layer() : *stream; }
+  // Calls `f` with the stream requests go over.
+  template <class F>
+  beast::error_code on_stream(F f) {
+    return tls_stream ? f(*tls_stream) : f(*stream);
+  }
+
   bool connect(std::string& error) {
-    if (stream) return true;
+    if (connected()) return true;
     beast::error_code ec;
     tcp::resolver resolver(ioc);
     const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
@@ -67,6 +82,26 @@ struct HttpClient::Impl {
     }
     stream->socket().set_option(tcp::no_delay(true), ec);
     fd = stream->socket().native_handle();
+    if (tls) {
+      tls_stream.emplace(std::move(*stream), *tls);
+      stream.reset();
+      if (!expect_host(tls_stream->native_handle(), host)) {
+        error = "cannot check a certificate for the host name '" + host + "'";
+        drop();
+        return false;
+      }
+      lowest().expires_after(timeout);
+      ec = run([&](auto handler) {
+        tls_stream->async_handshake(asio::ssl::stream_base::client, std::move(handler));
+      });
+      if (ec) {
+        error = "cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                handshake_failure(ec, tls_stream->native_handle());
+        certificate_rejected = SSL_get_verify_result(tls_stream->native_handle()) != X509_V_OK;
+        drop();
+        return false;
+      }
+    }
     return true;
   }
 
@@ -74,9 +109,10 @@ struct HttpClient::Impl {
     HttpResult result;
     http::response_parser<http::string_body> parser;
     parser.body_limit(256 * 1024 * 1024);
-    stream->expires_after(timeout);
-    const beast::error_code ec =
-        run([&](auto handler) { http::async_read(*stream, buffer, parser, std::move(handler)); });
+    lowest().expires_after(timeout);
+    const beast::error_code ec = on_stream([&](auto& s) {
+      return run([&](auto handler) { http::async_read(s, buffer, parser, std::move(handler)); });
+    });
     if (ec) {
       result.error = ec == beast::error::timeout ? "the server did not answer in time"
                                                  : "the connection failed: " + ec.message();
@@ -97,11 +133,13 @@ struct HttpClient::Impl {
   }
 };
 
-HttpClient::HttpClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout)
+HttpClient::HttpClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout,
+                       TlsOptions tls)
     : impl_(std::make_unique<Impl>()) {
   impl_->host = std::move(host);
   impl_->port = port;
   impl_->timeout = timeout;
+  if (tls.enabled) impl_->tls = client_tls_context(tls);
 }
 
 HttpClient::~HttpClient() = default;
@@ -124,8 +162,11 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
                                const std::map<std::string, std::string>& headers) {
   HttpResult failure;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool fresh = !impl_->stream;
-    if (!impl_->connect(failure.error)) return failure;
+    const bool fresh = !impl_->connected();
+    if (!impl_->connect(failure.error)) {
+      failure.certificate_rejected = std::exchange(impl_->certificate_rejected, false);
+      return failure;
+    }
     http::request<http::string_body> message(http::string_to_verb(method), target, 11);
     message.set(http::field::host, impl_->host);
     if (!body.empty()) message.set(http::field::content_type, "application/json");
@@ -133,9 +174,10 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
       message.set(name, value);
     message.body() = body;
     message.prepare_payload();
-    impl_->stream->expires_after(impl_->timeout);
-    const beast::error_code ec = impl_->run(
-        [&](auto handler) { http::async_write(*impl_->stream, message, std::move(handler)); });
+    impl_->lowest().expires_after(impl_->timeout);
+    const beast::error_code ec = impl_->on_stream([&](auto& s) {
+      return impl_->run([&](auto handler) { http::async_write(s, message, std::move(handler)); });
+    });
     if (ec) {
       impl_->drop();
       failure.error = "the connection failed: " + ec.message();
@@ -149,10 +191,14 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
 
 HttpResult HttpClient::send_raw(const std::string& bytes) {
   HttpResult failure;
-  if (!impl_->connect(failure.error)) return failure;
-  impl_->stream->expires_after(impl_->timeout);
-  const beast::error_code ec = impl_->run([&](auto handler) {
-    asio::async_write(*impl_->stream, asio::buffer(bytes), std::move(handler));
+  if (!impl_->connect(failure.error)) {
+    failure.certificate_rejected = std::exchange(impl_->certificate_rejected, false);
+    return failure;
+  }
+  impl_->lowest().expires_after(impl_->timeout);
+  const beast::error_code ec = impl_->on_stream([&](auto& s) {
+    return impl_->run(
+        [&](auto handler) { asio::async_write(s, asio::buffer(bytes), std::move(handler)); });
   });
   if (ec) {
     impl_->drop();

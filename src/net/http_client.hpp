@@ -19,12 +19,22 @@ struct HttpResult {
   std::string error;  // why there was no answer
   std::string body;
   std::map<std::string, std::string> headers;  // names lower-cased
+  bool certificate_rejected = false;  // status 0 because the server's certificate did not verify
+};
+
+// TLS for a client: off (plain TCP), or on with the server's certificate verified against the
+// system's CA store and, when given, the CAs of `ca_file` (PEM).
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;
 };
 
 class HttpClient {
  public:
+  // With `tls.enabled`, HTTPS: a certificate that does not verify fails the request (status 0,
+  // `error` says why). Throws std::runtime_error when the CA file cannot be read.
   HttpClient(std::string host, std::uint16_t port,
-             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+             std::chrono::milliseconds timeout = std::chrono::seconds(30), TlsOptions tls = {});
   ~HttpClient();
   HttpClient(HttpClient&&) noexcept;
   HttpClient& operator=(HttpClient&&) noexcept;

@@ -7,9 +7,14 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cairn/version.hpp>
 #include <deque>
+#include <variant>
+
+#include "net/tls.hpp"
 
 namespace cairn::net {
 
@@ -22,7 +27,10 @@ using tcp = asio::ip::tcp;
 struct WebSocketClient::Impl {
   std::chrono::milliseconds timeout;
   asio::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{ioc};
+  std::shared_ptr<asio::ssl::context> tls;  // wss:// when set; outlives the stream
+  std::variant<websocket::stream<beast::tcp_stream>,
+               websocket::stream<beast::ssl_stream<beast::tcp_stream>>>
+      socket{std::in_place_index<0>, ioc};
   beast::flat_buffer buffer;
   bool reading = false;
   std::deque<std::string> received;
@@ -46,10 +54,26 @@ struct WebSocketClient::Impl {
     return true;
   }
 
+  // Calls `f` with the WebSocket stream, plain or over TLS.
+  template <class F>
+  decltype(auto) on_ws(F f) {
+    return std::visit(f, socket);
+  }
+  beast::tcp_stream& lowest() {
+    return on_ws([](auto& ws) -> beast::tcp_stream& { return beast::get_lowest_layer(ws); });
+  }
+
   void read() {
     if (reading || ended) return;
     reading = true;
-    ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+    on_ws([&](auto& ws) {
+      ws.async_read(buffer, [this, &ws](beast::error_code ec, std::size_t) { on_read(ws, ec); });
+    });
+  }
+
+  template <class Ws>
+  void on_read(Ws& ws, beast::error_code ec) {
+    {
       reading = false;
       if (ec) {
         if (ec == websocket::error::closed) {
@@ -63,17 +87,19 @@ struct WebSocketClient::Impl {
       received.push_back(beast::buffers_to_string(buffer.data()));
       buffer.consume(buffer.size());
       read();
-    });
+    }
   }
 
   void write(const std::string& bytes, bool text) {
     if (ended) throw *ended;
-    ws.text(text);
     bool done = false;
     beast::error_code result;
-    ws.async_write(asio::buffer(bytes), [&](beast::error_code ec, std::size_t) {
-      result = ec;
-      done = true;
+    on_ws([&](auto& ws) {
+      ws.text(text);
+      ws.async_write(asio::buffer(bytes), [&](beast::error_code ec, std::size_t) {
+        result = ec;
+        done = true;
+      });
     });
     if (!run_until([&] { return done; }, timeout)) {
       abort();
@@ -84,23 +110,31 @@ struct WebSocketClient::Impl {
   }
 
   void abort() {
-    const int socket = fd.exchange(-1);
-    if (socket >= 0) ::shutdown(socket, SHUT_RDWR);
+    const int descriptor = fd.exchange(-1);
+    if (descriptor >= 0) ::shutdown(descriptor, SHUT_RDWR);
   }
 };
 
 WebSocketClient::WebSocketClient(const std::string& host, std::uint16_t port,
                                  const std::string& target,
                                  const std::map<std::string, std::string>& headers,
-                                 std::chrono::milliseconds timeout)
+                                 std::chrono::milliseconds timeout, const TlsOptions& tls)
     : impl_(std::make_unique<Impl>()) {
   Impl& impl = *impl_;
   impl.timeout = timeout;
+  if (tls.enabled) {
+    try {
+      impl.tls = client_tls_context(tls);
+    } catch (const std::exception& e) {
+      throw WebSocketRefused(0, "", e.what());
+    }
+    impl.socket.emplace<1>(impl.ioc, *impl.tls);
+  }
   beast::error_code ec;
   tcp::resolver resolver(impl.ioc);
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
   if (ec) throw WebSocketRefused(0, "", "cannot resolve " + host + ": " + ec.message());
-  auto& stream = beast::get_lowest_layer(impl.ws);
+  beast::tcp_stream& stream = impl.lowest();
   stream.expires_after(timeout);
   bool done = false;
   stream.async_connect(endpoints, [&](beast::error_code error, const tcp::endpoint&) {
@@ -115,19 +149,39 @@ WebSocketClient::WebSocketClient(const std::string& host, std::uint16_t port,
   }
   stream.socket().set_option(tcp::no_delay(true), ec);
   impl.fd = stream.socket().native_handle();
-  impl.ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& req) {
-    req.set(http::field::user_agent, "cairn/" + std::string(kVersion));
-    for (const auto& [name, value] : headers)
-      req.set(name, value);
-  }));
-  impl.ws.read_message_max(256 * 1024 * 1024);
+  if (auto* secure = std::get_if<1>(&impl.socket)) {
+    SSL* ssl = secure->next_layer().native_handle();
+    if (!expect_host(ssl, host)) {
+      throw WebSocketRefused(0, "", "cannot check a certificate for the host name '" + host + "'");
+    }
+    done = false;
+    secure->next_layer().async_handshake(asio::ssl::stream_base::client,
+                                         [&](beast::error_code error) {
+                                           ec = error;
+                                           done = true;
+                                         });
+    impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
+    if (!done || ec) {
+      throw WebSocketRefused(0, "",
+                             "cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                                 (done ? handshake_failure(ec, ssl) : "timed out"));
+    }
+  }
   websocket::response_type response;
   done = false;
-  impl.ws.async_handshake(response, host + ":" + std::to_string(port), target,
-                          [&](beast::error_code error) {
-                            ec = error;
-                            done = true;
-                          });
+  impl.on_ws([&](auto& ws) {
+    ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& req) {
+      req.set(http::field::user_agent, "cairn/" + std::string(kVersion));
+      for (const auto& [name, value] : headers)
+        req.set(name, value);
+    }));
+    ws.read_message_max(256 * 1024 * 1024);
+    ws.async_handshake(response, host + ":" + std::to_string(port), target,
+                       [&](beast::error_code error) {
+                         ec = error;
+                         done = true;
+                       });
+  });
   impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
   if (!done || ec) {
     const int status = static_cast<int>(response.result_int());
@@ -141,7 +195,7 @@ WebSocketClient::WebSocketClient(const std::string& host, std::uint16_t port,
   stream.expires_never();
   websocket::stream_base::timeout timeouts =
       websocket::stream_base::timeout::suggested(beast::role_type::client);
-  impl.ws.set_option(timeouts);
+  impl.on_ws([&](auto& ws) { ws.set_option(timeouts); });
   impl.read();
 }
 
@@ -159,7 +213,7 @@ void WebSocketClient::ping() {
   Impl& impl = *impl_;
   if (impl.ended) throw *impl.ended;
   bool done = false;
-  impl.ws.async_ping({}, [&](beast::error_code) { done = true; });
+  impl.on_ws([&](auto& ws) { ws.async_ping({}, [&](beast::error_code) { done = true; }); });
   impl.run_until([&] { return done; }, impl.timeout);
 }
 
@@ -184,7 +238,9 @@ void WebSocketClient::close() {
   Impl& impl = *impl_;
   if (impl.ended) return;
   bool done = false;
-  impl.ws.async_close(websocket::close_code::normal, [&](beast::error_code) { done = true; });
+  impl.on_ws([&](auto& ws) {
+    ws.async_close(websocket::close_code::normal, [&](beast::error_code) { done = true; });
+  });
   impl.run_until([&] { return done && !impl.reading; }, std::chrono::seconds(2));
 }
 

@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "net/http_client.hpp"  // TlsOptions
+
 namespace cairn::net {
 
 // The connection ended: closed by the server (`code` and `reason` from its close frame) or failed
@@ -45,11 +47,14 @@ class WebSocketRefused : public std::runtime_error {
 
 class WebSocketClient {
  public:
-  // Connects to host:port and upgrades `target` (path and query) with extra request `headers`.
-  // Throws WebSocketRefused. `timeout` bounds the handshake and each send.
+  // Connects to host:port and upgrades `target` (path and query) with extra request `headers`;
+  // with `tls.enabled`, over TLS (wss://), the server's certificate verified. Throws
+  // WebSocketRefused (a certificate that does not verify included: what() says why). `timeout`
+  // bounds the handshake and each send.
   WebSocketClient(const std::string& host, std::uint16_t port, const std::string& target,
                   const std::map<std::string, std::string>& headers = {},
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                  const TlsOptions& tls = {});
   ~WebSocketClient();
   WebSocketClient(const WebSocketClient&) = delete;
   WebSocketClient& operator=(const WebSocketClient&) = delete;

@@ -108,6 +108,10 @@ int cairnd_main(int argc, char** argv) {
               idle_timeout_ms),
       setting("--drain-timeout-ms", "drainTimeoutMs",
               "On shutdown, wait this long for requests in flight", drain_timeout_ms),
+      setting("--tls-cert", "tlsCert",
+              "PEM certificate chain: serve HTTPS and WSS (with --tls-key); plain HTTP without",
+              options.http.tls_cert),
+      setting("--tls-key", "tlsKey", "PEM private key of --tls-cert", options.http.tls_key),
       setting("--live-max-connections", "liveMaxConnections",
               "Live channel connections in all (503 above)", options.live.max_connections),
       setting("--live-max-connections-per-user", "liveMaxConnectionsPerUser",
@@ -208,8 +212,9 @@ int cairnd_main(int argc, char** argv) {
   }
   try {
     Server server(options);
-    spdlog::info("cairnd version={} listening=http://{}:{} data={} durability={}", kVersion,
-                 options.http.address, server.port(), options.storage.data_dir.string(),
+    spdlog::info("cairnd version={} listening={}://{}:{} data={} durability={}", kVersion,
+                 options.http.tls_cert.empty() ? "http" : "https", options.http.address,
+                 server.port(), options.storage.data_dir.string(),
                  durability_name(options.storage.durability));
     spdlog::default_logger()->flush();
     server.run();

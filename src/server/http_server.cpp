@@ -5,9 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cairn/version.hpp>
 #include <deque>
 #include <map>
@@ -26,6 +29,11 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+namespace ssl = net::ssl;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
 namespace {
 
@@ -82,6 +90,25 @@ class HttpServer::Impl {
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
         drain_timer_(ioc_) {
+    if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
+      if (options_.tls_cert.empty() || options_.tls_key.empty()) {
+        throw std::runtime_error("TLS needs both a certificate (--tls-cert) and a key (--tls-key)");
+      }
+      tls_.emplace(ssl::context::tls_server);
+      tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      beast::error_code ec;
+      tls_->use_certificate_chain_file(options_.tls_cert.string(), ec);
+      if (ec) {
+        throw std::runtime_error("cannot use the TLS certificate '" + options_.tls_cert.string() +
+                                 "': " + ec.message());
+      }
+      tls_->use_private_key_file(options_.tls_key.string(), ssl::context::pem, ec);
+      if (ec) {
+        throw std::runtime_error("cannot use the TLS key '" + options_.tls_key.string() +
+                                 "': " + ec.message());
+      }
+    }
     const auto address = net::ip::make_address(options_.address);
     const tcp::endpoint endpoint(address, options_.port);
     acceptor_.open(endpoint.protocol());
@@ -164,9 +191,12 @@ class HttpServer::Impl {
   UpgradeHandler upgrade_;
   HttpObserver observer_;
   std::atomic<bool> stopping_{false};
+  std::optional<ssl::context> tls_;  // HTTPS and WSS when set
 
  private:
+  template <class>
   friend class HttpSession;
+  template <class>
   friend class WsSession;
   void accept();
 
@@ -190,29 +220,39 @@ class HttpServer::Impl {
   std::optional<net::thread_pool> handlers_;
 };
 
-class WsSession;
-
-// One HTTP connection. Its handlers run on its worker's single thread, so a session's state needs
-// no lock.
-class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
+// One HTTP connection, over plain TCP or TLS (`Stream`). Its handlers run on its worker's single
+// thread, so a session's state needs no lock.
+template <class Stream>
+class HttpSession final : public Connection,
+                          public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(tcp::socket&& socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {
+  template <class... TlsContext>
+  HttpSession(tcp::socket&& socket, HttpServer::Impl& server, TlsContext&... tls)
+      : stream_(std::move(socket), tls...), server_(server) {
     beast::error_code ec;
-    const auto peer = stream_.socket().remote_endpoint(ec);
+    const auto peer = lowest().socket().remote_endpoint(ec);
     if (!ec) remote_ = peer.address().to_string();
   }
 
   ~HttpSession() { server_.remove(this); }
 
   void start() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&HttpSession::read, shared_from_this()));
+    if constexpr (kTls<Stream>) {  // the TLS handshake first, bounded like a request
+      lowest().expires_after(server_.options_.idle_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->close();
+                                self->read();
+                              });
+    } else {
+      net::dispatch(stream_.get_executor(),
+                    beast::bind_front_handler(&HttpSession::read, this->shared_from_this()));
+    }
   }
 
   // Closes the connection when it is between requests; a request in flight finishes first.
   void shutdown() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       const bool idle = !self->busy_ && (!self->parser_ || !self->parser_->got_some());
       if (idle) self->close();
     });
@@ -224,9 +264,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     parser_.emplace();
     parser_->body_limit(server_.options_.body_limit);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(server_.options_.idle_timeout);
+    lowest().expires_after(server_.options_.idle_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+                     beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -258,10 +298,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     // hand-off on every request's critical path. This is safe because nothing else touches the
     // stream meanwhile: no read is pending, and shutdown() leaves a busy session alone.
     const bool keep_alive = message.keep_alive();
-    net::post(*server_.handlers_,
-              [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
-                self->send(self->server_.answer(request), keep_alive && !self->server_.stopping_);
-              });
+    net::post(*server_.handlers_, [self = this->shared_from_this(), request = std::move(request),
+                                   keep_alive]() mutable {
+      self->send(self->server_.answer(request), keep_alive && !self->server_.stopping_);
+    });
   }
 
   void send_error(protocol::Code code, std::string_view message) {
@@ -274,22 +314,25 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void send(HttpResponse response, bool keep_alive) {
     auto message = to_message(std::move(response), keep_alive);
-    stream_.expires_after(server_.options_.idle_timeout);
-    http::async_write(stream_, *message,
-                      [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
-                        self->busy_ = false;
-                        if (ec || message->need_eof()) return self->close();
-                        self->read();
-                      });
+    lowest().expires_after(server_.options_.idle_timeout);
+    http::async_write(
+        stream_, *message,
+        [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
+          self->busy_ = false;
+          if (ec || message->need_eof()) return self->close();
+          self->read();
+        });
   }
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.socket().close(ignored);
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().socket().close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl& server_;
@@ -299,12 +342,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
 // One WebSocket connection, from the upgrade request on. Network operations run on its worker's
 // thread; send(), close() and when_drained() come from any thread and meet it under mutex_.
+template <class Stream>
 class WsSession final : public Connection,
                         public WebSocketPeer,
-                        public std::enable_shared_from_this<WsSession> {
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(beast::tcp_stream&& stream, http::request<http::string_body> request,
-            HttpServer::Impl& server)
+  WsSession(Stream&& stream, http::request<http::string_body> request, HttpServer::Impl& server)
       : ws_(std::move(stream)),
         executor_(ws_.get_executor()),
         request_(std::move(request)),
@@ -320,7 +363,7 @@ class WsSession final : public Connection,
 
   // Asks the application on the handler pool, then completes the handshake or refuses it.
   void start(HttpRequest request) {
-    net::post(*server_.handlers_, [self = shared_from_this(), request = std::move(request)] {
+    net::post(*server_.handlers_, [self = this->shared_from_this(), request = std::move(request)] {
       WebSocketUpgrade decision = self->server_.upgrade(request, self);
       net::post(self->executor_, [self, decision = std::move(decision)]() mutable {
         self->on_decision(std::move(decision));
@@ -347,7 +390,7 @@ class WsSession final : public Connection,
     const bool start = open_ && !writing_;
     if (start) writing_ = true;
     lock.unlock();
-    if (start) net::post(executor_, [self = shared_from_this()] { self->write_next(); });
+    if (start) net::post(executor_, [self = this->shared_from_this()] { self->write_next(); });
     return true;
   }
 
@@ -376,7 +419,7 @@ class WsSession final : public Connection,
       queued_bytes_ = 0;
       drained_ = nullptr;
     }
-    net::post(executor_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    net::post(executor_, [self = this->shared_from_this(), code, reason = std::move(reason)] {
       self->send_close(code, reason);
     });
   }
@@ -390,7 +433,7 @@ class WsSession final : public Connection,
     }
     if (!decision.handler) return refuse(std::move(decision.refusal));
     handler_ = std::move(decision.handler);
-    ws_.next_layer().expires_never();  // the WebSocket's own timeouts take over
+    beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts take over
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = options_.handshake_timeout;
     timeouts.idle_timeout = 2 * options_.ping_interval;  // a ping goes out at half of it
@@ -404,8 +447,8 @@ class WsSession final : public Connection,
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::ping && !take_token()) flood();
     });
-    ws_.async_accept(request_,
-                     [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    ws_.async_accept(
+        request_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
   // Answers the upgrade request with `response` (an HTTP error) and closes.
@@ -415,12 +458,12 @@ class WsSession final : public Connection,
       closing_ = true;
     }
     auto message = to_message(std::move(response), false);
-    beast::tcp_stream& stream = ws_.next_layer();
-    stream.expires_after(server_.options_.idle_timeout);
+    Stream& stream = ws_.next_layer();
+    beast::get_lowest_layer(ws_).expires_after(server_.options_.idle_timeout);
     http::async_write(stream, *message,
-                      [self = shared_from_this(), message](beast::error_code, std::size_t) {
+                      [self = this->shared_from_this(), message](beast::error_code, std::size_t) {
                         beast::error_code ignored;
-                        auto& socket = self->ws_.next_layer().socket();
+                        auto& socket = beast::get_lowest_layer(self->ws_).socket();
                         socket.shutdown(tcp::socket::shutdown_send, ignored);
                         socket.close(ignored);
                       });
@@ -436,7 +479,7 @@ class WsSession final : public Connection,
       open_ = true;
       if (!closing_ && !queue_.empty() && !writing_) {
         writing_ = true;
-        net::post(executor_, [self = shared_from_this()] { self->write_next(); });
+        net::post(executor_, [self = this->shared_from_this()] { self->write_next(); });
       }
     }
     if (pending_close_) send_close(pending_close_->first, pending_close_->second);
@@ -444,7 +487,7 @@ class WsSession final : public Connection,
   }
 
   void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
@@ -466,15 +509,16 @@ class WsSession final : public Connection,
     if (is_closing()) return read();
     // The handler may block on storage: it runs on the handler pool, and the next frame is read
     // once it has returned, so that a connection's messages are handled one at a time, in order.
-    net::post(*server_.handlers_, [self = shared_from_this(), message = std::move(message)]() {
-      try {
-        self->handler_->on_text(message);
-      } catch (const std::exception& e) {
-        spdlog::error("websocket message unhandled error: {}", e.what());
-        self->close(1011, "internal server error");
-      }
-      net::post(self->executor_, [self] { self->read(); });
-    });
+    net::post(*server_.handlers_,
+              [self = this->shared_from_this(), message = std::move(message)]() {
+                try {
+                  self->handler_->on_text(message);
+                } catch (const std::exception& e) {
+                  spdlog::error("websocket message unhandled error: {}", e.what());
+                  self->close(1011, "internal server error");
+                }
+                net::post(self->executor_, [self] { self->read(); });
+              });
   }
 
   // One frame received (a message or a ping) against the connection's budget.
@@ -509,7 +553,7 @@ class WsSession final : public Connection,
     }
     ws_.text(true);
     ws_.async_write(net::buffer(*frame.text),
-                    [self = shared_from_this(), frame](beast::error_code ec, std::size_t) {
+                    [self = this->shared_from_this(), frame](beast::error_code ec, std::size_t) {
                       self->on_write(ec, frame);
                     });
   }
@@ -547,7 +591,7 @@ class WsSession final : public Connection,
     if (close_sent_) return;
     close_sent_ = true;
     ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                    [self = shared_from_this()](beast::error_code) {
+                    [self = this->shared_from_this()](beast::error_code) {
                       // the pending read completes with the peer's answer (or the timeout)
                     });
   }
@@ -563,10 +607,11 @@ class WsSession final : public Connection,
     }
     if (finished_ || !handler_) return;
     finished_ = true;
-    net::post(*server_.handlers_, [self = shared_from_this()] { self->handler_->on_close(); });
+    net::post(*server_.handlers_,
+              [self = this->shared_from_this()] { self->handler_->on_close(); });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   net::any_io_executor executor_;
   http::request<http::string_body> request_;  // the upgrade request, until the handshake
   HttpServer::Impl& server_;
@@ -590,13 +635,15 @@ class WsSession final : public Connection,
   std::function<void()> drained_;
 };
 
-void HttpSession::upgrade() {
+template <class Stream>
+void HttpSession<Stream>::upgrade() {
   if (server_.stopping_) {
     return send(refusal_response(protocol::Code::unavailable, "the server is shutting down"),
                 false);
   }
   HttpRequest request = to_request(parser_->get(), remote_);
-  auto session = std::make_shared<WsSession>(std::move(stream_), parser_->release(), server_);
+  auto session =
+      std::make_shared<WsSession<Stream>>(std::move(stream_), parser_->release(), server_);
   server_.add(session);
   session->start(std::move(request));
 }
@@ -611,9 +658,15 @@ void HttpServer::Impl::accept() {
     } else {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);  // answers go out whole, at once
-      auto session = std::make_shared<HttpSession>(std::move(socket), *this);
-      add(session);
-      session->start();
+      if (tls_) {
+        auto session = std::make_shared<HttpSession<TlsStream>>(std::move(socket), *this, *tls_);
+        add(session);
+        session->start();
+      } else {
+        auto session = std::make_shared<HttpSession<PlainStream>>(std::move(socket), *this);
+        add(session);
+        session->start();
+      }
     }
     accept();
   });

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};
   WebSocketOptions websocket;
+  // HTTPS and WSS with this certificate chain and key (PEM files); plain HTTP when both are empty
+  // (behind a proxy that terminates TLS).
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
 };
 
 // Hooks the server calls for its own metrics.
@@ -61,7 +66,8 @@ struct HttpObserver {
 
 class HttpServer {
  public:
-  // Binds the listening socket; throws std::runtime_error when it cannot.
+  // Binds the listening socket (and loads the TLS certificate and key, when given); throws
+  // std::runtime_error when it cannot.
   HttpServer(HttpServerOptions options, HttpHandler handler, UpgradeHandler upgrade = {},
              HttpObserver observer = {});
   ~HttpServer();

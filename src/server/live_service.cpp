@@ -203,9 +203,9 @@ class LiveService::Impl {
   // A subscriber of a dataset, on the lane.
   struct Subscriber {
     std::shared_ptr<LiveConnection> connection;
-    std::uint64_t generation = 0;  // which subscribe of the connection this is
-    std::uint64_t cursor = 0;      // the feed position it has been sent up to
-    bool live = false;             // caught up: the hub's pushes go to it
+    std::uint64_t generation = 0;          // which subscribe of the connection this is
+    std::uint64_t cursor = 0;              // the feed position it has been sent up to
+    bool live = false;                     // caught up: the hub's pushes go to it
     std::optional<json::object> presence;  // set by its presence messages: then it is present
   };
   // The subscribers of one dataset, on the lane.

@@ -99,6 +99,36 @@ void LiveLink::pump(std::chrono::milliseconds timeout, SyncReport& report) {
   }
 }
 
+// Pushes are applied, like an HTTP sync's answer, only once every change of this replica they
+// hold is acknowledged, and with the pending changes they do not hold rebased on them: a push may
+// come before the ack of a batch it holds (rebasing the batch, still pending, on it would count
+// the batch twice), and a push from before a batch's commit must not be applied after its ack
+// (it would put back the entry's older state). So while batches are in flight, pushes wait; an
+// ack releases those from before the batch's commit (`before`) ahead of itself.
+void LiveLink::apply_held(std::uint64_t acked, std::optional<std::uint64_t> before,
+                          SyncReport& report) {
+  std::vector<StoreEngine::RemoteEntry> entries;
+  LocalFile::SyncState state = db_.sync_state();
+  while (!held_.empty() && (!before || held_.front().page.cursor < *before)) {
+    protocol::ChangesMessage& changes = held_.front();
+    for (protocol::FeedItem& item : changes.page.changes) {
+      // Interned into the engine's own table when applied: the page may go first.
+      entries.push_back({std::move(item.store), std::move(item.key), std::move(item.entry)});
+    }
+    state.cursor = std::to_string(changes.page.cursor);
+    released_.push_back(std::move(changes));
+    held_.pop_front();
+  }
+  if (released_.empty() && acked <= db_.acknowledged_through()) return;  // nothing to do
+  report.received += entries.size();
+  const auto applied = db_.apply_sync(acked, std::move(entries), std::move(state));
+  released_.clear();
+  report.acknowledged += applied.acknowledged;
+  report.applied += applied.applied;
+  report.held_back += applied.held;
+  report.skipped += applied.skipped;
+}
+
 void LiveLink::handle(const std::string& text, SyncReport& report) {
   protocol::ServerMessage message = protocol::decode_server_message(text);
   std::visit(
@@ -106,20 +136,8 @@ void LiveLink::handle(const std::string& text, SyncReport& report) {
           [&](protocol::SubscribedMessage&) {},
           [&](protocol::ChangesMessage& changes) {
             if (changes.dataset != dataset_) return;
-            std::vector<StoreEngine::RemoteEntry> entries;
-            entries.reserve(changes.page.changes.size());
-            for (protocol::FeedItem& item : changes.page.changes) {
-              entries.push_back(
-                  {std::move(item.store), std::move(item.key), std::move(item.entry)});
-            }
-            LocalFile::SyncState state = db_.sync_state();
-            state.cursor = std::to_string(changes.page.cursor);
-            report.received += entries.size();
-            const auto applied =
-                db_.apply_sync(db_.acknowledged_through(), std::move(entries), std::move(state));
-            report.applied += applied.applied;
-            report.held_back += applied.held;
-            report.skipped += applied.skipped;
+            held_.push_back(std::move(changes));
+            if (in_flight_.empty()) apply_held(db_.acknowledged_through(), std::nullopt, report);
           },
           [&](protocol::PresenceUpdate& update) {
             if (update.dataset != dataset_) return;
@@ -153,9 +171,13 @@ void LiveLink::handle(const std::string& text, SyncReport& report) {
               fall_back(fmt::format("the server acknowledged {} where {} was sent", acked,
                                     batch.last_seq));
             }
-            LocalFile::SyncState state = db_.sync_state();
-            report.acknowledged += db_.apply_sync(acked, {}, std::move(state)).acknowledged;
             report.conflicts += ack.body.conflicts.size();
+            // The pushes held while this batch was unacknowledged: first those from before its
+            // commit, with the batch still pending (they do not hold it); then the ack; then,
+            // when nothing else is in flight, the rest (which hold it, no longer pending).
+            apply_held(before, ack.body.cursor, report);
+            apply_held(acked, in_flight_.empty() ? std::nullopt : std::optional(ack.body.cursor),
+                       report);
           },
           [&](protocol::LiveError& error) {
             fall_back(fmt::format("{} ({}){}", error.message, protocol::code_name(error.code),

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/websocket_client.hpp"
+#include "protocol/live.hpp"
 #include "store/store_engine.hpp"
 
 namespace cairn {
@@ -54,6 +55,7 @@ class LiveLink {
     std::size_t changes = 0;
   };
   void send_outbox(SyncReport& report);
+  void apply_held(std::uint64_t acked, std::optional<std::uint64_t> before, SyncReport& report);
   void handle(const std::string& text, SyncReport& report);
 
   StoreEngine& db_;
@@ -61,6 +63,8 @@ class LiveLink {
   std::unique_ptr<net::WebSocketClient> socket_;
   std::string dataset_;
   std::deque<Batch> in_flight_;
+  std::deque<protocol::ChangesMessage> held_;       // pushes waiting for acknowledgements
+  std::vector<protocol::ChangesMessage> released_;  // their replica ids, while being applied
   std::uint64_t next_id_ = 1;
   std::vector<Peer> peers_;
   bool peers_changed_ = false;

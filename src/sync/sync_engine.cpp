@@ -25,6 +25,9 @@ std::int64_t wall_ms() {
 // A failure from an HTTP answer: what the server said, whether trying again may help, and the
 // error code the application is told.
 SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
+  if (result.certificate_rejected) {  // never accepted; trying again will not help
+    return {false, fmt::format("{}: {}", what, result.error), 0, ErrorCode::refused};
+  }
   if (result.status == 0) {
     return {true, fmt::format("{}: {}", what, result.error), 0, ErrorCode::unavailable};
   }
@@ -92,16 +95,22 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
   }
   if (server != configured_server_) {
     const auto url = boost::urls::parse_uri(server);
-    if (!url || url->scheme() != "http" || url->host().empty()) {
-      throw SyncFailure{false, fmt::format("'{}' is not an http:// server URL", server), 0,
-                        ErrorCode::invalid_argument};
+    if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
+      throw SyncFailure{false, fmt::format("'{}' is not an http:// or https:// server URL", server),
+                        0, ErrorCode::invalid_argument};
     }
-    host_ = url->host();
-    port_ = url->has_port() ? static_cast<std::uint16_t>(url->port_number()) : 80;
+    tls_ = {url->scheme() == "https", options_.ca_file};
+    host_ = url->host_address();
+    port_ = url->has_port() ? static_cast<std::uint16_t>(url->port_number())
+                            : (tls_.enabled ? 443 : 80);
     base_path_ = url->path();
     while (!base_path_.empty() && base_path_.back() == '/')
       base_path_.pop_back();
-    http_.emplace(host_, port_, options_.request_timeout);
+    try {
+      http_.emplace(host_, port_, options_.request_timeout, tls_);
+    } catch (const std::runtime_error& e) {  // the CA file
+      throw SyncFailure{false, e.what(), 0, ErrorCode::invalid_argument};
+    }
     configured_server_ = server;
   }
   const bool moved = !state.server.empty() && state.server != server;
@@ -194,7 +203,7 @@ std::unique_ptr<LiveLink> SyncEngine::open_live() {
     auto socket = std::make_unique<net::WebSocketClient>(
         host_, port_, base_path_ + "/api/live",
         std::map<std::string, std::string>{{"Authorization", "Bearer " + state.token}},
-        options_.request_timeout);
+        options_.request_timeout, tls_);
     return std::make_unique<LiveLink>(db_, options_, std::move(socket), state.dataset,
                                       state.cursor);
   } catch (const net::WebSocketRefused& refused) {

@@ -62,6 +62,7 @@ class SyncEngine {
   std::string host_;
   std::uint16_t port_ = 0;
   std::string base_path_;
+  net::TlsOptions tls_;
   std::string configured_server_;
   std::optional<net::HttpClient> http_;
 };

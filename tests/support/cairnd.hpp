@@ -22,9 +22,10 @@ class Cairnd {
     process_ = std::make_unique<Process>(argv);
     while (auto line = process_->read_line(std::chrono::seconds(20))) {
       log_ += *line + "\n";
-      const auto at = line->find("listening=http://127.0.0.1:");
-      if (at != std::string::npos) {
-        port_ = static_cast<std::uint16_t>(std::stoi(line->substr(at + 27)));
+      // listening=http://127.0.0.1:PORT, or https://
+      const auto at = line->find("://127.0.0.1:", line->find("listening="));
+      if (line->find("listening=") != std::string::npos && at != std::string::npos) {
+        port_ = static_cast<std::uint16_t>(std::stoi(line->substr(at + 13)));
         return;
       }
     }

@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 // Every live entry of the synced stores, as one JSON object.
 json::object snapshot(const Database& db) {
   json::object all;
-  for (const char* store : {"journal", "userInformation", "playerStatistics"}) {
+  for (const char* store : {"journal", "userInformation", "playerStatistics", "progress"}) {
     json::object entries;
     db.for_each(store, [&](std::string_view key, const json::value& value) {
       entries[key] = value;
@@ -43,7 +43,7 @@ json::object snapshot(const Database& db) {
 json::object server_snapshot(ApiClient& api) {
   const ApiResult full = api.post("/api/sync/full", json::object{});
   json::object all;
-  for (const char* store : {"journal", "userInformation", "playerStatistics"}) {
+  for (const char* store : {"journal", "userInformation", "playerStatistics", "progress"}) {
     all[store] = full.body.as_object().contains(store) ? full.at(store) : json::object{};
   }
   return all;
