@@ -54,6 +54,21 @@ struct WebSocketClient::Impl {
     return true;
   }
 
+  // Starts an operation and runs it to completion within the timeout; nullopt when it did not
+  // complete in time.
+  template <class Start>
+  std::optional<beast::error_code> complete(Start start) {
+    bool done = false;
+    beast::error_code result;
+    start([&](beast::error_code ec, auto&&...) {
+      result = ec;
+      done = true;
+    });
+    run_until([&] { return done; }, timeout + std::chrono::seconds(1));
+    if (!done) return std::nullopt;
+    return result;
+  }
+
   // Calls `f` with the WebSocket stream, plain or over TLS.
   template <class F>
   decltype(auto) on_ws(F f) {
@@ -136,16 +151,13 @@ WebSocketClient::WebSocketClient(const std::string& host, std::uint16_t port,
   if (ec) throw WebSocketRefused(0, "", "cannot resolve " + host + ": " + ec.message());
   beast::tcp_stream& stream = impl.lowest();
   stream.expires_after(timeout);
-  bool done = false;
-  stream.async_connect(endpoints, [&](beast::error_code error, const tcp::endpoint&) {
-    ec = error;
-    done = true;
-  });
-  impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
-  if (!done || ec) {
-    throw WebSocketRefused(0, "",
-                           "cannot connect to " + host + ":" + std::to_string(port) + ": " +
-                               (done ? ec.message() : "timed out"));
+  const std::string where = host + ":" + std::to_string(port);
+  const auto connected =
+      impl.complete([&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+  if (!connected || *connected) {
+    throw WebSocketRefused(
+        0, "",
+        "cannot connect to " + where + ": " + (connected ? connected->message() : "timed out"));
   }
   stream.socket().set_option(tcp::no_delay(true), ec);
   impl.fd = stream.socket().native_handle();
@@ -154,35 +166,29 @@ WebSocketClient::WebSocketClient(const std::string& host, std::uint16_t port,
     if (!expect_host(ssl, host)) {
       throw WebSocketRefused(0, "", "cannot check a certificate for the host name '" + host + "'");
     }
-    done = false;
-    secure->next_layer().async_handshake(asio::ssl::stream_base::client,
-                                         [&](beast::error_code error) {
-                                           ec = error;
-                                           done = true;
-                                         });
-    impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
-    if (!done || ec) {
+    const auto shaken = impl.complete([&](auto handler) {
+      secure->next_layer().async_handshake(asio::ssl::stream_base::client, std::move(handler));
+    });
+    if (!shaken || *shaken) {
       throw WebSocketRefused(0, "",
-                             "cannot connect to " + host + ":" + std::to_string(port) + ": " +
-                                 (done ? handshake_failure(ec, ssl) : "timed out"));
+                             "cannot connect to " + where + ": " +
+                                 (shaken ? handshake_failure(*shaken, ssl) : "timed out"));
     }
   }
   websocket::response_type response;
-  done = false;
-  impl.on_ws([&](auto& ws) {
-    ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& req) {
-      req.set(http::field::user_agent, "cairn/" + std::string(kVersion));
-      for (const auto& [name, value] : headers)
-        req.set(name, value);
-    }));
-    ws.read_message_max(256 * 1024 * 1024);
-    ws.async_handshake(response, host + ":" + std::to_string(port), target,
-                       [&](beast::error_code error) {
-                         ec = error;
-                         done = true;
-                       });
+  const auto upgraded = impl.complete([&](auto handler) {
+    impl.on_ws([&](auto& ws) {
+      ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& req) {
+        req.set(http::field::user_agent, "cairn/" + std::string(kVersion));
+        for (const auto& [name, value] : headers)
+          req.set(name, value);
+      }));
+      ws.read_message_max(256 * 1024 * 1024);
+      ws.async_handshake(response, where, target, std::move(handler));
+    });
   });
-  impl.run_until([&] { return done; }, timeout + std::chrono::seconds(1));
+  const bool done = upgraded.has_value();
+  ec = upgraded.value_or(beast::error_code());
   if (!done || ec) {
     const int status = static_cast<int>(response.result_int());
     throw WebSocketRefused(

@@ -7,6 +7,7 @@
 #include <cairn/error.hpp>
 
 #include "foundation/json_text.hpp"
+#include "foundation/overloaded.hpp"
 #include "protocol/answer.hpp"
 #include "protocol/sync_request.hpp"
 
@@ -14,13 +15,6 @@ namespace cairn::protocol {
 namespace json = boost::json;
 
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 [[noreturn]] void bad_request(const std::string& message) {
   throw Refusal(Code::invalid_request, message);

@@ -14,6 +14,7 @@
 #include <thread>
 #include <variant>
 
+#include "foundation/overloaded.hpp"
 #include "protocol/live.hpp"
 #include "server/auth/tokens.hpp"
 #include "server/http_status.hpp"
@@ -25,13 +26,6 @@ using protocol::Refusal;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 template <class Message>
 OutgoingFrame frame(const Message& message,

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <variant>
 
+#include "foundation/overloaded.hpp"
 #include "protocol/live.hpp"
 #include "protocol/sync_request.hpp"
 #include "sync/sync_engine.hpp"
@@ -14,13 +15,6 @@ namespace cairn {
 namespace json = boost::json;
 
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 // The link cannot go on: the sync client falls back to an HTTP sync, which settles what it can.
 [[noreturn]] void fall_back(const std::string& why) {

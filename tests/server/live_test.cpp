@@ -594,7 +594,14 @@ TEST_F(LiveTest, TheLiveChannelIsMeasured) {
   ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
   live.next("changes");
   net::HttpClient http("127.0.0.1", port());
-  const std::string metrics = http.request("GET", "/metrics").body;
+  // A push is counted once its write completes on the server, which may be just after the
+  // client has read it: ask until it shows (each ask a real request), for a few seconds at most.
+  std::string metrics;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    metrics = http.request("GET", "/metrics").body;
+  } while (metrics.find("cairnd_live_push_latency_seconds_count 1") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
   for (const char* line :
        {"cairnd_live_connections 1", "cairnd_live_subscriptions 1",
         "cairnd_live_slow_consumers_total 0", "cairnd_live_push_latency_seconds_count 1"}) {
