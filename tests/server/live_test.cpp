@@ -109,6 +109,34 @@ TEST_F(LiveTest, ASubscriberGetsTheBacklogThenEachCommitAsItHappens) {
   EXPECT_EQ(pushed.at("dataset"), json::value(guest.dataset_id()));
 }
 
+TEST_F(LiveTest, ASubscriberResumesAcrossAServerRestartWithoutGapOrDuplicate) {
+  start();
+  ApiClient guest = ApiClient::guest(port());
+  const std::string token = guest.token();
+  std::string cursor;
+  {
+    LiveClient live(port(), token);
+    live.send({{"type", "subscribe"}});
+    live.next("subscribed");
+    ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
+    cursor = text(live.next("changes").at("cursor"));
+  }
+  cairnd_.reset();  // the server stops (its live connections close) and starts again
+  start();
+  ApiClient again(port(), token);
+  ASSERT_EQ(again.post("/api/sync/patch", put("laptop", 2, "b", 2)).status, 200);
+  LiveClient live(port(), token);
+  live.send({{"type", "subscribe"}, {"cursor", cursor}});
+  live.next("subscribed");
+  const json::object backlog = live.next("changes");  // what it missed, and only that
+  ASSERT_EQ(backlog.at("changes").as_array().size(), 1u);
+  EXPECT_EQ(backlog.at("changes").at(0).at("key"), "b");
+  ASSERT_EQ(again.post("/api/sync/patch", put("laptop", 3, "c", 3)).status, 200);
+  const json::object pushed = live.next("changes");
+  ASSERT_EQ(pushed.at("changes").as_array().size(), 1u);
+  EXPECT_EQ(pushed.at("changes").at(0).at("key"), "c");
+}
+
 TEST_F(LiveTest, WithoutACursorASubscriptionStartsNowAndAnUnknownCursorHasExpired) {
   start();
   ApiClient guest = ApiClient::guest(port());
