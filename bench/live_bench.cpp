@@ -1,5 +1,5 @@
-// The live channel (GET /api/live) of a real cairnd on loopback, each figure beside today's
-// polling one measured in the same run:
+// Sync through a real cairnd on loopback: the live channel (GET /api/live), each figure beside
+// the HTTP or polling one measured in the same run:
 //   1. draining 100 and 100,000 pending changes: over the live channel (batches in flight) and
 //      over HTTP (one round trip per batch);
 //   2. commit on device A -> visible on device B, with 1,000 other idle subscribers connected:
@@ -9,10 +9,12 @@
 //
 //   build/release/bench/live_bench [--large N] [--trials N] [--subscribers N]
 //                                  [--connections N] [--durability full|normal]
+//                                  [--only drain|push|fan-out|connections]
 //
-// Goals (issue 10): 100,000 pending drain in < 2 s; A -> B p50 < 2 ms, p99 < 10 ms; fan-out to
-// 1,000 p99 < 50 ms; <= 32 KiB of server memory per connection. The benchmark raises its own
-// file-descriptor limit (to the hard limit), which cairnd inherits; nothing system-wide.
+// Goals (issue 5, HTTP): 100 pending drain in < 50 ms, 100,000 in < 10 s. (issue 10): 100,000
+// pending drain in < 2 s; A -> B p50 < 2 ms, p99 < 10 ms; fan-out to 1,000 p99 < 50 ms; <= 32 KiB
+// of server memory per connection. The benchmark raises its own file-descriptor limit (to the hard
+// limit), which cairnd inherits; nothing system-wide.
 #include <sys/resource.h>
 
 #include <boost/asio.hpp>
@@ -246,7 +248,9 @@ int main(int argc, char** argv) {
   std::size_t subscribers = 1000;
   std::size_t connections = 10'000;
   std::string durability = "full";
+  std::string only;  // one section, for profiling
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
     if (std::strcmp(argv[i], "--durability") == 0) durability = argv[i + 1];
     if (std::strcmp(argv[i], "--large") == 0) large = std::stoul(argv[i + 1]);
     if (std::strcmp(argv[i], "--trials") == 0) trials = std::stoi(argv[i + 1]);
@@ -274,65 +278,74 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(files.rlim_cur));
   const std::string server = "http://127.0.0.1:" + std::to_string(cairnd.port());
 
+  const auto run = [&](std::string_view section) { return only.empty() || only == section; };
+
   // 1. Drains, live and HTTP alternating.
-  std::vector<double> small_live, small_http;
-  for (int run = 0; run < 5; ++run) {
-    const std::string n = std::to_string(run);
-    small_live.push_back(drain(server, dir.path() / ("small-live" + n + ".db"), 100, true));
-    small_http.push_back(drain(server, dir.path() / ("small-http" + n + ".db"), 100, false));
+  if (run("drain")) {
+    std::vector<double> small_live, small_http;
+    for (int run = 0; run < 5; ++run) {
+      const std::string n = std::to_string(run);
+      small_live.push_back(drain(server, dir.path() / ("small-live" + n + ".db"), 100, true));
+      small_http.push_back(drain(server, dir.path() / ("small-http" + n + ".db"), 100, false));
+    }
+    const double big_live = drain(server, dir.path() / "large-live.db", large, true);
+    const double big_http = drain(server, dir.path() / "large-http.db", large, false);
+    std::printf("drain 100 pending (median of 5)      live %8.1f ms   http %8.1f ms\n",
+                median(small_live), median(small_http));
+    std::printf("drain %zu pending                live %8.1f ms   http %8.1f ms  (%.1fx)\n", large,
+                big_live, big_http, big_http / big_live);
   }
-  const double big_live = drain(server, dir.path() / "large-live.db", large, true);
-  const double big_http = drain(server, dir.path() / "large-http.db", large, false);
-  std::printf("drain 100 pending (median of 5)      live %8.1f ms   http %8.1f ms\n",
-              median(small_live), median(small_http));
-  std::printf("drain %zu pending                live %8.1f ms   http %8.1f ms  (%.1fx)\n", large,
-              big_live, big_http, big_http / big_live);
 
   // 2. A -> B with idle subscribers of another dataset connected meanwhile.
-  test::ApiClient idle_user = test::ApiClient::guest(cairnd.port());
-  test::ApiClient user = test::ApiClient::guest(cairnd.port());
-  std::vector<double> pushed, polled;
-  {
-    Swarm idle(cairnd.port(), idle_user.token(), idle_user.dataset_id(), subscribers);
-    pushed = a_to_b(server, dir.path(), user.token(), true, trials);
-    polled = a_to_b(server, dir.path(), user.token(), false, std::max(trials / 4, 5));
+  if (run("push")) {
+    test::ApiClient idle_user = test::ApiClient::guest(cairnd.port());
+    test::ApiClient user = test::ApiClient::guest(cairnd.port());
+    std::vector<double> pushed, polled;
+    {
+      Swarm idle(cairnd.port(), idle_user.token(), idle_user.dataset_id(), subscribers);
+      pushed = a_to_b(server, dir.path(), user.token(), true, trials);
+      polled = a_to_b(server, dir.path(), user.token(), false, std::max(trials / 4, 5));
+    }
+    std::printf("commit on A -> visible on B, %zu idle subscribers connected:\n", subscribers);
+    std::printf("  B live (push)          p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
+                percentile(pushed, 0.5), percentile(pushed, 0.99), pushed.size());
+    std::printf("  B polling every 20 ms  p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
+                percentile(polled, 0.5), percentile(polled, 0.99), polled.size());
   }
-  std::printf("commit on A -> visible on B, %zu idle subscribers connected:\n", subscribers);
-  std::printf("  B live (push)          p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
-              percentile(pushed, 0.5), percentile(pushed, 0.99), pushed.size());
-  std::printf("  B polling every 20 ms  p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
-              percentile(polled, 0.5), percentile(polled, 0.99), polled.size());
 
   // 3. Fan-out: one change over HTTP, until the last of the subscribers has it.
-  std::vector<double> fan_out;
-  {
-    test::ApiClient writer = test::ApiClient::guest(cairnd.port());
-    Swarm swarm(cairnd.port(), writer.token(), writer.dataset_id(), subscribers);
-    for (int trial = -5; trial < 50; ++trial) {
-      swarm.arm();
-      const auto start = Stopwatch::now();
-      writer.post("/api/sync/patch",
-                  boost::json::object{{"changes", boost::json::array{boost::json::object{
-                                                      {"store", "journal"},
-                                                      {"key", "fan/" + std::to_string(trial)},
-                                                      {"op", "put"},
-                                                      {"value", trial}}}}});
-      const auto last = swarm.wait_all(10s);
-      if (!last) {
-        std::cerr << "fan-out trial " << trial << " did not reach everyone\n";
-        continue;
-      }
-      if (trial >= 0) {
-        fan_out.push_back(std::chrono::duration<double, std::milli>(*last - start).count());
+  if (run("fan-out")) {
+    std::vector<double> fan_out;
+    {
+      test::ApiClient writer = test::ApiClient::guest(cairnd.port());
+      Swarm swarm(cairnd.port(), writer.token(), writer.dataset_id(), subscribers);
+      for (int trial = -5; trial < 50; ++trial) {
+        swarm.arm();
+        const auto start = Stopwatch::now();
+        writer.post("/api/sync/patch",
+                    boost::json::object{{"changes", boost::json::array{boost::json::object{
+                                                        {"store", "journal"},
+                                                        {"key", "fan/" + std::to_string(trial)},
+                                                        {"op", "put"},
+                                                        {"value", trial}}}}});
+        const auto last = swarm.wait_all(10s);
+        if (!last) {
+          std::cerr << "fan-out trial " << trial << " did not reach everyone\n";
+          continue;
+        }
+        if (trial >= 0) {
+          fan_out.push_back(std::chrono::duration<double, std::milli>(*last - start).count());
+        }
       }
     }
+    std::printf("one change to %zu subscribers of a dataset, until the last has it:\n",
+                subscribers);
+    std::printf("  p50 %6.2f ms  p99 %6.2f ms  (%zu trials; from the HTTP write's start)\n",
+                percentile(fan_out, 0.5), percentile(fan_out, 0.99), fan_out.size());
   }
-  std::printf("one change to %zu subscribers of a dataset, until the last has it:\n", subscribers);
-  std::printf("  p50 %6.2f ms  p99 %6.2f ms  (%zu trials; from the HTTP write's start)\n",
-              percentile(fan_out, 0.5), percentile(fan_out, 0.99), fan_out.size());
 
   // 4. Connections held, and cairnd's memory for them.
-  {
+  if (run("connections")) {
     test::ApiClient holder = test::ApiClient::guest(cairnd.port());
     const std::size_t before = rss_kib(cairnd.process().pid());
     const auto start = Stopwatch::now();
@@ -347,6 +360,6 @@ int main(int argc, char** argv) {
   }
   std::cout << "\nreproduce: build/release/bench/live_bench --large " << large << " --trials "
             << trials << " --subscribers " << subscribers << " --connections " << connections
-            << " --durability " << durability << '\n';
+            << " --durability " << durability << (only.empty() ? "" : " --only " + only) << '\n';
   return 0;
 }

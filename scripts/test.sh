@@ -2,15 +2,14 @@
 # The README's second command, and what CI runs: installs what is missing, then builds and runs
 # the whole suite several ways:
 #   1. Release build, every test (ctest)
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer build, every test (ctest)
+#   2. one Clang build (AddressSanitizer, UndefinedBehaviorSanitizer, libFuzzer coverage on every
+#      library): it proves the locking annotations (-Wthread-safety, as errors), runs every test
+#      (ctest), then each libFuzzer target for CAIRN_FUZZ_SECONDS (20) from fuzz/corpus
 #   3. ThreadSanitizer build of the concurrency stress test, the sync client's tests and the
-#      server's in-process tests (handler pool, change feed)
+#      server's in-process tests (handler pool, change feed, live channel)
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
 #      two sync example processes converging through the installed cairnd
-#   5. one Clang build (ASan, UBSan, libFuzzer coverage on every library): it proves the locking
-#      annotations (-Wthread-safety, as errors) and runs each libFuzzer target for
-#      CAIRN_FUZZ_SECONDS (20) from the corpus in fuzz/corpus
-#   6. clang-format check of every C++ file
+#   5. clang-format check of every C++ file
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,14 +49,20 @@ ctest --test-dir build/release --output-on-failure -j "$jobs"
 
 if [[ "${CAIRN_TEST_QUICK:-0}" == 1 ]]; then exit 0; fi
 
-step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCAIRN_SANITIZE=address,undefined -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build build/asan
+step "Clang build (ASan, UBSan, -Wthread-safety), every test, then fuzzing the decoders"
+CC=clang CXX=clang++ cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_FUZZ=ON -DCAIRN_BUILD_BENCH=OFF -DCAIRN_SANITIZE=address,undefined "${launcher[@]}" \
+  >/dev/null
+cmake --build build/clang
 # The chaos and crash properties run fewer schedules here; the Release run does the full count.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
-  ctest --test-dir build/asan --output-on-failure -j "$jobs"
+  ctest --test-dir build/clang --output-on-failure -j "$jobs"
+for fuzzer in sync_request sync_response live_message id_token; do
+  mkdir -p "build/clang/corpus/$fuzzer"
+  build/clang/fuzz/${fuzzer}_fuzzer "build/clang/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
+    -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3
+done
 
 step "ThreadSanitizer build of the concurrency, sync client, in-process server and live channel tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -74,17 +79,6 @@ cmake -S examples -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$root/build/in
 cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
 examples/sync/two-devices.sh "$root/build/install" "$root/build/examples/sync/sync_example"
-
-step "Clang build: thread-safety analysis, then fuzzing the decoders of untrusted input"
-CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_BENCH=OFF \
-  -DCAIRN_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
-cmake --build build/fuzz
-for fuzzer in sync_request sync_response live_message id_token; do
-  mkdir -p "build/fuzz/corpus/$fuzzer"
-  build/fuzz/fuzz/${fuzzer}_fuzzer "build/fuzz/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
-    -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3
-done
 
 step "clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
