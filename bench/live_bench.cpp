@@ -270,10 +270,13 @@ int main(int argc, char** argv) {
 
   ScratchDir dir;
   const std::string many = std::to_string(connections + subscribers + 100);
-  test::Cairnd cairnd(
-      dir.path() / "server",
-      {"--rate-limit", "0", "--durability", durability, "--live-max-connections", many,
-       "--live-max-connections-per-user", many, "--live-ping-interval-ms", "600000"});
+  // The server merges the journal as the devices do (stores it is not told of merge per field).
+  const std::filesystem::path schema = dir.path() / "schema.json";
+  std::ofstream(schema) << R"({"stores": {"journal": {"version": 1, "policy": {"merge": "lww"}}}})";
+  test::Cairnd cairnd(dir.path() / "server",
+                      {"--rate-limit", "0", "--durability", durability, "--schema", schema.string(),
+                       "--live-max-connections", many, "--live-max-connections-per-user", many,
+                       "--live-ping-interval-ms", "600000"});
   std::printf("cairnd --durability %s, file descriptors %llu\n\n", durability.c_str(),
               static_cast<unsigned long long>(files.rlim_cur));
   const std::string server = "http://127.0.0.1:" + std::to_string(cairnd.port());

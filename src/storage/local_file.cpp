@@ -153,7 +153,22 @@ LocalFile::LocalFile(const std::filesystem::path& path, bool read_only, bool cre
                 fmt::format("'{}' cannot be switched to WAL mode", path.string()));
   }
   connection_.set_durability(durability);
-  if (created_) create_schema();
+  if (created_) {
+    create_schema();
+  } else {
+    upgrade_format();
+  }
+}
+
+// Brings an older format this build reads up to kFormat, in one transaction.
+void LocalFile::upgrade_format() {
+  if (connection_.query_int("PRAGMA user_version") >= kFormat) return;
+  sqlite::TransactionGuard guard(connection_, sqlite::TransactionGuard::Kind::immediate);
+  const std::int64_t format = connection_.query_int("PRAGMA user_version");  // under the lock
+  if (format >= kFormat) return;
+  if (format < 2) connection_.exec("ALTER TABLE entries DROP COLUMN pending");
+  connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
+  guard.commit();
 }
 
 void LocalFile::create_schema() {
@@ -184,7 +199,6 @@ void LocalFile::create_schema() {
       replica_ref    INTEGER NOT NULL,
       schema_version INTEGER NOT NULL,
       field_stamps   TEXT,
-      pending        INTEGER NOT NULL,
       PRIMARY KEY (store_id, key)
     ) WITHOUT ROWID;
     CREATE TABLE outbox (
@@ -314,7 +328,7 @@ void LocalFile::update_store(std::uint32_t id, std::uint32_t version, std::strin
 void LocalFile::for_each_entry(std::uint32_t store_id,
                                const std::function<void(const EntryRow&)>& visit) {
   auto& query = connection_.cached(
-      "SELECT key, value, hlc, replica_ref, schema_version, field_stamps, pending FROM entries "
+      "SELECT key, value, hlc, replica_ref, schema_version, field_stamps FROM entries "
       "WHERE store_id = ?1 ORDER BY key");
   query.bind(1, std::int64_t{store_id});
   EntryRow row;
@@ -326,7 +340,6 @@ void LocalFile::for_each_entry(std::uint32_t store_id,
     row.replica_ref = static_cast<std::uint32_t>(query.column_int(3));
     row.schema_version = static_cast<std::uint32_t>(query.column_int(4));
     row.field_stamps = query.column_text(5);
-    row.pending = static_cast<std::uint32_t>(query.column_int(6));
     visit(row);
   }
   query.reset();
@@ -335,8 +348,8 @@ void LocalFile::for_each_entry(std::uint32_t store_id,
 void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
   auto& statement = connection_.cached(
       "INSERT OR REPLACE INTO entries "
-      "(store_id, key, value, hlc, replica_ref, schema_version, field_stamps, pending) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "(store_id, key, value, hlc, replica_ref, schema_version, field_stamps) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   statement.bind(1, std::int64_t{store_id}).bind(2, row.key);
   if (row.value) {
     statement.bind(3, *row.value);
@@ -351,7 +364,6 @@ void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
   } else {
     statement.bind(7, row.field_stamps);
   }
-  statement.bind(8, std::int64_t{row.pending});
   statement.run();
 }
 
@@ -381,6 +393,17 @@ std::vector<LocalFile::OutboxRow> LocalFile::outbox(std::uint64_t after_seq, std
   }
   query.reset();
   return rows;
+}
+
+void LocalFile::for_each_pending(
+    std::uint32_t store_id,
+    const std::function<void(std::string_view key, std::uint32_t count)>& visit) {
+  auto& query = connection_.cached(
+      "SELECT key, count(*) FROM outbox WHERE store_id = ?1 GROUP BY key ORDER BY key");
+  query.bind(1, std::int64_t{store_id});
+  while (query.step())
+    visit(query.column_text(0), static_cast<std::uint32_t>(query.column_int(1)));
+  query.reset();
 }
 
 std::uint64_t LocalFile::outbox_count() {
@@ -524,31 +547,16 @@ std::vector<LocalFile::BackupRow> LocalFile::backups() {
   return rows;
 }
 
-void LocalFile::add_pending(std::uint32_t store_id, std::string_view key, std::uint32_t records) {
-  connection_.cached("UPDATE entries SET pending = pending + ?3 WHERE store_id = ?1 AND key = ?2")
-      .bind(1, std::int64_t{store_id})
-      .bind(2, key)
-      .bind(3, std::int64_t{records})
-      .run();
-}
-
 void LocalFile::restore_backup(const BackupRow& backup) {
   const auto store_id = std::int64_t{backup.store_id};
   connection_.cached("DELETE FROM entries WHERE store_id = ?1").bind(1, store_id).run();
   connection_
       .cached(
           "INSERT INTO entries (store_id, key, value, hlc, replica_ref, schema_version, "
-          "field_stamps, pending) SELECT ?1, key, value, hlc, replica_ref, schema_version, "
-          "field_stamps, 0 FROM backup_entries WHERE backup_id = ?2")
+          "field_stamps) SELECT ?1, key, value, hlc, replica_ref, schema_version, "
+          "field_stamps FROM backup_entries WHERE backup_id = ?2")
       .bind(1, store_id)
       .bind(2, backup.id)
-      .run();
-  // entries.pending must count the entry's outbox records, which may have changed since.
-  connection_
-      .cached(
-          "UPDATE entries SET pending = (SELECT count(*) FROM outbox o WHERE o.store_id = "
-          "entries.store_id AND o.key = entries.key) WHERE store_id = ?1")
-      .bind(1, store_id)
       .run();
   connection_.cached("UPDATE stores SET version = ?2 WHERE id = ?1")
       .bind(1, store_id)

@@ -8,16 +8,19 @@
 //   stores    one row per store: name, schema version of its data, merge policy (JSON).
 //   entries   (store_id, key) -> value (JSON text; NULL for a tombstone), the HLC and replica of
 //             the latest write, the schema version it was written under, per-field stamps
-//             (JSON, only when a field-lww entry's fields carry different stamps), and how many
-//             of its outbox records are not yet acknowledged (kept with the entry so that opening
-//             never scans the outbox).
+//             (JSON, only when a field-lww entry's fields carry different stamps).
 //   outbox    local changes not yet acknowledged by a server, by sequence number, with the
-//             schema version their payload is written in.
+//             schema version their payload is written in. An entry's pending count is the
+//             number of its outbox records (read at open through the outbox_entry index), so an
+//             acknowledgement deletes outbox rows and never rewrites entries.
 //   sync_state one row: the server, token, dataset and change-feed cursor of sync (src/sync).
 //   backups, backup_entries
 //             copies of a store's entries rows taken before it migrated (the newest 3 per store).
 //
 // Formats are numbered; a file is readable when kMinReadableFormat <= user_version <= kFormat.
+// Format 1 also kept each entry's pending count in entries.pending; opening a format-1 file for
+// writing drops that column and records format 2 (a format-1 build then refuses the file as too
+// new, rather than trusting counts it no longer finds maintained).
 // Opening checks the header through a read-only connection first, so a file that is not a Cairn
 // database, is damaged or is too new is never modified.
 //
@@ -41,7 +44,7 @@ namespace cairn {
 class LocalFile {
  public:
   static constexpr std::int64_t kApplicationId = 0x4341524E;  // "CARN"
-  static constexpr std::int64_t kFormat = 1;
+  static constexpr std::int64_t kFormat = 2;
   static constexpr std::int64_t kMinReadableFormat = 1;
 
   // Opens or creates the file. Throws Error: not_a_cairn_database, corrupt, format_too_new,
@@ -80,12 +83,10 @@ class LocalFile {
     std::uint32_t replica_ref = 0;
     std::uint32_t schema_version = 0;
     std::string_view field_stamps;  // empty when none
-    std::uint32_t pending = 0;      // outbox records of this entry not yet acknowledged
   };
   // Visits a store's rows in key order. The views are valid during the call only.
   void for_each_entry(std::uint32_t store_id, const std::function<void(const EntryRow&)>& visit);
   void write_entry(std::uint32_t store_id, const EntryRow& row);
-  void add_pending(std::uint32_t store_id, std::string_view key, std::uint32_t records);
 
   struct OutboxRow {
     std::uint64_t seq = 0;
@@ -102,9 +103,10 @@ class LocalFile {
   // Renumbers the outbox in order so that its oldest record is `first`; returns the number after
   // its newest (`first` when it is empty).
   std::uint64_t renumber_outbox(std::uint64_t first);
-  // (store_id, key) -> number of outbox records, for the pending-writes flags.
-  void for_each_pending(const std::function<void(std::uint32_t store_id, std::string_view key,
-                                                 std::uint32_t count)>& visit);
+  // Visits the keys of a store that have outbox records, with how many (their pending counts).
+  void for_each_pending(
+      std::uint32_t store_id,
+      const std::function<void(std::string_view key, std::uint32_t count)>& visit);
 
   // Where this database syncs, and how far it got (see src/sync). `cursor` is empty before the
   // first sync.
@@ -151,6 +153,7 @@ class LocalFile {
 
  private:
   void create_schema();
+  void upgrade_format();
   static OutboxRow read_outbox_row(const sqlite::Statement& row);
 
   bool created_ = false;  // declared first: open_connection() sets it while connection_ is built

@@ -164,16 +164,15 @@ void StoreEngine::write_entry(std::uint32_t store_id, std::string_view key,
   row.replica_ref = replicas_.ref_of(entry.stamp.replica);
   row.schema_version = entry.schema_version;
   row.field_stamps = stamps;
-  row.pending = entry.pending;
   file_.write_entry(store_id, row);
 }
 
 void StoreEngine::publish(StagedCommit& staged, sqlite::TransactionGuard& guard) {
   for (auto& [key, slot] : staged.slots()) {
     if (!slot.next) continue;
-    if (slot.committed && same_state(*slot.next, *slot.committed) &&
-        slot.next->pending == slot.committed->pending) {
-      slot.next.reset();  // nothing to write
+    if (slot.committed && same_state(*slot.next, *slot.committed)) {
+      // Nothing to write (the pending count lives in the outbox); memory only when it changed.
+      if (slot.next->pending == slot.committed->pending) slot.next.reset();
       continue;
     }
     if (slot.text.empty() && !slot.next->deleted) slot.text = json_text(slot.next->value);
@@ -184,6 +183,11 @@ void StoreEngine::publish(StagedCommit& staged, sqlite::TransactionGuard& guard)
   WriterLock state_lock(state_mutex_);
   for (auto& [key, slot] : staged.slots()) {
     if (slot.next) slot.store->replace(key.second, slot.committed, std::move(*slot.next));
+  }
+  for (const StagedCommit::Acknowledged& acked : staged.acknowledged()) {
+    auto entry = acked.store->entries.find(acked.key);
+    if (entry == acked.store->entries.end()) continue;
+    entry->second.pending -= std::min(entry->second.pending, acked.records);
   }
 }
 

@@ -164,7 +164,6 @@ void StoreEngine::hydrate(StoreState& state) {
                   fmt::format("store '{}', key '{}': unknown replica", name, row.key));
     }
     entry.schema_version = row.schema_version;
-    entry.pending = row.pending;
     entry.deleted = !row.value.has_value();
     if (row.value) {
       std::error_code error;
@@ -186,6 +185,9 @@ void StoreEngine::hydrate(StoreState& state) {
                   entry);
     }
     hint = std::next(state.entries.emplace_hint(hint, row.key, std::move(entry)));
+  });
+  file_.for_each_pending(state.id, [&](std::string_view key, std::uint32_t count) {
+    if (auto it = state.entries.find(key); it != state.entries.end()) it->second.pending = count;
   });
 }
 

@@ -64,9 +64,7 @@ std::size_t StoreEngine::requeue_own_writes() {
                                json_text(merge::change_payload(change)), change.stamp.hlc,
                                change.schema_version});
         }
-        const auto records = static_cast<std::uint32_t>(changes.size());
-        file_.add_pending(store.id, key, records);
-        queued.emplace_back(&entry, records);
+        queued.emplace_back(&entry, static_cast<std::uint32_t>(changes.size()));
       }
     }
   }
@@ -84,7 +82,8 @@ std::size_t StoreEngine::requeue_own_writes() {
 
 StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
                                                    std::vector<RemoteEntry> entries,
-                                                   LocalFile::SyncState state) {
+                                                   LocalFile::SyncState state,
+                                                   std::vector<RemoteEntry> before_ack) {
   if (options_.read_only) {
     throw Error(ErrorCode::read_only, "a read-only database cannot sync");
   }
@@ -101,88 +100,96 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
     return {stamp.hlc, replicas_.add(ref, *stamp.replica)};
   };
 
+  // The server's states, with this replica's pending changes (its outbox records) rebased on
+  // top. The entry keeps its pending count; the acknowledgement lowers it when published.
+  const auto merge_entries = [&](std::vector<RemoteEntry>& remotes) REQUIRES(
+                                 write_mutex_) REQUIRES_SHARED(state_mutex_) {
+    for (RemoteEntry& remote : remotes) {
+      auto found = stores_.find(remote.store);
+      if (found == stores_.end()) {  // a store this build does not declare: kept on the server
+        ++result.skipped;
+        state.skipped_stores = true;
+        continue;
+      }
+      StoreState& store = found->second;
+      merge::Entry incoming = std::move(remote.entry);
+      const std::uint32_t declared = store.schema.version;
+      if (incoming.schema_version != declared && !incoming.deleted) {
+        // Older entries are migrated on arrival; newer ones translated down through lenses, or
+        // held back untouched on the server until this application upgrades.
+        if (!can_migrate_entry(store.schema, incoming.schema_version, declared)) {
+          ++result.held;
+          if (incoming.schema_version > declared) state.held_back = true;
+          continue;
+        }
+        json::value migrated = migrate_entry(store.schema, incoming.value, incoming.schema_version,
+                                             declared, remote.key);
+        if (migrated != incoming.value) incoming.fields.clear();  // they name the old fields
+        incoming.value = std::move(migrated);
+      }
+      if (incoming.deleted) incoming.value = nullptr;
+      incoming.schema_version = std::max(incoming.schema_version, std::uint32_t{1});
+      if (incoming.schema_version > declared) incoming.schema_version = declared;
+      incoming.stamp = intern(incoming.stamp);
+      incoming.floor = intern(incoming.floor);
+      for (auto& field : incoming.fields)
+        field.stamp = intern(field.stamp);
+      clock_->receive(incoming.stamp.hlc);
+
+      StagedCommit::Slot& slot = staged.slot(store, remote.key);
+      const StoredEntry& current = StagedCommit::current(slot);
+      StoredEntry next;
+      static_cast<merge::Entry&>(next) = std::move(incoming);
+      next.pending = current.pending;
+      if (next.pending > 0) {
+        for (const auto& record : file_.outbox_for_entry(store.id, remote.key)) {
+          const merge::Change change = merge::change_from_payload(
+              record.op, json::parse(record.payload), {record.hlc, self_}, record.schema_version);
+          merge::apply_change(next, change, store.schema.policy);
+        }
+      }
+      if (same_state(next, current)) continue;  // what this replica has already
+      ++result.applied;
+      const StoredEntry& before = StagedCommit::committed(slot);
+      if (notify && !(next.deleted && before.deleted) &&
+          (next.deleted != before.deleted || next.value != before.value)) {
+        staged.change_set().changes.push_back(
+            {store.schema.name, remote.key,
+             next.deleted ? std::nullopt : std::optional<json::value>(next.value),
+             before.deleted ? std::nullopt : std::optional<json::value>(before.value),
+             next.stamp.hlc});
+      }
+      std::string text = next.deleted ? std::string() : json_text(next.value);
+      StagedCommit::set(slot, remote.key, std::move(next), std::move(text));
+    }
+  };
+
   try {
     sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
-    // The keys of acknowledged changes; declared here because the staged slots point at them.
-    std::map<std::pair<std::uint32_t, std::string>, std::uint32_t> acked;
     {
       ReaderLock state_lock(state_mutex_);
-      std::map<std::uint32_t, StoreState*> by_id;
-      for (auto& [name, store] : stores_)
-        by_id[store.id] = &store;
+      merge_entries(before_ack);
 
-      // 1. The acknowledgement: those changes are the server's now.
+      // The acknowledgement: those changes are the server's now. Their outbox records go (the
+      // entries' rows stay as they are); publish lowers the pending counts in memory.
+      std::map<std::pair<std::uint32_t, std::string>, std::uint32_t> acked;
       file_.for_each_outbox_through(acked_through,
                                     [&](std::uint32_t store_id, std::string_view key) {
                                       ++acked[{store_id, std::string(key)}];
                                       ++result.acknowledged;
                                     });
       if (result.acknowledged > 0) file_.delete_outbox_through(acked_through);
-      for (const auto& [id_key, count] : acked) {
+      std::map<std::uint32_t, StoreState*> by_id;
+      if (!acked.empty()) {
+        for (auto& [name, store] : stores_)
+          by_id[store.id] = &store;
+      }
+      for (auto& [id_key, count] : acked) {
         auto store = by_id.find(id_key.first);
-        if (store == by_id.end()) continue;
-        StoredEntry& entry = StagedCommit::edit(staged.slot(*store->second, id_key.second));
-        entry.pending = entry.pending > count ? entry.pending - count : 0;
+        if (store != by_id.end()) staged.acknowledge(*store->second, id_key.second, count);
       }
 
-      // 2. The server's states, with this replica's pending changes rebased on top.
-      for (RemoteEntry& remote : entries) {
-        auto found = stores_.find(remote.store);
-        if (found == stores_.end()) {  // a store this build does not declare: kept on the server
-          ++result.skipped;
-          state.skipped_stores = true;
-          continue;
-        }
-        StoreState& store = found->second;
-        merge::Entry incoming = std::move(remote.entry);
-        const std::uint32_t declared = store.schema.version;
-        if (incoming.schema_version != declared && !incoming.deleted) {
-          // Older entries are migrated on arrival; newer ones translated down through lenses, or
-          // held back untouched on the server until this application upgrades.
-          if (!can_migrate_entry(store.schema, incoming.schema_version, declared)) {
-            ++result.held;
-            if (incoming.schema_version > declared) state.held_back = true;
-            continue;
-          }
-          json::value migrated = migrate_entry(store.schema, incoming.value,
-                                               incoming.schema_version, declared, remote.key);
-          if (migrated != incoming.value) incoming.fields.clear();  // they name the old fields
-          incoming.value = std::move(migrated);
-        }
-        if (incoming.deleted) incoming.value = nullptr;
-        incoming.schema_version = std::max(incoming.schema_version, std::uint32_t{1});
-        if (incoming.schema_version > declared) incoming.schema_version = declared;
-        incoming.stamp = intern(incoming.stamp);
-        incoming.floor = intern(incoming.floor);
-        for (auto& field : incoming.fields)
-          field.stamp = intern(field.stamp);
-        clock_->receive(incoming.stamp.hlc);
-
-        StagedCommit::Slot& slot = staged.slot(store, remote.key);
-        const StoredEntry& current = StagedCommit::current(slot);
-        StoredEntry next;
-        static_cast<merge::Entry&>(next) = std::move(incoming);
-        next.pending = current.pending;
-        if (next.pending > 0) {
-          for (const auto& record : file_.outbox_for_entry(store.id, remote.key)) {
-            const merge::Change change = merge::change_from_payload(
-                record.op, json::parse(record.payload), {record.hlc, self_}, record.schema_version);
-            merge::apply_change(next, change, store.schema.policy);
-          }
-        }
-        const StoredEntry& before = StagedCommit::committed(slot);
-        if (!same_state(next, current)) ++result.applied;
-        if (notify && !(next.deleted && before.deleted) &&
-            (next.deleted != before.deleted || next.value != before.value)) {
-          staged.change_set().changes.push_back(
-              {store.schema.name, remote.key,
-               next.deleted ? std::nullopt : std::optional<json::value>(next.value),
-               before.deleted ? std::nullopt : std::optional<json::value>(before.value),
-               next.stamp.hlc});
-        }
-        std::string text = next.deleted ? std::string() : json_text(next.value);
-        StagedCommit::set(slot, remote.key, std::move(next), std::move(text));
-      }
+      merge_entries(entries);
     }
     file_.save_sync_state(state);
     file_.save_clock(clock_->last(), next_seq_);

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "store/store_engine.hpp"
 
@@ -45,11 +46,25 @@ class StagedCommit {
   static void set(Slot& slot, std::string_view key, StoredEntry next, std::string text);
 
   Slots& slots() { return slots_; }
+
+  // Outbox records of (store, key) the server acknowledged in this commit: publish lowers the
+  // entry's pending count in memory once the entry's staged state (if any) is in place. (The
+  // file needs no write for them: deleting the outbox records is the acknowledgement.)
+  struct Acknowledged {
+    StoreState* store;
+    std::string key;
+    std::uint32_t records;
+  };
+  void acknowledge(StoreState& store, std::string key, std::uint32_t records) {
+    acknowledged_.push_back({&store, std::move(key), records});
+  }
+  const std::vector<Acknowledged>& acknowledged() const { return acknowledged_; }
   // What subscribers will hear, in the order the commit made the changes.
   ChangeSet& change_set() { return change_set_; }
 
  private:
   Slots slots_;
+  std::vector<Acknowledged> acknowledged_;
   ChangeSet change_set_;
 };
 

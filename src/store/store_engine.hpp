@@ -143,12 +143,16 @@ class StoreEngine {
     std::size_t held = 0;          // entries skipped: written by a newer schema than declared
     std::size_t skipped = 0;       // entries skipped: of stores this database does not declare
   };
-  // In one SQLite transaction: removes the outbox records up to `acked_through` (clearing their
+  // In one SQLite transaction: removes the outbox records up to `acked_through` (lowering their
   // entries' pending counts), merges the server's entry states (rebasing this replica's pending
-  // changes on top, with the merge rules), and saves `state` (the new cursor). Subscribers then
-  // hear of the changes with origin remote. Throws Error on a malformed entry (nothing applied).
+  // changes on top, with the merge rules), and saves `state` (the new cursor). `before_ack` are
+  // states from before the acknowledged changes committed on the server (a live push that raced
+  // its batch's ack): merged first, with those changes still pending; `entries` hold them.
+  // Subscribers then hear of the changes with origin remote. Throws Error on a malformed entry
+  // (nothing applied).
   RemoteApplied apply_sync(std::uint64_t acked_through, std::vector<RemoteEntry> entries,
-                           LocalFile::SyncState state) EXCLUDES(write_mutex_, state_mutex_);
+                           LocalFile::SyncState state, std::vector<RemoteEntry> before_ack = {})
+      EXCLUDES(write_mutex_, state_mutex_);
   // The server expects this replica's next change to be number `first` (it was restored from a
   // backup and lost changes it had acknowledged): the outbox is renumbered from there.
   void renumber_outbox(std::uint64_t first) EXCLUDES(write_mutex_);

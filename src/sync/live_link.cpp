@@ -98,12 +98,11 @@ void LiveLink::pump(std::chrono::milliseconds timeout, SyncReport& report) {
 // come before the ack of a batch it holds (rebasing the batch, still pending, on it would count
 // the batch twice), and a push from before a batch's commit must not be applied after its ack
 // (it would put back the entry's older state). So while batches are in flight, pushes wait; an
-// ack releases those from before the batch's commit (`before`) ahead of itself.
-void LiveLink::apply_held(std::uint64_t acked, std::optional<std::uint64_t> before,
-                          SyncReport& report) {
+// ack releases those from before the batch's commit, merged ahead of it in the same transaction.
+std::vector<StoreEngine::RemoteEntry> LiveLink::release_held(std::optional<std::uint64_t> until,
+                                                             LocalFile::SyncState& state) {
   std::vector<StoreEngine::RemoteEntry> entries;
-  LocalFile::SyncState state = db_.sync_state();
-  while (!held_.empty() && (!before || held_.front().page.cursor < *before)) {
+  while (!held_.empty() && (!until || held_.front().page.cursor < *until)) {
     protocol::ChangesMessage& changes = held_.front();
     for (protocol::FeedItem& item : changes.page.changes) {
       // Interned into the engine's own table when applied: the page may go first.
@@ -113,9 +112,16 @@ void LiveLink::apply_held(std::uint64_t acked, std::optional<std::uint64_t> befo
     released_.push_back(std::move(changes));
     held_.pop_front();
   }
+  return entries;
+}
+
+void LiveLink::apply(std::uint64_t acked, std::vector<StoreEngine::RemoteEntry> entries,
+                     LocalFile::SyncState state, SyncReport& report,
+                     std::vector<StoreEngine::RemoteEntry> before_ack) {
   if (released_.empty() && acked <= db_.acknowledged_through()) return;  // nothing to do
-  report.received += entries.size();
-  const auto applied = db_.apply_sync(acked, std::move(entries), std::move(state));
+  report.received += entries.size() + before_ack.size();
+  const auto applied =
+      db_.apply_sync(acked, std::move(entries), std::move(state), std::move(before_ack));
   released_.clear();
   report.acknowledged += applied.acknowledged;
   report.applied += applied.applied;
@@ -131,7 +137,10 @@ void LiveLink::handle(const std::string& text, SyncReport& report) {
           [&](protocol::ChangesMessage& changes) {
             if (changes.dataset != dataset_) return;
             held_.push_back(std::move(changes));
-            if (in_flight_.empty()) apply_held(db_.acknowledged_through(), std::nullopt, report);
+            if (!in_flight_.empty()) return;
+            LocalFile::SyncState state = db_.sync_state();
+            std::vector<StoreEngine::RemoteEntry> entries = release_held(std::nullopt, state);
+            apply(db_.acknowledged_through(), std::move(entries), std::move(state), report);
           },
           [&](protocol::PresenceUpdate& update) {
             if (update.dataset != dataset_) return;
@@ -169,9 +178,11 @@ void LiveLink::handle(const std::string& text, SyncReport& report) {
             // The pushes held while this batch was unacknowledged: first those from before its
             // commit, with the batch still pending (they do not hold it); then the ack; then,
             // when nothing else is in flight, the rest (which hold it, no longer pending).
-            apply_held(before, ack.body.cursor, report);
-            apply_held(acked, in_flight_.empty() ? std::nullopt : std::optional(ack.body.cursor),
-                       report);
+            LocalFile::SyncState state = db_.sync_state();
+            std::vector<StoreEngine::RemoteEntry> older = release_held(ack.body.cursor, state);
+            std::vector<StoreEngine::RemoteEntry> newer;
+            if (in_flight_.empty()) newer = release_held(std::nullopt, state);
+            apply(acked, std::move(newer), std::move(state), report, std::move(older));
           },
           [&](protocol::LiveError& error) {
             fall_back(fmt::format("{} ({}){}", error.message, protocol::code_name(error.code),

@@ -55,7 +55,14 @@ class LiveLink {
     std::size_t changes = 0;
   };
   void send_outbox(SyncReport& report);
-  void apply_held(std::uint64_t acked, std::optional<std::uint64_t> before, SyncReport& report);
+  // Takes the held pushes from before `until` (all of them when empty), in order, as entries;
+  // `state.cursor` follows them.
+  std::vector<StoreEngine::RemoteEntry> release_held(std::optional<std::uint64_t> until,
+                                                     LocalFile::SyncState& state);
+  // Applies the acknowledgement through `acked` with the released pushes (see handle()).
+  void apply(std::uint64_t acked, std::vector<StoreEngine::RemoteEntry> entries,
+             LocalFile::SyncState state, SyncReport& report,
+             std::vector<StoreEngine::RemoteEntry> before_ack = {});
   void handle(const std::string& text, SyncReport& report);
 
   StoreEngine& db_;

@@ -24,13 +24,13 @@ std::string dump_rows(const std::filesystem::path& path, const std::string& stor
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db,
                      "SELECT quote(e.key), quote(e.value), e.hlc, e.replica_ref, e.schema_version, "
-                     "quote(e.field_stamps), e.pending FROM entries e JOIN stores s ON s.id = "
+                     "quote(e.field_stamps) FROM entries e JOIN stores s ON s.id = "
                      "e.store_id WHERE s.name = ?1 ORDER BY e.key",
                      -1, &stmt, nullptr);
   sqlite3_bind_text(stmt, 1, store.c_str(), -1, SQLITE_TRANSIENT);
   std::string dump;
   while (sqlite3_step(stmt) == SQLITE_ROW) {
-    for (int c = 0; c < 7; ++c) {
+    for (int c = 0; c < 6; ++c) {
       dump += reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
       dump += '|';
     }

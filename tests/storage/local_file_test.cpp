@@ -99,21 +99,27 @@ TEST_F(LocalFileTest, EntriesComeBackInKeyOrderWithEverythingWritten) {
   const std::uint32_t store = file.insert_store("journal", 1, "{}");
   const std::uint32_t other = file.insert_replica("phone-1");
   file.write_entry(store, {"b", std::string_view(R"({"n":0.3})"), Timestamp(10, 1), other, 1,
-                           R"({"fields":{}})", 0});
-  file.write_entry(store, {"a", std::nullopt, Timestamp(11, 0), other, 1, "", 0});  // tombstone
-  file.write_entry(store, {"b", std::string_view("2"), Timestamp(12, 0), other, 2, "", 0});
-  file.add_pending(store, "b", 2);
+                           R"({"fields":{}})"});
+  file.write_entry(store, {"a", std::nullopt, Timestamp(11, 0), other, 1, ""});  // tombstone
+  file.write_entry(store, {"b", std::string_view("2"), Timestamp(12, 0), other, 2, ""});
+  for (std::uint64_t seq : {1, 2})
+    file.append_outbox({seq, store, "b", "put", R"({"value":2})", Timestamp(12, 0), 2});
   struct Seen {
     std::string key;
     std::optional<std::string> value;
     Timestamp hlc;
-    std::uint32_t version, pending;
+    std::uint32_t version, pending = 0;
   };
   std::vector<Seen> seen;
   file.for_each_entry(store, [&](const LocalFile::EntryRow& row) {
     seen.push_back({std::string(row.key),
                     row.value ? std::optional<std::string>(*row.value) : std::nullopt, row.hlc,
-                    row.schema_version, row.pending});
+                    row.schema_version});
+  });
+  file.for_each_pending(store, [&](std::string_view key, std::uint32_t count) {
+    for (Seen& entry : seen) {
+      if (entry.key == key) entry.pending = count;
+    }
   });
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].key, "a");
@@ -183,7 +189,7 @@ TEST_F(LocalFileTest, BackupsKeepTheNewestAndRestoreAStoreAsItWas) {
   LocalFile file = create();
   const std::uint32_t store = file.insert_store("journal", 1, "{}");
   const std::uint32_t own = file.insert_replica("device-2");
-  file.write_entry(store, {"a", std::string_view("1"), Timestamp(1, 0), own, 1, "", 0});
+  file.write_entry(store, {"a", std::string_view("1"), Timestamp(1, 0), own, 1, ""});
   for (std::uint32_t version = 1; version <= 4; ++version) {
     file.backup_store(store, version, version + 1, Timestamp(version, 0), 3);
   }
@@ -195,7 +201,7 @@ TEST_F(LocalFileTest, BackupsKeepTheNewestAndRestoreAStoreAsItWas) {
   EXPECT_EQ(oldest->from_version, 2u);
   EXPECT_EQ(oldest->entries, 1u);
 
-  file.write_entry(store, {"a", std::string_view("2"), Timestamp(2, 0), own, 5, "", 0});
+  file.write_entry(store, {"a", std::string_view("2"), Timestamp(2, 0), own, 5, ""});
   file.update_store(store, 5, "{}");
   file.restore_backup(*oldest);
   std::vector<std::string> values;

@@ -1,3 +1,5 @@
+#include <sqlite3.h>
+
 #include "store/fixture.hpp"
 
 namespace cairn::test {
@@ -17,6 +19,66 @@ TEST_F(MetadataTest, EveryWriteIsStampedWithTheClockAndReplica) {
   EXPECT_EQ(info.schema_version, 1u);
   EXPECT_FALSE(info.deleted);
   EXPECT_TRUE(info.pending);
+}
+
+// Runs `sql` on the file directly.
+void exec_raw(const std::filesystem::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// The pending flags come from the outbox: they survive reopening, and a file of format 1 (which
+// kept them in entries.pending) is read as it is and upgraded when opened for writing.
+TEST_F(MetadataTest, PendingFlagsFollowTheOutboxAcrossReopeningAndTheFormatOneUpgrade) {
+  {
+    Database db = open();
+    db.put("journal", "a", json("1"));
+    db.put("journal", "a", json("2"));
+    db.put("journal", "b", json("3"));
+  }
+  {
+    Database db = open();
+    EXPECT_TRUE(db.entry_info("journal", "a")->pending);
+    EXPECT_EQ(db.pending_count(), 3u);
+  }
+  // Format 1, with stale counts in the column: the outbox decides.
+  exec_raw(path(),
+           "ALTER TABLE entries ADD COLUMN pending INTEGER NOT NULL DEFAULT 7; "
+           "DELETE FROM outbox WHERE key = 'b'; PRAGMA user_version = 1");
+  const auto format = [&] {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+    sqlite3_step(stmt);
+    const int version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return version;
+  };
+  {
+    DatabaseOptions options = roadmap_options();
+    options.read_only = true;
+    Database db = open(options);
+    EXPECT_TRUE(db.entry_info("journal", "a")->pending);
+    EXPECT_FALSE(db.entry_info("journal", "b")->pending);
+    EXPECT_EQ(*db.get("journal", "a"), json("2"));
+  }
+  EXPECT_EQ(format(), 1);  // a read-only open changes nothing
+  {
+    Database db = open();
+    EXPECT_TRUE(db.entry_info("journal", "a")->pending);
+    EXPECT_FALSE(db.entry_info("journal", "b")->pending);
+    EXPECT_EQ(*db.get("journal", "b"), json("3"));
+    db.put("journal", "c", json("4"));
+    EXPECT_TRUE(db.entry_info("journal", "c")->pending);
+  }
+  EXPECT_EQ(format(), 2);
 }
 
 TEST_F(MetadataTest, TheReplicaIdIsCreatedOnceAndKept) {
