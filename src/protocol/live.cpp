@@ -50,25 +50,29 @@ json::object with_dataset(std::string_view type, std::string_view dataset) {
 
 }  // namespace
 
+std::string encode_patch_message(std::uint64_t id, std::string_view body) {
+  return fmt::format(R"({{"type":"patch","id":{},"body":{}}})", id, body);
+}
+
 std::string encode_client_message(const ClientMessage& message) {
-  return json_text(std::visit(
+  return std::visit(
       Overloaded{
           [](const SubscribeMessage& m) {
             json::object object = with_dataset("subscribe", m.dataset);
             if (m.cursor) object["cursor"] = std::to_string(*m.cursor);
-            return object;
+            return json_text(object);
           },
-          [](const UnsubscribeMessage& m) { return with_dataset("unsubscribe", m.dataset); },
+          [](const UnsubscribeMessage& m) {
+            return json_text(with_dataset("unsubscribe", m.dataset));
+          },
           [](const PresenceMessage& m) {
             json::object object = with_dataset("presence", m.dataset);
             object["state"] = m.state;
-            return object;
+            return json_text(object);
           },
-          [](const PatchMessage& m) {
-            return json::object{{"type", "patch"}, {"id", m.id}, {"body", m.body}};
-          },
+          [](const PatchMessage& m) { return encode_patch_message(m.id, json_text(m.body)); },
       },
-      message));
+      message);
 }
 
 ClientMessage decode_client_message(std::string_view text, std::size_t max_depth) {

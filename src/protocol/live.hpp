@@ -61,6 +61,9 @@ using ClientMessage =
     std::variant<SubscribeMessage, UnsubscribeMessage, PresenceMessage, PatchMessage>;
 
 std::string encode_client_message(const ClientMessage& message);
+// A "patch" message around a body that is already JSON text (PatchRequestWriter's): the sync
+// client's form, which encodes each change once. encode_client_message writes patches with it.
+std::string encode_patch_message(std::uint64_t id, std::string_view body);
 ClientMessage decode_client_message(std::string_view text, std::size_t max_depth = 64);
 
 struct SubscribedMessage {

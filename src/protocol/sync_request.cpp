@@ -146,23 +146,42 @@ std::string request_dataset(const json::object& body) {
   return text_member(body, "dataset");
 }
 
-json::object patch_request_to_json(const PatchRequest& request) {
-  json::array changes;
-  changes.reserve(request.changes.size());
-  for (const WireChange& change : request.changes)
-    changes.push_back(change_to_json(change));
-  json::object object{{"clientId", request.client_id}, {"dataset", request.dataset}};
-  if (!request.cursor.empty()) object["cursor"] = request.cursor;
-  object["changes"] = std::move(changes);
-  return object;
+PatchRequestWriter::PatchRequestWriter(std::string_view client_id, std::string_view dataset,
+                                       std::string_view cursor) {
+  text_ = "{\"clientId\":";
+  append_json_text(text_, json::string(client_id));
+  text_ += ",\"dataset\":";
+  append_json_text(text_, json::string(dataset));
+  if (!cursor.empty()) {
+    text_ += ",\"cursor\":";
+    append_json_text(text_, json::string(cursor));
+  }
+  text_ += ",\"changes\":[";
+  changes_start_ = text_.size();
+}
+
+bool PatchRequestWriter::add(const WireChange& change, std::size_t max_bytes) {
+  const std::size_t mark = text_.size();
+  if (changes_ > 0) text_ += ',';
+  append_json_text(text_, change_to_json(change));
+  if (changes_ > 0 && text_.size() - changes_start_ > max_bytes) {
+    text_.resize(mark);
+    return false;
+  }
+  ++changes_;
+  return true;
+}
+
+std::string PatchRequestWriter::finish() && {
+  text_ += "]}";
+  return std::move(text_);
 }
 
 std::string encode_patch_request(const PatchRequest& request) {
-  return json_text(patch_request_to_json(request));
-}
-
-std::size_t encoded_size(const WireChange& change) {
-  return json_text(change_to_json(change)).size() + 1;
+  PatchRequestWriter writer(request.client_id, request.dataset, request.cursor);
+  for (const WireChange& change : request.changes)
+    writer.add(change);
+  return std::move(writer).finish();
 }
 
 std::uint64_t parse_cursor(std::string_view text) {

@@ -49,11 +49,26 @@ struct PatchRequest {
   std::string cursor;  // "0": the feed from its beginning
   std::vector<WireChange> changes;
 };
+// Without "cursor" when it is empty (the live channel's "patch" messages have none).
 std::string encode_patch_request(const PatchRequest& request);
-// The same as an object, for the live channel's "patch" message; without "cursor" when empty.
-boost::json::object patch_request_to_json(const PatchRequest& request);
-// The bytes a change adds to a patch request (for batching by size).
-std::size_t encoded_size(const WireChange& change);
+
+// A patch request's text built a change at a time, each change encoded once, so that the sync
+// client can bound a batch by its size as it reads the outbox. encode_patch_request uses it.
+class PatchRequestWriter {
+ public:
+  PatchRequestWriter(std::string_view client_id, std::string_view dataset, std::string_view cursor);
+  // Adds `change` unless the changes would then take more than `max_bytes` (the first change
+  // is always added); returns whether it was.
+  bool add(const WireChange& change, std::size_t max_bytes = SIZE_MAX);
+  std::size_t changes() const { return changes_; }
+  // The request's JSON text; the writer is spent.
+  std::string finish() &&;
+
+ private:
+  std::string text_;
+  std::size_t changes_start_ = 0;  // where the first change begins
+  std::size_t changes_ = 0;
+};
 
 // "123" or 123 -> 123; Refusal(invalid_request) otherwise.
 std::uint64_t parse_cursor(const boost::json::value& value);

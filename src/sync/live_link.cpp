@@ -51,13 +51,10 @@ void LiveLink::send_outbox(SyncReport& report) {
   while (in_flight_.size() < std::max<std::size_t>(options_.batches_in_flight, 1)) {
     const std::uint64_t after =
         in_flight_.empty() ? db_.acknowledged_through() : in_flight_.back().last_seq;
-    protocol::ReplicaInterner replicas;
-    const protocol::PatchRequest request =
-        outbox_batch(db_, options_, after, replicas, dataset_, "");
-    if (request.changes.empty()) return;
-    const Batch batch{next_id_++, request.changes.back().seq, request.changes.size()};
-    socket_->send(protocol::encode_client_message(
-        protocol::PatchMessage{batch.id, protocol::patch_request_to_json(request)}));
+    const OutboxBatch outbox = outbox_batch(db_, options_, after, dataset_, "");
+    if (outbox.changes == 0) return;
+    const Batch batch{next_id_++, outbox.last_seq, outbox.changes};
+    socket_->send(protocol::encode_patch_message(batch.id, outbox.body));
     in_flight_.push_back(batch);
     report.sent += batch.changes;
   }

@@ -53,22 +53,24 @@ SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
 
 }  // namespace
 
-protocol::PatchRequest outbox_batch(StoreEngine& db, const SyncOptions& options,
-                                    std::uint64_t after_seq, protocol::ReplicaInterner& replicas,
-                                    const std::string& dataset, const std::string& cursor) {
-  protocol::PatchRequest request{db.replica_id(), dataset, cursor, {}};
-  const std::string* replica = replicas.intern(request.client_id);
-  std::size_t bytes = 0;
+OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
+                         const std::string& dataset, const std::string& cursor) {
+  const std::string client_id = db.replica_id();
+  const std::string* replica = &client_id;
+  protocol::PatchRequestWriter writer(client_id, dataset, cursor);
+  OutboxBatch batch;
   for (const OutboxRecord& record : db.outbox(after_seq, options.batch_changes)) {
-    protocol::WireChange change{
+    const protocol::WireChange change{
         record.seq, record.store, record.key,
         merge::change_from_payload(record.op, record.payload, {record.hlc, replica},
                                    record.schema_version)};
-    bytes += protocol::encoded_size(change);
-    if (!request.changes.empty() && bytes > options.batch_bytes) break;
-    request.changes.push_back(std::move(change));
+    if (!writer.add(change, options.batch_bytes)) break;
+    if (batch.first_seq == 0) batch.first_seq = record.seq;
+    batch.last_seq = record.seq;
   }
-  return request;
+  batch.changes = writer.changes();
+  batch.body = std::move(writer).finish();
+  return batch;
 }
 
 SyncEngine::SyncEngine(StoreEngine& db, SyncOptions options)
@@ -153,16 +155,15 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
 // acknowledged (follow_restored_server).
 // "sequence_reused": the server applied other changes under this replica's numbers (this database
 // was restored or copied); the true resends are acknowledged and the rest go out as a new replica.
-void SyncEngine::handle_refused_numbers(const net::HttpResult& result,
-                                        const protocol::PatchRequest& request,
+void SyncEngine::handle_refused_numbers(const net::HttpResult& result, const OutboxBatch& batch,
                                         LocalFile::SyncState& state, SyncReport& report) {
   const std::optional<protocol::ErrorBody> error = protocol::decode_error_body(result.body);
-  if (request.changes.empty() || !error) throw failure_of(result, "syncing");
+  if (batch.changes == 0 || !error) throw failure_of(result, "syncing");
   const auto number = [&](std::string_view name) -> std::optional<std::uint64_t> {
     const json::value* member = error->details.if_contains(name);
     return member ? protocol::exact_integer<std::uint64_t>(*member) : std::nullopt;
   };
-  const std::uint64_t first = request.changes.front().seq;
+  const std::uint64_t first = batch.first_seq;
   if (error->code == "sequence_reused") {
     const std::optional<std::uint64_t> matched = number("matchedThrough");
     if (!matched) throw failure_of(result, "syncing");
@@ -221,17 +222,17 @@ SyncReport SyncEngine::run(bool full, bool send) {
     while (true) {
       // The next batch of the outbox, bounded by count and bytes. The replica id changes when the
       // database becomes a new replica.
-      protocol::ReplicaInterner replicas;
       const std::string cursor = state.cursor.empty() ? "0" : state.cursor;
-      const protocol::PatchRequest request =
-          send ? outbox_batch(db_, options_, 0, replicas, state.dataset, cursor)
-               : protocol::PatchRequest{db_.replica_id(), state.dataset, cursor, {}};
-      const std::size_t sending = request.changes.size();
-      const net::HttpResult result =
-          call("POST", "/api/sync/patch", protocol::encode_patch_request(request), state.token);
+      const OutboxBatch batch =
+          send ? outbox_batch(db_, options_, 0, state.dataset, cursor)
+               : OutboxBatch{
+                     protocol::encode_patch_request({db_.replica_id(), state.dataset, cursor, {}}),
+                     0, 0, 0};
+      const std::size_t sending = batch.changes;
+      const net::HttpResult result = call("POST", "/api/sync/patch", batch.body, state.token);
 
       if (result.status == 409) {  // the server wants these changes under other numbers
-        handle_refused_numbers(result, request, state, report);
+        handle_refused_numbers(result, batch, state, report);
         continue;
       }
       if (result.status == 410) {  // the server does not know the cursor: it was restored

@@ -26,12 +26,16 @@ struct SyncFailure {
   ErrorCode code = ErrorCode::unavailable;  // what the application is told (SyncClient::sync_once)
 };
 
-// The next batch of the outbox after `after_seq`, bounded by SyncOptions' count and bytes, as a
-// patch request from this replica (its id changes when the database becomes a new replica).
-// The stamps point into `replicas`.
-protocol::PatchRequest outbox_batch(StoreEngine& db, const SyncOptions& options,
-                                    std::uint64_t after_seq, protocol::ReplicaInterner& replicas,
-                                    const std::string& dataset, const std::string& cursor);
+// The next batch of the outbox after `after_seq`, bounded by SyncOptions' count and bytes, as
+// the text of a patch request from this replica (its id changes when the database becomes a new
+// replica). `cursor` empty: none (the live channel).
+struct OutboxBatch {
+  std::string body;
+  std::size_t changes = 0;
+  std::uint64_t first_seq = 0, last_seq = 0;  // 0 when empty
+};
+OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
+                         const std::string& dataset, const std::string& cursor);
 
 class LiveLink;
 
@@ -52,7 +56,7 @@ class SyncEngine {
   void configure(LocalFile::SyncState& state, SyncReport& report);
   void follow_restored_server(std::uint64_t next, SyncReport& report);
   void resend_own_writes(SyncReport& report);
-  void handle_refused_numbers(const net::HttpResult& result, const protocol::PatchRequest& request,
+  void handle_refused_numbers(const net::HttpResult& result, const OutboxBatch& batch,
                               LocalFile::SyncState& state, SyncReport& report);
   net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
                        const std::string& token);
