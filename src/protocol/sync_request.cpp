@@ -160,10 +160,10 @@ PatchRequestWriter::PatchRequestWriter(std::string_view client_id, std::string_v
   changes_start_ = text_.size();
 }
 
-bool PatchRequestWriter::add(const WireChange& change, std::size_t max_bytes) {
+bool PatchRequestWriter::add(const StoredChange& change, std::size_t max_bytes) {
   const std::size_t mark = text_.size();
   if (changes_ > 0) text_ += ',';
-  append_json_text(text_, change_to_json(change));
+  append_change_text(text_, change);
   if (changes_ > 0 && text_.size() - changes_start_ > max_bytes) {
     text_.resize(mark);
     return false;
@@ -179,8 +179,11 @@ std::string PatchRequestWriter::finish() && {
 
 std::string encode_patch_request(const PatchRequest& request) {
   PatchRequestWriter writer(request.client_id, request.dataset, request.cursor);
-  for (const WireChange& change : request.changes)
-    writer.add(change);
+  for (const WireChange& change : request.changes) {
+    const std::string payload = json_text(merge::change_payload(change.change));
+    writer.add({change.seq, change.store, change.key, merge::op_name(change.change.op), payload,
+                change.change.stamp.hlc, change.change.schema_version});
+  }
   return std::move(writer).finish();
 }
 

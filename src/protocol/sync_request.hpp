@@ -59,7 +59,7 @@ class PatchRequestWriter {
   PatchRequestWriter(std::string_view client_id, std::string_view dataset, std::string_view cursor);
   // Adds `change` unless the changes would then take more than `max_bytes` (the first change
   // is always added); returns whether it was.
-  bool add(const WireChange& change, std::size_t max_bytes = SIZE_MAX);
+  bool add(const StoredChange& change, std::size_t max_bytes = SIZE_MAX);
   std::size_t changes() const { return changes_; }
   // The request's JSON text; the writer is spent.
   std::string finish() &&;

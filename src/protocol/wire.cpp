@@ -6,6 +6,8 @@
 #include <cairn/error.hpp>
 #include <charconv>
 
+#include "foundation/json_text.hpp"
+
 namespace cairn::protocol {
 namespace json = boost::json;
 
@@ -132,20 +134,46 @@ void entry_meta_from_json(const json::value& value, merge::Entry& entry,
   stamps_from_json(value, entry, replicas);
 }
 
-json::object change_to_json(const WireChange& wire) {
-  json::object object;
-  if (wire.seq != 0) object["seq"] = wire.seq;
-  object["store"] = wire.store;
-  object["key"] = wire.key;
-  object["op"] = merge::op_name(wire.change.op);
-  const json::value payload = merge::change_payload(wire.change);
-  if (const json::object* members = payload.if_object()) {
-    for (const auto& [name, member] : *members)
-      object[name] = member;
+void append_change_text(std::string& out, const StoredChange& change) {
+  std::string_view payload = change.payload;
+  if (payload == "null") payload = "{}";  // a delete's
+  if (payload.size() < 2 || payload.front() != '{' || payload.back() != '}') {
+    throw Error(ErrorCode::invalid_value,
+                fmt::format("the payload of change {} is not a JSON object", change.seq));
   }
-  if (!wire.change.stamp.hlc.is_zero()) object["hlc"] = hlc_to_wire(wire.change.stamp.hlc);
-  object["schemaVersion"] = wire.change.schema_version;
-  return object;
+  out += '{';
+  if (change.seq != 0) {
+    out += "\"seq\":";
+    out += std::to_string(change.seq);
+    out += ',';
+  }
+  out += "\"store\":";
+  append_json_text(out, json::string(change.store));
+  out += ",\"key\":";
+  append_json_text(out, json::string(change.key));
+  out += ",\"op\":";
+  append_json_text(out, json::string(change.op));
+  if (const std::string_view members = payload.substr(1, payload.size() - 2);
+      members.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    out += ',';
+    out += members;
+  }
+  if (!change.hlc.is_zero()) {
+    out += ",\"hlc\":\"";
+    out += hlc_to_wire(change.hlc);
+    out += '"';
+  }
+  out += ",\"schemaVersion\":";
+  out += std::to_string(change.schema_version);
+  out += '}';
+}
+
+json::object change_to_json(const WireChange& wire) {
+  const std::string payload = json_text(merge::change_payload(wire.change));
+  std::string text;
+  append_change_text(text, {wire.seq, wire.store, wire.key, merge::op_name(wire.change.op), payload,
+                            wire.change.stamp.hlc, wire.change.schema_version});
+  return json::parse(text).as_object();
 }
 
 WireChange change_from_json(json::value&& value, const std::string* replica) {

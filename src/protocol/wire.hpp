@@ -75,6 +75,22 @@ struct WireChange {
   merge::Change change;  // stamp.hlc is zero when the client sent no clock
 };
 boost::json::object change_to_json(const WireChange& change);
+
+// A change as the sync client's outbox keeps it: the payload (its "value", "set", "unset" or
+// "add" members) is JSON object text, merge::change_payload's ("null" for a delete). The client sends its outbox
+// without parsing it back.
+struct StoredChange {
+  std::uint64_t seq = 0;
+  std::string_view store;
+  std::string_view key;
+  std::string_view op;
+  std::string_view payload;
+  Timestamp hlc;  // zero: none
+  std::uint32_t schema_version = 0;
+};
+// Appends the change's JSON text (change_to_json's members); Error(invalid_value) when the
+// payload is not an object's text.
+void append_change_text(std::string& out, const StoredChange& change);
 // `replica` is the sending client's id, which stamps the change. Takes the values out of `json`.
 WireChange change_from_json(boost::json::value&& json, const std::string* replica);
 

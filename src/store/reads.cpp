@@ -103,19 +103,28 @@ Subscription StoreEngine::subscribe(Subscribers::Filter filter, Listener listene
   return subscribers_->add(std::move(filter), std::move(listener));
 }
 
-std::vector<OutboxRecord> StoreEngine::outbox(std::uint64_t after_seq, std::size_t limit) {
+void StoreEngine::for_each_outbox_row(
+    std::uint64_t after_seq, std::size_t limit,
+    const std::function<void(const LocalFile::OutboxRow& row, std::string_view store)>& visit) {
   MutexLock lock(write_mutex_);
-  std::vector<OutboxRecord> records;
-  for (auto& row : file_.outbox(after_seq, limit)) {
-    std::error_code error;
-    json::value payload = json::parse(row.payload, error);
-    if (error) {
-      throw Error(ErrorCode::corrupt, fmt::format("outbox record {} is damaged", row.seq));
-    }
+  for (const auto& row : file_.outbox(after_seq, limit)) {
     auto name = store_names_.find(row.store_id);
-    records.push_back({row.seq, name == store_names_.end() ? "" : name->second, std::move(row.key),
-                       std::move(row.op), std::move(payload), row.hlc, row.schema_version});
+    visit(row, name == store_names_.end() ? std::string_view() : std::string_view(name->second));
   }
+}
+
+std::vector<OutboxRecord> StoreEngine::outbox(std::uint64_t after_seq, std::size_t limit) {
+  std::vector<OutboxRecord> records;
+  for_each_outbox_row(
+      after_seq, limit, [&](const LocalFile::OutboxRow& row, std::string_view store) {
+        std::error_code error;
+        json::value payload = json::parse(row.payload, error);
+        if (error) {
+          throw Error(ErrorCode::corrupt, fmt::format("outbox record {} is damaged", row.seq));
+        }
+        records.push_back({row.seq, std::string(store), row.key, row.op, std::move(payload),
+                           row.hlc, row.schema_version});
+      });
   return records;
 }
 

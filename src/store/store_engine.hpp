@@ -112,6 +112,12 @@ class StoreEngine {
   // Reads of the file.
   std::vector<OutboxRecord> outbox(std::uint64_t after_seq, std::size_t limit)
       EXCLUDES(write_mutex_);
+  // The same records as the file keeps them (payloads as JSON text, which sync sends unparsed),
+  // with their store's name.
+  void for_each_outbox_row(
+      std::uint64_t after_seq, std::size_t limit,
+      const std::function<void(const LocalFile::OutboxRow& row, std::string_view store)>& visit)
+      EXCLUDES(write_mutex_);
   std::vector<BackupInfo> backups() EXCLUDES(write_mutex_);
 
   Subscription subscribe(Subscribers::Filter filter, Listener listener);

@@ -55,19 +55,19 @@ SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
 
 OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
                          const std::string& dataset, const std::string& cursor) {
-  const std::string client_id = db.replica_id();
-  const std::string* replica = &client_id;
-  protocol::PatchRequestWriter writer(client_id, dataset, cursor);
+  protocol::PatchRequestWriter writer(db.replica_id(), dataset, cursor);
   OutboxBatch batch;
-  for (const OutboxRecord& record : db.outbox(after_seq, options.batch_changes)) {
-    const protocol::WireChange change{
-        record.seq, record.store, record.key,
-        merge::change_from_payload(record.op, record.payload, {record.hlc, replica},
-                                   record.schema_version)};
-    if (!writer.add(change, options.batch_bytes)) break;
-    if (batch.first_seq == 0) batch.first_seq = record.seq;
-    batch.last_seq = record.seq;
-  }
+  bool full = false;
+  db.for_each_outbox_row(after_seq, options.batch_changes,
+                         [&](const LocalFile::OutboxRow& row, std::string_view store) {
+                           if (full) return;
+                           full = !writer.add({row.seq, store, row.key, row.op, row.payload,
+                                               row.hlc, row.schema_version},
+                                              options.batch_bytes);
+                           if (full) return;
+                           if (batch.first_seq == 0) batch.first_seq = row.seq;
+                           batch.last_seq = row.seq;
+                         });
   batch.changes = writer.changes();
   batch.body = std::move(writer).finish();
   return batch;
