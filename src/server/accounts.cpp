@@ -235,6 +235,7 @@ void Accounts::remove_member(const Caller& caller, std::string_view dataset_id,
   auto tx = storage_.begin(true);
   tx->remove_member(dataset.id, user_id);
   tx->commit();
+  if (member_removed_listener_) member_removed_listener_(dataset.id, std::string(user_id));
 }
 
 }  // namespace cairn::server

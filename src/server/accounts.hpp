@@ -64,6 +64,12 @@ class Accounts {
   void on_revoke(std::function<void(const std::string& token_hash)> listener) {
     revoke_listener_ = std::move(listener);
   }
+  // Called with (dataset id, user id) when a member is removed from a dataset (the live channel
+  // ends that user's subscriptions to it).
+  void on_member_removed(
+      std::function<void(const std::string& dataset_id, const std::string& user_id)> listener) {
+    member_removed_listener_ = std::move(listener);
+  }
   protocol::UserMessage describe(const Caller& caller);
 
   // The dataset a request names (its id, or the caller's personal one when empty), if the caller
@@ -105,6 +111,7 @@ class Accounts {
   std::chrono::seconds token_lifetime_;
   std::unique_ptr<GoogleIdTokenVerifier> google_;
   std::function<void(const std::string&)> revoke_listener_;  // set before serving
+  std::function<void(const std::string&, const std::string&)> member_removed_listener_;  // same
 };
 
 }  // namespace cairn::server

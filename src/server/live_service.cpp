@@ -145,6 +145,12 @@ class LiveService::Impl {
     }
   }
 
+  void member_removed(const std::string& dataset_id, const std::string& user_id) {
+    post([this, dataset_id, user_id] {
+      recheck_members(dataset_id, [&](const Caller& caller) { return caller.user_id == user_id; });
+    });
+  }
+
   // A message from `connection`, on a handler thread.
   void handle(LiveConnection& connection, std::string_view text) {
     std::string dataset;  // the dataset the message named, for its error
@@ -513,8 +519,36 @@ class LiveService::Impl {
     }
   }
 
+  // Subscribers of `dataset` (those `which` picks) that may no longer see it: each still a
+  // member stays; the others are dropped with the error a dataset they cannot see gets
+  // (not_found, as if it did not exist). Their connections go on.
+  void recheck_members(const std::string& dataset,
+                       const std::function<bool(const Caller&)>& which) {
+    auto hub_it = hubs_.find(dataset);
+    if (hub_it == hubs_.end()) return;
+    std::vector<std::pair<std::shared_ptr<LiveConnection>, Refusal>> dropped;
+    std::map<std::string, std::optional<Refusal>> verdicts;  // user id -> why not
+    for (const auto& [id, subscriber] : hub_it->second.subscribers) {
+      const Caller& caller = subscriber.connection->caller;
+      if (!which(caller)) continue;
+      auto [verdict, unchecked] = verdicts.try_emplace(caller.user_id);
+      if (unchecked) {
+        try {
+          accounts_.authorize(caller, dataset, Role::viewer);
+        } catch (const Refusal& refusal) {
+          verdict->second = refusal;
+        }
+      }
+      if (verdict->second) dropped.emplace_back(subscriber.connection, *verdict->second);
+    }
+    for (auto& [connection, refusal] : dropped) {
+      leave(*connection, dataset);
+      connection->send(protocol::LiveError{refusal.code(), refusal.what(), dataset, std::nullopt});
+    }
+  }
+
   // Every token-check interval: connections whose token expired, or was revoked on another node,
-  // are closed.
+  // are closed, and subscriptions whose user is no longer a member of the dataset are dropped.
   void check_tokens() {
     std::map<std::string, std::optional<std::string>> verdicts;  // token hash -> why not valid
     for (const auto& connection : connections()) {
@@ -530,6 +564,11 @@ class LiveService::Impl {
         connection->close(protocol::kCloseUnauthorized, *verdict->second + "; sign in again");
       }
     }
+    std::vector<std::string> datasets;
+    for (const auto& [dataset, hub] : hubs_)
+      datasets.push_back(dataset);
+    for (const std::string& dataset : datasets)
+      recheck_members(dataset, [](const Caller&) { return true; });
   }
 
   Accounts& accounts_;
@@ -576,6 +615,10 @@ WebSocketUpgrade LiveService::upgrade(const HttpRequest& request,
 
 void LiveService::revoke(const std::string& token_hash) {
   impl_->revoke(token_hash);
+}
+
+void LiveService::member_removed(const std::string& dataset_id, const std::string& user_id) {
+  impl_->member_removed(dataset_id, user_id);
 }
 
 }  // namespace cairn::server

@@ -55,6 +55,9 @@ class LiveService {
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer);
   // Closes every connection that authenticated with the token (its hash), at once.
   void revoke(const std::string& token_hash);
+  // Ends `user_id`'s subscriptions to a dataset they are no longer a member of (at once on this
+  // node; the token check also rechecks every subscription's membership).
+  void member_removed(const std::string& dataset_id, const std::string& user_id);
 
   class Impl;
 

@@ -150,6 +150,10 @@ Server::Server(ServerOptions options)
                                                *parts_->limiter, metrics_, live);
   parts_->accounts->on_revoke(
       [live = parts_->live.get()](const std::string& token_hash) { live->revoke(token_hash); });
+  parts_->accounts->on_member_removed(
+      [live = parts_->live.get()](const std::string& dataset_id, const std::string& user_id) {
+        live->member_removed(dataset_id, user_id);
+      });
 
   HttpObserver observer;
   observer.connections = [this](int delta) {

@@ -4,6 +4,7 @@
 #include "protocol/live.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -248,6 +249,61 @@ TEST_F(LiveDatasetTest, AnotherUsersDatasetIsAnsweredLikeAMissingOne) {
   // And nothing of the dataset leaks by push or presence.
   ASSERT_EQ(owner_->post("/api/sync/patch", put("o", 1, "k", 1, dataset_)).status, 200);
   EXPECT_FALSE(stranger.socket().receive(200ms).has_value());
+}
+
+TEST_F(LiveDatasetTest, ARemovedMemberLosesTheSubscriptionAtOnce) {
+  LiveClient viewer(port(), viewer_->token());
+  viewer.send({{"type", "subscribe"}, {"dataset", dataset_}});
+  viewer.next("subscribed");
+  viewer.send({{"type", "presence"}, {"dataset", dataset_}, {"state", {{"device", "phone"}}}});
+  LiveClient owner(port(), owner_->token());
+  owner.send({{"type", "subscribe"}, {"dataset", dataset_}});
+  owner.next("subscribed");
+  EXPECT_EQ(owner.next("presence").at("peers").as_array().size(), 1u);
+
+  ASSERT_EQ(owner_->del("/api/datasets/" + dataset_ + "/members/" + viewer_->user_id()).status,
+            204);
+  // Told as if the dataset did not exist; the others see it leave; nothing more reaches it.
+  const json::object dropped = viewer.next("error");
+  EXPECT_EQ(dropped.at("code"), "not_found");
+  EXPECT_EQ(dropped.at("dataset"), json::value(dataset_));
+  EXPECT_EQ(owner.next("presence").at("left").as_array().size(), 1u);
+  ASSERT_EQ(owner_->post("/api/sync/patch", put("o", 1, "k", 1, dataset_)).status, 200);
+  owner.next("changes");
+  EXPECT_FALSE(viewer.socket().receive(200ms).has_value());
+  // Its connection goes on: its own dataset still answers.
+  viewer.send({{"type", "subscribe"}});
+  viewer.next("subscribed");
+}
+
+// A subscription that raced the removal (or a removal on another node) ends at the next check.
+TEST_F(LiveTest, TheTokenCheckAlsoEndsSubscriptionsOfFormerMembers) {
+  server::ServerOptions options = defaults();
+  options.live.token_check_interval = 20ms;
+  start(options);
+  ApiClient owner = ApiClient::guest(port());
+  ApiClient member = ApiClient::guest(port());
+  const std::string dataset =
+      text(owner.post("/api/datasets", json::object{{"name", "d"}}).at("datasetId"));
+  ASSERT_EQ(owner
+                .post("/api/datasets/" + dataset + "/members",
+                      json::object{{"userId", member.user_id()}, {"role", "editor"}})
+                .status,
+            200);
+  LiveClient live(port(), member.token());
+  live.send({{"type", "subscribe"}, {"dataset", dataset}});
+  live.next("subscribed");
+  live.next("presence");
+  // Removed behind the live channel's back (as another node would), in the database only.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "data" / "cairnd.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  const std::string sql = "DELETE FROM members WHERE dataset_id = '" + dataset +
+                          "' AND user_id = '" + member.user_id() + "'";
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  EXPECT_EQ(live.next("error").at("code"), "not_found");
 }
 
 TEST_F(LiveDatasetTest, PeersSeeWhoIsPresentWhatTheyDoAndWhenTheyLeave) {
