@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs: installs what is missing, then builds and runs
 # the whole suite several ways:
+#   0. clang-format check of every C++ file (first: it takes seconds)
 #   1. Release build, every test (ctest)
 #   2. one Clang build (AddressSanitizer, UndefinedBehaviorSanitizer, libFuzzer coverage on every
 #      library): it proves the locking annotations (-Wthread-safety, as errors), runs every test
@@ -9,7 +10,6 @@
 #      server's in-process tests (handler pool, change feed, live channel)
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
 #      two sync example processes converging through the installed cairnd
-#   5. clang-format check of every C++ file
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,11 @@ step() {
   printf '\n=== %s ===\n' "$*"
 }
 trap 'finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
+
+# First, as it takes seconds: a formatting slip should not cost a full run.
+step "clang-format"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run -Werror "${sources[@]}"
 
 step "Release build and tests"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
@@ -79,9 +84,5 @@ cmake -S examples -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$root/build/in
 cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
 examples/sync/two-devices.sh "$root/build/install" "$root/build/examples/sync/sync_example"
-
-step "clang-format"
-mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
-clang-format --dry-run -Werror "${sources[@]}"
 
 step "All checks passed"

@@ -77,8 +77,8 @@ struct WireChange {
 boost::json::object change_to_json(const WireChange& change);
 
 // A change as the sync client's outbox keeps it: the payload (its "value", "set", "unset" or
-// "add" members) is JSON object text, merge::change_payload's ("null" for a delete). The client sends its outbox
-// without parsing it back.
+// "add" members) is JSON object text, merge::change_payload's ("null" for a delete). The client
+// sends its outbox without parsing it back.
 struct StoredChange {
   std::uint64_t seq = 0;
   std::string_view store;
