@@ -58,6 +58,7 @@ int cairnd_main(int argc, char** argv) {
   std::string config_file;
   std::string log_level = "info";
   std::string durability(durability_name(options.storage.durability));
+  std::string database;
   std::int64_t token_lifetime = options.token_lifetime.count();
   std::int64_t clock_skew_ms = options.max_clock_skew.count();
   std::int64_t idle_timeout_ms = options.http.idle_timeout.count();
@@ -70,6 +71,12 @@ int cairnd_main(int argc, char** argv) {
       setting("--address", "address", "Address to listen on", options.http.address),
       setting("--port", "port", "TCP port; 0 picks a free one", options.http.port),
       setting("--data", "data", "Data directory (cairnd.db)", options.storage.data_dir),
+      setting("--database", "database",
+              "PostgreSQL connection URI (postgresql://user@host:port/db): several cairnd "
+              "processes share it; without it, SQLite under --data",
+              database),
+      setting("--pool-size", "poolSize", "PostgreSQL connections per cairnd process, at most",
+              options.storage.pool_size),
       setting("--durability", "durability",
               "full: every acknowledged change is synced to disk (survives power loss); normal: "
               "synced at checkpoints (survives a killed cairnd only)",
@@ -186,6 +193,12 @@ int cairnd_main(int argc, char** argv) {
     std::cerr << "cairnd: --durability must be full or normal, not '" << durability << "'\n";
     return 2;
   }
+  try {
+    set_database(options.storage, database);
+  } catch (const Error& e) {
+    std::cerr << "cairnd: " << e.what() << '\n';
+    return 2;
+  }
   options.token_lifetime = std::chrono::seconds(token_lifetime);
   options.max_clock_skew = std::chrono::milliseconds(clock_skew_ms);
   options.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
@@ -196,6 +209,11 @@ int cairnd_main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (!restore_from.empty()) {
+    if (options.storage.backend != "sqlite") {
+      std::cerr << "cairnd: --restore-from restores SQLite's cairnd.db; on PostgreSQL, restore "
+                   "with pg_restore (docs/operations.md)\n";
+      return 2;
+    }
     try {
       const RestoreReport report = restore_data(options.storage.data_dir, restore_from);
       spdlog::info("restored {} into {} ({} datasets; their feeds moved forward by {})",
@@ -212,10 +230,11 @@ int cairnd_main(int argc, char** argv) {
   }
   try {
     Server server(options);
-    spdlog::info("cairnd version={} listening={}://{}:{} data={} durability={}", kVersion,
-                 options.http.tls_cert.empty() ? "http" : "https", options.http.address,
-                 server.port(), options.storage.data_dir.string(),
-                 durability_name(options.storage.durability));
+    spdlog::info(
+        "cairnd version={} listening={}://{}:{} database={} durability={}", kVersion,
+        options.http.tls_cert.empty() ? "http" : "https", options.http.address, server.port(),
+        describe(options.storage),
+        options.storage.backend == "sqlite" ? durability_name(options.storage.durability) : "full");
     spdlog::default_logger()->flush();
     server.run();
     spdlog::info("cairnd stopped");

@@ -270,23 +270,25 @@ TEST_P(StorageConformance, ReadersSeeTheLastCommitWhileAWriterWorks) {
   EXPECT_EQ(reader->dataset("d1")->last_seq, 9u);
 }
 
-TEST_P(StorageConformance, WriteTransactionsExcludeEachOther) {
+// Whoever reads a dataset in a write transaction has it to itself until the transaction ends:
+// feed positions are handed out one writer at a time.
+TEST_P(StorageConformance, WritersOfADatasetExcludeEachOther) {
   add_user_with_dataset(storage(), "u1", "d1");
   auto first = storage().begin(true);
-  std::atomic<bool> second_began{false};
+  std::atomic<bool> second_read{false};
   std::promise<void> second_done;
   std::thread second([&] {
-    auto tx = storage().begin(true);  // waits for the first to end
-    second_began = true;
+    auto tx = storage().begin(true);
     // Read-modify-write: correct only if the first transaction's write is seen.
-    const std::uint64_t seq = tx->dataset("d1")->last_seq;
+    const std::uint64_t seq = tx->dataset("d1")->last_seq;  // waits for the first to end
+    second_read = true;
     tx->set_last_seq("d1", seq + 1);
     tx->commit();
     second_done.set_value();
   });
   const std::uint64_t seq = first->dataset("d1")->last_seq;
   first->set_last_seq("d1", seq + 1);
-  EXPECT_FALSE(second_began.load());
+  EXPECT_FALSE(second_read.load());
   first->commit();
   first.reset();
   second_done.get_future().wait();

@@ -3,14 +3,19 @@
 // are domain-level, every write happens inside a StorageTransaction, and each implementation keeps
 // all of its SQL in one file.
 //
-// Thread safety: begin() may be called from any thread. A write transaction excludes other write
-// transactions for its lifetime; read transactions see a consistent snapshot and run beside
-// writers. A StorageTransaction belongs to one thread and rolls back unless commit() is called.
+// Thread safety: begin() may be called from any thread. A write transaction that has read a
+// dataset (dataset(), personal_dataset()) excludes other writers of that dataset until it ends
+// (SQLite excludes every other writer; PostgreSQL locks the dataset's row); read transactions see
+// a consistent snapshot and run beside writers. A StorageTransaction belongs to one thread and
+// rolls back unless commit() is called.
 //
-// Errors: failures throw cairn::Error (io_error, database_locked, corrupt, ...).
+// Errors: failures throw cairn::Error (io_error, database_locked, corrupt, unavailable when a
+// database server cannot be reached, ...), and TransactionConflict when a transaction lost a race
+// with another one.
 #pragma once
 
 #include <cairn/clock.hpp>
+#include <cairn/error.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -79,6 +84,28 @@ struct HistoryRow {
   std::string outcome;     // applied, rejected, partial
   std::string resolution;  // client-won, server-won, or empty
 };
+
+// This transaction lost a race with a concurrent one (PostgreSQL: a serialization failure, a
+// deadlock, a duplicate key inserted by both) and was rolled back: running the same work again,
+// from the start, sees the winner's work. retry_conflicts does that.
+class TransactionConflict : public Error {
+ public:
+  explicit TransactionConflict(const std::string& message)
+      : Error(ErrorCode::database_locked, message) {}
+};
+
+// Runs `work` (which begins and commits its own transaction) again while it loses races, at most
+// `attempts` times; the last conflict propagates (for a client: busy, retry later).
+template <class Work>
+decltype(auto) retry_conflicts(Work&& work, int attempts = 10) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return work();
+    } catch (const TransactionConflict&) {
+      if (attempt == attempts) throw;
+    }
+  }
+}
 
 class StorageTransaction {
  public:

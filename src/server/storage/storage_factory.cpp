@@ -5,6 +5,8 @@
 #include <cairn/error.hpp>
 #include <optional>
 
+#include "server/storage/postgres_storage.hpp"
+#include "server/storage/pq.hpp"
 #include "server/storage/sqlite_storage.hpp"
 #include "storage/file_lock.hpp"
 
@@ -41,11 +43,33 @@ class LockedSqliteStorage final : public Storage {
 
 }  // namespace
 
+void set_database(StorageConfig& config, std::string_view database) {
+  if (database.empty()) {
+    config.backend = "sqlite";
+  } else if (database.starts_with("postgresql://") || database.starts_with("postgres://")) {
+    config.backend = "postgresql";
+  } else {
+    throw Error(ErrorCode::invalid_argument,
+                "--database takes a PostgreSQL connection URI (postgresql://…); without it, "
+                "cairnd keeps SQLite's cairnd.db under --data");
+  }
+  config.database = database;
+}
+
+std::string describe(const StorageConfig& config) {
+  if (config.backend == "postgresql") return pq::describe(config.database);
+  return (config.data_dir / "cairnd.db").string();
+}
+
 std::unique_ptr<Storage> open_storage(const StorageConfig& config) {
   if (config.backend == "sqlite") return std::make_unique<LockedSqliteStorage>(config);
-  throw Error(
-      ErrorCode::invalid_argument,
-      fmt::format("unknown storage backend '{}' (this cairnd has: sqlite)", config.backend));
+  if (config.backend == "postgresql") {
+    return std::make_unique<PostgresStorage>(
+        PostgresOptions{config.database, config.pool_size, std::chrono::seconds(10)});
+  }
+  throw Error(ErrorCode::invalid_argument,
+              fmt::format("unknown storage backend '{}' (this cairnd has: sqlite, postgresql)",
+                          config.backend));
 }
 
 std::string_view durability_name(Durability durability) {

@@ -1,0 +1,666 @@
+// PostgresStorage: cairnd on PostgreSQL, for several cairnd processes ("nodes") behind one
+// database. All of the server's SQL for PostgreSQL is in this file.
+//
+// Why it is correct with several nodes writing at once:
+//  - Write transactions run at READ COMMITTED, and every read of a dataset's row in a write
+//    transaction takes its row lock (SELECT … FOR UPDATE): writers to one dataset queue on it, so
+//    a dataset's feed positions (datasets.last_seq, entries.seq) are handed out one transaction
+//    at a time, dense and monotone, and each writer reads, after the lock, everything its
+//    predecessor committed (READ COMMITTED takes a new snapshot per statement). The same lock
+//    makes a client's exactly-once record (clients.applied_seq) a read-then-write with no race, so
+//    a numbered change is applied once even when its retry lands on another node, and writes to
+//    one entry merge one after the other, exactly as on SQLite's single writer.
+//  - A reader of the feed never skips a position: a position becomes visible only when the
+//    transaction that took it commits, together with datasets.last_seq, and readers (REPEATABLE
+//    READ, one snapshot) read last_seq and the entries up to it from the same snapshot. Since
+//    positions of one dataset are committed in order (the row lock), a snapshot that holds
+//    position N holds every position below it.
+//  - A write transaction locks its dataset's row first and the rows under it after, always in
+//    that order, so sync requests cannot deadlock with one another; the only race left is two
+//    transactions inserting the same key (a Google account signing in on two nodes at once),
+//    which surfaces as TransactionConflict and is run again (retry_conflicts).
+//  - Each pooled connection saves the hybrid logical clock in a row of its own (clocks), so that
+//    saving it never makes writers of different datasets wait for one another; clock() is the
+//    greatest of them.
+//  - synchronous_commit is at least `on` on every connection: an acknowledged change is on
+//    PostgreSQL's disk (and on its synchronous standbys, when it has any).
+//  - set_last_seq notifies channel cairn_feed with "<dataset> <position>" inside the transaction;
+//    PostgreSQL delivers it at commit, so other nodes push changes to their live subscribers.
+//
+// Schema versions: cairn_schema holds the version the newest binary that upgraded it wrote, and
+// the oldest version a binary must know to use it (min_binary). Changes are additive (new tables,
+// new columns with defaults), so older nodes keep working beside upgraded ones while min_binary
+// stays; a binary older than min_binary refuses to start.
+#include "server/storage/postgres_storage.hpp"
+
+#include <fmt/format.h>
+
+#include <cairn/error.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "server/auth/tokens.hpp"
+#include "server/storage/pq.hpp"
+
+namespace cairn::server {
+
+namespace {
+
+// pg_advisory_lock key for creating and upgrading the schema: "CAID".
+constexpr std::int64_t kSchemaLock = 0x43414944;
+// The oldest schema version a binary must know to use a database this binary created.
+constexpr int kMinBinary = 1;
+
+// Version 1. Text columns that are sorted on are COLLATE "C": byte order, as SQLite sorts.
+constexpr const char* kSchemaV1 = R"sql(
+  CREATE TABLE cairn_schema (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    version    integer NOT NULL,
+    min_binary integer NOT NULL
+  );
+  CREATE TABLE clocks (
+    holder text PRIMARY KEY,  -- a node's pooled connection
+    hlc    bigint NOT NULL
+  );
+  CREATE TABLE users (
+    id         text COLLATE "C" PRIMARY KEY,
+    kind       text NOT NULL,
+    google_sub text UNIQUE,
+    email      text NOT NULL DEFAULT '',
+    created_ms bigint NOT NULL
+  );
+  CREATE TABLE tokens (
+    hash       text PRIMARY KEY,
+    user_id    text NOT NULL,
+    created_ms bigint NOT NULL,
+    expires_ms bigint NOT NULL,
+    revoked    boolean NOT NULL DEFAULT false
+  );
+  CREATE TABLE datasets (
+    id         text COLLATE "C" PRIMARY KEY,
+    name       text NOT NULL,
+    owner      text NOT NULL,
+    personal   boolean NOT NULL,
+    created_ms bigint NOT NULL,
+    last_seq   bigint NOT NULL
+  );
+  CREATE UNIQUE INDEX datasets_personal ON datasets (owner) WHERE personal;
+  CREATE TABLE members (
+    dataset_id text NOT NULL,
+    user_id    text COLLATE "C" NOT NULL,
+    role       text NOT NULL,
+    PRIMARY KEY (dataset_id, user_id)
+  );
+  CREATE INDEX members_user ON members (user_id);
+  CREATE TABLE entries (
+    dataset_id     text NOT NULL,
+    store          text COLLATE "C" NOT NULL,
+    key            text COLLATE "C" NOT NULL,
+    value          text,
+    hlc            bigint NOT NULL,
+    replica        text NOT NULL,
+    schema_version integer NOT NULL,
+    stamps         text NOT NULL,
+    seq            bigint NOT NULL,
+    PRIMARY KEY (dataset_id, store, key)
+  );
+  CREATE INDEX entries_feed ON entries (dataset_id, seq);
+  CREATE TABLE clients (
+    dataset_id  text NOT NULL,
+    client_id   text NOT NULL,
+    applied_seq bigint NOT NULL,
+    PRIMARY KEY (dataset_id, client_id)
+  );
+  CREATE TABLE history (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dataset_id text NOT NULL,
+    store      text NOT NULL,
+    key        text NOT NULL,
+    seq        bigint NOT NULL,
+    user_id    text NOT NULL,
+    client_id  text NOT NULL,
+    client_seq bigint NOT NULL,
+    hlc        bigint NOT NULL,
+    replica    text NOT NULL,
+    server_ms  bigint NOT NULL,
+    op         text NOT NULL,
+    payload    text NOT NULL,
+    outcome    text NOT NULL,
+    resolution text NOT NULL
+  );
+  CREATE INDEX history_entry ON history (dataset_id, store, key, id);
+)sql";
+
+// Brings the schema to kSchemaVersion; runs with the schema lock held.
+void create_or_upgrade(pq::Connection& db, const std::string& where) {
+  const pq::Result exists = db.run("SELECT to_regclass('cairn_schema') IS NOT NULL");
+  if (!exists.boolean(0, 0)) {
+    db.exec("BEGIN");
+    db.exec(kSchemaV1);
+    db.run("INSERT INTO cairn_schema (id, version, min_binary) VALUES (1, $1, $2)",
+           pq::Params()
+               .add(std::int64_t{PostgresStorage::kSchemaVersion})
+               .add(std::int64_t{kMinBinary}));
+    db.exec("COMMIT");
+    return;
+  }
+  const pq::Result row = db.run("SELECT version, min_binary FROM cairn_schema WHERE id = 1");
+  if (row.empty()) {
+    throw Error(ErrorCode::not_a_cairn_database,
+                fmt::format("{} has a cairn_schema table without its row; it is not a cairnd "
+                            "database, or it is damaged",
+                            where));
+  }
+  const std::int64_t version = row.integer(0, 0);
+  const std::int64_t min_binary = row.integer(0, 1);
+  if (min_binary > PostgresStorage::kSchemaVersion) {
+    throw Error(ErrorCode::format_too_new,
+                fmt::format("{} has cairnd schema version {} and needs a cairnd that knows at "
+                            "least version {}; this cairnd knows up to version {}: upgrade it",
+                            where, version, min_binary, PostgresStorage::kSchemaVersion));
+  }
+  // Upgrades from `version` to kSchemaVersion go here, one additive step per version, each in
+  // one transaction that also records the new version.
+}
+
+// What every connection is set to before use.
+void configure(pq::Connection& db) {
+  db.exec("SET application_name = 'cairnd'; SET client_encoding = 'UTF8'");
+  // At least `on`: an acknowledgement means the change is on disk. remote_apply, stricter, stays.
+  const pq::Result current = db.run("SELECT current_setting('synchronous_commit')");
+  const std::string_view level = current.text(0, 0);
+  if (level == "off" || level == "local" || level == "remote_write") {
+    db.exec("SET synchronous_commit = on");
+  }
+}
+
+constexpr const char* kDatasetColumns = "id, name, owner, personal, created_ms, last_seq";
+constexpr const char* kEntryColumns =
+    "store, key, value, hlc, replica, schema_version, stamps, seq";
+constexpr const char* kHistoryColumns =
+    "SELECT id, dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, replica, "
+    "server_ms, op, payload, outcome, resolution FROM history ";
+
+Timestamp timestamp(const pq::Result& r, int row, int column) {
+  return Timestamp::from_packed(static_cast<std::uint64_t>(r.integer(row, column)));
+}
+std::int64_t packed(Timestamp hlc) {
+  return static_cast<std::int64_t>(hlc.packed());
+}
+
+DatasetRow read_dataset(const pq::Result& r, int row) {
+  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)),
+          std::string(r.text(row, 2)), r.boolean(row, 3),
+          r.integer(row, 4),           static_cast<std::uint64_t>(r.integer(row, 5))};
+}
+
+EntryRow read_entry(const pq::Result& r, int row) {
+  EntryRow entry;
+  entry.store = r.text(row, 0);
+  entry.key = r.text(row, 1);
+  entry.value = r.optional_text(row, 2);
+  entry.hlc = timestamp(r, row, 3);
+  entry.replica = r.text(row, 4);
+  entry.schema_version = static_cast<std::uint32_t>(r.integer(row, 5));
+  entry.stamps = r.text(row, 6);
+  entry.seq = static_cast<std::uint64_t>(r.integer(row, 7));
+  return entry;
+}
+
+HistoryRow read_history(const pq::Result& r, int row) {
+  return {r.integer(row, 0),
+          std::string(r.text(row, 1)),
+          std::string(r.text(row, 2)),
+          std::string(r.text(row, 3)),
+          static_cast<std::uint64_t>(r.integer(row, 4)),
+          std::string(r.text(row, 5)),
+          std::string(r.text(row, 6)),
+          static_cast<std::uint64_t>(r.integer(row, 7)),
+          timestamp(r, row, 8),
+          std::string(r.text(row, 9)),
+          r.integer(row, 10),
+          std::string(r.text(row, 11)),
+          std::string(r.text(row, 12)),
+          std::string(r.text(row, 13)),
+          std::string(r.text(row, 14))};
+}
+
+std::vector<EntryRow> read_entries(const pq::Result& r) {
+  std::vector<EntryRow> rows;
+  rows.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i)
+    rows.push_back(read_entry(r, i));
+  return rows;
+}
+
+}  // namespace
+
+// A pooled connection and the row of `clocks` it saves the clock in.
+struct Slot {
+  std::unique_ptr<pq::Connection> db;  // null until connected, and after it broke
+  std::string clock_holder;
+};
+
+struct PostgresPool {
+  PostgresOptions options;
+  std::string description;
+  std::string node = random_id(6);
+
+  std::mutex mutex;
+  std::condition_variable freed;
+  std::vector<std::unique_ptr<Slot>> idle;
+  std::size_t open = 0;
+  std::size_t in_use = 0;
+  std::uint64_t waits = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t reconnects = 0;
+
+  std::unique_ptr<Slot> acquire() {
+    std::unique_lock lock(mutex);
+    if (idle.empty() && open >= options.pool_size) {
+      ++waits;
+      if (!freed.wait_for(lock, options.acquire_timeout,
+                          [&] { return !idle.empty() || open < options.pool_size; })) {
+        ++timeouts;
+        throw Error(ErrorCode::unavailable,
+                    fmt::format("all {} PostgreSQL connections stayed busy for {} ms",
+                                options.pool_size, options.acquire_timeout.count()));
+      }
+    }
+    ++in_use;
+    if (!idle.empty()) {
+      std::unique_ptr<Slot> slot = std::move(idle.back());
+      idle.pop_back();
+      return slot;
+    }
+    auto slot = std::make_unique<Slot>();
+    slot->clock_holder = fmt::format("{}/{}", node, open++);
+    return slot;
+  }
+
+  void release(std::unique_ptr<Slot> slot) {
+    {
+      std::lock_guard lock(mutex);
+      --in_use;
+      idle.push_back(std::move(slot));
+    }
+    freed.notify_one();
+  }
+
+  // (Re)connects a slot whose connection is missing or broken.
+  void connect(Slot& slot) {
+    if (slot.db && !slot.db->broken()) return;
+    if (slot.db) {
+      std::lock_guard lock(mutex);
+      ++reconnects;
+    }
+    slot.db.reset();
+    auto db = std::make_unique<pq::Connection>(options.conninfo);
+    configure(*db);
+    slot.db = std::move(db);
+  }
+};
+
+namespace {
+
+class PostgresTransaction final : public StorageTransaction {
+ public:
+  PostgresTransaction(PostgresPool& pool, std::unique_ptr<Slot> slot, bool write)
+      : pool_(pool), slot_(std::move(slot)), write_(write) {}
+  ~PostgresTransaction() override {
+    if (open_ && slot_->db) {
+      try {
+        slot_->db->exec("ROLLBACK");
+      } catch (...) {
+        slot_->db.reset();  // broken: the next user reconnects
+      }
+    }
+    pool_.release(std::move(slot_));
+  }
+
+  void commit() override {
+    open_ = false;  // whatever happens: after a failed COMMIT the transaction is over
+    db().exec("COMMIT");
+  }
+
+  Timestamp clock() override {
+    const pq::Result r = db().run("SELECT coalesce(max(hlc), 0) FROM clocks");
+    return timestamp(r, 0, 0);
+  }
+
+  void save_clock(Timestamp hlc) override {
+    db().run(
+        "INSERT INTO clocks (holder, hlc) VALUES ($1, $2) ON CONFLICT (holder) "
+        "DO UPDATE SET hlc = greatest(clocks.hlc, excluded.hlc)",
+        pq::Params().add(slot_->clock_holder).add(packed(hlc)));
+  }
+
+  void insert_user(const UserRow& user) override {
+    db().run(
+        "INSERT INTO users (id, kind, google_sub, email, created_ms) VALUES ($1, $2, $3, $4, $5)",
+        pq::Params()
+            .add(user.id)
+            .add(user.kind)
+            .add(user.google_sub.empty() ? std::nullopt : std::optional(user.google_sub))
+            .add(user.email)
+            .add(user.created_ms));
+  }
+
+  std::optional<UserRow> user(std::string_view id) override {
+    return find_user("SELECT id, kind, google_sub, email, created_ms FROM users WHERE id = $1", id);
+  }
+
+  std::optional<UserRow> user_by_google(std::string_view sub) override {
+    return find_user(
+        "SELECT id, kind, google_sub, email, created_ms FROM users WHERE google_sub = $1", sub);
+  }
+
+  void link_google(std::string_view user_id, std::string_view sub,
+                   std::string_view email) override {
+    db().run("UPDATE users SET kind = 'google', google_sub = $2, email = $3 WHERE id = $1",
+             pq::Params().add(user_id).add(sub).add(email));
+  }
+
+  void insert_token(const TokenRow& token) override {
+    db().run(
+        "INSERT INTO tokens (hash, user_id, created_ms, expires_ms, revoked) "
+        "VALUES ($1, $2, $3, $4, false)",
+        pq::Params()
+            .add(token.hash)
+            .add(token.user_id)
+            .add(token.created_ms)
+            .add(token.expires_ms));
+  }
+
+  std::optional<TokenRow> token(std::string_view hash) override {
+    const pq::Result r = db().run(
+        "SELECT hash, user_id, created_ms, expires_ms, revoked FROM tokens WHERE hash = $1",
+        pq::Params().add(hash));
+    if (r.empty()) return std::nullopt;
+    return TokenRow{std::string(r.text(0, 0)), std::string(r.text(0, 1)), r.integer(0, 2),
+                    r.integer(0, 3), r.boolean(0, 4)};
+  }
+
+  void revoke_token(std::string_view hash) override {
+    db().run("UPDATE tokens SET revoked = true WHERE hash = $1", pq::Params().add(hash));
+  }
+
+  void insert_dataset(const DatasetRow& dataset) override {
+    db().run(
+        "INSERT INTO datasets (id, name, owner, personal, created_ms, last_seq) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        pq::Params()
+            .add(dataset.id)
+            .add(dataset.name)
+            .add(dataset.owner)
+            .add(dataset.personal)
+            .add(dataset.created_ms)
+            .add(dataset.last_seq));
+  }
+
+  // In a write transaction, reading a dataset locks its row until the transaction ends (the
+  // file's header says why).
+  std::optional<DatasetRow> dataset(std::string_view id) override {
+    static const std::string read =
+        fmt::format("SELECT {} FROM datasets WHERE id = $1", kDatasetColumns);
+    static const std::string lock = read + " FOR UPDATE";
+    return find_dataset(write_ ? lock : read, id);
+  }
+
+  std::optional<DatasetRow> personal_dataset(std::string_view user_id) override {
+    static const std::string read =
+        fmt::format("SELECT {} FROM datasets WHERE owner = $1 AND personal", kDatasetColumns);
+    static const std::string lock = read + " FOR UPDATE";
+    return find_dataset(write_ ? lock : read, user_id);
+  }
+
+  void set_last_seq(std::string_view dataset_id, std::uint64_t seq) override {
+    db().run("UPDATE datasets SET last_seq = $2 WHERE id = $1",
+             pq::Params().add(dataset_id).add(seq));
+    db().run("SELECT pg_notify('cairn_feed', $1)",
+             pq::Params().add(fmt::format("{} {}", dataset_id, seq)));
+  }
+
+  std::uint64_t advance_feeds(std::uint64_t by) override {
+    return db()
+        .run("UPDATE datasets SET last_seq = last_seq + $1", pq::Params().add(by))
+        .affected();
+  }
+
+  void set_member(std::string_view dataset_id, std::string_view user_id, Role role) override {
+    db().run(
+        "INSERT INTO members (dataset_id, user_id, role) VALUES ($1, $2, $3) "
+        "ON CONFLICT (dataset_id, user_id) DO UPDATE SET role = excluded.role",
+        pq::Params().add(dataset_id).add(user_id).add(role_name(role)));
+  }
+
+  void remove_member(std::string_view dataset_id, std::string_view user_id) override {
+    db().run("DELETE FROM members WHERE dataset_id = $1 AND user_id = $2",
+             pq::Params().add(dataset_id).add(user_id));
+  }
+
+  std::optional<Role> role(std::string_view dataset_id, std::string_view user_id) override {
+    const pq::Result r = db().run("SELECT role FROM members WHERE dataset_id = $1 AND user_id = $2",
+                                  pq::Params().add(dataset_id).add(user_id));
+    if (r.empty()) return std::nullopt;
+    return role_from_name(r.text(0, 0));
+  }
+
+  std::vector<std::pair<DatasetRow, Role>> datasets_of(std::string_view user_id) override {
+    const pq::Result r = db().run(
+        "SELECT d.id, d.name, d.owner, d.personal, d.created_ms, d.last_seq, m.role "
+        "FROM members m JOIN datasets d ON d.id = m.dataset_id WHERE m.user_id = $1 "
+        "ORDER BY d.created_ms, d.id",
+        pq::Params().add(user_id));
+    std::vector<std::pair<DatasetRow, Role>> rows;
+    for (int i = 0; i < r.rows(); ++i)
+      rows.emplace_back(read_dataset(r, i), role_from_name(r.text(i, 6)).value_or(Role::viewer));
+    return rows;
+  }
+
+  std::vector<std::pair<std::string, Role>> members(std::string_view dataset_id) override {
+    const pq::Result r =
+        db().run("SELECT user_id, role FROM members WHERE dataset_id = $1 ORDER BY user_id",
+                 pq::Params().add(dataset_id));
+    std::vector<std::pair<std::string, Role>> rows;
+    for (int i = 0; i < r.rows(); ++i) {
+      rows.emplace_back(std::string(r.text(i, 0)),
+                        role_from_name(r.text(i, 1)).value_or(Role::viewer));
+    }
+    return rows;
+  }
+
+  std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
+                                std::string_view key) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = $1 AND store = $2 AND key = $3", kEntryColumns);
+    const pq::Result r = db().run(sql, pq::Params().add(dataset_id).add(store).add(key));
+    if (r.empty()) return std::nullopt;
+    return read_entry(r, 0);
+  }
+
+  void put_entry(std::string_view dataset_id, const EntryRow& entry) override {
+    db().run(
+        "INSERT INTO entries (dataset_id, store, key, value, hlc, replica, schema_version, "
+        "stamps, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT (dataset_id, store, key) DO UPDATE SET value = excluded.value, "
+        "hlc = excluded.hlc, replica = excluded.replica, "
+        "schema_version = excluded.schema_version, stamps = excluded.stamps, seq = excluded.seq",
+        pq::Params()
+            .add(dataset_id)
+            .add(entry.store)
+            .add(entry.key)
+            .add(entry.value)
+            .add(packed(entry.hlc))
+            .add(entry.replica)
+            .add(std::int64_t{entry.schema_version})
+            .add(entry.stamps)
+            .add(entry.seq));
+  }
+
+  std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
+                                      std::size_t limit) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        kEntryColumns);
+    return read_entries(db().run(
+        sql, pq::Params().add(dataset_id).add(after_seq).add(static_cast<std::uint64_t>(limit))));
+  }
+
+  std::vector<EntryRow> all_entries(std::string_view dataset_id) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = $1 ORDER BY store, key", kEntryColumns);
+    return read_entries(db().run(sql, pq::Params().add(dataset_id)));
+  }
+
+  std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) override {
+    const pq::Result r =
+        db().run("SELECT applied_seq FROM clients WHERE dataset_id = $1 AND client_id = $2",
+                 pq::Params().add(dataset_id).add(client_id));
+    return r.empty() ? 0 : static_cast<std::uint64_t>(r.integer(0, 0));
+  }
+
+  void set_applied_seq(std::string_view dataset_id, std::string_view client_id,
+                       std::uint64_t seq) override {
+    db().run(
+        "INSERT INTO clients (dataset_id, client_id, applied_seq) VALUES ($1, $2, $3) "
+        "ON CONFLICT (dataset_id, client_id) DO UPDATE SET applied_seq = excluded.applied_seq",
+        pq::Params().add(dataset_id).add(client_id).add(seq));
+  }
+
+  void append_history(const HistoryRow& row) override {
+    db().run(
+        "INSERT INTO history (dataset_id, store, key, seq, user_id, client_id, client_seq, "
+        "hlc, replica, server_ms, op, payload, outcome, resolution) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        pq::Params()
+            .add(row.dataset_id)
+            .add(row.store)
+            .add(row.key)
+            .add(row.seq)
+            .add(row.user_id)
+            .add(row.client_id)
+            .add(row.client_seq)
+            .add(packed(row.hlc))
+            .add(row.replica)
+            .add(row.server_ms)
+            .add(row.op)
+            .add(row.payload)
+            .add(row.outcome)
+            .add(row.resolution));
+  }
+
+  std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
+                                  std::string_view key, std::size_t limit) override {
+    static const std::string sql =
+        std::string(kHistoryColumns) +
+        "WHERE dataset_id = $1 AND store = $2 AND key = $3 ORDER BY id LIMIT $4";
+    const pq::Result r = db().run(
+        sql,
+        pq::Params().add(dataset_id).add(store).add(key).add(static_cast<std::uint64_t>(limit)));
+    std::vector<HistoryRow> rows;
+    for (int i = 0; i < r.rows(); ++i)
+      rows.push_back(read_history(r, i));
+    return rows;
+  }
+
+  std::optional<HistoryRow> client_change(std::string_view dataset_id, std::string_view store,
+                                          std::string_view key, std::string_view client_id,
+                                          std::uint64_t client_seq) override {
+    static const std::string sql = std::string(kHistoryColumns) +
+                                   "WHERE dataset_id = $1 AND store = $2 AND key = $3 AND "
+                                   "client_id = $4 AND client_seq = $5 ORDER BY id DESC LIMIT 1";
+    const pq::Result r = db().run(
+        sql, pq::Params().add(dataset_id).add(store).add(key).add(client_id).add(client_seq));
+    if (r.empty()) return std::nullopt;
+    return read_history(r, 0);
+  }
+
+ private:
+  pq::Connection& db() {
+    if (!slot_->db) {
+      throw Error(ErrorCode::unavailable, "the connection to PostgreSQL broke mid-transaction");
+    }
+    return *slot_->db;
+  }
+
+  std::optional<UserRow> find_user(const std::string& sql, std::string_view value) {
+    const pq::Result r = db().run(sql, pq::Params().add(value));
+    if (r.empty()) return std::nullopt;
+    return UserRow{std::string(r.text(0, 0)), std::string(r.text(0, 1)), std::string(r.text(0, 2)),
+                   std::string(r.text(0, 3)), r.integer(0, 4)};
+  }
+
+  std::optional<DatasetRow> find_dataset(const std::string& sql, std::string_view value) {
+    const pq::Result r = db().run(sql, pq::Params().add(value));
+    if (r.empty()) return std::nullopt;
+    return read_dataset(r, 0);
+  }
+
+  PostgresPool& pool_;
+  std::unique_ptr<Slot> slot_;
+  bool write_;
+  bool open_ = true;
+};
+
+}  // namespace
+
+PostgresStorage::PostgresStorage(PostgresOptions options)
+    : pool_(std::make_unique<PostgresPool>()) {
+  if (options.pool_size == 0) {
+    throw Error(ErrorCode::invalid_argument, "the PostgreSQL pool needs at least one connection");
+  }
+  pool_->description = pq::describe(options.conninfo);
+  pool_->options = std::move(options);
+  pq::Connection db(pool_->options.conninfo);
+  configure(db);
+  db.run("SELECT pg_advisory_lock($1)", pq::Params().add(kSchemaLock));
+  try {
+    create_or_upgrade(db, pool_->description);
+    // Clock rows of connections gone (earlier processes): only the greatest matters.
+    db.exec("DELETE FROM clocks WHERE hlc < (SELECT max(hlc) FROM clocks)");
+  } catch (...) {
+    db.exec("ROLLBACK");  // harmless outside a transaction (a warning)
+    db.run("SELECT pg_advisory_unlock($1)", pq::Params().add(kSchemaLock));
+    throw;
+  }
+  db.run("SELECT pg_advisory_unlock($1)", pq::Params().add(kSchemaLock));
+}
+
+PostgresStorage::~PostgresStorage() = default;
+
+std::unique_ptr<StorageTransaction> PostgresStorage::begin(bool write) {
+  std::unique_ptr<Slot> slot = pool_->acquire();
+  const char* begin_sql = write ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  // A pooled connection may have died while idle (PostgreSQL restarted, a proxy closed it): the
+  // first attempt finds out at BEGIN, before anything is applied, and a fresh connection gets a
+  // second one. When that fails too, PostgreSQL is unreachable: Error(unavailable).
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pool_->connect(*slot);
+      slot->db->exec(begin_sql);
+      break;
+    } catch (const Error& e) {
+      const bool healthy = slot->db && !slot->db->broken();
+      if (healthy || attempt == 2 || e.code() != ErrorCode::unavailable) {
+        pool_->release(std::move(slot));
+        throw;
+      }
+    }
+  }
+  return std::make_unique<PostgresTransaction>(*pool_, std::move(slot), write);
+}
+
+PoolStats PostgresStorage::pool_stats() const {
+  std::lock_guard lock(pool_->mutex);
+  return {pool_->options.pool_size, pool_->open,      pool_->in_use, pool_->waits,
+          pool_->timeouts,          pool_->reconnects};
+}
+
+const std::string& PostgresStorage::description() const {
+  return pool_->description;
+}
+
+}  // namespace cairn::server

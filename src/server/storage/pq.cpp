@@ -1,0 +1,145 @@
+#include "server/storage/pq.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace cairn::server::pq {
+
+namespace {
+
+// SQLSTATEs whose transaction may simply be run again: serialization_failure, deadlock_detected,
+// unique_violation (two transactions inserted the same key; the retry finds the winner's row).
+bool is_conflict(std::string_view state) {
+  return state == "40001" || state == "40P01" || state == "23505";
+}
+
+// Connection exceptions (class 08), and the server shutting down or not yet accepting
+// connections (57P01..57P03).
+bool is_unreachable(std::string_view state) {
+  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+}
+
+std::string trimmed(const char* message) {
+  std::string text = message ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+std::string describe(std::string_view conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(std::string(conninfo).c_str(), &error);
+  if (!options) {
+    PQfreemem(error);
+    return "(an unreadable connection string)";
+  }
+  std::string host, port, dbname, user;
+  for (PQconninfoOption* option = options; option->keyword; ++option) {
+    if (!option->val) continue;
+    const std::string_view keyword = option->keyword;
+    if (keyword == "host" || keyword == "hostaddr") host = option->val;
+    if (keyword == "port") port = option->val;
+    if (keyword == "dbname") dbname = option->val;
+    if (keyword == "user") user = option->val;
+  }
+  PQconninfoFree(options);
+  return fmt::format("postgresql://{}{}{}{}/{}", user, user.empty() ? "" : "@",
+                     host.empty() ? "localhost" : host, port.empty() ? "" : ":" + port, dbname);
+}
+
+std::optional<std::string> Result::optional_text(int row, int column) const {
+  if (is_null(row, column)) return std::nullopt;
+  return std::string(text(row, column));
+}
+
+std::int64_t Result::integer(int row, int column) const {
+  const std::string_view value = text(row, column);
+  std::int64_t number = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    throw Error(ErrorCode::corrupt, fmt::format("PostgreSQL returned '{}' for a number", value));
+  }
+  return number;
+}
+
+std::uint64_t Result::affected() const {
+  const char* count = PQcmdTuples(result_.get());
+  return count && *count ? std::stoull(count) : 0;
+}
+
+Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+    const std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw Error(ErrorCode::unavailable,
+                fmt::format("cannot connect to PostgreSQL at {}: {}", describe(conninfo), why));
+  }
+}
+
+Connection::~Connection() {
+  PQfinish(conn_);
+}
+
+bool Connection::broken() const {
+  return PQstatus(conn_) != CONNECTION_OK;
+}
+
+void Connection::fail(const PGresult* result, std::string_view what) {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string_view sqlstate = state ? state : "";
+  const std::string message =
+      trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  if (broken() || is_unreachable(sqlstate)) {
+    throw Error(ErrorCode::unavailable,
+                fmt::format("the connection to PostgreSQL failed: {}", message));
+  }
+  if (is_conflict(sqlstate)) throw TransactionConflict(message);
+  throw Error(ErrorCode::io_error, fmt::format("PostgreSQL refused {} (SQLSTATE {}): {}", what,
+                                               sqlstate.empty() ? "none" : sqlstate, message));
+}
+
+void Connection::exec(const std::string& sql) {
+  Result result(PQexec(conn_, sql.c_str()));
+  const ExecStatusType status = PQresultStatus(result.native());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(result.native(), sql);
+}
+
+Result Connection::run(const std::string& sql, const Params& params) {
+  auto found = prepared_.find(sql);
+  if (found == prepared_.end()) {
+    const std::string name = "s" + std::to_string(prepared_.size());
+    Result prepared(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
+    if (PQresultStatus(prepared.native()) != PGRES_COMMAND_OK) fail(prepared.native(), sql);
+    found = prepared_.emplace(sql, name).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.values_.size());
+  for (const auto& value : params.values_)
+    values.push_back(value ? value->c_str() : nullptr);
+  Result result(PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()),
+                               values.data(), nullptr, nullptr, 0));
+  const ExecStatusType status = PQresultStatus(result.native());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(result.native(), sql);
+  return result;
+}
+
+void Connection::consume_input() {
+  if (PQconsumeInput(conn_) == 0) {
+    throw Error(ErrorCode::unavailable, fmt::format("the connection to PostgreSQL failed: {}",
+                                                    trimmed(PQerrorMessage(conn_))));
+  }
+}
+
+std::optional<Connection::Notification> Connection::next_notification() {
+  PGnotify* notify = PQnotifies(conn_);
+  if (!notify) return std::nullopt;
+  Notification notification{notify->relname, notify->extra ? notify->extra : ""};
+  PQfreemem(notify);
+  return notification;
+}
+
+}  // namespace cairn::server::pq

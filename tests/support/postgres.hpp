@@ -1,0 +1,39 @@
+// The PostgreSQL server the tests use, and the storage backend under test.
+//
+// scripts/test.sh starts a throwaway cluster (scripts/postgres-test-cluster.sh) and exports its
+// connection URI, without a database, as CAIRN_TEST_POSTGRES. ctest runs the server's test
+// programs twice: as they are (SQLite) and, with CAIRN_TEST_BACKEND=postgresql, on PostgreSQL
+// (their tests are then named "postgresql/…"). Without CAIRN_TEST_POSTGRES the PostgreSQL runs
+// are skipped, with a message saying how to run them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/storage/storage_factory.hpp"
+
+namespace cairn::test {
+
+// CAIRN_TEST_POSTGRES, when set.
+std::optional<std::string> postgres_server();
+
+// True when this run's servers store on PostgreSQL (CAIRN_TEST_BACKEND=postgresql).
+bool testing_postgres();
+
+// A new, empty database on the test server; returns its URI. Requires postgres_server().
+std::string new_postgres_database();
+
+// Points `config` at this run's backend: for PostgreSQL, a new database (data_dir stays, unused).
+void use_test_backend(server::StorageConfig& config);
+
+// cairnd's arguments for this run's backend: {"--database", <a new database>} or nothing.
+std::vector<std::string> test_backend_args();
+
+// Runs SQL on a storage's database (the SQL the tests use reads the same on SQLite and
+// PostgreSQL) and returns the rows, each column as text ("" for NULL). For a test that looks
+// under the server, as an operator could.
+std::vector<std::vector<std::string>> query_storage(const server::StorageConfig& config,
+                                                    const std::string& sql);
+
+}  // namespace cairn::test
