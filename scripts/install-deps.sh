@@ -4,7 +4,8 @@
 # scripts/test.sh (the README's two commands) and therefore by CI.
 #
 # clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have; openssl
-# (the command) makes the throwaway certificate authority the TLS tests trust.
+# (the command) makes the throwaway certificate authority the TLS tests trust; postgresql is the
+# server the tests start a throwaway cluster of (cairnd itself needs only libpq).
 
 set -euo pipefail
 
@@ -13,7 +14,7 @@ packages=(
   clang libclang-rt-14-dev
 
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev sqlite3 libssl-dev libpq-dev
+  libsqlite3-dev sqlite3 libssl-dev libpq-dev postgresql
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl ccache

@@ -2,7 +2,8 @@
 # The README's second command, and what CI runs: installs what is missing, then builds and runs
 # the whole suite several ways:
 #   0. clang-format check of every C++ file (first: it takes seconds)
-#   1. Release build, every test (ctest)
+#   1. Release build, every test (ctest); the server's tests twice, on SQLite and on a throwaway
+#      PostgreSQL cluster (scripts/postgres-test-cluster.sh)
 #   2. one Clang build (AddressSanitizer, UndefinedBehaviorSanitizer, libFuzzer coverage on every
 #      library): it proves the locking annotations (-Wthread-safety, as errors), runs every test
 #      (ctest), then each libFuzzer target for CAIRN_FUZZ_SECONDS (20) from fuzz/corpus
@@ -47,10 +48,18 @@ step "clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
 clang-format --dry-run -Werror "${sources[@]}"
 
-step "Release build and tests"
+step "Release build and tests, the server's on SQLite and on PostgreSQL"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build build/release
-ctest --test-dir build/release --output-on-failure -j "$jobs"
+# A throwaway PostgreSQL cluster for this pass only (the server's tests run on both backends:
+# tests named postgresql/…); stopped and removed on the way out, also on failure.
+pg_dir=$(mktemp -d /tmp/cairn-test-pg.XXXXXX)
+stop_postgres() { scripts/postgres-test-cluster.sh stop "$pg_dir"; }
+trap 'stop_postgres; finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
+pg_uri=$(scripts/postgres-test-cluster.sh start "$pg_dir")
+CAIRN_TEST_POSTGRES=$pg_uri ctest --test-dir build/release --output-on-failure -j "$jobs"
+stop_postgres
+trap 'finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
 
 if [[ "${CAIRN_TEST_QUICK:-0}" == 1 ]]; then exit 0; fi
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "server/auth/tokens.hpp"
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
 #include "support/in_process_cairnd.hpp"
@@ -43,12 +44,13 @@ class AuthTest : public ::testing::Test {
     ApiClient client(port(), bearer);
     return client.post("/api/auth/google", json::object{{"idToken", id_token}});
   }
+  // The API shows no user count, so it is read from the server's database.
   std::size_t users() {
-    // Every user has exactly one personal dataset; count them through the API's view of a new
-    // guest is not possible, so read the server's database file directly.
-    return user_count_from_file(dir_ / "data" / "cairnd.db");
+    return std::stoul(
+        query_storage(test_storage_config(dir_ / "data"), "SELECT count(*) FROM users")
+            .at(0)
+            .at(0));
   }
-  static std::size_t user_count_from_file(const std::filesystem::path& path);
 
   TempDir dir_;
   JwtSigner signer_;
@@ -58,22 +60,8 @@ class AuthTest : public ::testing::Test {
 }  // namespace
 }  // namespace cairn::test
 
-#include <sqlite3.h>
-
 namespace cairn::test {
 namespace {
-
-std::size_t AuthTest::user_count_from_file(const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT count(*) FROM users", -1, &stmt, nullptr);
-  sqlite3_step(stmt);
-  const auto count = static_cast<std::size_t>(sqlite3_column_int64(stmt, 0));
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return count;
-}
 
 TEST_F(AuthTest, AGuestGetsATokenAndASeededProfile) {
   start();
@@ -102,9 +90,20 @@ TEST_F(AuthTest, TokensAreStoredOnlyAsHashes) {
   ApiClient guest = ApiClient::guest(port());
   cairnd_->process().signal(SIGTERM);
   ASSERT_EQ(cairnd_->process().wait(), 0);
-  std::string bytes = read_bytes(dir_ / "data" / "cairnd.db");
-  const std::string wal = read_bytes(dir_ / "data" / "cairnd.db-wal");
-  bytes += wal;
+  std::string bytes;
+  if (testing_postgres()) {
+    // Every row of every table of cairnd's, as text.
+    const server::StorageConfig storage = test_storage_config(dir_ / "data");
+    for (const auto& table : query_storage(storage,
+                                           "SELECT tablename FROM pg_tables "
+                                           "WHERE schemaname = 'public'")) {
+      for (const auto& row : query_storage(storage, "SELECT t::text FROM " + table[0] + " t"))
+        bytes += row[0];
+    }
+    EXPECT_NE(bytes.find(server::token_hash(guest.token())), std::string::npos);  // it looked
+  } else {
+    bytes = read_bytes(dir_ / "data" / "cairnd.db") + read_bytes(dir_ / "data" / "cairnd.db-wal");
+  }
   EXPECT_EQ(bytes.find(guest.token()), std::string::npos);
 }
 

@@ -4,7 +4,6 @@
 #include "protocol/live.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -38,6 +37,7 @@ class LiveTest : public ::testing::Test {
   void start(server::ServerOptions options) { cairnd_.emplace(std::move(options)); }
   void start() { start(defaults()); }
   std::uint16_t port() { return cairnd_->port(); }
+  server::StorageConfig storage_config() const { return test_storage_config(dir_ / "data"); }
 
   // A put of `key` in the journal store over HTTP, numbered `seq` for client `client`.
   static json::object put(const std::string& client, std::uint64_t seq, const std::string& key,
@@ -295,14 +295,12 @@ TEST_F(LiveTest, TheTokenCheckAlsoEndsSubscriptionsOfFormerMembers) {
   live.next("subscribed");
   live.next("presence");
   // Removed behind the live channel's back (as another node would), in the database only.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_ / "data" / "cairnd.db").c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  const std::string sql = "DELETE FROM members WHERE dataset_id = '" + dataset +
-                          "' AND user_id = '" + member.user_id() + "'";
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-  EXPECT_EQ(sqlite3_changes(db), 1);
-  sqlite3_close(db);
+  query_storage(storage_config(), "DELETE FROM members WHERE dataset_id = '" + dataset +
+                                      "' AND user_id = '" + member.user_id() + "'");
+  EXPECT_TRUE(query_storage(storage_config(), "SELECT user_id FROM members WHERE dataset_id = '" +
+                                                  dataset + "' AND user_id = '" + member.user_id() +
+                                                  "'")
+                  .empty());
   EXPECT_EQ(live.next("error").at("code"), "not_found");
 }
 
@@ -348,11 +346,13 @@ TEST_F(LiveTest, UnsubscribingStopsThePushes) {
   LiveClient live(port(), guest.token());
   live.send({{"type", "subscribe"}});
   live.next("subscribed");
+  live.next("presence");  // who is there: nobody
   live.send({{"type", "unsubscribe"}});
   live.send({{"type", "unsubscribe"}});  // no longer subscribed
   EXPECT_EQ(live.next("error").at("code"), "invalid_request");
   ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
-  EXPECT_FALSE(live.socket().receive(200ms).has_value());
+  const auto pushed = live.socket().receive(200ms);
+  EXPECT_FALSE(pushed.has_value()) << *pushed;
 }
 
 TEST_F(LiveTest, LoggingOutClosesTheTokensConnectionsAtOnce) {

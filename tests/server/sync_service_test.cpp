@@ -11,6 +11,7 @@
 #include "server/accounts.hpp"
 #include "server/storage/storage_factory.hpp"
 #include "support/manual_clock.hpp"
+#include "support/postgres.hpp"
 #include "support/sync_bodies.hpp"
 #include "support/temp_dir.hpp"
 
@@ -46,6 +47,7 @@ class SyncServiceTest : public ::testing::Test {
   SyncServiceTest() {
     server::StorageConfig config;
     config.data_dir = dir_.path();
+    use_test_backend(config);
     storage_ = server::open_storage(config);
     feed_.storage = storage_.get();
     auto tx = storage_->begin(true);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/http_client.hpp"
+#include "support/postgres.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -15,9 +16,12 @@ namespace cairn::test {
 
 class Cairnd {
  public:
-  // Starts cairnd with --port 0 --data <dir> and `extra` arguments; waits until it listens.
+  // Starts cairnd with --port 0 --data <dir>, the test run's backend (support/postgres.hpp) and
+  // `extra` arguments; waits until it listens.
   explicit Cairnd(const std::filesystem::path& data_dir, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {CAIRND_PATH, "--port", "0", "--data", data_dir.string()};
+    for (std::string& arg : test_backend_args(data_dir))
+      argv.push_back(std::move(arg));
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Process>(argv);
     while (auto line = process_->read_line(std::chrono::seconds(20))) {

@@ -6,12 +6,14 @@
 #include <thread>
 
 #include "server/server.hpp"
+#include "support/postgres.hpp"
 
 namespace cairn::test {
 
 class InProcessCairnd {
  public:
-  // `options.http.port` is set to 0 (a free port).
+  // `options.http.port` is set to 0 (a free port), the storage to the test run's backend
+  // (support/postgres.hpp).
   explicit InProcessCairnd(server::ServerOptions options)
       : server_(with_free_port(std::move(options))), thread_([this] { server_.run(); }) {}
   ~InProcessCairnd() {
@@ -27,6 +29,7 @@ class InProcessCairnd {
  private:
   static server::ServerOptions with_free_port(server::ServerOptions options) {
     options.http.port = 0;
+    use_test_backend(options.storage);
     return options;
   }
 

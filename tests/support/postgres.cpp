@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "server/storage/pq.hpp"
@@ -52,13 +54,33 @@ std::string new_postgres_database() {
   return *server + "/" + name;
 }
 
-void use_test_backend(server::StorageConfig& config) {
-  if (testing_postgres()) server::set_database(config, new_postgres_database());
+namespace {
+
+std::string database_for(const std::filesystem::path& data_dir) {
+  static std::mutex mutex;
+  static std::map<std::filesystem::path, std::string> databases;
+  std::lock_guard lock(mutex);
+  auto [it, added] = databases.emplace(std::filesystem::absolute(data_dir), "");
+  if (added) it->second = new_postgres_database();
+  return it->second;
 }
 
-std::vector<std::string> test_backend_args() {
+}  // namespace
+
+void use_test_backend(server::StorageConfig& config) {
+  if (testing_postgres()) server::set_database(config, database_for(config.data_dir));
+}
+
+server::StorageConfig test_storage_config(const std::filesystem::path& data_dir) {
+  server::StorageConfig config;
+  config.data_dir = data_dir;
+  use_test_backend(config);
+  return config;
+}
+
+std::vector<std::string> test_backend_args(const std::filesystem::path& data_dir) {
   if (!testing_postgres()) return {};
-  return {"--database", new_postgres_database()};
+  return {"--database", database_for(data_dir)};
 }
 
 std::vector<std::vector<std::string>> query_storage(const server::StorageConfig& config,

@@ -13,6 +13,11 @@
 
 #include "server/storage/storage_factory.hpp"
 
+// In a test of what only SQLite storage does (its file, its data directory): skips the
+// PostgreSQL run of the test, saying why.
+#define SKIP_ON_POSTGRES(why) \
+  if (::cairn::test::testing_postgres()) GTEST_SKIP() << "SQLite storage only: " << (why)
+
 namespace cairn::test {
 
 // CAIRN_TEST_POSTGRES, when set.
@@ -24,11 +29,17 @@ bool testing_postgres();
 // A new, empty database on the test server; returns its URI. Requires postgres_server().
 std::string new_postgres_database();
 
-// Points `config` at this run's backend: for PostgreSQL, a new database (data_dir stays, unused).
+// Points `config` at this run's backend: for PostgreSQL, the database that stands for
+// config.data_dir (a new one the first time a data directory is seen, so that a server restarted
+// on the same directory finds its data).
 void use_test_backend(server::StorageConfig& config);
 
-// cairnd's arguments for this run's backend: {"--database", <a new database>} or nothing.
-std::vector<std::string> test_backend_args();
+// The storage configuration of a server of this run on `data_dir` (use_test_backend applied).
+server::StorageConfig test_storage_config(const std::filesystem::path& data_dir);
+
+// cairnd's arguments for this run's backend, for a server on `data_dir`: {"--database", <its
+// database>} or nothing.
+std::vector<std::string> test_backend_args(const std::filesystem::path& data_dir);
 
 // Runs SQL on a storage's database (the SQL the tests use reads the same on SQLite and
 // PostgreSQL) and returns the rows, each column as text ("" for NULL). For a test that looks
