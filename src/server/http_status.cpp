@@ -72,6 +72,8 @@ protocol::Refusal as_refusal(const Error& error) {
   switch (error.code()) {
     case ErrorCode::database_locked:
       return {Code::unavailable, "the server is busy; retry"};
+    case ErrorCode::unavailable:  // the database server cannot be reached
+      return {Code::unavailable, "the server's database cannot be reached; retry"};
     case ErrorCode::invalid_value:
     case ErrorCode::invalid_argument:
       return {Code::invalid_request, error.what()};

@@ -32,6 +32,32 @@ TEST_F(ServerTest, HealthzAnswersOk) {
   EXPECT_EQ(result.headers.at("content-type"), "application/json");
 }
 
+// While its database cannot be reached, cairnd answers 503 with Retry-After (never a 500), and
+// it recovers by itself when the database is back.
+TEST_F(ServerTest, AnUnreachableDatabaseIsA503UntilItReturns) {
+  if (!testing_postgres()) GTEST_SKIP() << "PostgreSQL storage only: SQLite is a local file";
+  Cairnd cairnd(dir_.path());
+  HttpClient client = cairnd.client();
+  ASSERT_EQ(client.request("POST", "/api/auth/guest").status, 201);
+  const server::StorageConfig storage = test_storage_config(dir_.path());
+  const std::string database = storage.database.substr(storage.database.rfind('/') + 1);
+  const server::StorageConfig admin = [&] {
+    server::StorageConfig config;
+    server::set_database(config, *postgres_server() + "/postgres");
+    return config;
+  }();
+  // Cut: no new connections to the database, and the pool's are ended.
+  query_storage(admin, "ALTER DATABASE " + database + " ALLOW_CONNECTIONS false");
+  query_storage(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                           database + "'");
+  const HttpResult down = client.request("POST", "/api/auth/guest");
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(json::parse(down.body).at("error").at("code"), "unavailable") << down.body;
+  EXPECT_TRUE(down.headers.contains("retry-after"));
+  query_storage(admin, "ALTER DATABASE " + database + " ALLOW_CONNECTIONS true");
+  EXPECT_EQ(client.request("POST", "/api/auth/guest").status, 201);
+}
+
 TEST_F(ServerTest, MetricsArePrometheusTextAndCountRequests) {
   Cairnd cairnd(dir_.path());
   HttpClient client = cairnd.client();
