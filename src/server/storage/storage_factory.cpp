@@ -64,8 +64,7 @@ std::string describe(const StorageConfig& config) {
 std::unique_ptr<Storage> open_storage(const StorageConfig& config) {
   if (config.backend == "sqlite") return std::make_unique<LockedSqliteStorage>(config);
   if (config.backend == "postgresql") {
-    return std::make_unique<PostgresStorage>(
-        PostgresOptions{config.database, config.pool_size, std::chrono::seconds(10)});
+    return std::make_unique<PostgresStorage>(PostgresOptions{config.database, config.pool_size});
   }
   throw Error(ErrorCode::invalid_argument,
               fmt::format("unknown storage backend '{}' (this cairnd has: sqlite, postgresql)",
