@@ -81,31 +81,35 @@ Session Accounts::sign_in_with_google(std::string_view id_token,
   }
   const std::int64_t now = sync_.now_ms();
   const GoogleIdentity identity = google_->verify(id_token, now / 1000);
-  auto tx = storage_.begin(true);
-  std::optional<UserRow> existing = tx->user_by_google(identity.subject);
-  Session session;
-  if (guest) {
-    const std::optional<UserRow> current = tx->user(guest->user_id);
-    if (existing && existing->id != guest->user_id) {
-      throw Refusal(Code::account_exists,
-                    "this Google account already belongs to another user; sign in without the "
-                    "guest token to use it");
+  // The account signing in on two nodes at once: one creates or links it, the other runs again
+  // and finds it.
+  return retry_conflicts([&] {
+    auto tx = storage_.begin(true);
+    std::optional<UserRow> existing = tx->user_by_google(identity.subject);
+    Session session;
+    if (guest) {
+      const std::optional<UserRow> current = tx->user(guest->user_id);
+      if (existing && existing->id != guest->user_id) {
+        throw Refusal(Code::account_exists,
+                      "this Google account already belongs to another user; sign in without the "
+                      "guest token to use it");
+      }
+      if (!existing && current && current->kind == "guest") {
+        tx->link_google(guest->user_id, identity.subject, identity.email);
+        session = issue(*tx, guest->user_id, now);
+        session.upgraded = true;
+        tx->commit();
+        return session;
+      }
     }
-    if (!existing && current && current->kind == "guest") {
-      tx->link_google(guest->user_id, identity.subject, identity.email);
-      session = issue(*tx, guest->user_id, now);
-      session.upgraded = true;
-      tx->commit();
-      return session;
+    if (!existing) {
+      return create_user(std::move(tx),
+                         {"u" + random_id(), "google", identity.subject, identity.email, now});
     }
-  }
-  if (!existing) {
-    return create_user(std::move(tx),
-                       {"u" + random_id(), "google", identity.subject, identity.email, now});
-  }
-  session = issue(*tx, existing->id, now);
-  tx->commit();
-  return session;
+    session = issue(*tx, existing->id, now);
+    tx->commit();
+    return session;
+  });
 }
 
 Caller Accounts::authenticate(std::string_view header) {
@@ -140,11 +144,21 @@ void Accounts::logout(const Caller& caller) {
   auto tx = storage_.begin(true);
   tx->revoke_token(caller.token_hash);
   tx->commit();
+  token_revoked(caller.token_hash);
+}
+
+void Accounts::token_revoked(std::string_view token_hash) {
+  const std::string hash(token_hash);
   {
     std::lock_guard lock(token_cache_mutex_);
-    token_cache_.erase(caller.token_hash);
+    token_cache_.erase(hash);
   }
-  if (revoke_listener_) revoke_listener_(caller.token_hash);
+  if (revoke_listener_) revoke_listener_(hash);
+}
+
+void Accounts::forget_tokens() {
+  std::lock_guard lock(token_cache_mutex_);
+  token_cache_.clear();
 }
 
 protocol::UserMessage Accounts::describe(const Caller& caller) {

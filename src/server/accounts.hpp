@@ -60,6 +60,11 @@ class Accounts {
   // requests): Refusal unauthorized when it has expired, been revoked or is gone.
   void recheck(const Caller& caller);
   void logout(const Caller& caller);
+  // A token was revoked (by logout here, or on another node): forgotten from the cache, and the
+  // revoke listener told.
+  void token_revoked(std::string_view token_hash);
+  // Revocations elsewhere may have gone unnoticed: every token is looked up again.
+  void forget_tokens();
   // Called with a token's hash when logout revokes it (the live channel closes its connections).
   void on_revoke(std::function<void(const std::string& token_hash)> listener) {
     revoke_listener_ = std::move(listener);
@@ -95,8 +100,9 @@ class Accounts {
   Session issue(StorageTransaction& tx, const std::string& user_id, std::int64_t now_ms);
 
   // Tokens checked in the last few seconds, so that a busy client's requests skip the lookup.
-  // Logging out removes the token here as it revokes it. (With several cairnd processes, a
-  // revocation elsewhere takes effect here within kTokenCacheTtl.)
+  // Logging out removes the token here as it revokes it; a revocation on another node is relayed
+  // by the storage (token_revoked), or at worst (its relay down) takes effect within
+  // kTokenCacheTtl.
   struct CachedToken {
     std::string user_id;
     std::int64_t expires_ms;

@@ -8,6 +8,7 @@
 #include <cairn/error.hpp>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -148,6 +149,16 @@ class LiveService::Impl {
   void member_removed(const std::string& dataset_id, const std::string& user_id) {
     post([this, dataset_id, user_id] {
       recheck_members(dataset_id, [&](const Caller& caller) { return caller.user_id == user_id; });
+    });
+  }
+
+  void resync() {
+    post([this] {
+      for (const auto& [dataset, hub] : hubs_) {
+        // Pushes up to wherever the feed ends now (push stops at its end).
+        committed(dataset, std::numeric_limits<std::uint64_t>::max());
+      }
+      check_tokens();
     });
   }
 
@@ -619,6 +630,10 @@ void LiveService::revoke(const std::string& token_hash) {
 
 void LiveService::member_removed(const std::string& dataset_id, const std::string& user_id) {
   impl_->member_removed(dataset_id, user_id);
+}
+
+void LiveService::resync() {
+  impl_->resync();
 }
 
 }  // namespace cairn::server

@@ -5,8 +5,8 @@
 // Authorisation is the HTTP API's: the upgrade needs a valid token (Authorization: Bearer, or
 // ?token= for browsers) and is refused with 401 otherwise; subscribing needs viewer, a patch that
 // writes needs editor, and a dataset the caller may not see is not_found. A token revoked on this
-// node (logout) closes its connections at once, with kCloseUnauthorized; expiry and revocation
-// elsewhere are checked every `token_check_interval`.
+// node (logout), or on another node sharing the storage (relayed by it), closes its connections at
+// once, with kCloseUnauthorized; expiry is checked every `token_check_interval`.
 //
 // Threads. A connection's messages are handled on the server's handler pool, one at a time; the
 // authorisation and patches happen there. Who subscribes to what — backlogs, pushes, presence —
@@ -58,6 +58,10 @@ class LiveService {
   // Ends `user_id`'s subscriptions to a dataset they are no longer a member of (at once on this
   // node; the token check also rechecks every subscription's membership).
   void member_removed(const std::string& dataset_id, const std::string& user_id);
+  // Commits, revocations or membership changes may have gone unnoticed (another node's, while
+  // the storage's relay was down): pushes whatever the subscribed datasets' feeds hold beyond
+  // what was sent, and checks every connection's token and membership now.
+  void resync();
 
   class Impl;
 

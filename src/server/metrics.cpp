@@ -46,7 +46,7 @@ void Metrics::count_conflict(const std::string& resolution) {
   ++conflicts_[resolution];
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(const std::vector<StorageFigure>& storage) const {
   std::string out;
   out += "# HELP cairnd_http_requests_total HTTP requests answered, by route and status.\n";
   out += "# TYPE cairnd_http_requests_total counter\n";
@@ -97,6 +97,10 @@ std::string Metrics::render() const {
   out += fmt::format(
       "cairnd_uptime_seconds {:.3f}\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  for (const StorageFigure& figure : storage) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", figure.name, figure.help, figure.name,
+                       figure.type, figure.name, figure.value);
+  }
   return out;
 }
 

@@ -11,6 +11,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "server/storage/storage.hpp"
 
 namespace cairn::server {
 
@@ -32,7 +35,8 @@ class Metrics {
   void live_frame_sent(std::size_t bytes, std::optional<std::chrono::nanoseconds> push_latency);
   void live_slow_consumer() { live_slow_consumers_.fetch_add(1); }
 
-  std::string render() const;
+  // Everything, with the storage's own figures (Storage::figures) after the server's.
+  std::string render(const std::vector<StorageFigure>& storage = {}) const;
 
  private:
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

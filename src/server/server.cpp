@@ -107,6 +107,30 @@ RestoreReport restore_data(const std::filesystem::path& data_dir,
   return report;
 }
 
+// What other nodes sharing the storage commit, passed on here as this node's own commits are.
+class Server::Relay final : public StorageEvents {
+ public:
+  Relay(FeedSubscribers& feed, Accounts& accounts, LiveService& live)
+      : feed_(feed), accounts_(accounts), live_(live) {}
+
+  void feed_moved(std::string_view dataset_id, std::uint64_t position) override {
+    feed_.committed(dataset_id, position);
+  }
+  void token_revoked(std::string_view token_hash) override { accounts_.token_revoked(token_hash); }
+  void member_removed(std::string_view dataset_id, std::string_view user_id) override {
+    live_.member_removed(std::string(dataset_id), std::string(user_id));
+  }
+  void missed_events() override {
+    accounts_.forget_tokens();
+    live_.resync();
+  }
+
+ private:
+  FeedSubscribers& feed_;
+  Accounts& accounts_;
+  LiveService& live_;
+};
+
 struct Server::Parts {
   std::unique_ptr<Storage> storage;
   std::unique_ptr<SyncService> sync;
@@ -114,6 +138,8 @@ struct Server::Parts {
   std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<Api> api;
   std::unique_ptr<LiveService> live;
+  std::unique_ptr<Relay> relay;
+  std::unique_ptr<StorageWatch> watch;  // relays to `relay`
 };
 
 Server::Server(ServerOptions options)
@@ -154,6 +180,8 @@ Server::Server(ServerOptions options)
       [live = parts_->live.get()](const std::string& dataset_id, const std::string& user_id) {
         live->member_removed(dataset_id, user_id);
       });
+  parts_->relay = std::make_unique<Relay>(feed_, *parts_->accounts, *parts_->live);
+  parts_->watch = parts_->storage->watch(*parts_->relay);
 
   HttpObserver observer;
   observer.connections = [this](int delta) {
@@ -174,8 +202,10 @@ Server::Server(ServerOptions options)
       std::move(observer));
 }
 
-// The live service goes first: its thread pushes to connections of the HTTP server.
+// The storage's relay stops first (it calls into the live service), then the live service (its
+// thread pushes to connections of the HTTP server).
 Server::~Server() {
+  parts_->watch.reset();
   parts_->live.reset();
 }
 
@@ -204,6 +234,22 @@ WebSocketUpgrade Server::upgrade(const HttpRequest& request, std::shared_ptr<Web
   return decision;
 }
 
+// 200 {"status": "ok", …} while the database answers; 503 {"status": "unavailable", …}, with
+// Retry-After, while it does not (a load balancer sends clients to other nodes meanwhile).
+HttpResponse Server::health() {
+  HttpResponse response;
+  json::object body{{"status", "ok"}, {"version", kVersion}, {"database", "ok"}};
+  try {
+    parts_->storage->check();
+  } catch (const Error& error) {
+    response = refusal_response(as_refusal(error));
+    body["status"] = "unavailable";
+    body["database"] = error.what();
+  }
+  response.body = json_text(body);
+  return response;
+}
+
 HttpResponse Server::handle(const HttpRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   const std::string path = request.target.substr(0, request.target.find('?'));
@@ -214,10 +260,10 @@ HttpResponse Server::handle(const HttpRequest& request) {
       response = refusal_response(protocol::Code::method_not_allowed, "use GET for " + path);
       response.headers.emplace_back("Allow", "GET, HEAD");
     } else if (path == "/healthz") {
-      response.body = json_text(json::object{{"status", "ok"}, {"version", kVersion}});
+      response = health();
     } else {
       response.content_type = "text/plain; version=0.0.4";
-      response.body = metrics_.render();
+      response.body = metrics_.render(parts_->storage->figures());
     }
   } else if (path.rfind("/api/", 0) == 0) {
     response = parts_->api->handle(request, route);

@@ -54,7 +54,9 @@ class Server {
 
  private:
   struct Parts;
+  class Relay;
   HttpResponse handle(const HttpRequest& request);
+  HttpResponse health();
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer);
 
   ServerOptions options_;

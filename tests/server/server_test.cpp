@@ -54,8 +54,23 @@ TEST_F(ServerTest, AnUnreachableDatabaseIsA503UntilItReturns) {
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(json::parse(down.body).at("error").at("code"), "unavailable") << down.body;
   EXPECT_TRUE(down.headers.contains("retry-after"));
+  // The health check says so, for the load balancer.
+  const HttpResult sick = client.request("GET", "/healthz");
+  EXPECT_EQ(sick.status, 503) << sick.body;
+  EXPECT_EQ(json::parse(sick.body).at("status"), "unavailable") << sick.body;
+  EXPECT_TRUE(sick.headers.contains("retry-after"));
+  EXPECT_EQ(sick.body.find("password"), std::string::npos);
   query_storage(admin, "ALTER DATABASE " + database + " ALLOW_CONNECTIONS true");
   EXPECT_EQ(client.request("POST", "/api/auth/guest").status, 201);
+  const HttpResult well = client.request("GET", "/healthz");
+  EXPECT_EQ(well.status, 200) << well.body;
+  EXPECT_EQ(json::parse(well.body).at("database"), "ok") << well.body;
+  // The pool's figures, for monitoring.
+  const std::string metrics = client.request("GET", "/metrics").body;
+  for (const char* figure : {"cairnd_db_pool_size 8", "cairnd_db_pool_in_use 0",
+                             "cairnd_db_reconnects_total", "cairnd_db_listening"}) {
+    EXPECT_NE(metrics.find(figure), std::string::npos) << figure << "\n" << metrics;
+  }
 }
 
 TEST_F(ServerTest, MetricsArePrometheusTextAndCountRequests) {

@@ -24,8 +24,13 @@
 //    greatest of them.
 //  - synchronous_commit is at least `on` on every connection: an acknowledged change is on
 //    PostgreSQL's disk (and on its synchronous standbys, when it has any).
-//  - set_last_seq notifies channel cairn_feed with "<dataset> <position>" inside the transaction;
-//    PostgreSQL delivers it at commit, so other nodes push changes to their live subscribers.
+//  - set_last_seq notifies channel cairn_feed with "<dataset> <position>" inside the transaction,
+//    revoke_token and remove_member channel cairn_access with "revoke <token hash>" and "member
+//    <dataset> <user>"; PostgreSQL delivers them at commit, in commit order, to every node's
+//    listening connection (PostgresWatch), which tells the node's StorageEvents: other nodes push
+//    the changes to their live subscribers (reading them from the feed) and close what lost its
+//    access. A node whose listening connection broke reconnects and then reads everything again
+//    (missed_events), so a notification lost meanwhile loses nothing.
 //
 // Schema versions: cairn_schema holds the version the newest binary that upgraded it wrote, and
 // the oldest version a binary must know to use it (min_binary). Changes are additive (new tables,
@@ -34,10 +39,17 @@
 #include "server/storage/postgres_storage.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cairn/error.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "server/auth/tokens.hpp"
@@ -256,6 +268,11 @@ struct PostgresPool {
   std::uint64_t timeouts = 0;
   std::uint64_t reconnects = 0;
 
+  // The listening connection's (PostgresWatch).
+  std::atomic<bool> listening{false};
+  std::atomic<std::uint64_t> listen_reconnects{0};
+  std::atomic<std::uint64_t> notifications{0};
+
   std::unique_ptr<Slot> acquire() {
     std::unique_lock lock(mutex);
     if (idle.empty() && open >= options.pool_size) {
@@ -384,6 +401,8 @@ class PostgresTransaction final : public StorageTransaction {
 
   void revoke_token(std::string_view hash) override {
     db().run("UPDATE tokens SET revoked = true WHERE hash = $1", pq::Params().add(hash));
+    db().run("SELECT pg_notify('cairn_access', $1)",
+             pq::Params().add(fmt::format("revoke {}", hash)));
   }
 
   void insert_dataset(const DatasetRow& dataset) override {
@@ -438,6 +457,8 @@ class PostgresTransaction final : public StorageTransaction {
   void remove_member(std::string_view dataset_id, std::string_view user_id) override {
     db().run("DELETE FROM members WHERE dataset_id = $1 AND user_id = $2",
              pq::Params().add(dataset_id).add(user_id));
+    db().run("SELECT pg_notify('cairn_access', $1)",
+             pq::Params().add(fmt::format("member {} {}", dataset_id, user_id)));
   }
 
   std::optional<Role> role(std::string_view dataset_id, std::string_view user_id) override {
@@ -606,6 +627,129 @@ class PostgresTransaction final : public StorageTransaction {
 
 }  // namespace
 
+namespace {
+
+std::vector<std::string_view> words(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const std::size_t space = text.find(' ');
+    out.push_back(text.substr(0, space));
+    if (space == std::string_view::npos) break;
+    text.remove_prefix(space + 1);
+  }
+  return out;
+}
+
+// Relays the notifications of cairn_feed and cairn_access (see the top of this file) to a node's
+// StorageEvents, over a connection of its own outside the pool, on a thread of its own. It waits
+// on the connection's socket: nothing is polled but a liveness check of an idle connection every
+// kIdleCheck. A connection that fails is replaced, with a growing pause between attempts, and the
+// node then reads everything again (missed_events).
+class PostgresWatch final : public StorageWatch {
+ public:
+  static constexpr std::chrono::milliseconds kIdleCheck{5'000};
+  static constexpr std::chrono::milliseconds kFirstRetry{100};
+  static constexpr std::chrono::milliseconds kLastRetry{5'000};
+
+  PostgresWatch(PostgresPool& pool, StorageEvents& events)
+      : pool_(pool), events_(events), wake_(eventfd(0, EFD_CLOEXEC)) {
+    if (wake_ < 0) throw Error(ErrorCode::io_error, "eventfd failed for the listening thread");
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~PostgresWatch() override {
+    stopping_ = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
+    thread_.join();
+    ::close(wake_);
+  }
+
+  PostgresWatch(const PostgresWatch&) = delete;
+  PostgresWatch& operator=(const PostgresWatch&) = delete;
+
+ private:
+  void run() {
+    bool lost = false;  // a connection failed: notifications may have been missed since
+    std::chrono::milliseconds pause = kFirstRetry;
+    while (!stopping_) {
+      try {
+        pq::Connection db(pool_.options.conninfo);
+        db.exec("SET application_name = 'cairnd-listen'; LISTEN cairn_feed; LISTEN cairn_access");
+        pool_.listening = true;
+        if (lost) {
+          ++pool_.listen_reconnects;
+          spdlog::info("listening to PostgreSQL again; reading what other nodes did meanwhile");
+          events_.missed_events();
+          lost = false;
+        }
+        pause = kFirstRetry;
+        listen(db);
+      } catch (const std::exception& e) {
+        pool_.listening = false;
+        if (!lost) {
+          spdlog::warn("the connection listening to other nodes' commits failed ({}); retrying",
+                       e.what());
+        }
+        lost = true;
+        sleep(pause);
+        pause = std::min(pause * 2, kLastRetry);
+      }
+    }
+    pool_.listening = false;
+  }
+
+  // Until stopped (returns) or the connection fails (throws).
+  void listen(pq::Connection& db) {
+    while (!stopping_) {
+      pollfd waits[2] = {{db.socket(), POLLIN, 0}, {wake_, POLLIN, 0}};
+      const int ready = ::poll(waits, 2, static_cast<int>(kIdleCheck.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) throw Error(ErrorCode::io_error, "poll failed on the listening connection");
+      if (waits[1].revents != 0) return;
+      if (ready == 0) {
+        db.exec("SELECT 1");  // idle: is the server still there?
+      } else {
+        db.consume_input();
+      }
+      while (std::optional<pq::Connection::Notification> note = db.next_notification())
+        dispatch(*note);
+    }
+  }
+
+  void dispatch(const pq::Connection::Notification& note) {
+    ++pool_.notifications;
+    const std::vector<std::string_view> word = words(note.payload);
+    std::uint64_t position = 0;
+    if (note.channel == "cairn_feed" && word.size() == 2 &&
+        std::from_chars(word[1].data(), word[1].data() + word[1].size(), position).ec ==
+            std::errc()) {
+      events_.feed_moved(word[0], position);
+    } else if (note.channel == "cairn_access" && word.size() == 2 && word[0] == "revoke") {
+      events_.token_revoked(word[1]);
+    } else if (note.channel == "cairn_access" && word.size() == 3 && word[0] == "member") {
+      events_.member_removed(word[1], word[2]);
+    } else {
+      spdlog::warn("ignored a notification this cairnd does not know: {} '{}'", note.channel,
+                   note.payload);
+    }
+  }
+
+  // Waits `pause`, or less when stopped meanwhile.
+  void sleep(std::chrono::milliseconds pause) {
+    pollfd wake{wake_, POLLIN, 0};
+    ::poll(&wake, 1, static_cast<int>(pause.count()));
+  }
+
+  PostgresPool& pool_;
+  StorageEvents& events_;
+  const int wake_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
 PostgresStorage::PostgresStorage(PostgresOptions options)
     : pool_(std::make_unique<PostgresPool>()) {
   if (options.pool_size == 0) {
@@ -651,6 +795,37 @@ std::unique_ptr<StorageTransaction> PostgresStorage::begin(bool write) {
     }
   }
   return std::make_unique<PostgresTransaction>(*pool_, std::move(slot), write);
+}
+
+std::unique_ptr<StorageWatch> PostgresStorage::watch(StorageEvents& events) {
+  return std::make_unique<PostgresWatch>(*pool_, events);
+}
+
+std::vector<StorageFigure> PostgresStorage::figures() const {
+  const PoolStats pool = pool_stats();
+  const auto number = [](auto value) { return static_cast<double>(value); };
+  return {
+      {"cairnd_db_pool_size", "PostgreSQL connections this node may open.", "gauge",
+       number(pool.size)},
+      {"cairnd_db_pool_open", "PostgreSQL connections open now.", "gauge", number(pool.open)},
+      {"cairnd_db_pool_in_use", "PostgreSQL connections lent to a transaction now.", "gauge",
+       number(pool.in_use)},
+      {"cairnd_db_pool_waits_total", "Transactions that waited for a free connection.", "counter",
+       number(pool.waits)},
+      {"cairnd_db_pool_timeouts_total",
+       "Transactions that found no free connection in time (answered 503).", "counter",
+       number(pool.timeouts)},
+      {"cairnd_db_reconnects_total", "Pooled connections found broken and replaced.", "counter",
+       number(pool.reconnects)},
+      {"cairnd_db_listening",
+       "1 while the connection that hears other nodes' commits is up, else 0.", "gauge",
+       pool_->listening ? 1.0 : 0.0},
+      {"cairnd_db_listen_reconnects_total",
+       "Times the listening connection was lost and made again.", "counter",
+       number(pool_->listen_reconnects.load())},
+      {"cairnd_db_notifications_total", "Notifications heard from PostgreSQL.", "counter",
+       number(pool_->notifications.load())},
+  };
 }
 
 PoolStats PostgresStorage::pool_stats() const {

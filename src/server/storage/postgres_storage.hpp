@@ -48,6 +48,9 @@ class PostgresStorage final : public Storage {
   // Error(unavailable) when no connection can be had (PostgreSQL down, or the pool exhausted for
   // acquire_timeout).
   std::unique_ptr<StorageTransaction> begin(bool write) override;
+  // LISTENs on a connection of its own (see postgres_storage.cpp).
+  std::unique_ptr<StorageWatch> watch(StorageEvents& events) override;
+  std::vector<StorageFigure> figures() const override;
 
   PoolStats pool_stats() const;
 

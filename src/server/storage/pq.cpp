@@ -1,6 +1,7 @@
 #include "server/storage/pq.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 
@@ -25,6 +26,12 @@ std::string trimmed(const char* message) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
     text.pop_back();
   return text;
+}
+
+// What PostgreSQL says outside a result (notices, and why it ended a connection) goes to the log,
+// not to stderr.
+void log_notice(void*, const char* message) {
+  spdlog::info("PostgreSQL: {}", trimmed(message));
 }
 
 }  // namespace
@@ -78,6 +85,7 @@ Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo
     throw Error(ErrorCode::unavailable,
                 fmt::format("cannot connect to PostgreSQL at {}: {}", describe(conninfo), why));
   }
+  PQsetNoticeProcessor(conn_, log_notice, nullptr);
 }
 
 Connection::~Connection() {

@@ -99,6 +99,8 @@ class Connection {
   // True once the connection has failed (it must be replaced).
   bool broken() const;
   PGconn* native() { return conn_; }
+  // The connection's socket, to wait on for notifications.
+  int socket() const { return PQsocket(conn_); }
 
   // Reads what the server sent (notifications among it) without blocking; Error(unavailable) when
   // the connection broke. Then each notification, oldest first, until none is left.

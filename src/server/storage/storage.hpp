@@ -9,6 +9,9 @@
 // a consistent snapshot and run beside writers. A StorageTransaction belongs to one thread and
 // rolls back unless commit() is called.
 //
+// Several processes may share one storage (PostgreSQL): each learns of the others' commits
+// through watch().
+//
 // Errors: failures throw cairn::Error (io_error, database_locked, corrupt, unavailable when a
 // database server cannot be reached, ...), and TransactionConflict when a transaction lost a race
 // with another one.
@@ -164,10 +167,47 @@ class StorageTransaction {
                                           std::string_view key, std::size_t limit) = 0;
 };
 
+// What other cairnd processes sharing the storage commit, told as they commit it (PostgreSQL
+// relays it with LISTEN/NOTIFY). Calls come from the storage's own thread, one at a time; a call
+// must not block for long.
+class StorageEvents {
+ public:
+  virtual ~StorageEvents() = default;
+  // A dataset's feed moved to `position` (DatasetRow::last_seq).
+  virtual void feed_moved(std::string_view dataset_id, std::uint64_t position) = 0;
+  virtual void token_revoked(std::string_view token_hash) = 0;
+  virtual void member_removed(std::string_view dataset_id, std::string_view user_id) = 0;
+  // Events may have been missed (the relay lost its connection and has it back): everything that
+  // depends on them must be read again from storage.
+  virtual void missed_events() = 0;
+};
+
+// Relays StorageEvents until destroyed; no call to them is running after that.
+class StorageWatch {
+ public:
+  virtual ~StorageWatch() = default;
+};
+
+// A figure for /metrics, in Prometheus terms.
+struct StorageFigure {
+  std::string name;  // cairnd_db_…
+  std::string help;
+  std::string type;  // gauge or counter
+  double value = 0;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
   virtual std::unique_ptr<StorageTransaction> begin(bool write) = 0;
+
+  // Starts relaying other processes' commits to `events`; null when no other process can share
+  // this storage (SQLite).
+  virtual std::unique_ptr<StorageWatch> watch(StorageEvents& /*events*/) { return nullptr; }
+  // Whether the database answers now: Error(unavailable) when it does not.
+  virtual void check() { begin(false)->clock(); }
+  // The storage's own figures for /metrics (a PostgreSQL pool's, for instance).
+  virtual std::vector<StorageFigure> figures() const { return {}; }
 };
 
 }  // namespace cairn::server
