@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "server/server.hpp"
+#include "server/storage/storage_copy.hpp"
 
 namespace cairn::server {
 namespace json = boost::json;
@@ -149,6 +150,10 @@ int cairnd_main(int argc, char** argv) {
   app.add_option("--restore-from", restore_from,
                  "Put this backup of cairnd.db in place under --data, then exit (cairnd must not "
                  "be running; docs/operations.md)");
+  std::string copy_to;  // on the command line only, like --restore-from
+  app.add_option("--copy-to", copy_to,
+                 "Copy the SQLite data under --data into this empty PostgreSQL database "
+                 "(postgresql://…), check the copy, then exit (docs/operations.md)");
   for (auto& s : settings)
     s.add(app, s.flag, s.help);
 
@@ -208,6 +213,28 @@ int cairnd_main(int argc, char** argv) {
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (!copy_to.empty()) {
+    try {
+      if (options.storage.backend != "sqlite") {
+        throw Error(ErrorCode::invalid_argument,
+                    "--copy-to copies the SQLite data under --data; leave out --database");
+      }
+      StorageConfig target = options.storage;
+      set_database(target, copy_to);
+      const std::unique_ptr<Storage> from = open_storage(options.storage);  // holds --data
+      const std::unique_ptr<Storage> to = open_storage(target);
+      spdlog::info("copying {} into {}", describe(options.storage), describe(target));
+      const CopyReport report = copy_storage(*from, *to);
+      for (const auto& [table, rows] : report.rows)
+        spdlog::info("copied table={} rows={}", table, rows);
+      spdlog::info("the copy matches the original; start cairnd with --database {}",
+                   describe(target));
+      return 0;
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot copy: {}", e.what());
+      return 1;
+    }
+  }
   if (!restore_from.empty()) {
     if (options.storage.backend != "sqlite") {
       std::cerr << "cairnd: --restore-from restores SQLite's cairnd.db; on PostgreSQL, restore "

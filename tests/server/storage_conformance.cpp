@@ -4,7 +4,10 @@
 #include <atomic>
 #include <cairn/error.hpp>
 #include <future>
+#include <map>
 #include <thread>
+
+#include "server/storage/storage_copy.hpp"
 
 namespace cairn::test {
 namespace {
@@ -240,6 +243,84 @@ TEST_P(StorageConformance, TheClockReadingSurvivesReopening) {
   storage_ = GetParam().open(dir_.path());
   auto tx = storage().begin(false);
   EXPECT_EQ(tx->clock(), Timestamp(123456, 7));
+}
+
+// cairnd --copy-to's reading and writing (here between two storages of this backend; copy_test
+// moves a SQLite server into PostgreSQL): every row of every table, a chunk at a time in key
+// order, byte for byte.
+TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  {
+    auto tx = storage().begin(true);
+    tx->insert_user({"u2", "google", "sub-2", "u2@example.com", 5});
+    tx->insert_token({"hash-1", "u1", 1, 99, false});
+    tx->insert_token({"hash-2", "u2", 2, 99, false});
+    tx->revoke_token("hash-2");
+    tx->insert_dataset({"d2", "family", "u2", false, 6, 0});
+    tx->set_member("d2", "u1", Role::viewer);
+    // More than a chunk, with keys whose byte order is not their alphabetical one.
+    std::uint64_t seq = 0;
+    for (int n = 0; n < 1100; ++n) {
+      for (const char* prefix : {"K", "k", "\xC3\xA9"}) {
+        if (n >= 10 && prefix[0] != 'k') continue;
+        EntryRow row = entry("journal", prefix + std::to_string(n),
+                             "{\"n\":" + std::to_string(n) + "}", ++seq);
+        if (n == 3) row.value.reset();  // a tombstone
+        if (n == 4) row.stamps = R"({"fields":{"a":"1"}})";
+        tx->put_entry("d1", row);
+      }
+    }
+    tx->set_last_seq("d1", seq);
+    tx->set_applied_seq("d1", "phone", 7);
+    tx->append_history({0, "d1", "journal", "k1", 1, "u1", "phone", 7, Timestamp(9, 1), "r1", 10,
+                        "put", R"({"value":1})", "applied", "client-won"});
+    tx->save_clock(Timestamp(777, 3));
+    tx->commit();
+  }
+  TempDir other_dir;
+  std::unique_ptr<server::Storage> copy = GetParam().open(other_dir.path());
+  const server::CopyReport report = server::copy_storage(storage(), *copy);
+  std::map<std::string, std::uint64_t> rows(report.rows.begin(), report.rows.end());
+  EXPECT_EQ(rows["users"], 2u);
+  EXPECT_EQ(rows["entries"], 1120u);
+  EXPECT_EQ(rows["history"], 1u);
+
+  auto original = storage().begin(false);
+  auto copied = copy->begin(false);
+  EXPECT_EQ(copied->user_by_google("sub-2")->email, "u2@example.com");
+  EXPECT_TRUE(copied->token("hash-2")->revoked);
+  EXPECT_FALSE(copied->token("hash-1")->revoked);
+  EXPECT_EQ(copied->role("d2", "u1"), Role::viewer);
+  EXPECT_EQ(copied->dataset("d1")->last_seq, 1120u);
+  EXPECT_EQ(copied->applied_seq("d1", "phone"), 7u);
+  EXPECT_EQ(copied->clock(), Timestamp(777, 3));
+  const auto feed = [](StorageTransaction& tx) {
+    std::vector<std::string> out;
+    for (const EntryRow& row : tx.changes_since("d1", 0, 5000))
+      out.push_back(row.key + "=" + row.value.value_or("-") + "@" + std::to_string(row.seq) +
+                    row.stamps);
+    return out;
+  };
+  EXPECT_EQ(feed(*copied), feed(*original));
+  const HistoryRow kept = copied->history("d1", "journal", "k1", 10).at(0);
+  EXPECT_EQ(kept.id, original->history("d1", "journal", "k1", 10).at(0).id);
+  EXPECT_EQ(kept.resolution, "client-won");
+  copied.reset();
+  {
+    // History goes on after the copied rows.
+    auto tx = copy->begin(true);
+    tx->append_history({0, "d1", "journal", "k1", 2, "u1", "phone", 8, Timestamp(10, 0), "r1", 11,
+                        "put", "{}", "applied", ""});
+    tx->commit();
+    EXPECT_GT(copy->begin(false)->history("d1", "journal", "k1", 10).at(1).id, kept.id);
+  }
+  // Only into empty storage.
+  try {
+    server::copy_storage(storage(), *copy);
+    ADD_FAILURE() << "copied into storage that holds data";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument) << e.what();
+  }
 }
 
 TEST_P(StorageConformance, AdvancingFeedsMovesEveryDatasetForward) {

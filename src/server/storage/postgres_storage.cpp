@@ -39,6 +39,7 @@
 #include "server/storage/postgres_storage.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -61,6 +62,8 @@ namespace {
 
 // pg_advisory_lock key for creating and upgrading the schema: "CAID".
 constexpr std::int64_t kSchemaLock = 0x43414944;
+// PostgreSQL's type oid of boolean (pg_type.h's BOOLOID).
+constexpr Oid kBooleanType = 16;
 // The oldest schema version a binary must know to use a database this binary created.
 constexpr int kMinBinary = 1;
 
@@ -596,6 +599,62 @@ class PostgresTransaction final : public StorageTransaction {
         sql, pq::Params().add(dataset_id).add(store).add(key).add(client_id).add(client_seq));
     if (r.empty()) return std::nullopt;
     return read_history(r, 0);
+  }
+
+  std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,
+                                    std::size_t limit) override {
+    // Text keys in byte order, as SQLite sorts them.
+    std::vector<std::string> keys;
+    for (std::string_view key : table.key)
+      keys.push_back(table.integer_key ? std::string(key) : fmt::format("{} COLLATE \"C\"", key));
+    std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(table.columns, ", "), table.name);
+    pq::Params params;
+    if (!after.empty()) {
+      std::vector<std::string> values;
+      for (std::size_t i = 0; i < after.size(); ++i) {
+        values.push_back(fmt::format("${}", i + 1));
+        params.add(after[i]);
+      }
+      sql += fmt::format(" WHERE ({}) > ({})", fmt::join(keys, ", "), fmt::join(values, ", "));
+    }
+    sql += fmt::format(" ORDER BY {} LIMIT {}", fmt::join(keys, ", "), limit);
+    const pq::Result r = db().run(sql, params);
+    std::vector<StoredRow> rows;
+    rows.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      StoredRow& row = rows.emplace_back();
+      for (int c = 0; c < static_cast<int>(table.columns.size()); ++c) {
+        if (r.is_null(i, c)) {
+          row.emplace_back();
+        } else if (PQftype(r.native(), c) == kBooleanType) {
+          row.emplace_back(r.boolean(i, c) ? "1" : "0");
+        } else {
+          row.emplace_back(std::string(r.text(i, c)));
+        }
+      }
+    }
+    return rows;
+  }
+
+  void insert_rows(const StoredTable& table, const std::vector<StoredRow>& rows) override {
+    std::vector<std::string> values;
+    for (std::size_t c = 0; c < table.columns.size(); ++c)
+      values.push_back(fmt::format("${}", c + 1));
+    // history.id is an identity column: copied ids are kept, and the identity goes on after them.
+    const bool identity = table.name == "history";
+    const std::string sql =
+        fmt::format("INSERT INTO {} ({}) {}VALUES ({})", table.name, fmt::join(table.columns, ", "),
+                    identity ? "OVERRIDING SYSTEM VALUE " : "", fmt::join(values, ", "));
+    for (const StoredRow& row : rows) {
+      pq::Params params;
+      for (const std::optional<std::string>& value : row)
+        params.add(value);  // "0" and "1" read as booleans too
+      db().run(sql, params);
+    }
+    if (identity && !rows.empty()) {
+      db().run(
+          "SELECT setval(pg_get_serial_sequence('history', 'id'), (SELECT max(id) FROM history))");
+    }
   }
 
  private:

@@ -8,6 +8,7 @@
 #include "server/storage/sqlite_storage.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cairn/error.hpp>
 #include <functional>
@@ -157,6 +158,17 @@ DatasetRow read_dataset(const sqlite::Statement& row) {
 }
 
 constexpr const char* kDatasetColumns = "id, name, owner, personal, created_ms, last_seq";
+
+// "a, b, c" of a table's column names, and "?1, ?2, ?3" (from `first`).
+std::string column_list(const std::vector<std::string_view>& columns) {
+  return fmt::format("{}", fmt::join(columns, ", "));
+}
+std::string placeholders(std::size_t count, std::size_t first = 1) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i)
+    out += fmt::format("{}?{}", i == 0 ? "" : ", ", first + i);
+  return out;
+}
 
 class SqliteTransaction final : public StorageTransaction {
  public:
@@ -477,6 +489,44 @@ class SqliteTransaction final : public StorageTransaction {
     if (q.step()) row = read_history(q);
     q.reset();
     return row;
+  }
+
+  std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,
+                                    std::size_t limit) override {
+    const std::string keys = column_list(table.key);
+    std::string sql = fmt::format("SELECT {} FROM {}", column_list(table.columns), table.name);
+    if (!after.empty()) sql += fmt::format(" WHERE ({}) > ({})", keys, placeholders(after.size()));
+    sql += fmt::format(" ORDER BY {} LIMIT {}", keys, limit);
+    sqlite::Statement& q = db_.cached(sql);
+    for (std::size_t i = 0; i < after.size(); ++i)
+      q.bind(static_cast<int>(i + 1), after[i].value());  // key columns are never NULL
+    std::vector<StoredRow> rows;
+    while (q.step()) {
+      StoredRow& row = rows.emplace_back();
+      for (int c = 0; c < static_cast<int>(table.columns.size()); ++c) {
+        row.push_back(q.column_is_null(c) ? std::nullopt
+                                          : std::optional<std::string>(q.column_text(c)));
+      }
+    }
+    q.reset();
+    return rows;
+  }
+
+  void insert_rows(const StoredTable& table, const std::vector<StoredRow>& rows) override {
+    sqlite::Statement& insert =
+        db_.cached(fmt::format("INSERT INTO {} ({}) VALUES ({})", table.name,
+                               column_list(table.columns), placeholders(table.columns.size())));
+    for (const StoredRow& row : rows) {
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        // Text into INTEGER columns is stored as the integer (SQLite's column affinity).
+        if (row[c]) {
+          insert.bind(static_cast<int>(c + 1), *row[c]);
+        } else {
+          insert.bind_null(static_cast<int>(c + 1));
+        }
+      }
+      insert.run();
+    }
   }
 
  private:

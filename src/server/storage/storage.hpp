@@ -110,6 +110,37 @@ decltype(auto) retry_conflicts(Work&& work, int attempts = 10) {
   }
 }
 
+// The tables every backend keeps, as cairnd --copy-to moves them between backends: each with its
+// columns and its primary key (rows are read in its order, text compared byte by byte). The
+// clock is not among them: copies move it with clock() and save_clock().
+struct StoredTable {
+  std::string_view name;
+  std::vector<std::string_view> columns;
+  std::vector<std::string_view> key;
+  bool integer_key = false;  // else the key columns are text
+};
+inline const std::vector<StoredTable>& stored_tables() {
+  static const std::vector<StoredTable> tables = {
+      {"users", {"id", "kind", "google_sub", "email", "created_ms"}, {"id"}},
+      {"tokens", {"hash", "user_id", "created_ms", "expires_ms", "revoked"}, {"hash"}},
+      {"datasets", {"id", "name", "owner", "personal", "created_ms", "last_seq"}, {"id"}},
+      {"members", {"dataset_id", "user_id", "role"}, {"dataset_id", "user_id"}},
+      {"entries",
+       {"dataset_id", "store", "key", "value", "hlc", "replica", "schema_version", "stamps", "seq"},
+       {"dataset_id", "store", "key"}},
+      {"clients", {"dataset_id", "client_id", "applied_seq"}, {"dataset_id", "client_id"}},
+      {"history",
+       {"id", "dataset_id", "store", "key", "seq", "user_id", "client_id", "client_seq", "hlc",
+        "replica", "server_ms", "op", "payload", "outcome", "resolution"},
+       {"id"},
+       true},
+  };
+  return tables;
+}
+// One row of a StoredTable, its columns as text in the table's order: integers in decimal,
+// booleans "0" or "1", NULL as nullopt.
+using StoredRow = std::vector<std::optional<std::string>>;
+
 class StorageTransaction {
  public:
   virtual ~StorageTransaction() = default;
@@ -165,6 +196,13 @@ class StorageTransaction {
   // An entry's history, oldest first, at most `limit` rows.
   virtual std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
                                           std::string_view key, std::size_t limit) = 0;
+
+  // Moving a server between backends: the rows of `table` in its key's order, after `after` (a
+  // row's key columns; empty: from the first), at most `limit`.
+  virtual std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,
+                                            std::size_t limit) = 0;
+  // Inserts rows as table_rows reads them, keys and all.
+  virtual void insert_rows(const StoredTable& table, const std::vector<StoredRow>& rows) = 0;
 };
 
 // What other cairnd processes sharing the storage commit, told as they commit it (PostgreSQL
