@@ -150,6 +150,10 @@ int cairnd_main(int argc, char** argv) {
   app.add_option("--restore-from", restore_from,
                  "Put this backup of cairnd.db in place under --data, then exit (cairnd must not "
                  "be running; docs/operations.md)");
+  bool after_restore = false;  // on the command line only, like --restore-from
+  app.add_flag("--after-restore", after_restore,
+               "After pg_restore of a PostgreSQL dump: move every dataset's feed forward past "
+               "positions handed out before, then exit (docs/operations.md)");
   std::string copy_to;  // on the command line only, like --restore-from
   app.add_option("--copy-to", copy_to,
                  "Copy the SQLite data under --data into this empty PostgreSQL database "
@@ -235,10 +239,29 @@ int cairnd_main(int argc, char** argv) {
       return 1;
     }
   }
+  if (after_restore) {
+    try {
+      if (options.storage.backend == "sqlite") {
+        throw Error(ErrorCode::invalid_argument,
+                    "--after-restore follows pg_restore; SQLite restores with --restore-from, "
+                    "which moves the feeds itself");
+      }
+      const std::unique_ptr<Storage> storage = open_storage(options.storage);
+      auto tx = storage->begin(true);
+      const std::uint64_t datasets = tx->advance_feeds(kRestoreFeedJump);
+      tx->commit();
+      spdlog::info("moved the feeds of {} datasets in {} forward by {}", datasets,
+                   describe(options.storage), kRestoreFeedJump);
+      return 0;
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot prepare the restored database: {}", e.what());
+      return 1;
+    }
+  }
   if (!restore_from.empty()) {
     if (options.storage.backend != "sqlite") {
       std::cerr << "cairnd: --restore-from restores SQLite's cairnd.db; on PostgreSQL, restore "
-                   "with pg_restore (docs/operations.md)\n";
+                   "with pg_restore, then run cairnd --after-restore (docs/operations.md)\n";
       return 2;
     }
     try {

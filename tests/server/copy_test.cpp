@@ -1,6 +1,7 @@
 // cairnd --copy-to: a SQLite server's data moved into PostgreSQL, checked, and served from there
 // with nothing lost: tokens, revocations, datasets and members, the feed's positions, each
-// client's exactly-once record, history. Real processes, a real PostgreSQL (scripts/test.sh
+// client's exactly-once record, history. And a PostgreSQL backup (pg_dump) restored with
+// pg_restore and cairnd --after-restore. Real processes, a real PostgreSQL (scripts/test.sh
 // starts one); skipped without it.
 #include <gtest/gtest.h>
 
@@ -125,6 +126,48 @@ TEST_F(CopyTest, ACopyGoesOnlyIntoAnEmptyDatabase) {
   const RunResult busy = copy(new_postgres_database());
   EXPECT_EQ(busy.status, 1);
   EXPECT_NE((busy.out + busy.err).find("in use by another cairnd"), std::string::npos) << busy.out;
+}
+
+// docs/operations.md's restore: pg_dump while cairnd runs; later pg_restore into a new database
+// and cairnd --after-restore, which moves the feeds past every position handed out before.
+TEST_F(CopyTest, APgDumpRestoredWithAfterRestoreServesDevicesThatSyncedSinceTheBackup) {
+  const std::string database = new_postgres_database();
+  const std::filesystem::path dump = dir_.path() / "cairn.dump";
+  std::string token, backup_cursor, later_cursor;
+  {
+    Cairnd node(dir_.path() / "a", {"--database", database});
+    ApiClient device = ApiClient::guest(node.port());
+    token = device.token();
+    ASSERT_EQ(device.post("/api/sync/patch", put("laptop", 1, "k", 1)).status, 200);
+    backup_cursor = std::string(device.get("/api/sync/changes?since=0").at("cursor").as_string());
+    const RunResult dumped =
+        run({"/usr/bin/pg_dump", "--format=custom", "--file", dump.string(), database});
+    ASSERT_EQ(dumped.status, 0) << dumped.err;
+    // Written after the backup: lost with the disaster, but a device already has its cursor.
+    ASSERT_EQ(device.post("/api/sync/patch", put("laptop", 2, "k", 2)).status, 200);
+    later_cursor = std::string(device.get("/api/sync/changes?since=0").at("cursor").as_string());
+  }
+  const std::string restored = new_postgres_database();
+  const RunResult loaded =
+      run({"/usr/bin/pg_restore", "--no-owner", "--dbname", restored, dump.string()});
+  ASSERT_EQ(loaded.status, 0) << loaded.err;
+  const RunResult prepared = run({CAIRND_PATH, "--database", restored, "--after-restore"});
+  ASSERT_EQ(prepared.status, 0) << prepared.out << prepared.err;
+  EXPECT_NE(prepared.out.find("forward by 4294967296"), std::string::npos) << prepared.out;
+
+  Cairnd node(dir_.path() / "b", {"--database", restored});
+  ApiClient device(node.port(), token);
+  // A write after the restore reaches the device that synced after the backup, from its cursor.
+  ApiClient other = ApiClient(node.port(), token);
+  ASSERT_EQ(other.post("/api/sync/patch", put("phone", 1, "p", "after")).status, 200);
+  const ApiResult from_later = device.get("/api/sync/changes?since=" + later_cursor);
+  ASSERT_EQ(from_later.status, 200);
+  ASSERT_EQ(from_later.at("changes").as_array().size(), 1u);
+  EXPECT_EQ(from_later.at("changes").at(0).at("key"), "p");
+  const ApiResult from_backup = device.get("/api/sync/changes?since=" + backup_cursor);
+  EXPECT_EQ(from_backup.at("changes").as_array().size(), 1u);
+  // SQLite's data directory is restored with --restore-from instead.
+  EXPECT_EQ(run({CAIRND_PATH, "--data", data_.string(), "--after-restore"}).status, 1);
 }
 
 }  // namespace
