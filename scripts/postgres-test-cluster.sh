@@ -3,6 +3,8 @@
 #
 #   scripts/postgres-test-cluster.sh start DIR   # initdb in DIR, start on a free loopback port,
 #                                                # print the connection URI (no database in it)
+#   scripts/postgres-test-cluster.sh restart DIR # stop it (fast: connections are cut) and start
+#                                                # it again, on the same port
 #   scripts/postgres-test-cluster.sh stop DIR    # stop it and remove DIR
 #
 # Then: CAIRN_TEST_POSTGRES=<the URI> ctest --test-dir build/release
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop DIR" >&2
+  echo "usage: $0 start|restart|stop DIR" >&2
   exit 2
 }
 [[ $# -eq 2 ]] || usage
@@ -57,6 +59,11 @@ case "$command" in
     cat "$dir/postgres.log" >&2
     echo "postgres-test-cluster: could not start PostgreSQL" >&2
     exit 1
+    ;;
+  restart)
+    # pg_ctl restart starts it with the options it was started with (postmaster.opts).
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 \
+      restart >/dev/null
     ;;
   stop)
     if [[ -f "$dir/data/postmaster.pid" ]]; then

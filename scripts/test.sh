@@ -57,7 +57,8 @@ pg_dir=$(mktemp -d /tmp/cairn-test-pg.XXXXXX)
 stop_postgres() { scripts/postgres-test-cluster.sh stop "$pg_dir"; }
 trap 'stop_postgres; finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
 pg_uri=$(scripts/postgres-test-cluster.sh start "$pg_dir")
-CAIRN_TEST_POSTGRES=$pg_uri ctest --test-dir build/release --output-on-failure -j "$jobs"
+CAIRN_TEST_POSTGRES=$pg_uri CAIRN_TEST_POSTGRES_DIR=$pg_dir \
+  ctest --test-dir build/release --output-on-failure -j "$jobs"
 stop_postgres
 trap 'finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
 

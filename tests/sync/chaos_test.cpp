@@ -19,43 +19,16 @@
 #include "support/fault_proxy.hpp"
 #include "support/process.hpp"
 #include "support/seeds.hpp"
-#include "sync/chaos_plan.hpp"
+#include "sync/chaos_support.hpp"
 
 namespace cairn::test {
 namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-// Every live entry of the synced stores, as one JSON object.
-json::object snapshot(const Database& db) {
-  json::object all;
-  for (const char* store : {"journal", "userInformation", "playerStatistics", "progress"}) {
-    json::object entries;
-    db.for_each(store, [&](std::string_view key, const json::value& value) {
-      entries[key] = value;
-      return true;
-    });
-    all[store] = std::move(entries);
-  }
-  return all;
-}
-
-json::object server_snapshot(ApiClient& api) {
-  const ApiResult full = api.post("/api/sync/full", json::object{});
-  json::object all;
-  for (const char* store : {"journal", "userInformation", "playerStatistics", "progress"}) {
-    all[store] = full.body.as_object().contains(store) ? full.at(store) : json::object{};
-  }
-  return all;
-}
-
-struct Device {
-  std::string name;
-  std::filesystem::path db;
-  std::uint64_t seed;
-  std::int64_t steps;
-  std::unique_ptr<Process> process;
-};
+using chaos::Device;
+using chaos::server_snapshot;
+using chaos::snapshot;
 
 TEST(Chaos, DevicesConvergeAndCountersAreExactUnderFaults) {
   const std::uint64_t base = env_or("CAIRN_CHAOS_SEED", 31337);
@@ -80,11 +53,7 @@ TEST(Chaos, DevicesConvergeAndCountersAreExactUnderFaults) {
                     dir / ("s" + std::to_string(schedule) + "-d" + std::to_string(d) + ".db"),
                     seed * 10 + d, 10 + static_cast<std::int64_t>(random() % 20), nullptr};
     }
-    const auto start = [&](Device& device) {
-      device.process = std::make_unique<Process>(std::vector<std::string>{
-          CHAOS_WORKER_PATH, device.db.string(), proxy.url(), user.token(), device.name,
-          std::to_string(device.seed), std::to_string(device.steps)});
-    };
+    const auto start = [&](Device& device) { device.start(proxy.url(), user.token()); };
     for (auto& device : devices)
       start(device);
 
