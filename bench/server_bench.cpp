@@ -8,11 +8,21 @@
 //
 //   build/release/bench/server_bench [--batch N] [--changes N] [--clients 1|10|100]
 //                                    [--durability full|normal]
+//   build/release/bench/server_bench --postgres postgresql://user@host:port [--batch N] ...
 //
 // Every row applies the same number of changes (default 20,000), split evenly among its clients.
+//
+// With --postgres (a cluster's URI without a database; each row gets a new database in it):
+// cairnd on PostgreSQL, with one node and with two on the same database (clients alternate
+// between them), beside the PostgreSQL floor: the same storage operations sent straight through
+// libpq (PostgresStorage, a pool of 8 connections as a node has), from as many threads as there
+// are clients. Then the cross-node push latency: a change written through node A over HTTP until
+// a live subscriber of node B has it, beside the same with the subscriber on node A.
 
 //
-// Target (issue 4): >= 20,000 changes/s on SQLite, and >= 50% of the floor.
+// Target (issue 4): >= 20,000 changes/s on SQLite, and >= 50% of the floor. (issue 11) on
+// PostgreSQL: >= 20,000 changes/s with 10 clients, >= 50% of the floor; cross-node push p50 < 10
+// ms.
 #include <atomic>
 #include <boost/json.hpp>
 #include <cstring>
@@ -21,10 +31,14 @@
 
 #include "bench_support.hpp"
 #include "protocol/wire.hpp"
+#include "server/storage/postgres_storage.hpp"
+#include "server/storage/pq.hpp"
 #include "server/storage/sqlite_storage.hpp"
 #include "server/storage/storage_factory.hpp"
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
+#include "support/live_client.hpp"
+#include "support/postgres.hpp"
 
 namespace cairn::bench {
 namespace {
@@ -39,13 +53,13 @@ struct Result {
   double p50_ms, p99_ms;
 };
 
-Result run_server(Durability durability, int clients, int batch, int changes_per_client) {
-  ScratchDir dir;
-  test::Cairnd cairnd(dir.path(), {"--rate-limit", "0", "--durability",
-                                   std::string(server::durability_name(durability))});
+// The load: `clients` clients, alternating between the servers on `ports`.
+Result run_clients(const std::vector<std::uint16_t>& ports, int clients, int batch,
+                   int changes_per_client) {
   std::vector<std::unique_ptr<test::ApiClient>> sessions;
   for (int c = 0; c < clients; ++c) {
-    sessions.push_back(std::make_unique<test::ApiClient>(test::ApiClient::guest(cairnd.port())));
+    const std::uint16_t port = ports[static_cast<std::size_t>(c) % ports.size()];
+    sessions.push_back(std::make_unique<test::ApiClient>(test::ApiClient::guest(port)));
   }
   // The request bodies are built before the clock starts, as the floor's values are.
   std::vector<std::vector<std::string>> bodies(clients);
@@ -89,15 +103,37 @@ Result run_server(Durability durability, int clients, int batch, int changes_per
   return {clients * changes_per_client / seconds, percentile(all, 0.5), percentile(all, 0.99)};
 }
 
+Result run_server(Durability durability, int clients, int batch, int changes_per_client) {
+  ScratchDir dir;
+  test::Cairnd cairnd(dir.path(), {"--rate-limit", "0", "--durability",
+                                   std::string(server::durability_name(durability))});
+  return run_clients({cairnd.port()}, clients, batch, changes_per_client);
+}
+
+// cairnd on a new PostgreSQL database, with `nodes` processes sharing it.
+Result run_postgres_server(int nodes, int clients, int batch, int changes_per_client) {
+  ScratchDir dir;
+  const std::string database = test::new_postgres_database();
+  std::vector<std::unique_ptr<test::Cairnd>> servers;
+  std::vector<std::uint16_t> ports;
+  for (int n = 0; n < nodes; ++n) {
+    servers.push_back(std::make_unique<test::Cairnd>(
+        dir.path() / std::to_string(n),
+        std::vector<std::string>{"--rate-limit", "0", "--database", database}));
+    ports.push_back(servers.back()->port());
+  }
+  return run_clients(ports, clients, batch, changes_per_client);
+}
+
 Timestamp floor_hlc(int n) {
   return Timestamp(1'700'000'000'000 + static_cast<std::uint64_t>(n), 0);
 }
 
-// The same storage work, straight to SQLite, from one thread (the server's writes are serialized
-// too).
-double run_floor(Durability durability, int clients, int batch, int changes_per_client) {
-  ScratchDir dir;
-  server::SqliteStorage storage(dir.path() / "floor.db", durability);
+// The same storage work, straight to the storage (read the batch's entries, write them, append
+// their history, as cairnd does): from one thread on SQLite (the server's writes
+// are serialized too), from a thread per client on PostgreSQL (`threads`).
+double run_floor(server::Storage& storage, int clients, int batch, int changes_per_client,
+                 bool threads) {
   {
     auto tx = storage.begin(true);
     for (int c = 0; c < clients; ++c) {
@@ -120,32 +156,89 @@ double run_floor(Durability durability, int clients, int batch, int changes_per_
       payloads[c].push_back("{\"value\":" + values[c].back() + "}");
     }
   }
-  const auto start = Stopwatch::now();
-  for (int first = 0; first < changes_per_client; first += batch) {
-    for (int c = 0; c < clients; ++c) {
+  const auto batch_of = [&](int c, int first) {
+    {
       const std::string dataset = "d" + std::to_string(c);
       const std::string client = "bench-" + std::to_string(c);
       auto tx = storage.begin(true);
       (void)tx->dataset(dataset);
       (void)tx->applied_seq(dataset, client);
+      std::vector<server::EntryKey> keys;
+      for (int n = first; n < first + batch; ++n)
+        keys.push_back({"journal", journal_key(static_cast<std::size_t>(n + 1))});
+      (void)tx->entries(dataset, keys);
+      std::vector<server::EntryRow> entries;
+      std::vector<server::HistoryRow> history;
       for (int n = first; n < first + batch; ++n) {
-        const std::string key = journal_key(static_cast<std::size_t>(n + 1));
-        (void)tx->entry(dataset, "journal", key);
+        const std::string& key = keys[static_cast<std::size_t>(n - first)].key;
         const Timestamp hlc = floor_hlc(n);
         const auto i = static_cast<std::size_t>(n);
-        tx->put_entry(dataset, {"journal", key, values[c][i], hlc, client, 1, stamps[c][i],
-                                static_cast<std::uint64_t>(n + 1)});
-        tx->append_history({0, dataset, "journal", key, static_cast<std::uint64_t>(n + 1), "u",
-                            client, static_cast<std::uint64_t>(n + 1), hlc, client, 0, "put",
-                            payloads[c][i], "applied", ""});
+        entries.push_back({"journal", key, values[c][i], hlc, client, 1, stamps[c][i],
+                           static_cast<std::uint64_t>(n + 1)});
+        history.push_back({0, dataset, "journal", key, static_cast<std::uint64_t>(n + 1), "u",
+                           client, static_cast<std::uint64_t>(n + 1), hlc, client, 0, "put",
+                           payloads[c][i], "applied", ""});
       }
+      tx->put_entries(dataset, entries);
+      tx->append_history(history);
       tx->set_applied_seq(dataset, client, static_cast<std::uint64_t>(first + batch));
       tx->set_last_seq(dataset, static_cast<std::uint64_t>(first + batch));
       tx->save_clock(floor_hlc(first + batch));
       tx->commit();
     }
+  };
+  const auto start = Stopwatch::now();
+  if (threads) {
+    std::vector<std::thread> workers;
+    for (int c = 0; c < clients; ++c) {
+      workers.emplace_back([&, c] {
+        for (int first = 0; first < changes_per_client; first += batch)
+          batch_of(c, first);
+      });
+    }
+    for (auto& worker : workers)
+      worker.join();
+  } else {
+    for (int first = 0; first < changes_per_client; first += batch) {
+      for (int c = 0; c < clients; ++c)
+        batch_of(c, first);
+    }
   }
   return clients * changes_per_client / (ms_since(start) / 1000);
+}
+
+double run_sqlite_floor(Durability durability, int clients, int batch, int changes_per_client) {
+  ScratchDir dir;
+  server::SqliteStorage storage(dir.path() / "floor.db", durability);
+  return run_floor(storage, clients, batch, changes_per_client, false);
+}
+
+double run_postgres_floor(int clients, int batch, int changes_per_client) {
+  server::PostgresStorage storage({test::new_postgres_database(), 8});
+  return run_floor(storage, clients, batch, changes_per_client, true);
+}
+
+// A change written over HTTP through `writer`'s node until the live subscriber (on another node,
+// or the same) has it; milliseconds per trial.
+std::vector<double> push_latency(std::uint16_t writer_port, std::uint16_t subscriber_port,
+                                 int trials) {
+  test::ApiClient writer = test::ApiClient::guest(writer_port);
+  test::LiveClient live(subscriber_port, writer.token());
+  live.send({{"type", "subscribe"}});
+  live.next("subscribed");
+  std::vector<double> latencies;
+  for (int trial = -10; trial < trials; ++trial) {
+    const auto start = Stopwatch::now();
+    writer.post(
+        "/api/sync/patch",
+        json::object{{"changes", json::array{json::object{{"store", "journal"},
+                                                          {"key", "push/" + std::to_string(trial)},
+                                                          {"op", "put"},
+                                                          {"value", trial}}}}});
+    live.next("changes");
+    if (trial >= 0) latencies.push_back(ms_since(start));
+  }
+  return latencies;
 }
 
 }  // namespace
@@ -156,11 +249,12 @@ int main(int argc, char** argv) {
   using cairn::Durability;
   int batch = 100, total = 20'000, only = 0;
   std::vector<Durability> durabilities = {Durability::normal, Durability::full};
-  std::string durability_argument;
+  std::string durability_argument, postgres;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--changes") == 0) total = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--clients") == 0) only = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--postgres") == 0) postgres = argv[i + 1];
     if (std::strcmp(argv[i], "--durability") == 0) {
       durability_argument = std::string(" --durability ") + argv[i + 1];
       const auto chosen = cairn::server::durability_from_name(argv[i + 1]);
@@ -171,16 +265,50 @@ int main(int argc, char** argv) {
       durabilities = {*chosen};
     }
   }
-  std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n\n",
+  std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n",
               batch);
-  std::printf("%10s %8s %10s %14s %14s %9s %9s %8s\n", "durability", "clients", "changes",
+  if (!postgres.empty()) {
+    ::setenv("CAIRN_TEST_POSTGRES", postgres.c_str(), 1);  // where new databases are made
+    std::printf("on PostgreSQL (%s), synchronous_commit on\n\n",
+                cairn::server::pq::describe(postgres).c_str());
+    std::printf("%6s %8s %10s %14s %14s %9s %9s %8s\n", "nodes", "clients", "changes",
+                "server ch/s", "floor ch/s", "p50 ms", "p99 ms", "ratio");
+    for (const int clients : {1, 10, 100}) {
+      if (only != 0 && clients != only) continue;
+      const int changes = std::max(batch, total / clients / batch * batch);
+      const double floor = run_postgres_floor(clients, batch, changes);
+      for (const int nodes : {1, 2}) {
+        const Result server = run_postgres_server(nodes, clients, batch, changes);
+        std::printf("%6d %8d %10d %14.0f %14.0f %9.2f %9.2f %7.0f%%\n", nodes, clients,
+                    clients * changes, server.changes_per_second, floor, server.p50_ms,
+                    server.p99_ms, 100 * server.changes_per_second / floor);
+      }
+    }
+    {
+      ScratchDir dir;
+      const std::string database = cairn::test::new_postgres_database();
+      const std::vector<std::string> args = {"--rate-limit", "0", "--database", database};
+      cairn::test::Cairnd a(dir.path() / "a", args), b(dir.path() / "b", args);
+      const std::vector<double> across = push_latency(a.port(), b.port(), 200);
+      const std::vector<double> within = push_latency(a.port(), a.port(), 200);
+      std::printf("\nwrite through node A (HTTP) -> pushed to a live subscriber:\n");
+      std::printf("  of node B  p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
+                  percentile(across, 0.5), percentile(across, 0.99), across.size());
+      std::printf("  of node A  p50 %6.2f ms  p99 %6.2f ms  (%zu trials)\n",
+                  percentile(within, 0.5), percentile(within, 0.99), within.size());
+    }
+    std::cout << "\nreproduce: build/release/bench/server_bench --postgres <cluster URI> --batch "
+              << batch << " --changes " << total << '\n';
+    return 0;
+  }
+  std::printf("\n%10s %8s %10s %14s %14s %9s %9s %8s\n", "durability", "clients", "changes",
               "server ch/s", "floor ch/s", "p50 ms", "p99 ms", "ratio");
   for (const int clients : {1, 10, 100}) {
     if (only != 0 && clients != only) continue;
     const int changes = std::max(batch, total / clients / batch * batch);
     for (const Durability durability : durabilities) {
       const Result server = run_server(durability, clients, batch, changes);
-      const double floor = run_floor(durability, clients, batch, changes);
+      const double floor = run_sqlite_floor(durability, clients, batch, changes);
       std::printf("%10s %8d %10d %14.0f %14.0f %9.2f %9.2f %7.0f%%\n",
                   std::string(cairn::server::durability_name(durability)).c_str(), clients,
                   clients * changes, server.changes_per_second, floor, server.p50_ms, server.p99_ms,

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <map>
 
 #include "foundation/json_text.hpp"
 #include "merge/entry.hpp"
@@ -182,6 +184,23 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   std::uint64_t seq = dataset.last_seq;
   protocol::ReplicaInterner replicas;
   const std::int64_t server_ms = now_ms();
+
+  // Every entry the request touches, read in one go; then each as the changes before it in the
+  // request left it. What changed is written at the end, in one go too (each entry once).
+  std::map<std::pair<std::string_view, std::string_view>, std::optional<EntryRow>> current;
+  {
+    std::vector<EntryKey> keys;
+    for (const auto& wire : request.changes) {
+      if (current.try_emplace({wire.store, wire.key}).second)
+        keys.push_back({wire.store, wire.key});
+    }
+    std::vector<std::optional<EntryRow>> rows = tx.entries(dataset.id, keys);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      current[{keys[i].store, keys[i].key}] = std::move(rows[i]);
+  }
+  std::vector<HistoryRow> history;
+  history.reserve(request.changes.size());
+
   for (auto& wire : request.changes) {
     merge::Change& change = wire.change;
     if (change.stamp.hlc.is_zero()) {
@@ -190,7 +209,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
       hlc.receive(change.stamp.hlc);  // the server's clock moves past every clock it sees
     }
 
-    std::optional<EntryRow> row = tx.entry(dataset.id, wire.store, wire.key);
+    std::optional<EntryRow>& row = current.at({wire.store, wire.key});
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
     // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
     // both.
@@ -216,10 +235,10 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
                                     wire.key, text->size(), settings_.limits.max_value_bytes));
         }
       }
-      tx.put_entry(dataset.id, to_row(wire.store, wire.key, entry, ++seq, std::move(text)));
+      row = to_row(wire.store, wire.key, entry, ++seq, std::move(text));
       ++result.changed;
     }
-    tx.append_history(
+    history.push_back(
         {0, dataset.id, wire.store, wire.key, outcome.changed ? seq : 0, caller.user_id,
          request.client_id, wire.seq, change.stamp.hlc, std::string(change.stamp.replica_view()),
          server_ms, std::string(merge::op_name(change.op)),
@@ -231,6 +250,16 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
       metrics_.count_conflict(resolution);
     }
   }
+  // Each entry this request changed, once, as it ends up (its positions are above the dataset's
+  // before), in feed order.
+  std::vector<EntryRow> entries;
+  for (auto& [key, row] : current) {
+    if (row && row->seq > dataset.last_seq) entries.push_back(std::move(*row));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const EntryRow& a, const EntryRow& b) { return a.seq < b.seq; });
+  if (!entries.empty()) tx.put_entries(dataset.id, entries);
+  if (!history.empty()) tx.append_history(history);
   if (request.numbered) {
     result.ack = request.changes.back().seq;
     tx.set_applied_seq(dataset.id, request.client_id, result.ack);

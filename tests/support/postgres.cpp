@@ -46,12 +46,18 @@ bool testing_postgres() {
 std::string new_postgres_database() {
   const std::optional<std::string> server = postgres_server();
   if (!server) throw std::runtime_error("CAIRN_TEST_POSTGRES is not set");
-  // Unique across the test processes ctest runs side by side.
+  // Unique across the test processes ctest runs side by side; a name a process of an earlier run
+  // with the same pid left on the same cluster is passed over.
   static std::atomic<int> counter{0};
-  const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
   server::pq::Connection admin(*server + "/postgres");
-  admin.exec("CREATE DATABASE " + name);
-  return *server + "/" + name;
+  for (;;) {
+    const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    const server::pq::Result taken = admin.run(
+        "SELECT count(*) FROM pg_database WHERE datname = $1", server::pq::Params().add(name));
+    if (taken.integer(0, 0) != 0) continue;
+    admin.exec("CREATE DATABASE " + name);
+    return *server + "/" + name;
+  }
 }
 
 namespace {

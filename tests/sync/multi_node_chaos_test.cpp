@@ -158,6 +158,22 @@ class Observer {
   std::thread thread_;  // last: starts once everything else is ready
 };
 
+// What the database holds about users, datasets and clients, for a failure's message.
+std::string describe_server(const std::string& database) {
+  server::StorageConfig config;
+  server::set_database(config, database);
+  std::string out;
+  for (const char* sql : {"SELECT id, owner, last_seq FROM datasets ORDER BY id",
+                          "SELECT dataset_id, client_id, applied_seq FROM clients ORDER BY 1, 2"}) {
+    for (const auto& row : query_storage(config, sql)) {
+      out += "\n ";
+      for (const std::string& column : row)
+        out += " " + column;
+    }
+  }
+  return out;
+}
+
 // Restarts the test's PostgreSQL cluster (scripts/postgres-test-cluster.sh restart).
 bool restart_postgres() {
   const char* dir = std::getenv("CAIRN_TEST_POSTGRES_DIR");
@@ -274,8 +290,12 @@ TEST(MultiNodeChaos, DevicesAndNodesConvergeAndEveryNodesSubscribersSeeEveryChan
     }
     for (std::size_t d = 0; d < databases.size(); ++d) {
       EXPECT_EQ(databases[d].pending_count(), 0u) << devices[d].name;
+      const SyncStatus status = SyncClient::stored_status(databases[d]);
       ASSERT_EQ(json::value(chaos::snapshot(databases[d])), json::value(expected))
-          << devices[d].name << " differs from the server";
+          << devices[d].name << " differs from the server; it synced as user " << status.user_id
+          << " with dataset " << status.dataset
+          << " (the test's user: " << json::serialize(user.get("/api/me").body)
+          << "); the server's datasets and clients: " << describe_server(database);
     }
     // ... the counter is the exact sum of every increment every device committed ...
     std::int64_t increments = 0;

@@ -210,17 +210,32 @@ DatasetRow read_dataset(const pq::Result& r, int row) {
           r.integer(row, 4),           static_cast<std::uint64_t>(r.integer(row, 5))};
 }
 
-EntryRow read_entry(const pq::Result& r, int row) {
+// An entry's columns (kEntryColumns) from column `first` on.
+EntryRow read_entry(const pq::Result& r, int row, int first = 0) {
   EntryRow entry;
-  entry.store = r.text(row, 0);
-  entry.key = r.text(row, 1);
-  entry.value = r.optional_text(row, 2);
-  entry.hlc = timestamp(r, row, 3);
-  entry.replica = r.text(row, 4);
-  entry.schema_version = static_cast<std::uint32_t>(r.integer(row, 5));
-  entry.stamps = r.text(row, 6);
-  entry.seq = static_cast<std::uint64_t>(r.integer(row, 7));
+  entry.store = r.text(row, first);
+  entry.key = r.text(row, first + 1);
+  entry.value = r.optional_text(row, first + 2);
+  entry.hlc = timestamp(r, row, first + 3);
+  entry.replica = r.text(row, first + 4);
+  entry.schema_version = static_cast<std::uint32_t>(r.integer(row, first + 5));
+  entry.stamps = r.text(row, first + 6);
+  entry.seq = static_cast<std::uint64_t>(r.integer(row, first + 7));
   return entry;
+}
+
+// "p.a, p.b, …" of a column list "a, b, …".
+std::string qualified(std::string_view prefix, std::string_view columns) {
+  std::string out;
+  while (!columns.empty()) {
+    const std::size_t comma = columns.find(", ");
+    if (!out.empty()) out += ", ";
+    out += prefix;
+    out += columns.substr(0, comma);
+    if (comma == std::string_view::npos) break;
+    columns.remove_prefix(comma + 2);
+  }
+  return out;
 }
 
 HistoryRow read_history(const pq::Result& r, int row) {
@@ -495,32 +510,53 @@ class PostgresTransaction final : public StorageTransaction {
     return rows;
   }
 
-  std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
-                                std::string_view key) override {
+  std::vector<std::optional<EntryRow>> entries(std::string_view dataset_id,
+                                               const std::vector<EntryKey>& keys) override {
     static const std::string sql = fmt::format(
-        "SELECT {} FROM entries WHERE dataset_id = $1 AND store = $2 AND key = $3", kEntryColumns);
-    const pq::Result r = db().run(sql, pq::Params().add(dataset_id).add(store).add(key));
-    if (r.empty()) return std::nullopt;
-    return read_entry(r, 0);
+        "SELECT k.i, {} FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(store, key, i) "
+        "JOIN entries e ON e.dataset_id = $1 AND e.store = k.store AND e.key = k.key",
+        qualified("e.", kEntryColumns));
+    pq::Array stores, names;
+    for (const EntryKey& key : keys) {
+      stores.add(key.store);
+      names.add(key.key);
+    }
+    const pq::Result r = db().run(sql, pq::Params().add(dataset_id).add(stores).add(names));
+    std::vector<std::optional<EntryRow>> rows(keys.size());
+    for (int i = 0; i < r.rows(); ++i)
+      rows[static_cast<std::size_t>(r.integer(i, 0) - 1)] = read_entry(r, i, 1);
+    return rows;
   }
 
-  void put_entry(std::string_view dataset_id, const EntryRow& entry) override {
+  void put_entries(std::string_view dataset_id, const std::vector<EntryRow>& entries) override {
+    pq::Array stores, keys, values, hlcs, replicas, versions, stamps, seqs;
+    for (const EntryRow& entry : entries) {
+      stores.add(entry.store);
+      keys.add(entry.key);
+      values.add(entry.value);
+      hlcs.add(packed(entry.hlc));
+      replicas.add(entry.replica);
+      versions.add(std::int64_t{entry.schema_version});
+      stamps.add(entry.stamps);
+      seqs.add(entry.seq);
+    }
     db().run(
         "INSERT INTO entries (dataset_id, store, key, value, hlc, replica, schema_version, "
-        "stamps, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "stamps, seq) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], "
+        "$6::text[], $7::integer[], $8::text[], $9::bigint[]) "
         "ON CONFLICT (dataset_id, store, key) DO UPDATE SET value = excluded.value, "
         "hlc = excluded.hlc, replica = excluded.replica, "
         "schema_version = excluded.schema_version, stamps = excluded.stamps, seq = excluded.seq",
         pq::Params()
             .add(dataset_id)
-            .add(entry.store)
-            .add(entry.key)
-            .add(entry.value)
-            .add(packed(entry.hlc))
-            .add(entry.replica)
-            .add(std::int64_t{entry.schema_version})
-            .add(entry.stamps)
-            .add(entry.seq));
+            .add(stores)
+            .add(keys)
+            .add(values)
+            .add(hlcs)
+            .add(replicas)
+            .add(versions)
+            .add(stamps)
+            .add(seqs));
   }
 
   std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
@@ -553,26 +589,50 @@ class PostgresTransaction final : public StorageTransaction {
         pq::Params().add(dataset_id).add(client_id).add(seq));
   }
 
-  void append_history(const HistoryRow& row) override {
+  void append_history(const std::vector<HistoryRow>& rows) override {
+    pq::Array datasets, stores, keys, seqs, users, clients, client_seqs, hlcs, replicas, times, ops,
+        payloads, outcomes, resolutions;
+    for (const HistoryRow& row : rows) {
+      datasets.add(row.dataset_id);
+      stores.add(row.store);
+      keys.add(row.key);
+      seqs.add(row.seq);
+      users.add(row.user_id);
+      clients.add(row.client_id);
+      client_seqs.add(row.client_seq);
+      hlcs.add(packed(row.hlc));
+      replicas.add(row.replica);
+      times.add(row.server_ms);
+      ops.add(row.op);
+      payloads.add(row.payload);
+      outcomes.add(row.outcome);
+      resolutions.add(row.resolution);
+    }
+    // In the rows' order, so that their ids rise with it.
     db().run(
-        "INSERT INTO history (dataset_id, store, key, seq, user_id, client_id, client_seq, "
-        "hlc, replica, server_ms, op, payload, outcome, resolution) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO history (dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, "
+        "replica, server_ms, op, payload, outcome, resolution) "
+        "SELECT dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, replica, "
+        "server_ms, op, payload, outcome, resolution FROM unnest($1::text[], $2::text[], "
+        "$3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], "
+        "$10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[]) WITH ORDINALITY AS "
+        "r(dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, replica, server_ms, "
+        "op, payload, outcome, resolution, i) ORDER BY i",
         pq::Params()
-            .add(row.dataset_id)
-            .add(row.store)
-            .add(row.key)
-            .add(row.seq)
-            .add(row.user_id)
-            .add(row.client_id)
-            .add(row.client_seq)
-            .add(packed(row.hlc))
-            .add(row.replica)
-            .add(row.server_ms)
-            .add(row.op)
-            .add(row.payload)
-            .add(row.outcome)
-            .add(row.resolution));
+            .add(datasets)
+            .add(stores)
+            .add(keys)
+            .add(seqs)
+            .add(users)
+            .add(clients)
+            .add(client_seqs)
+            .add(hlcs)
+            .add(replicas)
+            .add(times)
+            .add(ops)
+            .add(payloads)
+            .add(outcomes)
+            .add(resolutions));
   }
 
   std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,

@@ -77,6 +77,30 @@ std::uint64_t Result::affected() const {
   return count && *count ? std::stoull(count) : 0;
 }
 
+Array& Array::add(std::string_view text) {
+  separate();
+  elements_ += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') elements_ += '\\';
+    elements_ += c;
+  }
+  elements_ += '"';
+  return *this;
+}
+
+Array& Array::add(std::int64_t value) {
+  separate();
+  elements_ += std::to_string(value);
+  return *this;
+}
+
+Array& Array::add(const std::optional<std::string>& text) {
+  if (text) return add(std::string_view(*text));
+  separate();
+  elements_ += "NULL";
+  return *this;
+}
+
 Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     const std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";

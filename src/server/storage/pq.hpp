@@ -55,6 +55,24 @@ class Result {
   std::unique_ptr<PGresult, decltype(&PQclear)> result_;
 };
 
+// An array parameter ($1::text[], $2::bigint[], …) in PostgreSQL's text form, built element by
+// element: a whole batch of rows goes as one array per column (SELECT … FROM unnest(…)).
+class Array {
+ public:
+  Array& add(std::string_view text);
+  Array& add(const std::string& text) { return add(std::string_view(text)); }
+  Array& add(std::int64_t value);
+  Array& add(std::uint64_t value) { return add(static_cast<std::int64_t>(value)); }
+  Array& add(const std::optional<std::string>& text);
+  std::string text() const { return "{" + elements_ + "}"; }
+
+ private:
+  void separate() {
+    if (!elements_.empty()) elements_ += ',';
+  }
+  std::string elements_;
+};
+
 // Parameters of one statement, as text (nullopt is NULL).
 class Params {
  public:
@@ -77,6 +95,7 @@ class Params {
     values_.push_back(text);
     return *this;
   }
+  Params& add(const Array& array) { return add(array.text()); }
 
  private:
   friend class Connection;

@@ -355,37 +355,43 @@ class SqliteTransaction final : public StorageTransaction {
     return rows;
   }
 
-  std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
-                                std::string_view key) override {
+  std::vector<std::optional<EntryRow>> entries(std::string_view dataset_id,
+                                               const std::vector<EntryKey>& keys) override {
     static const std::string sql = fmt::format(
         "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key = ?3", kEntryColumns);
     auto& q = db_.cached(sql);
-    q.bind(1, dataset_id).bind(2, store).bind(3, key);
-    std::optional<EntryRow> row;
-    if (q.step()) row = read_entry(q, 0);
-    q.reset();
-    return row;
+    std::vector<std::optional<EntryRow>> rows;
+    rows.reserve(keys.size());
+    for (const EntryKey& key : keys) {
+      q.bind(1, dataset_id).bind(2, key.store).bind(3, key.key);
+      std::optional<EntryRow>& row = rows.emplace_back();
+      if (q.step()) row = read_entry(q, 0);
+      q.reset();
+    }
+    return rows;
   }
 
-  void put_entry(std::string_view dataset_id, const EntryRow& entry) override {
+  void put_entries(std::string_view dataset_id, const std::vector<EntryRow>& entries) override {
     auto& q = db_.cached(
         "INSERT INTO entries (dataset_id, store, key, value, hlc, replica, schema_version, "
         "stamps, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
         "ON CONFLICT (dataset_id, store, key) DO UPDATE SET value = excluded.value, "
         "hlc = excluded.hlc, replica = excluded.replica, "
         "schema_version = excluded.schema_version, stamps = excluded.stamps, seq = excluded.seq");
-    q.bind(1, dataset_id).bind(2, entry.store).bind(3, entry.key);
-    if (entry.value) {
-      q.bind(4, *entry.value);
-    } else {
-      q.bind_null(4);
+    for (const EntryRow& entry : entries) {
+      q.bind(1, dataset_id).bind(2, entry.store).bind(3, entry.key);
+      if (entry.value) {
+        q.bind(4, *entry.value);
+      } else {
+        q.bind_null(4);
+      }
+      q.bind(5, static_cast<std::int64_t>(entry.hlc.packed()))
+          .bind(6, entry.replica)
+          .bind(7, std::int64_t{entry.schema_version})
+          .bind(8, entry.stamps)
+          .bind(9, static_cast<std::int64_t>(entry.seq))
+          .run();
     }
-    q.bind(5, static_cast<std::int64_t>(entry.hlc.packed()))
-        .bind(6, entry.replica)
-        .bind(7, std::int64_t{entry.schema_version})
-        .bind(8, entry.stamps)
-        .bind(9, static_cast<std::int64_t>(entry.seq))
-        .run();
   }
 
   std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
@@ -436,26 +442,28 @@ class SqliteTransaction final : public StorageTransaction {
         .run();
   }
 
-  void append_history(const HistoryRow& row) override {
-    db_.cached(
-           "INSERT INTO history (dataset_id, store, key, seq, user_id, client_id, client_seq, "
-           "hlc, replica, server_ms, op, payload, outcome, resolution) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
-        .bind(1, row.dataset_id)
-        .bind(2, row.store)
-        .bind(3, row.key)
-        .bind(4, static_cast<std::int64_t>(row.seq))
-        .bind(5, row.user_id)
-        .bind(6, row.client_id)
-        .bind(7, static_cast<std::int64_t>(row.client_seq))
-        .bind(8, static_cast<std::int64_t>(row.hlc.packed()))
-        .bind(9, row.replica)
-        .bind(10, row.server_ms)
-        .bind(11, row.op)
-        .bind(12, row.payload)
-        .bind(13, row.outcome)
-        .bind(14, row.resolution)
-        .run();
+  void append_history(const std::vector<HistoryRow>& rows) override {
+    auto& q = db_.cached(
+        "INSERT INTO history (dataset_id, store, key, seq, user_id, client_id, client_seq, hlc, "
+        "replica, server_ms, op, payload, outcome, resolution) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    for (const HistoryRow& row : rows) {
+      q.bind(1, row.dataset_id)
+          .bind(2, row.store)
+          .bind(3, row.key)
+          .bind(4, static_cast<std::int64_t>(row.seq))
+          .bind(5, row.user_id)
+          .bind(6, row.client_id)
+          .bind(7, static_cast<std::int64_t>(row.client_seq))
+          .bind(8, static_cast<std::int64_t>(row.hlc.packed()))
+          .bind(9, row.replica)
+          .bind(10, row.server_ms)
+          .bind(11, row.op)
+          .bind(12, row.payload)
+          .bind(13, row.outcome)
+          .bind(14, row.resolution)
+          .run();
+    }
   }
 
   std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,

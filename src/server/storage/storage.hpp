@@ -70,6 +70,11 @@ struct EntryRow {
   std::uint64_t seq = 0;  // position in the dataset's change feed
 };
 
+struct EntryKey {
+  std::string store;
+  std::string key;
+};
+
 struct HistoryRow {
   std::int64_t id = 0;
   std::string dataset_id;
@@ -173,9 +178,20 @@ class StorageTransaction {
   virtual std::vector<std::pair<DatasetRow, Role>> datasets_of(std::string_view user_id) = 0;
   virtual std::vector<std::pair<std::string, Role>> members(std::string_view dataset_id) = 0;
 
-  virtual std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
-                                        std::string_view key) = 0;
-  virtual void put_entry(std::string_view dataset_id, const EntryRow& entry) = 0;
+  // The entries at `keys` (each nullopt when there is none), in the order of `keys`: a sync
+  // request's entries are read in one go, and written in one go, for a database server a round
+  // trip each rather than one per change.
+  virtual std::vector<std::optional<EntryRow>> entries(std::string_view dataset_id,
+                                                       const std::vector<EntryKey>& keys) = 0;
+  // Inserts or replaces each entry; at most one row per key.
+  virtual void put_entries(std::string_view dataset_id, const std::vector<EntryRow>& entries) = 0;
+  std::optional<EntryRow> entry(std::string_view dataset_id, std::string_view store,
+                                std::string_view key) {
+    return entries(dataset_id, {{std::string(store), std::string(key)}}).front();
+  }
+  void put_entry(std::string_view dataset_id, const EntryRow& entry) {
+    put_entries(dataset_id, {entry});
+  }
   // Entries whose seq is greater than `after_seq`, in seq order, at most `limit`.
   virtual std::vector<EntryRow> changes_since(std::string_view dataset_id, std::uint64_t after_seq,
                                               std::size_t limit) = 0;
@@ -187,7 +203,9 @@ class StorageTransaction {
   virtual void set_applied_seq(std::string_view dataset_id, std::string_view client_id,
                                std::uint64_t seq) = 0;
 
-  virtual void append_history(const HistoryRow& row) = 0;
+  // Appends rows in order (their ids are given here, rising).
+  virtual void append_history(const std::vector<HistoryRow>& rows) = 0;
+  void append_history(const HistoryRow& row) { append_history(std::vector<HistoryRow>{row}); }
   // The history row of a client's numbered change to an entry, if the server decided one.
   virtual std::optional<HistoryRow> client_change(std::string_view dataset_id,
                                                   std::string_view store, std::string_view key,
