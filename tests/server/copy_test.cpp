@@ -20,23 +20,9 @@ namespace cairn::test {
 namespace {
 namespace json = boost::json;
 
-json::object put(const std::string& client, std::uint64_t seq, const std::string& key,
-                 json::value value, const std::string& dataset = "") {
-  json::object body{
-      {"clientId", client},
-      {"changes", json::array{change(seq, "journal", key, "put", {{"value", value}})}}};
-  if (!dataset.empty()) body["dataset"] = dataset;
-  return body;
-}
-
 class CopyTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!postgres_server()) {
-      GTEST_SKIP() << "copying into PostgreSQL needs one: set CAIRN_TEST_POSTGRES "
-                      "(scripts/test.sh starts a cluster)";
-    }
-  }
+  void SetUp() override { SKIP_WITHOUT_POSTGRES("copying into PostgreSQL"); }
   RunResult copy(const std::string& database) {
     return run({CAIRND_PATH, "--data", data_.string(), "--copy-to", database});
   }
@@ -65,10 +51,11 @@ TEST_F(CopyTest, ASqliteServerMovesIntoPostgresAndDevicesGoOnFromTheirCursors) {
                   .status,
               200);
     for (std::uint64_t seq = 1; seq <= 3; ++seq) {
-      ASSERT_EQ(owner.post("/api/sync/patch", put("laptop", seq, "k", seq)).status, 200);
+      ASSERT_EQ(owner.post("/api/sync/patch", journal_put("laptop", seq, "k", seq)).status, 200);
     }
-    ASSERT_EQ(owner.post("/api/sync/patch", put("phone", 1, "s", "shared", shared)).status, 200);
-    pending = put("laptop", 4, "k", 4);
+    ASSERT_EQ(owner.post("/api/sync/patch", journal_put("phone", 1, "s", "shared", shared)).status,
+              200);
+    pending = journal_put("laptop", 4, "k", 4);
     ASSERT_EQ(owner.post("/api/sync/patch", pending).status, 200);
     const ApiResult changes = owner.get("/api/sync/changes?since=0");
     cursor = std::string(changes.at("cursor").as_string());
@@ -101,8 +88,9 @@ TEST_F(CopyTest, ASqliteServerMovesIntoPostgresAndDevicesGoOnFromTheirCursors) {
   // Members keep their roles; new changes go on after the copied positions.
   ApiClient viewer(postgres.port(), viewer_token);
   EXPECT_EQ(viewer.get("/api/sync/changes?since=0&dataset=" + shared).status, 200);
-  EXPECT_EQ(viewer.post("/api/sync/patch", put("v", 1, "x", 1, shared)).error_code(), "forbidden");
-  const ApiResult next = owner.post("/api/sync/patch", put("laptop", 5, "k", 5));
+  EXPECT_EQ(viewer.post("/api/sync/patch", journal_put("v", 1, "x", 1, shared)).error_code(),
+            "forbidden");
+  const ApiResult next = owner.post("/api/sync/patch", journal_put("laptop", 5, "k", 5));
   EXPECT_EQ(std::stoull(std::string(next.at("cursor").as_string())), std::stoull(cursor) + 1);
   const ApiResult guest = owner.post_text("/api/auth/guest", "");
   EXPECT_EQ(guest.status, 201);  // history ids and everything else go on too
@@ -138,13 +126,13 @@ TEST_F(CopyTest, APgDumpRestoredWithAfterRestoreServesDevicesThatSyncedSinceTheB
     Cairnd node(dir_.path() / "a", {"--database", database});
     ApiClient device = ApiClient::guest(node.port());
     token = device.token();
-    ASSERT_EQ(device.post("/api/sync/patch", put("laptop", 1, "k", 1)).status, 200);
+    ASSERT_EQ(device.post("/api/sync/patch", journal_put("laptop", 1, "k", 1)).status, 200);
     backup_cursor = std::string(device.get("/api/sync/changes?since=0").at("cursor").as_string());
     const RunResult dumped =
         run({"/usr/bin/pg_dump", "--format=custom", "--file", dump.string(), database});
     ASSERT_EQ(dumped.status, 0) << dumped.err;
     // Written after the backup: lost with the disaster, but a device already has its cursor.
-    ASSERT_EQ(device.post("/api/sync/patch", put("laptop", 2, "k", 2)).status, 200);
+    ASSERT_EQ(device.post("/api/sync/patch", journal_put("laptop", 2, "k", 2)).status, 200);
     later_cursor = std::string(device.get("/api/sync/changes?since=0").at("cursor").as_string());
   }
   const std::string restored = new_postgres_database();
@@ -159,7 +147,7 @@ TEST_F(CopyTest, APgDumpRestoredWithAfterRestoreServesDevicesThatSyncedSinceTheB
   ApiClient device(node.port(), token);
   // A write after the restore reaches the device that synced after the backup, from its cursor.
   ApiClient other = ApiClient(node.port(), token);
-  ASSERT_EQ(other.post("/api/sync/patch", put("phone", 1, "p", "after")).status, 200);
+  ASSERT_EQ(other.post("/api/sync/patch", journal_put("phone", 1, "p", "after")).status, 200);
   const ApiResult from_later = device.get("/api/sync/changes?since=" + later_cursor);
   ASSERT_EQ(from_later.status, 200);
   ASSERT_EQ(from_later.at("changes").as_array().size(), 1u);

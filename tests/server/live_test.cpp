@@ -39,16 +39,6 @@ class LiveTest : public ::testing::Test {
   std::uint16_t port() { return cairnd_->port(); }
   server::StorageConfig storage_config() const { return test_storage_config(dir_ / "data"); }
 
-  // A put of `key` in the journal store over HTTP, numbered `seq` for client `client`.
-  static json::object put(const std::string& client, std::uint64_t seq, const std::string& key,
-                          json::value value, const std::string& dataset = "") {
-    json::object body{
-        {"clientId", client},
-        {"changes", json::array{change(seq, "journal", key, "put", {{"value", value}})}}};
-    if (!dataset.empty()) body["dataset"] = dataset;
-    return body;
-  }
-
   TempDir dir_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
   std::optional<InProcessCairnd> cairnd_;
@@ -87,8 +77,8 @@ TEST_F(LiveTest, TheUpgradeNeedsAValidTokenInTheHeaderOrTheQuery) {
 TEST_F(LiveTest, ASubscriberGetsTheBacklogThenEachCommitAsItHappens) {
   start();
   ApiClient guest = ApiClient::guest(port());
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 2, "b", 2)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 1, "a", 1)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 2, "b", 2)).status, 200);
 
   LiveClient live(port(), guest.token());
   live.send({{"type", "subscribe"}, {"cursor", "0"}});
@@ -101,7 +91,7 @@ TEST_F(LiveTest, ASubscriberGetsTheBacklogThenEachCommitAsItHappens) {
   EXPECT_EQ(backlog.at("changes"), feed.at("changes"));
   EXPECT_EQ(backlog.at("cursor"), feed.at("cursor"));
 
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 3, "c", 3)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 3, "c", 3)).status, 200);
   const json::object pushed = live.next("changes");
   const ApiResult after = guest.get("/api/sync/changes?since=" + text(backlog.at("cursor")));
   EXPECT_EQ(pushed.at("changes"), after.at("changes"));
@@ -119,20 +109,20 @@ TEST_F(LiveTest, ASubscriberResumesAcrossAServerRestartWithoutGapOrDuplicate) {
     LiveClient live(port(), token);
     live.send({{"type", "subscribe"}});
     live.next("subscribed");
-    ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
+    ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 1, "a", 1)).status, 200);
     cursor = text(live.next("changes").at("cursor"));
   }
   cairnd_.reset();  // the server stops (its live connections close) and starts again
   start();
   ApiClient again(port(), token);
-  ASSERT_EQ(again.post("/api/sync/patch", put("laptop", 2, "b", 2)).status, 200);
+  ASSERT_EQ(again.post("/api/sync/patch", journal_put("laptop", 2, "b", 2)).status, 200);
   LiveClient live(port(), token);
   live.send({{"type", "subscribe"}, {"cursor", cursor}});
   live.next("subscribed");
   const json::object backlog = live.next("changes");  // what it missed, and only that
   ASSERT_EQ(backlog.at("changes").as_array().size(), 1u);
   EXPECT_EQ(backlog.at("changes").at(0).at("key"), "b");
-  ASSERT_EQ(again.post("/api/sync/patch", put("laptop", 3, "c", 3)).status, 200);
+  ASSERT_EQ(again.post("/api/sync/patch", journal_put("laptop", 3, "c", 3)).status, 200);
   const json::object pushed = live.next("changes");
   ASSERT_EQ(pushed.at("changes").as_array().size(), 1u);
   EXPECT_EQ(pushed.at("changes").at(0).at("key"), "c");
@@ -144,7 +134,7 @@ TEST_F(LiveTest, WithoutACursorASubscriptionStartsNowAndAnUnknownCursorHasExpire
   LiveClient live(port(), guest.token());
   live.send({{"type", "subscribe"}});
   const json::object subscribed = live.next("subscribed");
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 1, "a", 1)).status, 200);
   const json::object pushed = live.next("changes");
   ASSERT_EQ(pushed.at("changes").as_array().size(), 1u);  // the new write, not the profile
   EXPECT_EQ(pushed.at("changes").at(0).at("key"), "a");
@@ -160,7 +150,7 @@ TEST_F(LiveTest, PatchesTravelOnTheSocketExactlyOnceAndASubscriberGetsTheirChang
   ApiClient guest = ApiClient::guest(port());
   LiveClient writer(port(), guest.token());
   // Not subscribed: the ack carries the feed after the cursor, as over HTTP.
-  json::object body = put("phone", 1, "a", "first");
+  json::object body = journal_put("phone", 1, "a", "first");
   body["cursor"] = "0";
   writer.send({{"type", "patch"}, {"id", 7}, {"body", body}});
   json::object ack = writer.next("ack");
@@ -168,11 +158,11 @@ TEST_F(LiveTest, PatchesTravelOnTheSocketExactlyOnceAndASubscriberGetsTheirChang
   EXPECT_EQ(ack.at("body").at("ack"), 1);
   EXPECT_FALSE(ack.at("body").at("changes").as_array().empty());
   // The same change again is acknowledged, not applied twice.
-  writer.send({{"type", "patch"}, {"id", 8}, {"body", put("phone", 1, "a", "first")}});
+  writer.send({{"type", "patch"}, {"id", 8}, {"body", journal_put("phone", 1, "a", "first")}});
   ack = writer.next("ack");
   EXPECT_EQ(ack.at("body").at("ack"), 1);
   // A gap is refused with the HTTP API's code, naming the patch.
-  writer.send({{"type", "patch"}, {"id", 9}, {"body", put("phone", 5, "a", "gap")}});
+  writer.send({{"type", "patch"}, {"id", 9}, {"body", journal_put("phone", 5, "a", "gap")}});
   const json::object gap = writer.next("error");
   EXPECT_EQ(gap.at("code"), "sequence_gap");
   EXPECT_EQ(gap.at("id"), 9);
@@ -180,7 +170,7 @@ TEST_F(LiveTest, PatchesTravelOnTheSocketExactlyOnceAndASubscriberGetsTheirChang
   // Subscribed: the ack has no changes; the write arrives once, as a push.
   writer.send({{"type", "subscribe"}});
   const std::string cursor = text(writer.next("subscribed").at("cursor"));
-  body = put("phone", 2, "b", "second");
+  body = journal_put("phone", 2, "b", "second");
   body["cursor"] = cursor;
   writer.send({{"type", "patch"}, {"id", 10}, {"body", body}});
   json::object pushed;
@@ -223,12 +213,12 @@ TEST_F(LiveDatasetTest, AViewerSubscribesButCannotWrite) {
   LiveClient viewer(port(), viewer_->token());
   viewer.send({{"type", "subscribe"}, {"dataset", dataset_}});
   viewer.next("subscribed");
-  viewer.send({{"type", "patch"}, {"id", 1}, {"body", put("v", 1, "k", 1, dataset_)}});
+  viewer.send({{"type", "patch"}, {"id", 1}, {"body", journal_put("v", 1, "k", 1, dataset_)}});
   const json::object refused = viewer.next("error");
   EXPECT_EQ(refused.at("code"), "forbidden");
   EXPECT_EQ(refused.at("dataset"), json::value(dataset_));
   // The owner's write reaches the viewer by push.
-  ASSERT_EQ(owner_->post("/api/sync/patch", put("o", 1, "k", 1, dataset_)).status, 200);
+  ASSERT_EQ(owner_->post("/api/sync/patch", journal_put("o", 1, "k", 1, dataset_)).status, 200);
   EXPECT_EQ(viewer.next("changes").at("changes").at(0).at("key"), "k");
 }
 
@@ -253,10 +243,10 @@ TEST_F(LiveDatasetTest, AnotherUsersDatasetIsAnsweredLikeAMissingOne) {
   std::string theirs_message = text(theirs.at("message"));
   theirs_message.replace(theirs_message.find(dataset_), dataset_.size(), "dnosuchdataset");
   EXPECT_EQ(theirs_message, text(missing.at("message")));
-  stranger.send({{"type", "patch"}, {"id", 1}, {"body", put("s", 1, "k", 1, dataset_)}});
+  stranger.send({{"type", "patch"}, {"id", 1}, {"body", journal_put("s", 1, "k", 1, dataset_)}});
   EXPECT_EQ(stranger.next("error").at("code"), "not_found");
   // And nothing of the dataset leaks by push or presence.
-  ASSERT_EQ(owner_->post("/api/sync/patch", put("o", 1, "k", 1, dataset_)).status, 200);
+  ASSERT_EQ(owner_->post("/api/sync/patch", journal_put("o", 1, "k", 1, dataset_)).status, 200);
   EXPECT_FALSE(stranger.socket().receive(200ms).has_value());
 }
 
@@ -277,7 +267,7 @@ TEST_F(LiveDatasetTest, ARemovedMemberLosesTheSubscriptionAtOnce) {
   EXPECT_EQ(dropped.at("code"), "not_found");
   EXPECT_EQ(dropped.at("dataset"), json::value(dataset_));
   EXPECT_EQ(owner.next("presence").at("left").as_array().size(), 1u);
-  ASSERT_EQ(owner_->post("/api/sync/patch", put("o", 1, "k", 1, dataset_)).status, 200);
+  ASSERT_EQ(owner_->post("/api/sync/patch", journal_put("o", 1, "k", 1, dataset_)).status, 200);
   owner.next("changes");
   EXPECT_FALSE(viewer.socket().receive(200ms).has_value());
   // Its connection goes on: its own dataset still answers.
@@ -359,7 +349,7 @@ TEST_F(LiveTest, UnsubscribingStopsThePushes) {
   live.send({{"type", "unsubscribe"}});
   live.send({{"type", "unsubscribe"}});  // no longer subscribed
   EXPECT_EQ(live.next("error").at("code"), "invalid_request");
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 1, "a", 1)).status, 200);
   const auto pushed = live.socket().receive(200ms);
   EXPECT_FALSE(pushed.has_value()) << *pushed;
 }
@@ -462,7 +452,7 @@ TEST_F(LiveTest, FramesTheChannelDoesNotSpeakCloseTheConnectionWithACode) {
     EXPECT_EQ(code, 1008);
   }
   // Meanwhile the bystander is served.
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 1, "a", 1)).status, 200);
   EXPECT_EQ(bystander.next("changes").at("changes").at(0).at("key"), "a");
 }
 
@@ -526,8 +516,8 @@ TEST_F(LiveTest, ASlowConsumerIsDroppedAndResumesFromItsCursorWithoutLoss) {
   while (!dropped && written < 5000) {
     ++written;
     ASSERT_EQ(guest
-                  .post("/api/sync/patch", put("w", written, "k" + std::to_string(written),
-                                               json::string(big + std::to_string(written))))
+                  .post("/api/sync/patch", journal_put("w", written, "k" + std::to_string(written),
+                                                       json::string(big + std::to_string(written))))
                   .status,
               200);
     const json::object pushed = fast.next("changes");  // on time, every one
@@ -620,7 +610,7 @@ TEST_F(LiveTest, EverySubscriberReceivesTheFeedInOrderWithoutGapOrDuplicate) {
     std::mt19937_64 keys(seed + 1);
     for (std::uint64_t seq = 1; writing; ++seq) {
       const ApiResult result = writer.post(
-          "/api/sync/patch", put("background", seq, "b" + std::to_string(keys() % 20), 0));
+          "/api/sync/patch", journal_put("background", seq, "b" + std::to_string(keys() % 20), 0));
       if (result.status != 200)
         ADD_FAILURE() << "background write " << seq << ": " << result.status;
     }
@@ -631,13 +621,14 @@ TEST_F(LiveTest, EverySubscriberReceivesTheFeedInOrderWithoutGapOrDuplicate) {
     switch (random() % 4) {
       case 0:
       case 1:
-        ASSERT_EQ(http_writer.post("/api/sync/patch", put("http", ++http_seq, key, round)).status,
-                  200);
+        ASSERT_EQ(
+            http_writer.post("/api/sync/patch", journal_put("http", ++http_seq, key, round)).status,
+            200);
         break;
       case 2:
         socket_writer.send({{"type", "patch"},
                             {"id", ++patch_id},
-                            {"body", put("socket", ++socket_seq, key, round)}});
+                            {"body", journal_put("socket", ++socket_seq, key, round)}});
         break;
       default: {
         Subscriber& s = subscribers[random() % subscribers.size()];
@@ -684,7 +675,7 @@ TEST_F(LiveTest, TheLiveChannelIsMeasured) {
   LiveClient live(port(), guest.token());
   live.send({{"type", "subscribe"}});
   live.next("subscribed");
-  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", 1)).status, 200);
+  ASSERT_EQ(guest.post("/api/sync/patch", journal_put("laptop", 1, "a", 1)).status, 200);
   live.next("changes");
   net::HttpClient http("127.0.0.1", port());
   // A push is counted once its write completes on the server, which may be just after the

@@ -22,15 +22,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-json::object put(const std::string& client, std::uint64_t seq, const std::string& key,
-                 json::value value, const std::string& dataset = "") {
-  json::object body{
-      {"clientId", client},
-      {"changes", json::array{change(seq, "journal", key, "put", {{"value", value}})}}};
-  if (!dataset.empty()) body["dataset"] = dataset;
-  return body;
-}
-
 // The keys a changes message carries.
 std::vector<std::string> keys(const json::object& message) {
   std::vector<std::string> out;
@@ -42,10 +33,7 @@ std::vector<std::string> keys(const json::object& message) {
 class MultiNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!postgres_server()) {
-      GTEST_SKIP() << "several nodes need PostgreSQL: set CAIRN_TEST_POSTGRES (scripts/test.sh "
-                      "starts a cluster)";
-    }
+    SKIP_WITHOUT_POSTGRES("several nodes");
     database_ = new_postgres_database();
     a_.emplace(dir_.path() / "a", std::vector<std::string>{"--database", database_});
     b_.emplace(dir_.path() / "b", std::vector<std::string>{"--database", database_});
@@ -80,7 +68,7 @@ TEST_F(MultiNodeTest, AChangeThroughOneNodeIsPushedToSubscribersOfTheOther) {
 
   for (std::uint64_t seq = 1; seq <= 3; ++seq) {
     const std::string key = "k" + std::to_string(seq);
-    ASSERT_EQ(on_a.post("/api/sync/patch", put("laptop", seq, key, 1)).status, 200);
+    ASSERT_EQ(on_a.post("/api/sync/patch", journal_put("laptop", seq, key, 1)).status, 200);
     const json::object pushed = live.next("changes");
     EXPECT_EQ(keys(pushed), std::vector<std::string>{key});
     // Exactly what the other node's feed says.
@@ -92,7 +80,7 @@ TEST_F(MultiNodeTest, AChangeThroughOneNodeIsPushedToSubscribersOfTheOther) {
 TEST_F(MultiNodeTest, ANumberedChangeRetriedThroughTheOtherNodeIsAppliedOnce) {
   ApiClient on_a = ApiClient::guest(a_->port());
   ApiClient on_b(b_->port(), on_a.token());
-  const json::object body = put("laptop", 1, "k", "once");
+  const json::object body = journal_put("laptop", 1, "k", "once");
   const ApiResult first = on_a.post("/api/sync/patch", body);
   ASSERT_EQ(first.status, 200);
   // The answer was lost; the client retries, and the balancer sends it to the other node.
@@ -136,7 +124,7 @@ TEST_F(MultiNodeTest, ANodeThatLostItsListeningConnectionCatchesUpWhenItIsBack) 
   ApiClient on_a = ApiClient::guest(a_->port());
   LiveClient live(b_->port(), on_a.token());
   subscribe(live);
-  ASSERT_EQ(on_a.post("/api/sync/patch", put("laptop", 1, "before", 1)).status, 200);
+  ASSERT_EQ(on_a.post("/api/sync/patch", journal_put("laptop", 1, "before", 1)).status, 200);
   EXPECT_EQ(keys(live.next("changes")), std::vector<std::string>{"before"});
 
   // The listening connections end and cannot come back; the pool's stay, so node A still writes.
@@ -145,13 +133,13 @@ TEST_F(MultiNodeTest, ANodeThatLostItsListeningConnectionCatchesUpWhenItIsBack) 
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
       "'cairnd-listen' AND datname = '" +
       database_name() + "'");
-  ASSERT_EQ(on_a.post("/api/sync/patch", put("laptop", 2, "while-deaf", 2)).status, 200);
+  ASSERT_EQ(on_a.post("/api/sync/patch", journal_put("laptop", 2, "while-deaf", 2)).status, 200);
   EXPECT_FALSE(live.socket().receive(300ms).has_value());  // nobody told node B
 
   admin("ALTER DATABASE " + database_name() + " ALLOW_CONNECTIONS true");
   EXPECT_EQ(keys(live.next("changes", 20s)), std::vector<std::string>{"while-deaf"});
   // And it hears commits again.
-  ASSERT_EQ(on_a.post("/api/sync/patch", put("laptop", 3, "after", 3)).status, 200);
+  ASSERT_EQ(on_a.post("/api/sync/patch", journal_put("laptop", 3, "after", 3)).status, 200);
   EXPECT_EQ(keys(live.next("changes")), std::vector<std::string>{"after"});
   const std::string metrics = b_->client().request("GET", "/metrics").body;
   EXPECT_NE(metrics.find("cairnd_db_listening 1\n"), std::string::npos) << metrics;

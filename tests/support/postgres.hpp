@@ -18,6 +18,14 @@
 #define SKIP_ON_POSTGRES(why) \
   if (::cairn::test::testing_postgres()) GTEST_SKIP() << "SQLite storage only: " << (why)
 
+// In a test that needs a PostgreSQL server whatever the run's backend (several nodes, copying
+// into PostgreSQL): skips it, saying how to run it, when there is none.
+#define SKIP_WITHOUT_POSTGRES(what)                                              \
+  if (!::cairn::test::postgres_server())                                         \
+  GTEST_SKIP() << (what)                                                         \
+               << " needs PostgreSQL: set CAIRN_TEST_POSTGRES (scripts/test.sh " \
+                  "starts a cluster)"
+
 namespace cairn::test {
 
 // CAIRN_TEST_POSTGRES, when set.

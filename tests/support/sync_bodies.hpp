@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace cairn::test {
@@ -18,6 +19,18 @@ inline boost::json::object change(std::uint64_t seq, std::string_view store, std
     c[name] = value;
   if (!hlc.empty()) c["hlc"] = hlc;
   return c;
+}
+
+// A sync request's body: a put of `key` in the journal store, numbered `seq` for client `client`,
+// to `dataset` (the caller's personal one when empty).
+inline boost::json::object journal_put(const std::string& client, std::uint64_t seq,
+                                       const std::string& key, boost::json::value value,
+                                       const std::string& dataset = "") {
+  boost::json::object body{
+      {"clientId", client},
+      {"changes", boost::json::array{change(seq, "journal", key, "put", {{"value", value}})}}};
+  if (!dataset.empty()) body["dataset"] = dataset;
+  return body;
 }
 
 }  // namespace cairn::test

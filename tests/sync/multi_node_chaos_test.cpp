@@ -168,10 +168,7 @@ bool restart_postgres() {
 }
 
 TEST(MultiNodeChaos, DevicesAndNodesConvergeAndEveryNodesSubscribersSeeEveryChange) {
-  if (!postgres_server()) {
-    GTEST_SKIP() << "several nodes need PostgreSQL: set CAIRN_TEST_POSTGRES (scripts/test.sh "
-                    "starts a cluster)";
-  }
+  SKIP_WITHOUT_POSTGRES("several nodes");
   const std::uint64_t base = env_or("CAIRN_CHAOS_SEED", 4242);
   const std::uint64_t schedules = env_or("CAIRN_CHAOS_SCHEDULES", 3);
   TempDir dir;
