@@ -90,6 +90,7 @@ net::HttpResult SyncEngine::call(const std::string& method, const std::string& p
 // Settles which server, token and dataset this sync uses, and keeps them in the database. A
 // different server or dataset than last time starts the change feed from the beginning.
 void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
+  const LocalFile::SyncState kept = state;
   const std::string server = options_.server.empty() ? state.server : options_.server;
   if (server.empty()) {
     throw SyncFailure{false, "no server is configured: pass SyncOptions::server", 0,
@@ -125,6 +126,12 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
   state.server = server;
   if (!options_.token.empty()) state.token = options_.token;
   if (!options_.dataset.empty()) state.dataset = options_.dataset;
+  // A token given for a server is kept before anything is asked of it: when the server cannot be
+  // reached now, the next sync (given no token) goes on as the same user, not as a new guest.
+  if (!state.token.empty() &&
+      (state.token != kept.token || state.server != kept.server || state.dataset != kept.dataset)) {
+    db_.save_sync_state(state);
+  }
 
   if (state.token.empty()) {
     if (!options_.create_guest) {

@@ -284,6 +284,19 @@ TEST_F(SyncTest, ATokenIsKeptAndAGuestIsCreatedOnFirstUse) {
   EXPECT_GE(full.received, 2u);  // the seeded profile, at least
 }
 
+// A device given its user's token while the server is down keeps it: the next sync, given no
+// token, is that user's, not a new guest's.
+TEST_F(SyncTest, ATokenGivenWhileTheServerIsDownIsKept) {
+  ApiClient user = ApiClient::guest(cairnd_->port());
+  Database tablet = open("tablet");
+  proxy_->set_mode(FaultProxy::Mode::refuse);
+  EXPECT_THROW(SyncClient::sync_once(tablet, options(user.token())), Error);
+  EXPECT_EQ(stored_token(tablet), user.token());
+  proxy_->set_mode(FaultProxy::Mode::pass);
+  SyncClient::sync_once(tablet, options());
+  EXPECT_EQ(SyncClient::stored_status(tablet).user_id, user.user_id());
+}
+
 TEST_F(SyncTest, StatusListenersHearTheStates) {
   Database phone = open("phone");
   std::mutex mutex;
