@@ -203,7 +203,7 @@ class StorageTransaction {
   virtual void set_applied_seq(std::string_view dataset_id, std::string_view client_id,
                                std::uint64_t seq) = 0;
 
-  // Appends rows in order (their ids are given here, rising).
+  // Appends rows; the ids given to them here rise in the rows' order.
   virtual void append_history(const std::vector<HistoryRow>& rows) = 0;
   void append_history(const HistoryRow& row) { append_history(std::vector<HistoryRow>{row}); }
   // The history row of a client's numbered change to an entry, if the server decided one.
