@@ -3,7 +3,13 @@
 // without CAIRN_TEST_POSTGRES (see support/postgres.hpp).
 #include "server/storage/postgres_storage.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cairn/error.hpp>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -150,6 +156,31 @@ TEST_F(PostgresStorageTest, AnUnreachableServerIsUnavailable) {
     EXPECT_EQ(e.code(), ErrorCode::unavailable);
     EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
   }
+}
+
+// A server that accepts the TCP connection and then says nothing (a hung PostgreSQL, a proxy in
+// front of a dead one) is given up on after connect_timeout: 10 s unless the URI says otherwise.
+TEST_F(PostgresStorageTest, AServerThatNeverAnswersIsGivenUpOn) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);  // never accepted: the kernel completes the handshake
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string uri =
+      "postgresql://cairn@127.0.0.1:" + std::to_string(ntohs(address.sin_port)) +
+      "/none?connect_timeout=1";
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    PostgresStorage storage(PostgresOptions{uri});
+    FAIL() << "connected to a server that never answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unavailable) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(8));
+  ::close(listener);
 }
 
 TEST(PostgresDescription, NeverShowsThePassword) {

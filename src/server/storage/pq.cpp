@@ -101,7 +101,22 @@ Array& Array::add(const std::optional<std::string>& text) {
   return *this;
 }
 
-Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+namespace {
+
+// A server that does not answer is given up on after this long (libpq waits forever otherwise);
+// a connect_timeout in the connection string wins.
+constexpr const char* kConnectTimeoutSeconds = "10";
+
+PGconn* connect(const std::string& conninfo) {
+  // Later keywords win: the connection string (expanded from "dbname") overrides the default.
+  const char* const keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* const values[] = {kConnectTimeoutSeconds, conninfo.c_str(), nullptr};
+  return PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+}
+
+}  // namespace
+
+Connection::Connection(const std::string& conninfo) : conn_(connect(conninfo)) {
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     const std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
     PQfinish(conn_);
