@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <map>
@@ -60,16 +61,28 @@ class Node {
   std::uint16_t port() const { return port_; }
   FaultProxy& proxy() { return *proxy_; }
 
+  // Waits until the node listens somewhere else than `gone` (it was restarted), at most `limit`.
+  void wait_for_restart(std::uint16_t gone, std::chrono::milliseconds limit) const {
+    std::unique_lock lock(mutex_);
+    restarted_.wait_for(lock, limit, [&] { return port_ != gone; });
+  }
+
  private:
   void start() {
     cairnd_.emplace(dir_, std::vector<std::string>{"--database", database_, "--rate-limit", "0"});
-    port_ = cairnd_->port();
+    {
+      std::lock_guard lock(mutex_);
+      port_ = cairnd_->port();
+    }
+    restarted_.notify_all();
   }
 
   std::filesystem::path dir_;
   std::string database_;
   std::optional<Cairnd> cairnd_;
   std::atomic<std::uint16_t> port_{0};
+  mutable std::mutex mutex_;  // with restarted_: port_ changes
+  mutable std::condition_variable restarted_;
   std::unique_ptr<FaultProxy> proxy_;
 };
 
@@ -85,7 +98,13 @@ class Observer {
     thread_.join();
   }
 
-  std::uint64_t cursor() const { return cursor_; }
+  // Waits until the observer has been pushed the feed up to `position`, at most `limit`; its
+  // cursor then.
+  std::uint64_t wait_for_cursor(std::uint64_t position, std::chrono::milliseconds limit) const {
+    std::unique_lock lock(mutex_);
+    advanced_.wait_for(lock, limit, [&] { return cursor_ >= position; });
+    return cursor_;
+  }
   std::vector<std::string> violations() const {
     std::lock_guard lock(mutex_);
     return violations_;
@@ -108,16 +127,23 @@ class Observer {
  private:
   void run() {
     while (!stopping_) {
+      const std::uint16_t port = node_.port();
       try {
-        LiveClient live(node_.port(), token_);
-        live.send({{"type", "subscribe"}, {"cursor", std::to_string(cursor_.load())}});
+        LiveClient live(port, token_);
+        std::uint64_t from = 0;
+        {
+          std::lock_guard lock(mutex_);
+          from = cursor_;
+        }
+        live.send({{"type", "subscribe"}, {"cursor", std::to_string(from)}});
         while (!stopping_) {
           const std::optional<std::string> text = live.socket().receive(50ms);
           if (text) take(json::parse(*text).as_object());
         }
       } catch (const std::exception&) {
-        // Its node went away (or was not up yet): subscribe again from the cursor, shortly.
-        std::this_thread::sleep_for(20ms);
+        // Its node went away: subscribe again from the cursor once it is back (or, when the
+        // connection failed otherwise, PostgreSQL restarting say, after a while).
+        node_.wait_for_restart(port, 200ms);
       }
     }
   }
@@ -144,14 +170,16 @@ class Observer {
         }
       }
       cursor_ = std::stoull(std::string(message.at("cursor").as_string()));
+      advanced_.notify_all();
     }
   }
 
   const Node& node_;
   const std::string token_;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> cursor_{0};
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;                  // guards what follows
+  mutable std::condition_variable advanced_;  // cursor_ moved
+  std::uint64_t cursor_ = 0;
   std::uint64_t last_seq_ = 0;
   std::map<std::string, std::map<std::string, json::value>> entries_;
   std::vector<std::string> violations_;
@@ -298,10 +326,8 @@ TEST(MultiNodeChaos, DevicesAndNodesConvergeAndEveryNodesSubscribersSeeEveryChan
       }
     }();
     for (std::size_t n = 0; n < observers.size(); ++n) {
-      const auto deadline = std::chrono::steady_clock::now() + 30s;
-      while (observers[n]->cursor() < last && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);  // polling a condition, with a deadline
-      EXPECT_EQ(observers[n]->cursor(), last) << "observer of node " << n << " fell behind";
+      EXPECT_EQ(observers[n]->wait_for_cursor(last, 30s), last)
+          << "observer of node " << n << " fell behind";
       EXPECT_EQ(observers[n]->violations(), std::vector<std::string>{}) << "node " << n;
       EXPECT_EQ(json::value(observers[n]->state()), json::value(expected))
           << "what node " << n << " pushed differs from the server";
