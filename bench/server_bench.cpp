@@ -157,35 +157,33 @@ double run_floor(server::Storage& storage, int clients, int batch, int changes_p
     }
   }
   const auto batch_of = [&](int c, int first) {
-    {
-      const std::string dataset = "d" + std::to_string(c);
-      const std::string client = "bench-" + std::to_string(c);
-      auto tx = storage.begin(true);
-      (void)tx->dataset(dataset);
-      (void)tx->applied_seq(dataset, client);
-      std::vector<server::EntryKey> keys;
-      for (int n = first; n < first + batch; ++n)
-        keys.push_back({"journal", journal_key(static_cast<std::size_t>(n + 1))});
-      (void)tx->entries(dataset, keys);
-      std::vector<server::EntryRow> entries;
-      std::vector<server::HistoryRow> history;
-      for (int n = first; n < first + batch; ++n) {
-        const std::string& key = keys[static_cast<std::size_t>(n - first)].key;
-        const Timestamp hlc = floor_hlc(n);
-        const auto i = static_cast<std::size_t>(n);
-        entries.push_back({"journal", key, values[c][i], hlc, client, 1, stamps[c][i],
-                           static_cast<std::uint64_t>(n + 1)});
-        history.push_back({0, dataset, "journal", key, static_cast<std::uint64_t>(n + 1), "u",
-                           client, static_cast<std::uint64_t>(n + 1), hlc, client, 0, "put",
-                           payloads[c][i], "applied", ""});
-      }
-      tx->put_entries(dataset, entries);
-      tx->append_history(history);
-      tx->set_applied_seq(dataset, client, static_cast<std::uint64_t>(first + batch));
-      tx->set_last_seq(dataset, static_cast<std::uint64_t>(first + batch));
-      tx->save_clock(floor_hlc(first + batch));
-      tx->commit();
+    const std::string dataset = "d" + std::to_string(c);
+    const std::string client = "bench-" + std::to_string(c);
+    auto tx = storage.begin(true);
+    (void)tx->dataset(dataset);
+    (void)tx->applied_seq(dataset, client);
+    std::vector<server::EntryKey> keys;
+    for (int n = first; n < first + batch; ++n)
+      keys.push_back({"journal", journal_key(static_cast<std::size_t>(n + 1))});
+    (void)tx->entries(dataset, keys);
+    std::vector<server::EntryRow> entries;
+    std::vector<server::HistoryRow> history;
+    for (int n = first; n < first + batch; ++n) {
+      const std::string& key = keys[static_cast<std::size_t>(n - first)].key;
+      const Timestamp hlc = floor_hlc(n);
+      const auto i = static_cast<std::size_t>(n);
+      entries.push_back({"journal", key, values[c][i], hlc, client, 1, stamps[c][i],
+                         static_cast<std::uint64_t>(n + 1)});
+      history.push_back({0, dataset, "journal", key, static_cast<std::uint64_t>(n + 1), "u", client,
+                         static_cast<std::uint64_t>(n + 1), hlc, client, 0, "put", payloads[c][i],
+                         "applied", ""});
     }
+    tx->put_entries(dataset, entries);
+    tx->append_history(history);
+    tx->set_applied_seq(dataset, client, static_cast<std::uint64_t>(first + batch));
+    tx->set_last_seq(dataset, static_cast<std::uint64_t>(first + batch));
+    tx->save_clock(floor_hlc(first + batch));
+    tx->commit();
   };
   const auto start = Stopwatch::now();
   if (threads) {
