@@ -953,8 +953,4 @@ PoolStats PostgresStorage::pool_stats() const {
           pool_->timeouts,          pool_->reconnects};
 }
 
-const std::string& PostgresStorage::description() const {
-  return pool_->description;
-}
-
 }  // namespace cairn::server

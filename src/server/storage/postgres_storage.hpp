@@ -54,9 +54,6 @@ class PostgresStorage final : public Storage {
 
   PoolStats pool_stats() const;
 
-  // Where this storage connects, without the password.
-  const std::string& description() const;
-
  private:
   std::unique_ptr<PostgresPool> pool_;
 };

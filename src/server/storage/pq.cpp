@@ -149,29 +149,31 @@ void Connection::fail(const PGresult* result, std::string_view what) {
                                                sqlstate.empty() ? "none" : sqlstate, message));
 }
 
+Result Connection::succeeded(PGresult* result, std::string_view sql) {
+  Result checked(result);
+  const ExecStatusType status = PQresultStatus(checked.native());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(checked.native(), sql);
+  return checked;
+}
+
 void Connection::exec(const std::string& sql) {
-  Result result(PQexec(conn_, sql.c_str()));
-  const ExecStatusType status = PQresultStatus(result.native());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(result.native(), sql);
+  succeeded(PQexec(conn_, sql.c_str()), sql);
 }
 
 Result Connection::run(const std::string& sql, const Params& params) {
   auto found = prepared_.find(sql);
   if (found == prepared_.end()) {
     const std::string name = "s" + std::to_string(prepared_.size());
-    Result prepared(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
-    if (PQresultStatus(prepared.native()) != PGRES_COMMAND_OK) fail(prepared.native(), sql);
+    succeeded(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr), sql);
     found = prepared_.emplace(sql, name).first;
   }
   std::vector<const char*> values;
   values.reserve(params.values_.size());
   for (const auto& value : params.values_)
     values.push_back(value ? value->c_str() : nullptr);
-  Result result(PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()),
-                               values.data(), nullptr, nullptr, 0));
-  const ExecStatusType status = PQresultStatus(result.native());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(result.native(), sql);
-  return result;
+  return succeeded(PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()),
+                                  values.data(), nullptr, nullptr, 0),
+                   sql);
 }
 
 void Connection::consume_input() {

@@ -117,7 +117,6 @@ class Connection {
 
   // True once the connection has failed (it must be replaced).
   bool broken() const;
-  PGconn* native() { return conn_; }
   // The connection's socket, to wait on for notifications.
   int socket() const { return PQsocket(conn_); }
 
@@ -131,6 +130,8 @@ class Connection {
   std::optional<Notification> next_notification();
 
  private:
+  // `result`, or the Error it stands for when the statement failed.
+  Result succeeded(PGresult* result, std::string_view sql);
   [[noreturn]] void fail(const PGresult* result, std::string_view what);
 
   PGconn* conn_ = nullptr;
