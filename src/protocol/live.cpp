@@ -60,6 +60,7 @@ std::string encode_client_message(const ClientMessage& message) {
           [](const SubscribeMessage& m) {
             json::object object = with_dataset("subscribe", m.dataset);
             if (m.cursor) object["cursor"] = std::to_string(*m.cursor);
+            if (!m.echo) object["echo"] = false;
             return json_text(object);
           },
           [](const UnsubscribeMessage& m) {
@@ -90,11 +91,15 @@ ClientMessage decode_client_message(std::string_view text, std::size_t max_depth
   }
   const std::string type(type_member->get_string());
   if (type == "subscribe") {
-    check_members(object, type, {"dataset", "cursor"});
+    check_members(object, type, {"dataset", "cursor", "echo"});
     SubscribeMessage message{optional_dataset(object), std::nullopt};
     if (const json::value* at = object.if_contains("cursor")) {
       if (!at->is_string()) bad_request("\"cursor\" is the string the server returned (digits)");
       message.cursor = parse_cursor(*at);
+    }
+    if (const json::value* at = object.if_contains("echo")) {
+      if (!at->is_bool()) bad_request("\"echo\" is true or false");
+      message.echo = at->get_bool();
     }
     return message;
   }

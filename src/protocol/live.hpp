@@ -45,6 +45,9 @@ constexpr std::uint16_t kCloseSlowConsumer = 4002;  // fell behind: reconnect, r
 struct SubscribeMessage {
   std::string dataset;                  // empty: the caller's personal dataset
   std::optional<std::uint64_t> cursor;  // empty: from now on
+  // false: entries whose state only this connection's own patches made are not pushed back to it
+  // (docs/protocol.md, "Your own writes")
+  bool echo = true;
 };
 struct UnsubscribeMessage {
   std::string dataset;

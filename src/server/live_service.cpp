@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 #include <cairn/error.hpp>
@@ -218,7 +219,16 @@ class LiveService::Impl {
     std::uint64_t cursor = 0;              // the feed position it has been sent up to
     bool live = false;                     // caught up: the hub's pushes go to it
     std::optional<json::object> presence;  // set by its presence messages: then it is present
+    bool echo = true;                      // false: its own writes are not pushed back to it
+    // Without echo: the feed positions, ascending, of entries whose state is this connection's
+    // own doing alone (see own_writes); the latest kMaxOwnWrites of them.
+    std::deque<std::uint64_t> own;
+
+    bool is_own(std::uint64_t seq) const {
+      return !echo && std::binary_search(own.begin(), own.end(), seq);
+    }
   };
+  static constexpr std::size_t kMaxOwnWrites = 16384;
   // The subscribers of one dataset, on the lane.
   struct Hub {
     std::uint64_t position = 0;  // the feed up to here has gone to every live subscriber
@@ -280,9 +290,8 @@ class LiveService::Impl {
     }
     connection.subscribed.insert(dataset.id);
     const std::uint64_t generation = ++connection.subscribes;
-    post([this, connection = connection.shared_from_this(), dataset, cursor, generation] {
-      join(connection, dataset, cursor, generation);
-    });
+    post([this, connection = connection.shared_from_this(), dataset, cursor, generation,
+          echo = message.echo] { join(connection, dataset, cursor, generation, echo); });
   }
 
   // The dataset a message names that this connection subscribes to.
@@ -316,6 +325,14 @@ class LiveService::Impl {
     const SyncService::Authorizer authorizer =
         accounts_.sync_authorizer(connection.caller, message.body);
     std::string dataset;
+    // What the patch wrote reaches the lane before the push of its commit does.
+    const auto on_commit = [&](const std::string& id,
+                               const std::vector<SyncService::Written>& written) {
+      if (written.empty() || !connection.subscribed.contains(id)) return;
+      post([this, id, connection_id = connection.id, written] {
+        own_writes(id, connection_id, written);
+      });
+    };
     protocol::PatchResponse response = sync_.patch(
         connection.caller,
         [&](StorageTransaction& tx) {
@@ -323,7 +340,7 @@ class LiveService::Impl {
           dataset = row.id;
           return row;
         },
-        message.body);
+        message.body, on_commit);
     // A subscriber receives the feed by push, each change once: not in the ack too.
     if (connection.subscribed.contains(dataset)) response.page.reset();
     connection.send(protocol::AckMessage{message.id, std::move(response)});
@@ -388,6 +405,18 @@ class LiveService::Impl {
     auto hub_it = hubs_.find(dataset);
     if (hub_it == hubs_.end()) return;  // nobody listens
     Hub& hub = hub_it->second;
+    if (all_own(hub, pending.position)) {
+      // Nothing to read: each live subscriber learns only that its cursor moved.
+      for (auto& [id, subscriber] : hub.subscribers) {
+        if (!subscriber.live || subscriber.cursor >= pending.position) continue;
+        protocol::ChangesMessage moved{dataset, {}};
+        moved.page.cursor = pending.position;
+        subscriber.connection->send(frame(moved, pending.committed));
+        subscriber.cursor = pending.position;
+      }
+      hub.position = pending.position;
+      return;
+    }
     while (hub.position < pending.position) {
       protocol::FeedPage page =
           sync_.changes(dataset_row(dataset), hub.position, sync_.settings().page_size);
@@ -396,12 +425,10 @@ class LiveService::Impl {
       const OutgoingFrame shared = frame(message, pending.committed);
       for (auto& [id, subscriber] : hub.subscribers) {
         if (!subscriber.live || subscriber.cursor >= message.page.cursor) continue;
-        if (subscriber.cursor == hub.position) {
-          subscriber.connection->send(shared);
+        if (std::optional<protocol::ChangesMessage> part = for_subscriber(subscriber, message)) {
+          subscriber.connection->send(frame(*part, pending.committed));
         } else {
-          // It caught up past the hub (its backlog read a commit whose push had not come yet):
-          // only what it has not had.
-          send_after(subscriber, message, pending.committed);
+          subscriber.connection->send(shared);
         }
         subscriber.cursor = message.page.cursor;
       }
@@ -409,20 +436,65 @@ class LiveService::Impl {
     }
   }
 
-  // The items of `message` after the subscriber's cursor, if any.
-  static void send_after(const Subscriber& subscriber, const protocol::ChangesMessage& message,
-                         Clock::time_point committed) {
-    protocol::ChangesMessage rest{message.dataset, {}};
-    rest.page.cursor = message.page.cursor;
+  // Whether the feed from the hub's position through `position` is, for every live subscriber,
+  // its own writes (which it does not want back): then the push need not read them. Every
+  // position there was given to a write, so a run of own positions that fills it leaves nothing
+  // else.
+  static bool all_own(const Hub& hub, std::uint64_t position) {
+    return std::all_of(hub.subscribers.begin(), hub.subscribers.end(), [&](const auto& entry) {
+      const Subscriber& subscriber = entry.second;
+      if (!subscriber.live) return true;
+      if (subscriber.echo) return false;
+      const auto first = std::upper_bound(subscriber.own.begin(), subscriber.own.end(), hub.position);
+      const auto last = std::upper_bound(first, subscriber.own.end(), position);
+      return static_cast<std::uint64_t>(last - first) == position - hub.position;
+    });
+  }
+
+  // What of `message` goes to `subscriber` when not all of it does: only the items after its
+  // cursor (it caught up past the hub: its backlog read a commit whose push had not come yet),
+  // and without its own writes when it asked for no echo. nullopt: all of it. A message left
+  // with no items still goes, to move the subscriber's cursor.
+  static std::optional<protocol::ChangesMessage> for_subscriber(
+      const Subscriber& subscriber, const protocol::ChangesMessage& message) {
+    const auto wanted = [&](const protocol::FeedItem& item) {
+      return item.seq > subscriber.cursor && !subscriber.is_own(item.seq);
+    };
+    if (std::all_of(message.page.changes.begin(), message.page.changes.end(), wanted))
+      return std::nullopt;
+    protocol::ChangesMessage part{message.dataset, {}};
+    part.page.cursor = message.page.cursor;
     for (const protocol::FeedItem& item : message.page.changes) {
       // The copies' stamps point into message.page.replicas, which outlives this encoding.
-      if (item.seq > subscriber.cursor) rest.page.changes.push_back(item);
+      if (wanted(item)) part.page.changes.push_back(item);
     }
-    if (!rest.page.changes.empty()) subscriber.connection->send(frame(rest, committed));
+    return part;
+  }
+
+  // What a patch of `connection_id` wrote to `dataset`, which it subscribes to. Without echo, an
+  // entry's state is the connection's own doing alone when its patch created the entry, or wrote
+  // over such a state of its own, with its own clock: the connection computed that state itself
+  // when it wrote (the server merges by the same rules), so pushing it back would tell it
+  // nothing. Any other writer's change to the entry gives it a new position, which is pushed.
+  void own_writes(const std::string& dataset, const std::string& connection_id,
+                  const std::vector<SyncService::Written>& written) {
+    auto hub_it = hubs_.find(dataset);
+    if (hub_it == hubs_.end()) return;
+    auto subscriber_it = hub_it->second.subscribers.find(connection_id);
+    if (subscriber_it == hub_it->second.subscribers.end()) return;
+    Subscriber& subscriber = subscriber_it->second;
+    if (subscriber.echo) return;
+    for (const SyncService::Written& entry : written) {  // ascending
+      const bool own = entry.as_sent && (entry.before == 0 || subscriber.is_own(entry.before));
+      if (own && (subscriber.own.empty() || subscriber.own.back() < entry.seq))
+        subscriber.own.push_back(entry.seq);
+    }
+    while (subscriber.own.size() > kMaxOwnWrites)
+      subscriber.own.pop_front();
   }
 
   void join(const std::shared_ptr<LiveConnection>& connection, const DatasetRow& dataset,
-            std::uint64_t cursor, std::uint64_t generation) {
+            std::uint64_t cursor, std::uint64_t generation, bool echo) {
     auto [hub_it, created] = hubs_.try_emplace(dataset.id);
     Hub& hub = hub_it->second;
     if (created) hub.position = dataset.last_seq;
@@ -432,6 +504,7 @@ class LiveService::Impl {
     subscriber.generation = generation;
     subscriber.cursor = cursor;
     subscriber.live = false;
+    subscriber.echo = echo;
     if (fresh) {
       connection->hubs.insert(dataset.id);
       metrics_.live_subscriptions(+1);
@@ -464,14 +537,16 @@ class LiveService::Impl {
       return;
     }
     if (subscriber.cursor < hub.position) {
-      protocol::FeedPage page =
-          sync_.changes(dataset_row(dataset), subscriber.cursor, sync_.settings().page_size);
-      subscriber.cursor = std::max(subscriber.cursor, page.cursor);
-      if (!page.changes.empty()) {
-        OutgoingFrame paced = frame(protocol::ChangesMessage{dataset, std::move(page)});
+      protocol::ChangesMessage message{
+          dataset,
+          sync_.changes(dataset_row(dataset), subscriber.cursor, sync_.settings().page_size)};
+      if (!message.page.changes.empty()) {
+        std::optional<protocol::ChangesMessage> part = for_subscriber(subscriber, message);
+        OutgoingFrame paced = frame(part ? *part : message);
         paced.paced = true;
         subscriber.connection->send(std::move(paced));
       }
+      subscriber.cursor = std::max(subscriber.cursor, message.page.cursor);
     }
     const std::shared_ptr<WebSocketPeer> socket = subscriber.connection->peer();
     if (!socket) return;

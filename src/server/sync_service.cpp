@@ -110,6 +110,7 @@ struct SyncService::Applied {
   std::size_t changed = 0;
   std::uint64_t ack = 0;
   std::uint64_t last_seq = 0;  // the dataset's feed position afterwards
+  std::vector<Written> written;
 };
 
 SyncService::SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed,
@@ -187,7 +188,12 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
 
   // Every entry the request touches, read in one go; then each as the changes before it in the
   // request left it. What changed is written at the end, in one go too (each entry once).
-  std::map<std::pair<std::string_view, std::string_view>, std::optional<EntryRow>> current;
+  struct Touched {
+    std::optional<EntryRow> row;
+    std::uint64_t before = 0;   // its feed position before this request; 0: it did not exist
+    bool stamped_here = false;  // a change to it came without a clock
+  };
+  std::map<std::pair<std::string_view, std::string_view>, Touched> current;
   {
     std::vector<EntryKey> keys;
     for (const auto& wire : request.changes) {
@@ -195,21 +201,26 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
         keys.push_back({wire.store, wire.key});
     }
     std::vector<std::optional<EntryRow>> rows = tx.entries(dataset.id, keys);
-    for (std::size_t i = 0; i < keys.size(); ++i)
-      current[{keys[i].store, keys[i].key}] = std::move(rows[i]);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      Touched& touched = current[{keys[i].store, keys[i].key}];
+      if (rows[i]) touched.before = rows[i]->seq;
+      touched.row = std::move(rows[i]);
+    }
   }
   std::vector<HistoryRow> history;
   history.reserve(request.changes.size());
 
   for (auto& wire : request.changes) {
     merge::Change& change = wire.change;
+    Touched& touched = current.at({wire.store, wire.key});
     if (change.stamp.hlc.is_zero()) {
       change.stamp.hlc = hlc.now();  // the client sent no clock: stamped on receipt
+      touched.stamped_here = true;
     } else {
       hlc.receive(change.stamp.hlc);  // the server's clock moves past every clock it sees
     }
 
-    std::optional<EntryRow>& row = current.at({wire.store, wire.key});
+    std::optional<EntryRow>& row = touched.row;
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
     // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
     // both.
@@ -253,11 +264,15 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   // Each entry this request changed, once, as it ends up (its positions are above the dataset's
   // before), in feed order.
   std::vector<EntryRow> entries;
-  for (auto& [key, row] : current) {
-    if (row && row->seq > dataset.last_seq) entries.push_back(std::move(*row));
+  for (auto& [key, touched] : current) {
+    if (!touched.row || touched.row->seq <= dataset.last_seq) continue;
+    result.written.push_back({touched.before, touched.row->seq, !touched.stamped_here});
+    entries.push_back(std::move(*touched.row));
   }
   std::sort(entries.begin(), entries.end(),
             [](const EntryRow& a, const EntryRow& b) { return a.seq < b.seq; });
+  std::sort(result.written.begin(), result.written.end(),
+            [](const Written& a, const Written& b) { return a.seq < b.seq; });
   if (!entries.empty()) tx.put_entries(dataset.id, entries);
   if (!history.empty()) tx.append_history(history);
   if (request.numbered) {
@@ -294,7 +309,7 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
 }
 
 protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorizer& authorize,
-                                           json::object& body) {
+                                           json::object& body, const OnCommit& on_commit) {
   auto tx = storage_.begin(true);
   const DatasetRow dataset = authorize(*tx);  // before looking at what the request holds
   protocol::ReplicaInterner replicas;
@@ -313,6 +328,7 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();
+  if (on_commit) on_commit(dataset.id, applied.written);
   if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);
   return response;
 }

@@ -58,8 +58,20 @@ class SyncService {
   // Decode the request (throwing protocol::Refusal), apply it, answer.
   protocol::FullResponse full(const Caller& caller, const Authorizer& authorize,
                               boost::json::object& body);
+  // An entry a request wrote: its feed position before (0: it did not exist) and now, and
+  // whether its state is the writer's own doing as sent — every change to it carried the
+  // writer's clock, none was stamped by the server.
+  struct Written {
+    std::uint64_t before = 0;
+    std::uint64_t seq = 0;
+    bool as_sent = true;
+  };
+  // Called with the dataset and what a patch wrote once it has committed, before the change feed
+  // hears of it.
+  using OnCommit =
+      std::function<void(const std::string& dataset, const std::vector<Written>& written)>;
   protocol::PatchResponse patch(const Caller& caller, const Authorizer& authorize,
-                                boost::json::object& body);
+                                boost::json::object& body, const OnCommit& on_commit = {});
   protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
   protocol::HistoryMessage history(const DatasetRow& dataset, std::string_view store,
                                    std::string_view key, std::size_t limit);

@@ -28,8 +28,9 @@ LiveLink::LiveLink(StoreEngine& db, const SyncOptions& options,
                    std::string cursor)
     : db_(db), options_(options), socket_(std::move(socket)), dataset_(std::move(dataset)) {
   try {
+    // This replica's own writes are in the database already: not pushed back (echo false).
     socket_->send(protocol::encode_client_message(protocol::SubscribeMessage{
-        dataset_, protocol::parse_cursor(cursor.empty() ? "0" : cursor)}));
+        dataset_, protocol::parse_cursor(cursor.empty() ? "0" : cursor), false}));
   } catch (const net::WebSocketClosed& closed) {
     fall_back(closed.what());
   }

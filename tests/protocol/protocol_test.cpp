@@ -333,6 +333,7 @@ TEST(Live, ClientMessagesRoundTrip) {
   const std::vector<protocol::ClientMessage> messages = {
       protocol::SubscribeMessage{"d1", 42},
       protocol::SubscribeMessage{"", std::nullopt},
+      protocol::SubscribeMessage{"d1", 3, false},
       protocol::UnsubscribeMessage{"d1"},
       protocol::PresenceMessage{"d1", j(R"({"device":"phone","editing":{"store":"journal",
                                               "key":"k"},"x":0.3})")
@@ -352,6 +353,12 @@ TEST(Live, ClientMessagesRoundTrip) {
   EXPECT_FALSE(std::get<protocol::SubscribeMessage>(
                    protocol::decode_client_message(R"({"type":"subscribe"})"))
                    .cursor);
+  EXPECT_TRUE(std::get<protocol::SubscribeMessage>(
+                  protocol::decode_client_message(R"({"type":"subscribe"})"))
+                  .echo);  // your own writes come back unless you say otherwise
+  EXPECT_FALSE(std::get<protocol::SubscribeMessage>(
+                   protocol::decode_client_message(R"({"type":"subscribe","echo":false})"))
+                   .echo);
 }
 
 TEST(Live, MalformedClientMessagesGetTheirCodeAndTheConnectionGoesOn) {
@@ -367,6 +374,7 @@ TEST(Live, MalformedClientMessagesGetTheirCodeAndTheConnectionGoesOn) {
         std::string(R"({"type":"subscribe","cursor":"-1"})"),
         std::string(R"({"type":"subscribe","dataset":""})"),
         std::string(R"({"type":"subscribe","datset":"d1"})"),
+        std::string(R"({"type":"subscribe","echo":"no"})"),
         std::string(R"({"type":"presence","state":[]})"), big_state,
         std::string(R"({"type":"patch","body":{}})"),
         std::string(R"({"type":"patch","id":1.5,"body":{}})"),

@@ -190,6 +190,77 @@ TEST_F(LiveTest, PatchesTravelOnTheSocketExactlyOnceAndASubscriberGetsTheirChang
   EXPECT_EQ(guest.get("/api/sync/changes?since=" + cursor).at("changes").as_array().size(), 1u);
 }
 
+// Sends a patch and reads until its ack and the push of its commit have come; returns the items
+// the pushes held.
+json::array patch_and_pushes(LiveClient& client, std::uint64_t id, const json::object& body) {
+  client.send({{"type", "patch"}, {"id", id}, {"body", body}});
+  std::optional<std::uint64_t> written;  // the feed's position after the patch
+  std::uint64_t cursor = 0;
+  json::array items;
+  while (!written || cursor < *written) {
+    json::object message = client.next();
+    if (message.at("type") == "ack") {
+      EXPECT_EQ(message.at("id"), id);
+      written = std::stoull(text(message.at("body").at("cursor")));
+    } else if (message.at("type") == "changes") {
+      cursor = std::stoull(text(message.at("cursor")));
+      for (json::value& item : message.at("changes").as_array())
+        items.push_back(std::move(item));
+    }
+  }
+  return items;
+}
+
+TEST_F(LiveTest, WithoutEchoAConnectionsOwnWritesComeBackOnlyWhenAnotherWriterTouchedThem) {
+  start();
+  ApiClient guest = ApiClient::guest(port());
+  LiveClient device(port(), guest.token());
+  device.send({{"type", "subscribe"}, {"echo", false}});
+  const std::string start = text(device.next("subscribed").at("cursor"));
+  LiveClient watcher(port(), guest.token());  // with echo, as by default
+  watcher.send({{"type", "subscribe"}});
+  watcher.next("subscribed");
+  int counter = 0;
+  const auto put = [&](const std::string& client, std::uint64_t seq, const std::string& key,
+                       const std::string& value, bool clock = true) {
+    const std::string hlc =
+        clock ? std::to_string(clock_->now_ms()) + ":" + std::to_string(counter++) : "";
+    return json::object{
+        {"clientId", client},
+        {"changes", json::array{change(seq, "journal", key, "put", {{"value", value}}, hlc)}}};
+  };
+  const auto values = [](const json::array& items) {
+    std::vector<std::string> out;
+    for (const json::value& item : items)
+      out.push_back(text(item.at("key")) + "=" + text(item.at("value")));
+    return out;
+  };
+  using Values = std::vector<std::string>;
+
+  // An entry the connection creates, and then writes again, is its own: not pushed back.
+  EXPECT_EQ(values(patch_and_pushes(device, 1, put("phone", 1, "a", "one"))), Values{});
+  EXPECT_EQ(values(patch_and_pushes(device, 2, put("phone", 2, "a", "two"))), Values{});
+  // A change without a clock is stamped by the server: the state is the server's, so it comes.
+  EXPECT_EQ(values(patch_and_pushes(device, 3, put("phone", 3, "b", "bee", false))),
+            Values{"b=bee"});
+  // Another writer's change is pushed; and the connection's next write to that entry comes back
+  // too, since its state is no longer the connection's alone.
+  ASSERT_EQ(guest.post("/api/sync/patch", put("laptop", 1, "a", "three")).status, 200);
+  EXPECT_EQ(values(device.next("changes").at("changes").as_array()), Values{"a=three"});
+  EXPECT_EQ(values(patch_and_pushes(device, 4, put("phone", 4, "a", "four"))), Values{"a=four"});
+  // Others receive every write, as always.
+  Values seen;
+  while (seen.size() < 5) {
+    for (const std::string& value : values(watcher.next("changes").at("changes").as_array()))
+      seen.push_back(value);
+  }
+  EXPECT_EQ(seen, (Values{"a=one", "a=two", "b=bee", "a=three", "a=four"}));
+  // Subscribing again from before, with echo, gets the feed as it is.
+  device.send({{"type", "subscribe"}, {"cursor", start}});
+  device.next("subscribed");
+  EXPECT_EQ(values(device.next("changes").at("changes").as_array()), (Values{"b=bee", "a=four"}));
+}
+
 class LiveDatasetTest : public LiveTest {
  protected:
   LiveDatasetTest() {

@@ -29,7 +29,8 @@
 //    <dataset> <user>"; PostgreSQL delivers them at commit, in commit order, to every node's
 //    listening connection (PostgresWatch), which tells the node's StorageEvents: other nodes push
 //    the changes to their live subscribers (reading them from the feed) and close what lost its
-//    access. A node whose listening connection broke reconnects and then reads everything again
+//    access. A node passes over the feed notifications of its own pooled connections (known by
+//    their backend process ids): it announces its own commits itself, after they commit. A node whose listening connection broke reconnects and then reads everything again
 //    (missed_events), so a notification lost meanwhile loses nothing.
 //
 // Schema versions: cairn_schema holds the version the newest binary that upgraded it wrote, and
@@ -50,6 +51,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -270,6 +272,7 @@ std::vector<EntryRow> read_entries(const pq::Result& r) {
 struct Slot {
   std::unique_ptr<pq::Connection> db;  // null until connected, and after it broke
   std::string clock_holder;
+  int backend_pid = 0;  // db's, while it is open
 };
 
 struct PostgresPool {
@@ -285,6 +288,7 @@ struct PostgresPool {
   std::uint64_t waits = 0;
   std::uint64_t timeouts = 0;
   std::uint64_t reconnects = 0;
+  std::set<int> backend_pids;  // of the open pooled connections: this node's own
 
   // The listening connection's (PostgresWatch).
   std::atomic<bool> listening{false};
@@ -330,10 +334,32 @@ struct PostgresPool {
       std::lock_guard lock(mutex);
       ++reconnects;
     }
-    slot.db.reset();
+    drop(slot);
     auto db = std::make_unique<pq::Connection>(options.conninfo);
     configure(*db);
+    {
+      std::lock_guard lock(mutex);
+      slot.backend_pid = db->backend_pid();
+      backend_pids.insert(slot.backend_pid);
+    }
     slot.db = std::move(db);
+  }
+
+  // Closes a slot's connection. Its backend's id is forgotten first: once the backend is gone,
+  // the server may give the id to another node's connection.
+  void drop(Slot& slot) {
+    {
+      std::lock_guard lock(mutex);
+      backend_pids.erase(slot.backend_pid);
+      slot.backend_pid = 0;
+    }
+    slot.db.reset();
+  }
+
+  // Whether a notification came from one of this node's own connections.
+  bool own(int backend_pid) {
+    std::lock_guard lock(mutex);
+    return backend_pids.contains(backend_pid);
   }
 };
 
@@ -348,7 +374,7 @@ class PostgresTransaction final : public StorageTransaction {
       try {
         slot_->db->exec("ROLLBACK");
       } catch (...) {
-        slot_->db.reset();  // broken: the next user reconnects
+        pool_.drop(*slot_);  // broken: the next user reconnects
       }
     }
     pool_.release(std::move(slot_));
@@ -843,7 +869,8 @@ class PostgresWatch final : public StorageWatch {
     if (note.channel == "cairn_feed" && word.size() == 2 &&
         std::from_chars(word[1].data(), word[1].data() + word[1].size(), position).ec ==
             std::errc()) {
-      events_.feed_moved(word[0], position);
+      // This node announces its own commits itself, once they have committed.
+      if (!pool_.own(note.backend_pid)) events_.feed_moved(word[0], position);
     } else if (note.channel == "cairn_access" && word.size() == 2 && word[0] == "revoke") {
       events_.token_revoked(word[1]);
     } else if (note.channel == "cairn_access" && word.size() == 3 && word[0] == "member") {

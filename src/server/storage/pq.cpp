@@ -186,7 +186,7 @@ void Connection::consume_input() {
 std::optional<Connection::Notification> Connection::next_notification() {
   PGnotify* notify = PQnotifies(conn_);
   if (!notify) return std::nullopt;
-  Notification notification{notify->relname, notify->extra ? notify->extra : ""};
+  Notification notification{notify->relname, notify->extra ? notify->extra : "", notify->be_pid};
   PQfreemem(notify);
   return notification;
 }

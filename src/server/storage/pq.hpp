@@ -119,6 +119,9 @@ class Connection {
   bool broken() const;
   // The connection's socket, to wait on for notifications.
   int socket() const { return PQsocket(conn_); }
+  // The process id of the server's backend for this connection (unique on that server while the
+  // connection lasts).
+  int backend_pid() const { return PQbackendPID(conn_); }
 
   // Reads what the server sent (notifications among it) without blocking; Error(unavailable) when
   // the connection broke. Then each notification, oldest first, until none is left.
@@ -126,6 +129,7 @@ class Connection {
   struct Notification {
     std::string channel;
     std::string payload;
+    int backend_pid = 0;  // of the connection that sent it
   };
   std::optional<Notification> next_notification();
 
