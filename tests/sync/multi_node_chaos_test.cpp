@@ -87,8 +87,8 @@ class Node {
 };
 
 // A live subscriber of one node, on a thread: applies every push to its own copy of the dataset
-// and checks that positions only rise; when the connection ends (its node killed), it subscribes
-// again from its cursor.
+// and checks that positions only rise; when the connection ends (its node killed), or its node's
+// database is unavailable, it subscribes again from its cursor.
 class Observer {
  public:
   Observer(const Node& node, std::string token)
@@ -151,6 +151,10 @@ class Observer {
   void take(const json::object& message) {
     const std::string_view type = message.at("type").as_string();
     std::lock_guard lock(mutex_);
+    if (type == "error" && message.at("code") == "unavailable") {
+      // Its subscribe came while PostgreSQL was restarting: as any client, it tries again.
+      throw std::runtime_error("the node's database was unavailable");
+    }
     if (type == "error") {
       violations_.push_back("error: " + json::serialize(message));
     } else if (type == "changes") {
