@@ -5,7 +5,8 @@
 #
 # clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have; openssl
 # (the command) makes the throwaway certificate authority the TLS tests trust; postgresql is the
-# server the tests start a throwaway cluster of (cairnd itself needs only libpq).
+# server the tests start a throwaway cluster of (cairnd itself needs only libpq); nodejs and npm run
+# the JavaScript peers of the interop tests (tests/js: yjs, installed into build/js).
 
 set -euo pipefail
 
@@ -25,6 +26,11 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+
+# Node and npm may come from elsewhere than Debian (NodeSource's nodejs bundles npm): the
+# commands are what counts.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   exit 0

@@ -3,7 +3,8 @@
 # the whole suite several ways:
 #   0. clang-format check of every C++ file (first: it takes seconds)
 #   1. Release build, every test (ctest); the server's tests twice, on SQLite and on a throwaway
-#      PostgreSQL cluster (scripts/postgres-test-cluster.sh)
+#      PostgreSQL cluster (scripts/postgres-test-cluster.sh); the CRDT's interop tests against Yjs
+#      under Node (npm packages pinned in tests/js, installed into build/js)
 #   2. one Clang build (AddressSanitizer, UndefinedBehaviorSanitizer, libFuzzer coverage on every
 #      library): it proves the locking annotations (-Wthread-safety, as errors), runs every test
 #      (ctest), then each libFuzzer target for CAIRN_FUZZ_SECONDS (20) from fuzz/corpus
@@ -48,9 +49,13 @@ step "clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
 clang-format --dry-run -Werror "${sources[@]}"
 
-step "Release build and tests, the server's on SQLite and on PostgreSQL"
+step "Release build and tests, the server's on SQLite and on PostgreSQL, Yjs under Node"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build build/release
+# The JavaScript peers (tests/js/package.json, versions pinned by its lock file), into build/js.
+mkdir -p build/js
+cp tests/js/package.json tests/js/package-lock.json build/js/
+(cd build/js && npm ci --no-audit --no-fund --loglevel=error)
 # A throwaway PostgreSQL cluster for this pass only (the server's tests run on both backends:
 # tests named postgresql/…); stopped and removed on the way out, also on failure.
 pg_dir=$(mktemp -d /tmp/cairn-test-pg.XXXXXX)
@@ -58,6 +63,7 @@ stop_postgres() { scripts/postgres-test-cluster.sh stop "$pg_dir"; }
 trap 'stop_postgres; finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
 pg_uri=$(scripts/postgres-test-cluster.sh start "$pg_dir")
 CAIRN_TEST_POSTGRES=$pg_uri CAIRN_TEST_POSTGRES_DIR=$pg_dir \
+  CAIRN_TEST_NODE_MODULES="$root/build/js/node_modules" \
   ctest --test-dir build/release --output-on-failure -j "$jobs"
 stop_postgres
 trap 'finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
@@ -73,7 +79,7 @@ cmake --build build/clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
   ctest --test-dir build/clang --output-on-failure -j "$jobs"
-for fuzzer in sync_request sync_response live_message id_token; do
+for fuzzer in sync_request sync_response live_message id_token ydoc_update; do
   mkdir -p "build/clang/corpus/$fuzzer"
   build/clang/fuzz/${fuzzer}_fuzzer "build/clang/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
     -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3

@@ -445,7 +445,8 @@ class LiveService::Impl {
       const Subscriber& subscriber = entry.second;
       if (!subscriber.live) return true;
       if (subscriber.echo) return false;
-      const auto first = std::upper_bound(subscriber.own.begin(), subscriber.own.end(), hub.position);
+      const auto first =
+          std::upper_bound(subscriber.own.begin(), subscriber.own.end(), hub.position);
       const auto last = std::upper_bound(first, subscriber.own.end(), position);
       return static_cast<std::uint64_t>(last - first) == position - hub.position;
     });

@@ -30,8 +30,9 @@
 //    listening connection (PostgresWatch), which tells the node's StorageEvents: other nodes push
 //    the changes to their live subscribers (reading them from the feed) and close what lost its
 //    access. A node passes over the feed notifications of its own pooled connections (known by
-//    their backend process ids): it announces its own commits itself, after they commit. A node whose listening connection broke reconnects and then reads everything again
-//    (missed_events), so a notification lost meanwhile loses nothing.
+//    their backend process ids): it announces its own commits itself, after they commit. A node
+//    whose listening connection broke reconnects and then reads everything again (missed_events),
+//    so a notification lost meanwhile loses nothing.
 //
 // Schema versions: cairn_schema holds the version the newest binary that upgraded it wrote, and
 // the oldest version a binary must know to use it (min_binary). Changes are additive (new tables,

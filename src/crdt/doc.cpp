@@ -1,0 +1,598 @@
+// The struct store, transactions and YATA integration (Yjs: StructStore.js, Transaction.js,
+// Item.js).
+#include <algorithm>
+#include <stdexcept>
+
+#include "crdt/store.hpp"
+
+namespace cairn::crdt {
+
+// --- DeleteSet ---
+
+void DeleteSet::add(std::uint64_t client, std::uint64_t clock, std::uint64_t length) {
+  clients[client].emplace_back(clock, length);
+}
+
+void DeleteSet::normalize() {
+  for (auto& [client, ranges] : clients) {
+    std::sort(ranges.begin(), ranges.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::size_t j = 1;
+    for (std::size_t i = 1; i < ranges.size(); ++i) {
+      auto& left = ranges[j - 1];
+      const auto& right = ranges[i];
+      if (left.first + left.second >= right.first) {
+        left.second = std::max(left.second, right.first + right.second - left.first);
+      } else {
+        ranges[j++] = right;
+      }
+    }
+    if (!ranges.empty()) ranges.resize(j);
+  }
+}
+
+bool DeleteSet::contains(const ID& id) const {
+  const auto it = clients.find(id.client);
+  if (it == clients.end()) return false;
+  const auto& ranges = it->second;
+  auto after = std::upper_bound(ranges.begin(), ranges.end(), id.clock,
+                                [](std::uint64_t clock, const auto& r) { return clock < r.first; });
+  if (after == ranges.begin()) return false;
+  --after;
+  return id.clock < after->first + after->second;
+}
+
+// --- contents ---
+
+std::uint8_t content_ref(const Content& content) {
+  return static_cast<std::uint8_t>(content.index() + 1);
+}
+
+std::uint64_t content_length(const Content& content) {
+  return std::visit(
+      [](const auto& c) -> std::uint64_t {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, ContentDeleted>) return c.length;
+        if constexpr (std::is_same_v<T, ContentJson>) return c.values.size();
+        if constexpr (std::is_same_v<T, ContentString>) return c.text.size();
+        if constexpr (std::is_same_v<T, ContentAny>) return c.values.size();
+        return 1;
+      },
+      content);
+}
+
+bool content_countable(const Content& content) {
+  return !std::holds_alternative<ContentDeleted>(content) &&
+         !std::holds_alternative<ContentFormat>(content);
+}
+
+Content split_content(Content& content, std::uint64_t offset) {
+  return std::visit(
+      [&](auto& c) -> Content {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, ContentDeleted>) {
+          ContentDeleted right{c.length - offset};
+          c.length = offset;
+          return right;
+        } else if constexpr (std::is_same_v<T, ContentString>) {
+          ContentString right{c.text.substr(offset)};
+          c.text.resize(offset);
+          // A surrogate pair split in two: both halves become U+FFFD, as Yjs does.
+          const char16_t last = c.text.empty() ? 0 : c.text.back();
+          if (last >= 0xD800 && last <= 0xDBFF) {
+            c.text.back() = u'\uFFFD';
+            if (!right.text.empty()) right.text[0] = u'\uFFFD';
+          }
+          return right;
+        } else if constexpr (std::is_same_v<T, ContentJson> || std::is_same_v<T, ContentAny>) {
+          T right;
+          right.values.assign(std::make_move_iterator(c.values.begin() + offset),
+                              std::make_move_iterator(c.values.end()));
+          c.values.resize(offset);
+          return right;
+        } else {
+          throw std::logic_error("this content cannot be split");
+        }
+      },
+      content);
+}
+
+bool merge_content(Content& left, Content& right) {
+  if (left.index() != right.index()) return false;
+  return std::visit(
+      [&](auto& l) -> bool {
+        using T = std::decay_t<decltype(l)>;
+        auto& r = std::get<T>(right);
+        if constexpr (std::is_same_v<T, ContentDeleted>) {
+          l.length += r.length;
+          return true;
+        } else if constexpr (std::is_same_v<T, ContentString>) {
+          l.text += r.text;
+          return true;
+        } else if constexpr (std::is_same_v<T, ContentJson> || std::is_same_v<T, ContentAny>) {
+          l.values.insert(l.values.end(), std::make_move_iterator(r.values.begin()),
+                          std::make_move_iterator(r.values.end()));
+          return true;
+        } else {
+          return false;
+        }
+      },
+      left);
+}
+
+// --- Store ---
+
+std::uint64_t Doc::Store::state(std::uint64_t client) const {
+  const auto it = clients.find(client);
+  if (it == clients.end() || it->second.empty()) return 0;
+  const Item& last = *it->second.back();
+  return last.id.clock + last.length;
+}
+
+StateVector Doc::Store::state_vector() const {
+  StateVector vector;
+  for (const auto& [client, structs] : clients) {
+    if (!structs.empty()) vector[client] = structs.back()->id.clock + structs.back()->length;
+  }
+  return vector;
+}
+
+std::size_t Doc::Store::find_index(const Structs& structs, std::uint64_t clock) {
+  std::size_t left = 0;
+  std::size_t right = structs.size();
+  while (left < right) {
+    const std::size_t mid = (left + right) / 2;
+    const Item& item = *structs[mid];
+    if (clock < item.id.clock) {
+      right = mid;
+    } else if (clock >= item.id.clock + item.length) {
+      left = mid + 1;
+    } else {
+      return mid;
+    }
+  }
+  throw std::logic_error("no struct holds that clock");
+}
+
+Item* Doc::Store::find(const ID& id) {
+  Structs& list = clients.at(id.client);
+  return list[find_index(list, id.clock)].get();
+}
+
+void Doc::Store::add(std::unique_ptr<Item> item) {
+  Structs& list = clients[item->id.client];
+  if (!list.empty() && list.back()->id.clock + list.back()->length != item->id.clock) {
+    throw std::logic_error("a struct added out of order");
+  }
+  list.push_back(std::move(item));
+}
+
+// --- Transaction ---
+
+Transaction::Transaction(Doc& doc, bool local)
+    : doc(doc), local(local), before(doc.store().state_vector()) {}
+
+Item* Transaction::split(Item& left, std::uint64_t diff) {
+  auto right = std::make_unique<Item>();
+  right->id = {left.id.client, left.id.clock + diff};
+  right->length = left.length - diff;
+  right->kind = left.kind;
+  right->left = &left;
+  right->origin = ID{left.id.client, left.id.clock + diff - 1};
+  right->right = left.right;
+  right->right_origin = left.right_origin;
+  right->parent = left.parent;
+  right->parent_sub = left.parent_sub;
+  right->content = split_content(left.content, diff);
+  right->deleted = left.deleted;
+  right->keep = left.keep;
+  if (left.redone) right->redone = ID{left.redone->client, left.redone->clock + diff};
+  left.right = right.get();
+  if (right->right != nullptr) right->right->left = right.get();
+  left.length = diff;
+  Item* out = right.get();
+  merge_structs.push_back(out->id);
+  Structs& list = doc.store().structs(left.id.client);
+  const std::size_t index = Doc::Store::find_index(list, left.id.clock);
+  list.insert(list.begin() + static_cast<std::ptrdiff_t>(index + 1), std::move(right));
+  return out;
+}
+
+Item* Transaction::item_clean_start(const ID& id) {
+  Structs& list = doc.store().structs(id.client);
+  const std::size_t index = Doc::Store::find_index(list, id.clock);
+  Item& item = *list[index];
+  if (item.id.clock < id.clock && item.kind == StructKind::item) {
+    return split(item, id.clock - item.id.clock);
+  }
+  return &item;
+}
+
+Item* Transaction::item_clean_end(const ID& id) {
+  Structs& list = doc.store().structs(id.client);
+  const std::size_t index = Doc::Store::find_index(list, id.clock);
+  Item& item = *list[index];
+  if (id.clock != item.id.clock + item.length - 1 && item.kind != StructKind::gc) {
+    split(item, id.clock - item.id.clock + 1);
+  }
+  return &item;
+}
+
+std::optional<std::uint64_t> Transaction::missing(Item& item) {
+  Doc::Store& store = doc.store();
+  if (item.origin && item.origin->client != item.id.client &&
+      item.origin->clock >= store.state(item.origin->client)) {
+    return item.origin->client;
+  }
+  if (item.right_origin && item.right_origin->client != item.id.client &&
+      item.right_origin->clock >= store.state(item.right_origin->client)) {
+    return item.right_origin->client;
+  }
+  if (const ID* parent = std::get_if<ID>(&item.parent_ref.named);
+      parent != nullptr && parent->client != item.id.client &&
+      parent->clock >= store.state(parent->client)) {
+    return parent->client;
+  }
+  // Everything is here: find the neighbours and the parent.
+  if (item.origin) {
+    item.left = item_clean_end(*item.origin);
+    item.origin = item.left->last_id();
+  }
+  if (item.right_origin) {
+    item.right = item_clean_start(*item.right_origin);
+    item.right_origin = item.right->id;
+  }
+  const bool gc_neighbour = (item.left != nullptr && item.left->kind == StructKind::gc) ||
+                            (item.right != nullptr && item.right->kind == StructKind::gc);
+  if (gc_neighbour) {
+    item.parent = nullptr;
+  } else if (std::holds_alternative<std::monostate>(item.parent_ref.named)) {
+    Item* from = item.left != nullptr && item.left->kind == StructKind::item     ? item.left
+                 : item.right != nullptr && item.right->kind == StructKind::item ? item.right
+                                                                                 : nullptr;
+    if (from != nullptr) {
+      item.parent = from->parent;
+      item.parent_sub = from->parent_sub;
+    }
+  } else if (const std::string* name = std::get_if<std::string>(&item.parent_ref.named)) {
+    item.parent = &doc.get(*name);
+  } else {
+    Item* parent_item = store.find(std::get<ID>(item.parent_ref.named));
+    const auto* type = parent_item->kind == StructKind::item
+                           ? std::get_if<ContentType>(&parent_item->content)
+                           : nullptr;
+    item.parent = type != nullptr ? type->type.get() : nullptr;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+bool same_origin(const std::optional<ID>& a, const std::optional<ID>& b) {
+  return a == b;
+}
+
+}  // namespace
+
+void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
+  Item& item = *owned;
+  Doc::Store& store = doc.store();
+  if (item.kind == StructKind::gc) {
+    if (offset > 0) {
+      item.id.clock += offset;
+      item.length -= offset;
+    }
+    store.add(std::move(owned));
+    return;
+  }
+  if (offset > 0) {
+    item.id.clock += offset;
+    item.left = item_clean_end({item.id.client, item.id.clock - 1});
+    item.origin = item.left->last_id();
+    Content right = split_content(item.content, offset);
+    item.content = std::move(right);
+    item.length -= offset;
+  }
+  if (item.parent == nullptr) {
+    // No parent (its neighbours or parent were garbage collected): a GC struct instead.
+    auto gc = std::make_unique<Item>();
+    gc->id = item.id;
+    gc->length = item.length;
+    gc->kind = StructKind::gc;
+    gc->deleted = true;
+    store.add(std::move(gc));
+    return;
+  }
+  Type& parent = *item.parent;
+  if ((item.left == nullptr && (item.right == nullptr || item.right->left != nullptr)) ||
+      (item.left != nullptr && item.left->right != item.right)) {
+    Item* left = item.left;
+    Item* o = nullptr;
+    if (left != nullptr) {
+      o = left->right;
+    } else if (item.parent_sub) {
+      const auto found = parent.map.find(*item.parent_sub);
+      o = found == parent.map.end() ? nullptr : found->second;
+      while (o != nullptr && o->left != nullptr)
+        o = o->left;
+    } else {
+      o = parent.start;
+    }
+    std::vector<Item*> conflicting;  // small: the items between origin and right origin
+    std::vector<Item*> before_origin;
+    const auto has = [](const std::vector<Item*>& set, Item* x) {
+      return std::find(set.begin(), set.end(), x) != set.end();
+    };
+    while (o != nullptr && o != item.right) {
+      before_origin.push_back(o);
+      conflicting.push_back(o);
+      if (same_origin(item.origin, o->origin)) {
+        if (o->id.client < item.id.client) {
+          left = o;
+          conflicting.clear();
+        } else if (same_origin(item.right_origin, o->right_origin)) {
+          break;
+        }
+      } else if (o->origin && has(before_origin, store.find(*o->origin))) {
+        if (!has(conflicting, store.find(*o->origin))) {
+          left = o;
+          conflicting.clear();
+        }
+      } else {
+        break;
+      }
+      o = o->right;
+    }
+    item.left = left;
+  }
+  if (item.left != nullptr) {
+    item.right = item.left->right;
+    item.left->right = &item;
+  } else {
+    Item* r = nullptr;
+    if (item.parent_sub) {
+      const auto found = parent.map.find(*item.parent_sub);
+      r = found == parent.map.end() ? nullptr : found->second;
+      while (r != nullptr && r->left != nullptr)
+        r = r->left;
+    } else {
+      r = parent.start;
+      parent.start = &item;
+    }
+    item.right = r;
+  }
+  if (item.right != nullptr) {
+    item.right->left = &item;
+  } else if (item.parent_sub) {
+    auto [slot, fresh] = parent.map.try_emplace(*item.parent_sub, &item);
+    if (fresh) {
+      parent.keys.push_back(*item.parent_sub);
+    } else {
+      slot->second = &item;
+    }
+    if (item.left != nullptr) remove(*item.left);  // the key's value before
+  }
+  if (!item.parent_sub && item.countable() && !item.deleted) parent.length += item.length;
+  Item* placed = &item;
+  store.add(std::move(owned));
+  // The content's own integration.
+  if (auto* deleted = std::get_if<ContentDeleted>(&placed->content)) {
+    deletes.add(placed->id.client, placed->id.clock, deleted->length);
+    placed->deleted = true;
+  } else if (auto* type = std::get_if<ContentType>(&placed->content)) {
+    type->type->doc = &doc;
+    type->type->item = placed;
+  }
+  if ((parent.item != nullptr && parent.item->deleted) ||
+      (placed->parent_sub && placed->right != nullptr)) {
+    remove(*placed);
+  }
+}
+
+void Transaction::remove(Item& item) {
+  if (item.deleted || item.kind != StructKind::item) return;
+  Type& parent = *item.parent;
+  if (item.countable() && !item.parent_sub) parent.length -= item.length;
+  item.deleted = true;
+  deletes.add(item.id.client, item.id.clock, item.length);
+  if (auto* type = std::get_if<ContentType>(&item.content)) {
+    const auto older = [&](const Item& child) {
+      const auto it = before.find(child.id.client);
+      return child.id.clock < (it == before.end() ? 0 : it->second);
+    };
+    for (Item* child = type->type->start; child != nullptr; child = child->right) {
+      if (!child->deleted) {
+        remove(*child);
+      } else if (older(*child)) {
+        merge_structs.push_back(child->id);
+      }
+    }
+    for (auto& [key, child] : type->type->map) {
+      if (!child->deleted) {
+        remove(*child);
+      } else if (older(*child)) {
+        merge_structs.push_back(child->id);
+      }
+    }
+  }
+}
+
+Item* Transaction::insert(Type& parent, Item* left, Item* right,
+                          std::optional<std::string> parent_sub, Content content) {
+  auto item = std::make_unique<Item>();
+  item->id = {doc.client_id(), doc.store().state(doc.client_id())};
+  item->left = left;
+  if (left != nullptr) item->origin = left->last_id();
+  item->right = right;
+  if (right != nullptr) item->right_origin = right->id;
+  item->parent = &parent;
+  item->parent_sub = std::move(parent_sub);
+  item->length = content_length(content);
+  item->content = std::move(content);
+  Item* out = item.get();
+  integrate(std::move(item), 0);
+  return out;
+}
+
+// Item.gc: a deleted item's content goes; inside a collected parent, the item itself.
+namespace {
+
+void collect(Doc::Store& store, Item& item, bool parent_collected) {
+  if (auto* type = std::get_if<ContentType>(&item.content)) {
+    for (Item* child = type->type->start; child != nullptr;) {
+      Item* next = child->right;
+      collect(store, *child, true);
+      child = next;
+    }
+    type->type->start = nullptr;
+    for (auto& [key, last] : type->type->map) {
+      for (Item* child = last; child != nullptr;) {
+        Item* next = child->left;
+        collect(store, *child, true);
+        child = next;
+      }
+    }
+    type->type->map.clear();
+    type->type->keys.clear();
+  }
+  if (parent_collected) {
+    Structs& list = store.structs(item.id.client);
+    auto gc = std::make_unique<Item>();
+    gc->id = item.id;
+    gc->length = item.length;
+    gc->kind = StructKind::gc;
+    gc->deleted = true;
+    list[Doc::Store::find_index(list, item.id.clock)] = std::move(gc);  // frees `item`
+  } else {
+    item.content = ContentDeleted{item.length};
+  }
+}
+
+}  // namespace
+
+void Transaction::gc_deleted() {
+  Doc::Store& store = doc.store();
+  for (const auto& [client, ranges] : deletes.clients) {
+    Structs& list = store.structs(client);
+    for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
+      const std::uint64_t end = range->first + range->second;
+      for (std::size_t i = Doc::Store::find_index(list, range->first);
+           i < list.size() && list[i]->id.clock < end; ++i) {
+        Item& item = *list[i];
+        if (item.kind == StructKind::item && item.deleted && !item.keep) {
+          collect(store, item, false);
+        }
+      }
+    }
+  }
+}
+
+// Yjs's tryToMergeWithLefts: merges the struct at `pos` into those on its left while they allow
+// it; how many merged.
+std::size_t Transaction::merge_with_lefts(Structs& structs, std::size_t pos) {
+  std::size_t i = pos;
+  for (; i > 0; --i) {
+    Item& left = *structs[i - 1];
+    Item& right = *structs[i];
+    if (left.deleted != right.deleted || left.kind != right.kind) break;
+    bool merged = false;
+    if (left.kind == StructKind::gc) {
+      left.length += right.length;
+      merged = true;
+    } else if (left.kind == StructKind::item && right.origin == std::optional<ID>(left.last_id()) &&
+               left.right == &right && left.right_origin == right.right_origin &&
+               left.id.client == right.id.client && left.id.clock + left.length == right.id.clock &&
+               !left.redone && !right.redone && left.content.index() == right.content.index() &&
+               merge_content(left.content, right.content)) {
+      if (right.keep) left.keep = true;
+      left.right = right.right;
+      if (left.right != nullptr) left.right->left = &left;
+      left.length += right.length;
+      if (right.parent_sub) {
+        auto& map = right.parent->map;
+        const auto current = map.find(*right.parent_sub);
+        if (current != map.end() && current->second == &right) current->second = &left;
+      }
+      merged = true;
+    }
+    if (!merged) break;
+  }
+  const std::size_t count = pos - i;
+  if (count > 0) {
+    structs.erase(structs.begin() + static_cast<std::ptrdiff_t>(pos + 1 - count),
+                  structs.begin() + static_cast<std::ptrdiff_t>(pos + 1));
+  }
+  return count;
+}
+
+void Transaction::merge_deleted() {
+  Doc::Store& store = doc.store();
+  for (const auto& [client, ranges] : deletes.clients) {
+    Structs& list = store.structs(client);
+    for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
+      auto si = static_cast<std::ptrdiff_t>(std::min(
+          list.size() - 1, 1 + Doc::Store::find_index(list, range->first + range->second - 1)));
+      while (si > 0 && list[static_cast<std::size_t>(si)]->id.clock >= range->first) {
+        si -= 1 + static_cast<std::ptrdiff_t>(merge_with_lefts(list, static_cast<std::size_t>(si)));
+      }
+    }
+  }
+}
+
+Transaction::~Transaction() {
+  Doc::Store& store = doc.store();
+  deletes.normalize();
+  if (doc.gc()) gc_deleted();
+  merge_deleted();
+  for (const auto& [client, clock] : store.state_vector()) {
+    const auto it = before.find(client);
+    const std::uint64_t before_clock = it == before.end() ? 0 : it->second;
+    if (before_clock == clock) continue;
+    Structs& list = store.structs(client);
+    const auto first = static_cast<std::ptrdiff_t>(
+        std::max<std::size_t>(Doc::Store::find_index(list, before_clock), 1));
+    for (auto i = static_cast<std::ptrdiff_t>(list.size()) - 1; i >= first;) {
+      i -= 1 + static_cast<std::ptrdiff_t>(merge_with_lefts(list, static_cast<std::size_t>(i)));
+    }
+  }
+  for (auto it = merge_structs.rbegin(); it != merge_structs.rend(); ++it) {
+    // The struct may have been merged into its left since: found by its clock.
+    const ID id = *it;
+    Structs& list = store.structs(id.client);
+    const std::size_t pos = Doc::Store::find_index(list, id.clock);
+    if (pos + 1 < list.size() && merge_with_lefts(list, pos + 1) > 1) continue;
+    if (pos > 0) merge_with_lefts(list, pos);
+  }
+}
+
+// --- Doc ---
+
+Doc::Doc(std::uint64_t client_id, bool gc)
+    : client_id_(client_id), gc_(gc), store_(std::make_unique<Store>()) {}
+
+Doc::~Doc() = default;
+
+Type& Doc::get(const std::string& name, TypeKind kind) {
+  auto [it, created] = share_.try_emplace(name);
+  if (created) {
+    it->second = std::make_unique<Type>(kind);
+    it->second->doc = this;
+    it->second->root = name;
+  } else if (kind != TypeKind::unknown && it->second->kind != kind) {
+    if (it->second->kind != TypeKind::unknown) {
+      throw std::invalid_argument("the root type '" + name + "' is of another kind");
+    }
+    it->second->kind = kind;
+  }
+  return *it->second;
+}
+
+StateVector Doc::state_vector() const {
+  return store_->state_vector();
+}
+
+bool Doc::has_pending() const {
+  return !store_->pending.empty() || !store_->pending_deletes.empty();
+}
+
+}  // namespace cairn::crdt

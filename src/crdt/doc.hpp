@@ -1,0 +1,203 @@
+// A Yjs-compatible document: the structs Yjs's update format carries (items, garbage-collected
+// ranges, skips), the shared types they make up, and Yjs's rules for integrating them (YATA), so
+// that a Cairn document and a Yjs document that saw the same updates hold the same content and
+// encode the same bytes. Learned from the Yjs sources (yjs 13.6: structs/Item.js,
+// utils/encoding.js, utils/StructStore.js, utils/DeleteSet.js, utils/Transaction.js); written
+// for Cairn.
+//
+// Lengths and offsets are UTF-16 code units, as Yjs counts them; the API takes and gives UTF-8.
+// Not thread-safe: one thread at a time per document.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "crdt/lib0.hpp"
+
+namespace cairn::crdt {
+
+struct ID {
+  std::uint64_t client = 0;
+  std::uint64_t clock = 0;
+  friend bool operator==(const ID&, const ID&) = default;
+};
+
+class Type;
+class Doc;
+class Transaction;
+struct Item;
+
+// Client -> the next clock expected from it.
+using StateVector = std::map<std::uint64_t, std::uint64_t>;
+
+// Deleted ranges per client: (clock, length), sorted and merged once normalized.
+struct DeleteSet {
+  std::map<std::uint64_t, std::vector<std::pair<std::uint64_t, std::uint64_t>>> clients;
+
+  void add(std::uint64_t client, std::uint64_t clock, std::uint64_t length);
+  void normalize();                   // sorts each client's ranges and merges those that touch
+  bool contains(const ID& id) const;  // needs normalize() first
+  bool empty() const { return clients.empty(); }
+};
+
+// --- Content: what an item holds (Yjs's content refs 1-9) ---
+
+struct ContentDeleted {
+  std::uint64_t length = 0;
+};
+struct ContentJson {  // JSON texts, "undefined" for undefined (legacy)
+  std::vector<std::string> values;
+};
+struct ContentBinary {
+  Bytes bytes;
+};
+struct ContentString {
+  std::u16string text;
+};
+struct ContentEmbed {  // JSON text
+  std::string json;
+};
+struct ContentFormat {  // a text attribute: key and JSON text of its value (null ends it)
+  std::string key;
+  std::string json;
+};
+struct ContentType {
+  std::unique_ptr<Type> type;
+};
+struct ContentAny {
+  std::vector<Any> values;
+};
+struct ContentDoc {  // a subdocument, carried through: its guid and options
+  std::string guid;
+  Any options;
+};
+using Content = std::variant<ContentDeleted, ContentJson, ContentBinary, ContentString,
+                             ContentEmbed, ContentFormat, ContentType, ContentAny, ContentDoc>;
+
+// Yjs's content ref of a content: 1 deleted ... 9 doc.
+std::uint8_t content_ref(const Content& content);
+// The clock length a content takes.
+std::uint64_t content_length(const Content& content);
+// Whether it counts in its parent's length (format items do not, nor deleted content).
+bool content_countable(const Content& content);
+
+// --- Structs ---
+
+enum class StructKind : std::uint8_t { item, gc, skip };
+
+// Where an item belongs, as the update names it until it is integrated.
+struct ParentRef {
+  std::variant<std::monostate, std::string, ID> named;  // none (from origins), root name, item
+};
+
+struct Item {
+  ID id;
+  std::uint64_t length = 0;
+  StructKind kind = StructKind::item;
+  std::optional<ID> origin;
+  std::optional<ID> right_origin;
+  Item* left = nullptr;
+  Item* right = nullptr;
+  Type* parent = nullptr;                 // once integrated; null for gc and skip
+  ParentRef parent_ref;                   // while decoded, not yet integrated
+  std::optional<std::string> parent_sub;  // the key in a map
+  Content content;
+  bool deleted = false;
+  bool keep = false;
+  std::optional<ID> redone;
+
+  bool countable() const { return kind == StructKind::item && content_countable(content); }
+  ID last_id() const { return {id.client, id.clock + length - 1}; }
+};
+
+// --- Types ---
+
+enum class TypeKind : std::uint8_t {
+  unknown,  // a root not yet used as a particular type
+  array,
+  map,
+  text,
+  xml_element,
+  xml_fragment,
+  xml_hook,
+  xml_text,
+};
+
+class Type {
+ public:
+  Type(TypeKind kind, std::string name = {}) : kind(kind), name(std::move(name)) {}
+
+  TypeKind kind;
+  std::string name;                  // an XmlElement's node name, an XmlHook's hook name
+  std::string root;                  // a root type's name in its document
+  Doc* doc = nullptr;                // once integrated
+  Item* item = nullptr;              // the item holding it; null for a root type
+  Item* start = nullptr;             // the first item of its sequence
+  std::map<std::string, Item*> map;  // each key's current (rightmost) item
+  std::vector<std::string> keys;     // map's keys in the order they first came (Yjs's Map order)
+  std::uint64_t length = 0;          // countable, undeleted length of its sequence
+
+  // --- reading ---
+  std::string to_string() const;  // Text: its text; XML: as Yjs's toString() renders it
+  Any to_json() const;            // Map: object, Array: array, Text: string, XML: string
+  std::vector<Any> array_values() const;
+  std::optional<Any> map_get(std::string_view key) const;
+};
+
+// --- The document ---
+
+class Doc {
+ public:
+  explicit Doc(std::uint64_t client_id, bool gc = true);
+  ~Doc();
+  Doc(const Doc&) = delete;
+  Doc& operator=(const Doc&) = delete;
+
+  std::uint64_t client_id() const { return client_id_; }
+  bool gc() const { return gc_; }
+
+  // The root type `name`, created when absent; `kind` (when not unknown) fixes an unknown root's
+  // kind. Throws std::invalid_argument when the root is already of another kind.
+  Type& get(const std::string& name, TypeKind kind = TypeKind::unknown);
+  const std::map<std::string, std::unique_ptr<Type>>& roots() const { return share_; }
+
+  // Applies an update (format v1). Throws DecodeError when it is malformed, leaving the document
+  // as it was. Structs whose dependencies have not arrived are kept pending.
+  void apply_update_v1(std::span<const std::uint8_t> update);
+  // The whole state as an update v1, or what `since` lacks.
+  Bytes encode_state_as_update_v1(const StateVector& since = {}) const;
+  StateVector state_vector() const;
+  static Bytes encode_state_vector(const StateVector& vector);
+  static StateVector decode_state_vector(std::span<const std::uint8_t> bytes);
+  // Whether structs or deletes wait for missing dependencies.
+  bool has_pending() const;
+
+  // --- local edits (each its own transaction) ---
+  void text_insert(Type& text, std::uint64_t index, std::string_view utf8_text);
+  void text_delete(Type& text, std::uint64_t index, std::uint64_t length);
+  void array_insert(Type& array, std::uint64_t index, std::vector<Any> values);
+  void array_delete(Type& array, std::uint64_t index, std::uint64_t length);
+  void map_set(Type& map, const std::string& key, Any value);
+  void map_delete(Type& map, const std::string& key);
+
+  // --- internals shared with the update code ---
+  struct Store;
+  Store& store() { return *store_; }
+  const Store& store() const { return *store_; }
+
+ private:
+  friend class Transaction;
+  std::uint64_t client_id_;
+  bool gc_;
+  std::unique_ptr<Store> store_;
+  std::map<std::string, std::unique_ptr<Type>> share_;
+};
+
+}  // namespace cairn::crdt

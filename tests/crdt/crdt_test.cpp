@@ -1,0 +1,135 @@
+// The CRDT layer on its own: lib0's encoding, the update format on fixed vectors, local edits,
+// and bad input refused without touching the document.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "crdt/doc.hpp"
+
+namespace cairn::crdt {
+namespace {
+
+Bytes bytes(std::initializer_list<int> values) {
+  Bytes out;
+  for (int v : values)
+    out.push_back(static_cast<std::uint8_t>(v));
+  return out;
+}
+
+TEST(Lib0, IntegersAndAnyValuesRoundTripAsYjsWritesThem) {
+  Encoder encoder;
+  encoder.write_var_uint(0);
+  encoder.write_var_uint(127);
+  encoder.write_var_uint(128);
+  encoder.write_var_uint((std::uint64_t{1} << 53) - 1);
+  encoder.write_var_int(-0.0);
+  encoder.write_var_int(-65);
+  EXPECT_EQ(Bytes(encoder.bytes().begin(), encoder.bytes().begin() + 4), bytes({0, 127, 128, 1}));
+  Decoder decoder(encoder.bytes());
+  EXPECT_EQ(decoder.read_var_uint(), 0u);
+  EXPECT_EQ(decoder.read_var_uint(), 127u);
+  EXPECT_EQ(decoder.read_var_uint(), 128u);
+  EXPECT_EQ(decoder.read_var_uint(), (std::uint64_t{1} << 53) - 1);
+  const double zero = decoder.read_var_int();
+  EXPECT_TRUE(zero == 0 && std::signbit(zero));  // -0 survives, as in lib0
+  EXPECT_EQ(decoder.read_var_int(), -65);
+  EXPECT_TRUE(decoder.done());
+
+  // Numbers: integers up to 2^31-1 as varInt (125), float32 when exact (124), else float64 (123).
+  const auto tag = [](const Any& any) {
+    Encoder e;
+    e.write_any(any);
+    return static_cast<int>(e.bytes()[0]);
+  };
+  EXPECT_EQ(tag(Any(2147483647.0)), 125);
+  EXPECT_EQ(tag(Any(2147483648.0)), 124);
+  EXPECT_EQ(tag(Any(0.5)), 124);
+  EXPECT_EQ(tag(Any(1.1)), 123);
+  // Object keys as JavaScript orders them: integer-like keys first, ascending.
+  Encoder e;
+  e.write_any(Any(Any::Object{{"b", 1}, {"2", 2}, {"a", 3}, {"1", 4}}));
+  Decoder d(e.bytes());
+  const Any back = d.read_any();
+  const auto& object = std::get<Any::Object>(back.value);
+  ASSERT_EQ(object.size(), 4u);
+  EXPECT_EQ(object[0].first, "1");
+  EXPECT_EQ(object[1].first, "2");
+  EXPECT_EQ(object[2].first, "b");
+  EXPECT_EQ(to_json(back), R"({"1":4,"2":2,"b":1,"a":3})");
+  EXPECT_EQ(to_json(Any(Any::Array{1e21, 1.5e-7, 123456789012.0, -0.001, Any()})),
+            "[1e+21,1.5e-7,123456789012,-0.001,null]");
+}
+
+TEST(Update, TheYjsVectorForAbcDecodesAndEncodesAgainByteForByte) {
+  // Client 1 inserts "abc" into the Text "t" (docs: ../shared/notes/yjs-wire.md).
+  const Bytes update =
+      bytes({0x01, 0x01, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x03, 0x61, 0x62, 0x63, 0x00});
+  Doc doc(99);
+  doc.apply_update_v1(update);
+  EXPECT_EQ(doc.get("t", TypeKind::text).to_string(), "abc");
+  EXPECT_EQ(doc.encode_state_as_update_v1(), update);
+  EXPECT_EQ(Doc::encode_state_vector(doc.state_vector()), bytes({0x01, 0x01, 0x03}));
+
+  // The same edit made locally encodes the same bytes.
+  Doc local(1);
+  local.text_insert(local.get("t", TypeKind::text), 0, "abc");
+  EXPECT_EQ(local.encode_state_as_update_v1(), update);
+}
+
+TEST(Update, TextCountsUtf16UnitsAndASplitSurrogatePairBecomesReplacementCharacters) {
+  Doc doc(7);
+  Type& text = doc.get("t", TypeKind::text);
+  doc.text_insert(text, 0, "a😀b");
+  EXPECT_EQ(text.length, 4u);     // the emoji is two UTF-16 units
+  doc.text_insert(text, 2, "X");  // between the halves, as Yjs allows
+  EXPECT_EQ(text.to_string(),
+            "a\xEF\xBF\xBDX\xEF\xBF\xBD"
+            "b");
+  Doc other(8);
+  other.apply_update_v1(doc.encode_state_as_update_v1());
+  EXPECT_EQ(other.get("t", TypeKind::text).to_string(), text.to_string());
+}
+
+TEST(Update, StructsWaitForTheirDependenciesAndDeletesForTheirStructs) {
+  Doc a(1);
+  Type& text = a.get("t", TypeKind::text);
+  a.text_insert(text, 0, "hello");
+  const Bytes first = a.encode_state_as_update_v1();
+  const StateVector after_first = a.state_vector();
+  a.text_insert(text, 5, " world");
+  a.text_delete(text, 0, 1);
+  const Bytes second = a.encode_state_as_update_v1(after_first);
+
+  Doc b(2);
+  b.apply_update_v1(second);  // depends on `first`
+  EXPECT_TRUE(b.has_pending());
+  EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "");
+  b.apply_update_v1(first);
+  EXPECT_FALSE(b.has_pending());
+  EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "ello world");
+  EXPECT_EQ(b.encode_state_as_update_v1(), a.encode_state_as_update_v1());
+}
+
+TEST(Update, MalformedUpdatesAreRefusedAndLeaveTheDocumentAsItWas) {
+  Doc doc(5);
+  doc.text_insert(doc.get("t", TypeKind::text), 0, "keep");
+  const Bytes before = doc.encode_state_as_update_v1();
+  const Bytes good =
+      bytes({0x01, 0x01, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x03, 0x61, 0x62, 0x63, 0x00});
+  std::vector<Bytes> bad;
+  for (std::size_t cut = 0; cut < good.size(); ++cut)
+    bad.emplace_back(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut));
+  bad.push_back(bytes({0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x01, 0x00}));  // a huge struct count
+  bad.push_back(bytes({0x01, 0x01, 0x01, 0x00, 0x0B, 0x00}));              // content ref 11
+  bad.push_back(bytes({0x01, 0x01, 0x01, 0x00, 0x07, 0x01, 0x01, 0x74, 0x09, 0x00}));  // type 9
+  bad.push_back(bytes({0x01, 0x01, 0x01, 0x00, 0x84, 0x01, 0x05, 0x01, 0x61, 0x00}));  // self
+  bad.push_back(bytes({0x01, 0x01, 0x01, 0x00, 0x08, 0x01, 0x01, 0x74, 0x01, 0x80, 0x00}));
+  bad.push_back(bytes({0x01, 0x01, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x7F, 0x61}));  // long
+  for (const Bytes& update : bad) {
+    EXPECT_THROW(doc.apply_update_v1(update), DecodeError) << update.size();
+    EXPECT_EQ(doc.encode_state_as_update_v1(), before);
+  }
+}
+
+}  // namespace
+}  // namespace cairn::crdt

@@ -1,0 +1,146 @@
+// Cairn's documents against the real Yjs (npm `yjs`, pinned in tests/js/package.json), run by
+// Node: seeded sessions in which several Yjs peers edit a Text, an Array and a Map concurrently;
+// Cairn applies their updates in a shuffled order with repeats and must hold the same content and
+// encode the same bytes as a Yjs document that applied the same order; Cairn replays a Yjs peer's
+// local edits and must encode what it encoded; and Yjs loads Cairn's encoding to the same content.
+// Needs CAIRN_TEST_NODE_MODULES (scripts/test.sh installs them into build/js and sets it).
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "crdt/doc.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace cairn::crdt {
+namespace {
+namespace json = boost::json;
+
+crdt::Bytes base64(std::string_view text) {
+  Bytes out(text.size() / 4 * 3 + 3);
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) throw std::runtime_error("bad base64");
+  std::size_t size = static_cast<std::size_t>(n);
+  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i)
+    --size;
+  out.resize(size);
+  return out;
+}
+
+class YjsInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* modules = std::getenv("CAIRN_TEST_NODE_MODULES");
+    if (modules == nullptr)
+      GTEST_SKIP() << "CAIRN_TEST_NODE_MODULES is not set (scripts/test.sh sets it)";
+    setenv("NODE_PATH", modules, 1);
+  }
+  json::object yjs(const std::string& mode, const std::string& arg) {
+    const test::RunResult result =
+        test::run({"/usr/bin/node", CAIRN_TEST_JS_DIR "/yjs_peer.cjs", mode, arg});
+    if (result.status != 0) throw std::runtime_error("node failed: " + result.err);
+    return json::parse(result.out).as_object();
+  }
+};
+
+// What the Yjs side prints for a document: {"text","array","map"} as JSON.stringify writes them.
+std::string content_json(Doc& doc) {
+  return to_json(Any(Any::Object{{"text", doc.get("text", TypeKind::text).to_json()},
+                                 {"array", doc.get("array", TypeKind::array).to_json()},
+                                 {"map", doc.get("map", TypeKind::map).to_json()}}));
+}
+
+// A printed operation's value, back as an Any ({"$binary": base64} is a Uint8Array).
+Any value_of(const json::value& v) {
+  if (v.is_null()) return Any(nullptr);
+  if (v.is_bool()) return Any(v.as_bool());
+  if (v.is_number()) return Any(v.to_number<double>());
+  if (v.is_string()) return Any(std::string(v.as_string()));
+  if (v.is_array()) {
+    Any::Array array;
+    for (const auto& e : v.as_array())
+      array.push_back(value_of(e));
+    return Any(std::move(array));
+  }
+  const json::object& o = v.as_object();
+  if (o.size() == 1 && o.contains("$binary")) return Any(base64(o.at("$binary").as_string()));
+  Any::Object object;
+  for (const auto& [key, e] : o)
+    object.emplace_back(std::string(key), value_of(e));
+  return Any(std::move(object));
+}
+
+// The same, from what Node printed (its numbers written as JavaScript writes them).
+std::string content_json(const json::object& out) {
+  return to_json(value_of(
+      json::object{{"text", out.at("text")}, {"array", out.at("array")}, {"map", out.at("map")}}));
+}
+
+TEST_F(YjsInterop, CairnConvergesWithYjsPeersAndEncodesTheSameBytes) {
+  for (int seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const json::object session = yjs("session", std::to_string(seed));
+    std::vector<Bytes> updates;
+    for (const auto& u : session.at("updates").as_array())
+      updates.push_back(base64(u.as_string()));
+    Doc doc(1);
+    for (const auto& index : session.at("order").as_array())
+      doc.apply_update_v1(updates.at(index.to_number<std::size_t>()));
+    EXPECT_FALSE(doc.has_pending());
+    EXPECT_EQ(content_json(doc), content_json(session));
+    EXPECT_EQ(doc.encode_state_as_update_v1(), base64(session.at("state").as_string()));
+    EXPECT_EQ(Doc::encode_state_vector(doc.state_vector()),
+              base64(session.at("stateVector").as_string()));
+  }
+}
+
+TEST_F(YjsInterop, CairnsLocalEditsEncodeAsYjsEncodesThemAndYjsLoadsThem) {
+  test::TempDir dir;
+  for (int seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const json::object local = yjs("local", std::to_string(seed));
+    Doc doc(local.at("client").to_number<std::uint64_t>());
+    Type& text = doc.get("text", TypeKind::text);
+    Type& array = doc.get("array", TypeKind::array);
+    Type& map = doc.get("map", TypeKind::map);
+    for (const auto& op_value : local.at("ops").as_array()) {
+      const json::object& op = op_value.as_object();
+      const std::string kind(op.at("op").as_string());
+      if (kind == "text-insert") {
+        doc.text_insert(text, op.at("index").to_number<std::uint64_t>(),
+                        std::string(op.at("text").as_string()));
+      } else if (kind == "text-delete") {
+        doc.text_delete(text, op.at("index").to_number<std::uint64_t>(),
+                        op.at("length").to_number<std::uint64_t>());
+      } else if (kind == "array-insert") {
+        std::vector<Any> values;
+        for (const auto& v : op.at("values").as_array())
+          values.push_back(value_of(v));
+        doc.array_insert(array, op.at("index").to_number<std::uint64_t>(), std::move(values));
+      } else if (kind == "array-delete") {
+        doc.array_delete(array, op.at("index").to_number<std::uint64_t>(),
+                         op.at("length").to_number<std::uint64_t>());
+      } else if (kind == "map-set") {
+        doc.map_set(map, std::string(op.at("key").as_string()), value_of(op.at("value")));
+      } else {
+        doc.map_delete(map, std::string(op.at("key").as_string()));
+      }
+    }
+    EXPECT_EQ(content_json(doc), content_json(local));
+    const Bytes state = doc.encode_state_as_update_v1();
+    EXPECT_EQ(state, base64(local.at("state").as_string()));
+    // Yjs loads Cairn's bytes to the same content.
+    const auto file = dir.path() / ("state-" + std::to_string(seed) + ".bin");
+    std::ofstream(file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(state.data()),
+               static_cast<std::streamsize>(state.size()));
+    EXPECT_EQ(content_json(yjs("load", file.string())), content_json(local));
+  }
+}
+
+}  // namespace
+}  // namespace cairn::crdt

@@ -1,0 +1,137 @@
+// A real Yjs (the npm package, version pinned in package.json) for Cairn's interop tests
+// (tests/crdt/interop_test.cpp). Run with NODE_PATH pointing at the installed node_modules.
+//   node yjs_peer.cjs session SEED  -> several Yjs peers edit concurrently and exchange updates;
+//                                      prints every update, an order to apply them in (shuffled,
+//                                      with repeats), and what a fresh doc holds after that order
+//   node yjs_peer.cjs local SEED    -> one peer's edits as a list of operations, and its state
+//   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
+// Output: one JSON object on stdout; binary as base64.
+'use strict'
+const Y = require('yjs')
+const fs = require('fs')
+
+// mulberry32: a small seeded generator, so that a seed names one session.
+function generator (seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const b64 = bytes => Buffer.from(bytes).toString('base64')
+const content = doc => ({
+  text: doc.getText('text').toString(),
+  array: doc.getArray('array').toJSON(),
+  map: doc.getMap('map').toJSON()
+})
+
+function makeOps (random) {
+  const int = n => Math.floor(random() * n)
+  const pick = list => list[int(list.length)]
+  const chars = ['a', 'b', 'c', ' ', 'é', '中', '😀', '\n', 'Z']
+  const word = () => { let s = ''; for (let i = 1 + int(5); i > 0; i--) s += pick(chars); return s }
+  const value = () => pick([
+    () => int(1000) - 500, () => 0.5, () => 1.1, () => 1e300, () => -0.25, () => word(), () => true,
+    () => false, () => null, () => ({ a: int(9), 2: 'two', z: [1, 'x', null], 1: { b: word() } }),
+    () => [int(5), word(), [true]], () => new Uint8Array([int(256), 7, 0]), () => 2 ** 31, () => -(2 ** 31) + 1
+  ])()
+  // An operation on `doc`, described so that another implementation can replay it.
+  return doc => {
+    const text = doc.getText('text')
+    const array = doc.getArray('array')
+    const map = doc.getMap('map')
+    const kind = int(7)
+    if (kind <= 1 || (kind === 2 && text.length === 0)) {
+      const op = { op: 'text-insert', index: int(text.length + 1), text: word() }
+      text.insert(op.index, op.text)
+      return op
+    }
+    if (kind === 2) {
+      const index = int(text.length)
+      const op = { op: 'text-delete', index, length: 1 + int(Math.min(4, text.length - index)) }
+      text.delete(op.index, op.length)
+      return op
+    }
+    if (kind === 3 || (kind === 4 && array.length === 0)) {
+      const values = []
+      for (let i = 1 + int(3); i > 0; i--) values.push(value())
+      const op = { op: 'array-insert', index: int(array.length + 1), values }
+      array.insert(op.index, values)
+      return op
+    }
+    if (kind === 4) {
+      const index = int(array.length)
+      const op = { op: 'array-delete', index, length: 1 + int(Math.min(3, array.length - index)) }
+      array.delete(op.index, op.length)
+      return op
+    }
+    const key = pick(['k0', 'k1', 'k2', '7', 'long key'])
+    if (kind === 5 && map.has(key)) {
+      map.delete(key)
+      return { op: 'map-delete', key }
+    }
+    const op = { op: 'map-set', key, value: value() }
+    map.set(key, op.value)
+    return op
+  }
+}
+
+// Binary values travel as {"$binary": base64} in the printed operations.
+const printable = op => JSON.parse(JSON.stringify(op, (key, v) => v instanceof Uint8Array ? { $binary: b64(v) } : v))
+
+function session (seed) {
+  const random = generator(seed)
+  const int = n => Math.floor(random() * n)
+  const edit = makeOps(random)
+  const peers = [1, 2, 3].map(i => { const d = new Y.Doc(); d.clientID = 1000 * i + int(1000); return d })
+  const updates = []
+  peers.forEach(doc => doc.on('update', update => { updates.push(update) }))
+  for (let step = 0; step < 60; step++) {
+    const peer = peers[int(peers.length)]
+    for (let i = 1 + int(3); i > 0; i--) edit(peer)
+    if (int(4) === 0) {  // two peers exchange what the other lacks, as y-protocols' sync does
+      const a = peers[int(peers.length)]
+      const b = peers[int(peers.length)]
+      Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)))
+    }
+  }
+  // Every update once, shuffled, and a fifth of them again.
+  const order = updates.map((_, i) => i)
+  for (let i = order.length - 1; i > 0; i--) { const j = int(i + 1); [order[i], order[j]] = [order[j], order[i]] }
+  for (let i = Math.floor(updates.length / 5); i > 0; i--) order.splice(int(order.length + 1), 0, int(updates.length))
+  const fresh = new Y.Doc()
+  fresh.clientID = 1
+  order.forEach(i => Y.applyUpdate(fresh, updates[i]))
+  return {
+    seed,
+    updates: updates.map(b64),
+    order,
+    ...content(fresh),
+    state: b64(Y.encodeStateAsUpdate(fresh)),
+    stateVector: b64(Y.encodeStateVector(fresh))
+  }
+}
+
+function local (seed) {
+  const random = generator(seed)
+  const edit = makeOps(random)
+  const doc = new Y.Doc()
+  doc.clientID = 4242
+  const ops = []
+  for (let i = 0; i < 80; i++) ops.push(printable(edit(doc)))
+  return { seed, client: doc.clientID, ops, ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
+}
+
+function load (file) {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, fs.readFileSync(file))
+  return { ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
+}
+
+const [mode, arg] = process.argv.slice(2)
+const out = mode === 'session' ? session(Number(arg)) : mode === 'local' ? local(Number(arg)) : load(arg)
+process.stdout.write(JSON.stringify(out) + '\n')
