@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <bit>
-#include <charconv>
+#include <boost/json/value.hpp>
 #include <cmath>
-#include <cstring>
-#include <limits>
+
+#include "foundation/json_text.hpp"
 
 namespace cairn::crdt {
 
@@ -50,96 +50,10 @@ std::vector<const std::pair<std::string, Any>*> js_key_order(const Any::Object& 
   return all;
 }
 
-// JavaScript's Number::toString(10).
-void append_js_number(std::string& out, double number) {
-  if (std::isnan(number)) {
-    out += "NaN";
-    return;
-  }
-  if (number == 0) {
-    out += '0';
-    return;
-  }
-  if (std::isinf(number)) {
-    out += number < 0 ? "-Infinity" : "Infinity";
-    return;
-  }
-  if (number < 0) {
-    out += '-';
-    number = -number;
-  }
-  // The shortest digits that round-trip, and the decimal exponent n: value = 0.digits * 10^n.
-  char buffer[64];
-  const auto result =
-      std::to_chars(buffer, buffer + sizeof buffer, number, std::chars_format::scientific);
-  const std::string_view text(buffer, static_cast<std::size_t>(result.ptr - buffer));
-  const std::size_t e = text.find('e');
-  std::string digits;
-  for (char c : text.substr(0, e))
-    if (c != '.') digits += c;
-  const int exponent = std::stoi(std::string(text.substr(e + 1))) + 1;  // n
-  const int k = static_cast<int>(digits.size());
-  if (k <= exponent && exponent <= 21) {
-    out += digits;
-    out.append(static_cast<std::size_t>(exponent - k), '0');
-  } else if (0 < exponent && exponent <= 21) {
-    out += digits.substr(0, static_cast<std::size_t>(exponent));
-    out += '.';
-    out += digits.substr(static_cast<std::size_t>(exponent));
-  } else if (-6 < exponent && exponent <= 0) {
-    out += "0.";
-    out.append(static_cast<std::size_t>(-exponent), '0');
-    out += digits;
-  } else {
-    out += digits[0];
-    if (k > 1) {
-      out += '.';
-      out += digits.substr(1);
-    }
-    out += 'e';
-    out += exponent - 1 < 0 ? '-' : '+';
-    out += std::to_string(std::abs(exponent - 1));
-  }
-}
-
+// A JSON string, escaped as everywhere in Cairn (foundation/json_text).
 void append_json_string(std::string& out, std::string_view utf8_text) {
-  out += '"';
-  for (const char c : utf8_text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[u >> 4];
-          out += hex[u & 15];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  append_json_text(
+      out, boost::json::value(boost::json::string_view(utf8_text.data(), utf8_text.size())));
 }
 
 void append_json(std::string& out, const Any& any) {
@@ -150,7 +64,7 @@ void append_json(std::string& out, const Any& any) {
           out += "null";
         } else if constexpr (std::is_same_v<T, double>) {
           if (std::isfinite(v)) {
-            append_js_number(out, v);
+            append_json_number(out, v);
           } else {
             out += "null";
           }
