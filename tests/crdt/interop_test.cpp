@@ -1,7 +1,8 @@
 // Cairn's documents against the real Yjs (npm `yjs`, pinned in tests/js/package.json), run by
 // Node: seeded sessions in which several Yjs peers edit a Text, an Array and a Map concurrently;
 // Cairn applies their updates in a shuffled order with repeats and must hold the same content and
-// encode the same bytes as a Yjs document that applied the same order; Cairn replays a Yjs peer's
+// encode the same bytes as a Yjs document that applied the same order (its whole state, and its
+// diffs against the peers' state vectors along the way); Cairn replays a Yjs peer's
 // local edits and must encode what it encoded; and Yjs loads Cairn's encoding to the same content.
 // Needs CAIRN_TEST_NODE_MODULES (scripts/test.sh installs them into build/js and sets it).
 #include <gtest/gtest.h>
@@ -95,6 +96,11 @@ TEST_F(YjsInterop, CairnConvergesWithYjsPeersAndEncodesTheSameBytes) {
     EXPECT_EQ(doc.encode_state_as_update_v1(), base64(session.at("state").as_string()));
     EXPECT_EQ(Doc::encode_state_vector(doc.state_vector()),
               base64(session.at("stateVector").as_string()));
+    // What a peer lacks, given its state vector: the same bytes as Yjs's diff.
+    for (const auto& diff : session.at("diffs").as_array()) {
+      const StateVector since = Doc::decode_state_vector(base64(diff.at("vector").as_string()));
+      EXPECT_EQ(doc.encode_state_as_update_v1(since), base64(diff.at("update").as_string()));
+    }
   }
 }
 

@@ -2,7 +2,8 @@
 // (tests/crdt/interop_test.cpp). Run with NODE_PATH pointing at the installed node_modules.
 //   node yjs_peer.cjs session SEED  -> several Yjs peers edit concurrently and exchange updates;
 //                                      prints every update, an order to apply them in (shuffled,
-//                                      with repeats), and what a fresh doc holds after that order
+//                                      with repeats), what a fresh doc holds after that order, and
+//                                      its diffs against state vectors the peers had on the way
 //   node yjs_peer.cjs local SEED    -> one peer's edits as a list of operations, and its state
 //   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
 // Output: one JSON object on stdout; binary as base64.
@@ -90,9 +91,11 @@ function session (seed) {
   const peers = [1, 2, 3].map(i => { const d = new Y.Doc(); d.clientID = 1000 * i + int(1000); return d })
   const updates = []
   peers.forEach(doc => doc.on('update', update => { updates.push(update) }))
+  const vectors = []  // peers' state vectors along the way, to diff against
   for (let step = 0; step < 60; step++) {
     const peer = peers[int(peers.length)]
     for (let i = 1 + int(3); i > 0; i--) edit(peer)
+    if (int(8) === 0) vectors.push(Y.encodeStateVector(peers[int(peers.length)]))
     if (int(4) === 0) {  // two peers exchange what the other lacks, as y-protocols' sync does
       const a = peers[int(peers.length)]
       const b = peers[int(peers.length)]
@@ -112,7 +115,8 @@ function session (seed) {
     order,
     ...content(fresh),
     state: b64(Y.encodeStateAsUpdate(fresh)),
-    stateVector: b64(Y.encodeStateVector(fresh))
+    stateVector: b64(Y.encodeStateVector(fresh)),
+    diffs: vectors.map(vector => ({ vector: b64(vector), update: b64(Y.encodeStateAsUpdate(fresh, vector)) }))
   }
 }
 
