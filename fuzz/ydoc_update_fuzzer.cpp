@@ -28,5 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)crdt::Doc::encode_state_vector(crdt::Doc::decode_state_vector(bytes));
   } catch (const crdt::DecodeError&) {
   }
+  try {
+    (void)crdt::encode_state_vector_from_update_v1(bytes);
+  } catch (const crdt::DecodeError&) {
+  }
   return 0;
 }

@@ -200,4 +200,9 @@ class Doc {
   std::map<std::string, std::unique_ptr<Type>> share_;
 };
 
+// The state vector an update brings, without a document (Yjs's encodeStateVectorFromUpdate): per
+// client, in the update's order, the clock its structs reach when they start at 0, up to the
+// first gap. Throws DecodeError.
+Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update);
+
 }  // namespace cairn::crdt

@@ -195,6 +195,7 @@ namespace {
 
 struct Decoded {
   std::map<std::uint64_t, Structs> clients;
+  std::vector<std::uint64_t> order;  // the clients as the update lists them
   DeleteSet deletes;
 };
 
@@ -210,6 +211,7 @@ Decoded read_update_v1(std::span<const std::uint8_t> bytes) {
     std::uint64_t clock = decoder.read_var_uint();
     Structs& refs = out.clients[client];
     if (!refs.empty()) throw DecodeError("a client appears twice in the update");
+    out.order.push_back(client);
     refs.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t s = 0; s < count; ++s) {
       const std::uint8_t info = decoder.read_u8();
@@ -525,6 +527,26 @@ Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
     }
   }
   write_delete_set(encoder, deletes);
+  return encoder.take();
+}
+
+Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update) {
+  const Decoded decoded = read_update_v1(update);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> reached;  // client, clock
+  for (const std::uint64_t client : decoded.order) {
+    std::uint64_t clock = 0;
+    for (const auto& item : decoded.clients.at(client)) {
+      if (item->kind == StructKind::skip || item->id.clock != clock) break;  // a gap
+      clock = item->id.clock + item->length;
+    }
+    if (clock != 0) reached.emplace_back(client, clock);
+  }
+  Encoder encoder;
+  encoder.write_var_uint(reached.size());
+  for (const auto& [client, clock] : reached) {
+    encoder.write_var_uint(client);
+    encoder.write_var_uint(clock);
+  }
   return encoder.take();
 }
 

@@ -88,6 +88,12 @@ TEST_F(YjsInterop, CairnConvergesWithYjsPeersAndEncodesTheSameBytes) {
     std::vector<Bytes> updates;
     for (const auto& u : session.at("updates").as_array())
       updates.push_back(base64(u.as_string()));
+    // The state vector each update brings, read without a document.
+    const json::array& vectors = session.at("updateVectors").as_array();
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      EXPECT_EQ(encode_state_vector_from_update_v1(updates[i]), base64(vectors.at(i).as_string()))
+          << "update " << i;
+    }
     Doc doc(1);
     for (const auto& index : session.at("order").as_array())
       doc.apply_update_v1(updates.at(index.to_number<std::size_t>()));

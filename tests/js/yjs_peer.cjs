@@ -112,6 +112,7 @@ function session (seed) {
   return {
     seed,
     updates: updates.map(b64),
+    updateVectors: updates.map(update => b64(Y.encodeStateVectorFromUpdate(update))),
     order,
     ...content(fresh),
     state: b64(Y.encodeStateAsUpdate(fresh)),
