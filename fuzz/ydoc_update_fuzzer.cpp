@@ -32,5 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)crdt::encode_state_vector_from_update_v1(bytes);
   } catch (const crdt::DecodeError&) {
   }
+  try {  // without a document: merged with the base state, and diffed
+    const crdt::Bytes merged = crdt::merge_updates_v1({bytes, before});
+    (void)crdt::diff_update_v1(merged, {{7, 4}});
+  } catch (const crdt::DecodeError&) {
+  }
   return 0;
 }

@@ -204,5 +204,10 @@ class Doc {
 // client, in the update's order, the clock its structs reach when they start at 0, up to the
 // first gap. Throws DecodeError.
 Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update);
+// Several updates as one, without a document (Yjs's mergeUpdates): structs in client order, gaps
+// as skips, deleted content kept; the delete sets merged. Throws DecodeError.
+Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates);
+// What of `update` a replica at `since` lacks, without a document (Yjs's diffUpdate).
+Bytes diff_update_v1(std::span<const std::uint8_t> update, const StateVector& since);
 
 }  // namespace cairn::crdt

@@ -550,6 +550,243 @@ Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update) {
   return encoder.take();
 }
 
+namespace {
+
+// Reads a decoded update's structs one after another, in the update's order (Yjs's
+// LazyStructReader), optionally passing over skips.
+class StructReader {
+ public:
+  StructReader(Decoded& decoded, bool skip_skips) : decoded_(decoded), skip_skips_(skip_skips) {
+    advance();
+  }
+  Item* current() const { return current_; }
+  Item* next() {
+    advance();
+    return current_;
+  }
+
+ private:
+  void advance() {
+    do {
+      current_ = nullptr;
+      while (client_ < decoded_.order.size()) {
+        Structs& structs = decoded_.clients.at(decoded_.order[client_]);
+        if (index_ < structs.size()) {
+          current_ = structs[index_++].get();
+          break;
+        }
+        ++client_;
+        index_ = 0;
+      }
+    } while (skip_skips_ && current_ != nullptr && current_->kind == StructKind::skip);
+  }
+  Decoded& decoded_;
+  bool skip_skips_;
+  std::size_t client_ = 0;
+  std::size_t index_ = 0;
+  Item* current_ = nullptr;
+};
+
+// Writes structs in runs per client (Yjs's LazyStructWriter): each run is (count, client, first
+// clock, structs), and the number of runs goes first.
+class StructWriter {
+ public:
+  void write(const Item& item, std::uint64_t offset) {
+    if (written_ > 0 && client_ != item.id.client) flush();
+    if (written_ == 0) {
+      client_ = item.id.client;
+      run_.write_var_uint(item.id.client);
+      run_.write_var_uint(item.id.clock + offset);
+    }
+    write_item(run_, item, offset);
+    ++written_;
+  }
+  void finish(Encoder& out) {
+    flush();
+    out.write_var_uint(runs_.size());
+    for (auto& [count, bytes] : runs_) {
+      out.write_var_uint(count);
+      out.write_raw(bytes);
+    }
+  }
+
+ private:
+  void flush() {
+    if (written_ == 0) return;
+    runs_.emplace_back(written_, run_.take());
+    run_ = Encoder();
+    written_ = 0;
+  }
+  std::vector<std::pair<std::uint64_t, Bytes>> runs_;
+  Encoder run_;
+  std::uint64_t client_ = 0;
+  std::uint64_t written_ = 0;
+};
+
+// Yjs's sliceStruct: the part of `left` from `diff` on, as a new struct.
+std::unique_ptr<Item> slice_struct(Item& left, std::uint64_t diff) {
+  auto right = std::make_unique<Item>();
+  right->id = {left.id.client, left.id.clock + diff};
+  right->length = left.length - diff;
+  right->kind = left.kind;
+  right->deleted = left.deleted;
+  if (left.kind == StructKind::item) {
+    right->origin = ID{left.id.client, left.id.clock + diff - 1};
+    right->right_origin = left.right_origin;
+    right->parent_ref = left.parent_ref;
+    right->parent_sub = left.parent_sub;
+    right->content = split_content(left.content, diff);
+    right->length = content_length(right->content);
+  }
+  return right;
+}
+
+// Yjs's mergeWith on structs not in a document: GC with GC and skip with skip. Items never merge
+// there (Item.mergeWith asks for left.right to be the right item, and structs read from an
+// update have no neighbours).
+bool merge_lazy(Item& left, Item& right) {
+  if (left.kind != right.kind || left.kind == StructKind::item) return false;
+  left.length += right.length;
+  return true;
+}
+
+}  // namespace
+
+Bytes diff_update_v1(std::span<const std::uint8_t> update, const StateVector& since) {
+  Decoded decoded = read_update_v1(update);
+  Encoder encoder;
+  StructWriter writer;
+  StructReader reader(decoded, false);
+  while (Item* current = reader.current()) {
+    const std::uint64_t client = current->id.client;
+    const auto known = since.find(client);
+    const std::uint64_t clock = known == since.end() ? 0 : known->second;
+    if (current->kind == StructKind::skip) {
+      reader.next();
+      continue;
+    }
+    if (current->id.clock + current->length > clock) {
+      writer.write(*current, clock > current->id.clock ? clock - current->id.clock : 0);
+      for (Item* next = reader.next(); next != nullptr && next->id.client == client;
+           next = reader.next()) {
+        writer.write(*next, 0);
+      }
+    } else {
+      for (Item* next = current;
+           next != nullptr && next->id.client == client && next->id.clock + next->length <= clock;
+           next = reader.next()) {
+      }
+    }
+  }
+  writer.finish(encoder);
+  write_delete_set(encoder, decoded.deletes);
+  return encoder.take();
+}
+
+Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates) {
+  if (updates.size() == 1) return Bytes(updates[0].begin(), updates[0].end());
+  std::vector<Decoded> decoded;
+  decoded.reserve(updates.size());
+  for (const auto& update : updates)
+    decoded.push_back(read_update_v1(update));
+  std::vector<std::unique_ptr<StructReader>> readers;
+  for (Decoded& d : decoded)
+    readers.push_back(std::make_unique<StructReader>(d, true));
+  std::vector<std::unique_ptr<Item>> made;  // skips and slices this merge creates
+  Item* write = nullptr;
+  std::uint64_t write_offset = 0;
+  StructWriter writer;
+  const auto emit = [&] { writer.write(*write, write_offset); };
+  for (;;) {
+    std::erase_if(readers, [](const auto& r) { return r->current() == nullptr; });
+    // Highest client first; within a client, the lowest clock (an item before a skip).
+    std::stable_sort(readers.begin(), readers.end(), [](const auto& a, const auto& b) {
+      const Item& x = *a->current();
+      const Item& y = *b->current();
+      if (x.id.client != y.id.client) return x.id.client > y.id.client;
+      if (x.id.clock != y.id.clock) return x.id.clock < y.id.clock;
+      return x.kind != StructKind::skip && y.kind == StructKind::skip;
+    });
+    if (readers.empty()) break;
+    StructReader& reader = *readers.front();
+    const std::uint64_t first_client = reader.current()->id.client;
+    if (write != nullptr) {
+      Item* current = reader.current();
+      bool iterated = false;
+      while (current != nullptr &&
+             current->id.clock + current->length <= write->id.clock + write->length &&
+             current->id.client >= write->id.client) {
+        current = reader.next();
+        iterated = true;
+      }
+      if (current == nullptr || current->id.client != first_client ||
+          (iterated && current->id.clock > write->id.clock + write->length)) {
+        continue;
+      }
+      if (first_client != write->id.client) {
+        emit();
+        write = current;
+        write_offset = 0;
+        reader.next();
+      } else if (write->id.clock + write->length < current->id.clock) {
+        if (write->kind == StructKind::skip) {
+          write->length = current->id.clock + current->length - write->id.clock;
+        } else {
+          emit();
+          auto skip = std::make_unique<Item>();
+          skip->kind = StructKind::skip;
+          skip->id = {first_client, write->id.clock + write->length};
+          skip->length = current->id.clock - write->id.clock - write->length;
+          write = skip.get();
+          write_offset = 0;
+          made.push_back(std::move(skip));
+        }
+      } else {
+        const std::uint64_t diff = write->id.clock + write->length - current->id.clock;
+        if (diff > 0) {
+          if (write->kind == StructKind::skip) {
+            write->length -= diff;
+          } else {
+            made.push_back(slice_struct(*current, diff));
+            current = made.back().get();
+          }
+        }
+        if (!merge_lazy(*write, *current)) {
+          emit();
+          write = current;
+          write_offset = 0;
+          reader.next();
+        }
+      }
+    } else {
+      write = reader.current();
+      write_offset = 0;
+      reader.next();
+    }
+    for (Item* next = reader.current();
+         next != nullptr && next->id.client == first_client &&
+         next->id.clock == write->id.clock + write->length && next->kind != StructKind::skip;
+         next = reader.next()) {
+      emit();
+      write = next;
+      write_offset = 0;
+    }
+  }
+  if (write != nullptr) emit();
+  Encoder encoder;
+  writer.finish(encoder);
+  DeleteSet deletes;
+  for (const Decoded& d : decoded) {
+    for (const auto& [client, ranges] : d.deletes.clients) {
+      for (const auto& [clock, length] : ranges)
+        deletes.add(client, clock, length);
+    }
+  }
+  deletes.normalize();
+  write_delete_set(encoder, deletes);
+  return encoder.take();
+}
+
 Bytes Doc::encode_state_vector(const StateVector& vector) {
   Encoder encoder;
   encoder.write_var_uint(vector.size());

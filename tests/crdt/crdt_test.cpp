@@ -110,6 +110,32 @@ TEST(Update, StructsWaitForTheirDependenciesAndDeletesForTheirStructs) {
   EXPECT_EQ(b.encode_state_as_update_v1(), a.encode_state_as_update_v1());
 }
 
+TEST(Update, UpdatesMergeAndDiffWithoutADocument) {
+  Doc a(1);
+  Type& text = a.get("t", TypeKind::text);
+  a.text_insert(text, 0, "hello");
+  const Bytes first = a.encode_state_as_update_v1();
+  const StateVector after_first = a.state_vector();
+  a.text_insert(text, 5, " world");
+  a.text_delete(text, 0, 1);
+  const Bytes second = a.encode_state_as_update_v1(after_first);
+  // In either order, the merge loads to the same document.
+  for (const Bytes& merged :
+       {merge_updates_v1({second, first}), merge_updates_v1({first, second})}) {
+    Doc b(2);
+    b.apply_update_v1(merged);
+    EXPECT_FALSE(b.has_pending());
+    EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "ello world");
+    EXPECT_EQ(encode_state_vector_from_update_v1(merged),
+              Doc::encode_state_vector(a.state_vector()));
+    // The diff against the first state holds what the second update brought.
+    Doc c(3);
+    c.apply_update_v1(first);
+    c.apply_update_v1(diff_update_v1(merged, after_first));
+    EXPECT_EQ(c.get("t", TypeKind::text).to_string(), "ello world");
+  }
+}
+
 TEST(Update, MalformedUpdatesAreRefusedAndLeaveTheDocumentAsItWas) {
   Doc doc(5);
   doc.text_insert(doc.get("t", TypeKind::text), 0, "keep");

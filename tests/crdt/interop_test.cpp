@@ -102,11 +102,33 @@ TEST_F(YjsInterop, CairnConvergesWithYjsPeersAndEncodesTheSameBytes) {
     EXPECT_EQ(doc.encode_state_as_update_v1(), base64(session.at("state").as_string()));
     EXPECT_EQ(Doc::encode_state_vector(doc.state_vector()),
               base64(session.at("stateVector").as_string()));
-    // What a peer lacks, given its state vector: the same bytes as Yjs's diff.
+    // Without a document: all the updates merged, as emitted and in the shuffled order with
+    // repeats; and the merge's diff against each state vector.
+    const auto merge = [&](const json::array& indices) {
+      std::vector<std::span<const std::uint8_t>> parts;
+      for (const auto& index : indices)
+        parts.emplace_back(updates.at(index.to_number<std::size_t>()));
+      return merge_updates_v1(parts);
+    };
+    json::array all;
+    for (std::size_t i = 0; i < updates.size(); ++i)
+      all.push_back(i);
+    const Bytes merged = merge(all);
+    EXPECT_EQ(merged, base64(session.at("merged").as_string()));
+    EXPECT_EQ(merge(session.at("order").as_array()),
+              base64(session.at("mergedInOrder").as_string()));
+    // What a peer lacks, given its state vector: the same bytes as Yjs's diff, from the document
+    // and from the merged update.
     for (const auto& diff : session.at("diffs").as_array()) {
       const StateVector since = Doc::decode_state_vector(base64(diff.at("vector").as_string()));
       EXPECT_EQ(doc.encode_state_as_update_v1(since), base64(diff.at("update").as_string()));
+      EXPECT_EQ(diff_update_v1(merged, since), base64(diff.at("mergedDiff").as_string()));
     }
+    // The merged update loads to the same document.
+    Doc from_merged(2);
+    from_merged.apply_update_v1(merged);
+    // (A map's keys come in the order they were integrated: compared as JSON values.)
+    EXPECT_EQ(json::parse(content_json(from_merged)), json::parse(content_json(session)));
   }
 }
 

@@ -106,6 +106,7 @@ function session (seed) {
   const order = updates.map((_, i) => i)
   for (let i = order.length - 1; i > 0; i--) { const j = int(i + 1); [order[i], order[j]] = [order[j], order[i]] }
   for (let i = Math.floor(updates.length / 5); i > 0; i--) order.splice(int(order.length + 1), 0, int(updates.length))
+  const merged = Y.mergeUpdates(updates)
   const fresh = new Y.Doc()
   fresh.clientID = 1
   order.forEach(i => Y.applyUpdate(fresh, updates[i]))
@@ -117,7 +118,13 @@ function session (seed) {
     ...content(fresh),
     state: b64(Y.encodeStateAsUpdate(fresh)),
     stateVector: b64(Y.encodeStateVector(fresh)),
-    diffs: vectors.map(vector => ({ vector: b64(vector), update: b64(Y.encodeStateAsUpdate(fresh, vector)) }))
+    diffs: vectors.map(vector => ({
+      vector: b64(vector),
+      update: b64(Y.encodeStateAsUpdate(fresh, vector)),
+      mergedDiff: b64(Y.diffUpdate(merged, vector))
+    })),
+    merged: b64(merged),
+    mergedInOrder: b64(Y.mergeUpdates(order.map(i => updates[i])))
   }
 }
 
