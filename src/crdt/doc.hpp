@@ -119,6 +119,13 @@ struct Item {
 
 // --- Types ---
 
+// One operation of a Text's delta, as Yjs's toDelta gives it: a run of text (a string), an embed
+// or a nested type (its JSON), and the attributes in force, in the order they were set.
+struct DeltaOp {
+  Any insert;
+  Any::Object attributes;
+};
+
 enum class TypeKind : std::uint8_t {
   unknown,  // a root not yet used as a particular type
   array,
@@ -145,8 +152,9 @@ class Type {
   std::uint64_t length = 0;          // countable, undeleted length of its sequence
 
   // --- reading ---
-  std::string to_string() const;  // Text: its text; XML: as Yjs's toString() renders it
-  Any to_json() const;            // Map: object, Array: array, Text: string, XML: string
+  std::string to_string() const;          // Text: its text; XML: as Yjs's toString() renders it
+  std::vector<DeltaOp> to_delta() const;  // Text, XmlText
+  Any to_json() const;                    // Map: object, Array: array, Text: string, XML: string
   std::vector<Any> array_values() const;
   std::optional<Any> map_get(std::string_view key) const;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
 
@@ -106,6 +107,87 @@ void append_json(std::string& out, const Any& any) {
 }
 
 }  // namespace
+
+namespace {
+
+Any from_json(const boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::null:
+      return Any(nullptr);
+    case boost::json::kind::bool_:
+      return Any(value.get_bool());
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_:
+      return Any(value.to_number<double>());
+    case boost::json::kind::string:
+      return Any(std::string(value.get_string()));
+    case boost::json::kind::array: {
+      Any::Array array;
+      for (const auto& element : value.get_array())
+        array.push_back(from_json(element));
+      return Any(std::move(array));
+    }
+    case boost::json::kind::object: {
+      Any::Object object;
+      for (const auto& [key, member] : value.get_object())
+        object.emplace_back(std::string(key), from_json(member));
+      return Any(std::move(object));
+    }
+  }
+  return Any();
+}
+
+}  // namespace
+
+Any any_from_json(std::string_view json) {
+  boost::json::parse_options options;
+  options.max_depth = kMaxAnyDepth;
+  std::error_code error;
+  const boost::json::value value = boost::json::parse(json, error, {}, options);
+  if (error) throw DecodeError("a value in the update is not JSON");
+  return from_json(value);
+}
+
+std::string js_string(const Any& any) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Any::Undefined>) {
+          return "undefined";
+        } else if constexpr (std::is_same_v<T, std::nullptr_t>) {
+          return "null";
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (std::isnan(v)) return "NaN";
+          if (std::isinf(v)) return v < 0 ? "-Infinity" : "Infinity";
+          std::string out;
+          append_json_number(out, v);
+          return out;
+        } else if constexpr (std::is_same_v<T, Any::BigInt>) {
+          return std::to_string(v.value);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return v;
+        } else if constexpr (std::is_same_v<T, Any::Object>) {
+          return "[object Object]";
+        } else if constexpr (std::is_same_v<T, Any::Array>) {
+          std::string out;  // elements joined by ",", null and undefined as ""
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i > 0) out += ',';
+            if (!v[i].is_undefined() && !std::holds_alternative<std::nullptr_t>(v[i].value))
+              out += js_string(v[i]);
+          }
+          return out;
+        } else {
+          std::string out;
+          for (std::size_t i = 0; i < v.size(); ++i)
+            out += (i > 0 ? "," : "") + std::to_string(v[i]);
+          return out;
+        }
+      },
+      any.value);
+}
 
 bool operator==(const Any& a, const Any& b) {
   return a.value == b.value;

@@ -58,6 +58,11 @@ struct Any {
   friend bool operator==(const Any& a, const Any& b);
 };
 
+// JSON text read as JavaScript's JSON.parse does; DecodeError when it is not JSON.
+Any any_from_json(std::string_view json);
+// String(value) in JavaScript: what a template literal makes of it.
+std::string js_string(const Any& any);
+
 // JSON text of an Any as JavaScript's JSON.stringify writes it (undefined members are left out,
 // undefined array elements and non-finite numbers become null; binary as an object of indices).
 std::string to_json(const Any& any);

@@ -1,5 +1,6 @@
 // Reading shared types and editing them locally (Yjs: types/AbstractType.js, YText.js, YMap.js,
 // YArray.js).
+#include <algorithm>
 #include <stdexcept>
 
 #include "crdt/store.hpp"
@@ -91,11 +92,141 @@ Content array_content(std::vector<Any>& values, std::size_t begin, std::size_t e
   return any;
 }
 
+// JavaScript's `for (key in value)` with value[key]: an object's members in key order, a
+// string's UTF-16 units, an array's elements, by index; nothing for other values.
+Any::Object js_members(const Any& any) {
+  Any::Object out;
+  if (std::holds_alternative<Any::Object>(any.value)) {
+    Encoder order;  // Object.keys order, as lib0 writes objects
+    order.write_any(any);
+    Decoder decoder(order.bytes());
+    return std::get<Any::Object>(decoder.read_any().value);
+  }
+  if (const auto* text = std::get_if<std::string>(&any.value)) {
+    const std::u16string units = utf16(*text);
+    for (std::size_t i = 0; i < units.size(); ++i)
+      out.emplace_back(std::to_string(i), Any(utf8(std::u16string_view(&units[i], 1))));
+  } else if (const auto* array = std::get_if<Any::Array>(&any.value)) {
+    for (std::size_t i = 0; i < array->size(); ++i)
+      out.emplace_back(std::to_string(i), (*array)[i]);
+  } else if (const auto* bytes = std::get_if<Bytes>(&any.value)) {
+    for (std::size_t i = 0; i < bytes->size(); ++i)
+      out.emplace_back(std::to_string(i), Any(static_cast<double>((*bytes)[i])));
+  }
+  return out;
+}
+
+std::string ascii_lower(std::string text) {
+  for (char& c : text)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return text;
+}
+
+// An XML type's children rendered one after another (typeListMap(xml => xml.toString())).
+void append_xml_children(const Type& type, std::string& out) {
+  for (const Item* n = type.start; n != nullptr; n = n->right) {
+    if (n->deleted || !n->countable()) continue;
+    if (const auto* child = std::get_if<ContentType>(&n->content)) {
+      out += child->type->to_string();
+    } else {
+      std::vector<Any> values;
+      append_values(*n, values);
+      for (const Any& value : values)
+        out += js_string(value);
+    }
+  }
+}
+
 }  // namespace
 
 // --- reading ---
 
+std::vector<DeltaOp> Type::to_delta() const {
+  std::vector<DeltaOp> ops;
+  Any::Object current;  // a JavaScript Map: insertion order, a key keeps its place when set again
+  std::u16string run;
+  const auto pack = [&] {
+    if (run.empty()) return;
+    ops.push_back({Any(utf8(run)), current});
+    run.clear();
+  };
+  for (const Item* n = start; n != nullptr; n = n->right) {
+    if (n->deleted) continue;
+    if (const auto* text = std::get_if<ContentString>(&n->content)) {
+      run += text->text;
+    } else if (const auto* type = std::get_if<ContentType>(&n->content)) {
+      pack();
+      ops.push_back({type->type->to_json(), current});
+    } else if (const auto* embed = std::get_if<ContentEmbed>(&n->content)) {
+      pack();
+      ops.push_back({any_from_json(embed->json), current});
+    } else if (const auto* format = std::get_if<ContentFormat>(&n->content)) {
+      pack();
+      Any value = any_from_json(format->json);
+      auto same = std::find_if(current.begin(), current.end(),
+                               [&](const auto& member) { return member.first == format->key; });
+      if (std::holds_alternative<std::nullptr_t>(value.value)) {
+        if (same != current.end()) current.erase(same);
+      } else if (same != current.end()) {
+        same->second = std::move(value);
+      } else {
+        current.emplace_back(format->key, std::move(value));
+      }
+    }
+  }
+  pack();
+  return ops;
+}
+
+// <name attr="value">, attributes as given (sorted by the caller).
+static void append_open_tag(std::string& out, const std::string& name,
+                            const std::vector<std::pair<std::string, std::string>>& attributes) {
+  out += "<" + name;
+  for (const auto& [key, value] : attributes)
+    out += " " + key + "=\"" + value + "\"";
+  out += ">";
+}
+
 std::string Type::to_string() const {
+  if (kind == TypeKind::xml_fragment) {
+    std::string out;
+    append_xml_children(*this, out);
+    return out;
+  }
+  if (kind == TypeKind::xml_element) {
+    // Attributes sorted by name, their values as String() writes them; the tag in lower case.
+    std::vector<std::pair<std::string, std::string>> attributes;
+    for (const std::string& key : keys) {
+      if (std::optional<Any> value = map_get(key)) attributes.emplace_back(key, js_string(*value));
+    }
+    std::sort(attributes.begin(), attributes.end());
+    const std::string tag = ascii_lower(name);
+    std::string out;
+    append_open_tag(out, tag, attributes);
+    append_xml_children(*this, out);
+    return out + "</" + tag + ">";
+  }
+  if (kind == TypeKind::xml_text) {
+    // Each run of the delta inside its attributes as nested tags, sorted by name.
+    std::string out;
+    for (const DeltaOp& op : to_delta()) {
+      std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> nodes;
+      for (const auto& [node, value] : js_members(Any(op.attributes))) {
+        std::vector<std::pair<std::string, std::string>> attributes;
+        for (const auto& [key, attribute] : js_members(value))
+          attributes.emplace_back(key, js_string(attribute));
+        std::sort(attributes.begin(), attributes.end());
+        nodes.emplace_back(node, std::move(attributes));
+      }
+      std::sort(nodes.begin(), nodes.end());
+      for (const auto& [node, attributes] : nodes)
+        append_open_tag(out, node, attributes);
+      out += js_string(op.insert);
+      for (auto it = nodes.rbegin(); it != nodes.rend(); ++it)
+        out += "</" + it->first + ">";
+    }
+    return out;
+  }
   std::u16string text;
   for (const Item* n = start; n != nullptr; n = n->right) {
     if (n->deleted || !n->countable()) continue;
@@ -125,6 +256,8 @@ Any Type::to_json() const {
   switch (kind) {
     case TypeKind::text:
     case TypeKind::xml_text:
+    case TypeKind::xml_fragment:
+    case TypeKind::xml_element:
       return Any(to_string());
     case TypeKind::map: {
       Any::Object object;

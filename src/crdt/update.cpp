@@ -97,8 +97,10 @@ Content read_content(Decoder& decoder, std::uint8_t ref) {
       const std::uint64_t count = decoder.read_var_uint();
       if (count > decoder.remaining()) throw DecodeError("the update ends early");
       ContentJson json;
-      for (std::uint64_t i = 0; i < count; ++i)
+      for (std::uint64_t i = 0; i < count; ++i) {
         json.values.push_back(decoder.read_var_string());
+        if (json.values.back() != "undefined") any_from_json(json.values.back());  // JSON.parse
+      }
       return json;
     }
     case 3: {
@@ -107,11 +109,16 @@ Content read_content(Decoder& decoder, std::uint8_t ref) {
     }
     case 4:
       return ContentString{utf16(decoder.read_var_string())};
-    case 5:
-      return ContentEmbed{decoder.read_var_string()};
+    case 5: {
+      ContentEmbed embed{decoder.read_var_string()};
+      any_from_json(embed.json);  // Yjs parses it as it reads: not JSON, not an update
+      return embed;
+    }
     case 6: {
       std::string key = decoder.read_var_string();
-      return ContentFormat{std::move(key), decoder.read_var_string()};
+      ContentFormat format{std::move(key), decoder.read_var_string()};
+      any_from_json(format.json);
+      return format;
     }
     case 7: {
       const std::uint64_t type = decoder.read_var_uint();

@@ -132,6 +132,25 @@ TEST_F(YjsInterop, CairnConvergesWithYjsPeersAndEncodesTheSameBytes) {
   }
 }
 
+TEST_F(YjsInterop, FormattedTextAndXmlReadAsYjsRendersThem) {
+  const json::object rich = yjs("rich", "");
+  const Bytes state = base64(rich.at("state").as_string());
+  Doc doc(1);
+  doc.apply_update_v1(state);
+  EXPECT_EQ(doc.get("prosemirror", TypeKind::xml_fragment).to_string(),
+            std::string(rich.at("xml").as_string()));
+  Type& text = doc.get("rich", TypeKind::text);
+  EXPECT_EQ(text.to_string(), std::string(rich.at("text").as_string()));
+  Any::Array delta;
+  for (const DeltaOp& op : text.to_delta()) {
+    Any::Object item{{"insert", op.insert}};
+    if (!op.attributes.empty()) item.emplace_back("attributes", Any(op.attributes));
+    delta.push_back(Any(std::move(item)));
+  }
+  EXPECT_EQ(to_json(Any(delta)), to_json(value_of(rich.at("delta"))));
+  EXPECT_EQ(doc.encode_state_as_update_v1(), state);
+}
+
 TEST_F(YjsInterop, CairnsLocalEditsEncodeAsYjsEncodesThemAndYjsLoadsThem) {
   test::TempDir dir;
   for (int seed = 1; seed <= 12; ++seed) {

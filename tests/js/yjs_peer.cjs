@@ -5,6 +5,7 @@
 //                                      with repeats), what a fresh doc holds after that order, and
 //                                      its diffs against state vectors the peers had on the way
 //   node yjs_peer.cjs local SEED    -> one peer's edits as a list of operations, and its state
+//   node yjs_peer.cjs rich          -> an XML document and a formatted Text: state, toString, toDelta
 //   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
 // Output: one JSON object on stdout; binary as base64.
 'use strict'
@@ -138,6 +139,40 @@ function local (seed) {
   return { seed, client: doc.clientID, ops, ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
 }
 
+// A ProseMirror-like XML document and a formatted Text, edited in ways that split formats.
+function rich () {
+  const doc = new Y.Doc()
+  doc.clientID = 77
+  const fragment = doc.getXmlFragment('prosemirror')
+  const heading = new Y.XmlElement('Heading')
+  heading.setAttribute('level', 2)
+  heading.insert(0, [new Y.XmlText('Title')])
+  const paragraph = new Y.XmlElement('paragraph')
+  paragraph.setAttribute('align', 'left')
+  paragraph.setAttribute('data-n', 3)
+  const text = new Y.XmlText()
+  paragraph.insert(0, [text])
+  fragment.insert(0, [heading, paragraph])
+  text.insert(0, 'Hello bold world')
+  text.format(6, 4, { bold: true })
+  text.format(0, 5, { link: { href: 'https://example.com', title: 'x' } })
+  text.insert(text.length, '!', { italic: {} })
+  text.delete(2, 2)
+  const richText = doc.getText('rich')
+  richText.insert(0, 'abcdef')
+  richText.format(1, 3, { bold: true, color: '#f00' })
+  richText.format(2, 3, { bold: null })
+  richText.insertEmbed(4, { image: 'x.png' })
+  richText.insert(0, 'Z', { header: 1 })
+  richText.delete(3, 1)
+  return {
+    state: b64(Y.encodeStateAsUpdate(doc)),
+    xml: fragment.toString(),
+    delta: richText.toDelta(),
+    text: richText.toString()
+  }
+}
+
 function load (file) {
   const doc = new Y.Doc()
   Y.applyUpdate(doc, fs.readFileSync(file))
@@ -145,5 +180,5 @@ function load (file) {
 }
 
 const [mode, arg] = process.argv.slice(2)
-const out = mode === 'session' ? session(Number(arg)) : mode === 'local' ? local(Number(arg)) : load(arg)
+const out = mode === 'session' ? session(Number(arg)) : mode === 'local' ? local(Number(arg)) : mode === 'rich' ? rich() : load(arg)
 process.stdout.write(JSON.stringify(out) + '\n')
