@@ -90,48 +90,53 @@ TEST(Update, TextCountsUtf16UnitsAndASplitSurrogatePairBecomesReplacementCharact
   EXPECT_EQ(other.get("t", TypeKind::text).to_string(), text.to_string());
 }
 
+// Two updates of one writer, the second depending on the first: "hello", then " world" added
+// and the "h" deleted ("ello world").
+struct TwoUpdates {
+  Doc writer{1};
+  Bytes first;
+  StateVector after_first;
+  Bytes second;
+
+  TwoUpdates() {
+    Type& text = writer.get("t", TypeKind::text);
+    writer.text_insert(text, 0, "hello");
+    first = writer.encode_state_as_update_v1();
+    after_first = writer.state_vector();
+    writer.text_insert(text, 5, " world");
+    writer.text_delete(text, 0, 1);
+    second = writer.encode_state_as_update_v1(after_first);
+  }
+};
+
 TEST(Update, StructsWaitForTheirDependenciesAndDeletesForTheirStructs) {
-  Doc a(1);
-  Type& text = a.get("t", TypeKind::text);
-  a.text_insert(text, 0, "hello");
-  const Bytes first = a.encode_state_as_update_v1();
-  const StateVector after_first = a.state_vector();
-  a.text_insert(text, 5, " world");
-  a.text_delete(text, 0, 1);
-  const Bytes second = a.encode_state_as_update_v1(after_first);
+  const TwoUpdates u;
 
   Doc b(2);
-  b.apply_update_v1(second);  // depends on `first`
+  b.apply_update_v1(u.second);  // depends on the first
   EXPECT_TRUE(b.has_pending());
   EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "");
-  b.apply_update_v1(first);
+  b.apply_update_v1(u.first);
   EXPECT_FALSE(b.has_pending());
   EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "ello world");
-  EXPECT_EQ(b.encode_state_as_update_v1(), a.encode_state_as_update_v1());
+  EXPECT_EQ(b.encode_state_as_update_v1(), u.writer.encode_state_as_update_v1());
 }
 
 TEST(Update, UpdatesMergeAndDiffWithoutADocument) {
-  Doc a(1);
-  Type& text = a.get("t", TypeKind::text);
-  a.text_insert(text, 0, "hello");
-  const Bytes first = a.encode_state_as_update_v1();
-  const StateVector after_first = a.state_vector();
-  a.text_insert(text, 5, " world");
-  a.text_delete(text, 0, 1);
-  const Bytes second = a.encode_state_as_update_v1(after_first);
+  const TwoUpdates u;
   // In either order, the merge loads to the same document.
   for (const Bytes& merged :
-       {merge_updates_v1({second, first}), merge_updates_v1({first, second})}) {
+       {merge_updates_v1({u.second, u.first}), merge_updates_v1({u.first, u.second})}) {
     Doc b(2);
     b.apply_update_v1(merged);
     EXPECT_FALSE(b.has_pending());
     EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "ello world");
     EXPECT_EQ(encode_state_vector_from_update_v1(merged),
-              Doc::encode_state_vector(a.state_vector()));
+              Doc::encode_state_vector(u.writer.state_vector()));
     // The diff against the first state holds what the second update brought.
     Doc c(3);
-    c.apply_update_v1(first);
-    c.apply_update_v1(diff_update_v1(merged, after_first));
+    c.apply_update_v1(u.first);
+    c.apply_update_v1(diff_update_v1(merged, u.after_first));
     EXPECT_EQ(c.get("t", TypeKind::text).to_string(), "ello world");
   }
 }
