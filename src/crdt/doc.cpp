@@ -272,6 +272,15 @@ bool same_origin(const std::optional<ID>& a, const std::optional<ID>& b) {
   return a == b;
 }
 
+// The first (leftmost) item ever written for `key` of a map, or null.
+Item* first_of_key(const Type& map, const std::string& key) {
+  const auto found = map.map.find(key);
+  Item* first = found == map.map.end() ? nullptr : found->second;
+  while (first != nullptr && first->left != nullptr)
+    first = first->left;
+  return first;
+}
+
 }  // namespace
 
 void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
@@ -311,10 +320,7 @@ void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
     if (left != nullptr) {
       o = left->right;
     } else if (item.parent_sub) {
-      const auto found = parent.map.find(*item.parent_sub);
-      o = found == parent.map.end() ? nullptr : found->second;
-      while (o != nullptr && o->left != nullptr)
-        o = o->left;
+      o = first_of_key(parent, *item.parent_sub);
     } else {
       o = parent.start;
     }
@@ -351,10 +357,7 @@ void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
   } else {
     Item* r = nullptr;
     if (item.parent_sub) {
-      const auto found = parent.map.find(*item.parent_sub);
-      r = found == parent.map.end() ? nullptr : found->second;
-      while (r != nullptr && r->left != nullptr)
-        r = r->left;
+      r = first_of_key(parent, *item.parent_sub);
     } else {
       r = parent.start;
       parent.start = &item;
@@ -396,24 +399,19 @@ void Transaction::remove(Item& item) {
   item.deleted = true;
   deletes.add(item.id.client, item.id.clock, item.length);
   if (auto* type = std::get_if<ContentType>(&item.content)) {
-    const auto older = [&](const Item& child) {
+    // Its children go too; those already deleted before this transaction may merge again.
+    const auto take = [&](Item& child) {
       const auto it = before.find(child.id.client);
-      return child.id.clock < (it == before.end() ? 0 : it->second);
+      if (!child.deleted) {
+        remove(child);
+      } else if (child.id.clock < (it == before.end() ? 0 : it->second)) {
+        merge_structs.push_back(child.id);
+      }
     };
-    for (Item* child = type->type->start; child != nullptr; child = child->right) {
-      if (!child->deleted) {
-        remove(*child);
-      } else if (older(*child)) {
-        merge_structs.push_back(child->id);
-      }
-    }
-    for (auto& [key, child] : type->type->map) {
-      if (!child->deleted) {
-        remove(*child);
-      } else if (older(*child)) {
-        merge_structs.push_back(child->id);
-      }
-    }
+    for (Item* child = type->type->start; child != nullptr; child = child->right)
+      take(*child);
+    for (auto& [key, child] : type->type->map)
+      take(*child);
   }
 }
 

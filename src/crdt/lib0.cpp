@@ -30,7 +30,8 @@ bool array_index(std::string_view key, std::uint64_t& index) {
   return index < 4294967295ULL;
 }
 
-// The members of `object` in Object.keys order.
+}  // namespace
+
 std::vector<const std::pair<std::string, Any>*> js_key_order(const Any::Object& object) {
   std::vector<std::pair<std::uint64_t, const std::pair<std::string, Any>*>> indices;
   std::vector<const std::pair<std::string, Any>*> order;
@@ -50,6 +51,8 @@ std::vector<const std::pair<std::string, Any>*> js_key_order(const Any::Object& 
   all.insert(all.end(), order.begin(), order.end());
   return all;
 }
+
+namespace {
 
 // A JSON string, escaped as everywhere in Cairn (foundation/json_text).
 void append_json_string(std::string& out, std::string_view utf8_text) {

@@ -58,6 +58,10 @@ struct Any {
   friend bool operator==(const Any& a, const Any& b);
 };
 
+// The members of `object` in JavaScript's Object.keys order: integer-like keys first,
+// ascending, then the others in their order.
+std::vector<const std::pair<std::string, Any>*> js_key_order(const Any::Object& object);
+
 // JSON text read as JavaScript's JSON.parse does; DecodeError when it is not JSON.
 Any any_from_json(std::string_view json);
 // String(value) in JavaScript: what a template literal makes of it.

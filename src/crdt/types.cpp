@@ -96,13 +96,10 @@ Content array_content(std::vector<Any>& values, std::size_t begin, std::size_t e
 // string's UTF-16 units, an array's elements, by index; nothing for other values.
 Any::Object js_members(const Any& any) {
   Any::Object out;
-  if (std::holds_alternative<Any::Object>(any.value)) {
-    Encoder order;  // Object.keys order, as lib0 writes objects
-    order.write_any(any);
-    Decoder decoder(order.bytes());
-    return std::get<Any::Object>(decoder.read_any().value);
-  }
-  if (const auto* text = std::get_if<std::string>(&any.value)) {
+  if (const auto* object = std::get_if<Any::Object>(&any.value)) {
+    for (const auto* member : js_key_order(*object))
+      out.push_back(*member);
+  } else if (const auto* text = std::get_if<std::string>(&any.value)) {
     const std::u16string units = utf16(*text);
     for (std::size_t i = 0; i < units.size(); ++i)
       out.emplace_back(std::to_string(i), Any(utf8(std::u16string_view(&units[i], 1))));
