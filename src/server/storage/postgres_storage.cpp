@@ -320,15 +320,21 @@ struct PostgresPool {
   }
 
   void release(std::unique_ptr<Slot> slot) {
+    // A connection that broke goes now, so that its backend's id stops counting as this node's;
+    // the slot's next user connects again.
+    const bool broken = slot->db && slot->db->broken();
+    if (broken) drop(*slot);
     {
       std::lock_guard lock(mutex);
+      if (broken) ++reconnects;
       --in_use;
       idle.push_back(std::move(slot));
     }
     freed.notify_one();
   }
 
-  // (Re)connects a slot whose connection is missing or broken.
+  // (Re)connects a slot whose connection is missing (new, or dropped when it broke in use) or
+  // found broken before use.
   void connect(Slot& slot) {
     if (slot.db && !slot.db->broken()) return;
     if (slot.db) {
@@ -375,7 +381,7 @@ class PostgresTransaction final : public StorageTransaction {
       try {
         slot_->db->exec("ROLLBACK");
       } catch (...) {
-        pool_.drop(*slot_);  // broken: the next user reconnects
+        pool_.drop(*slot_);  // the next user reconnects
       }
     }
     pool_.release(std::move(slot_));
