@@ -46,7 +46,7 @@ set(CAIRN_LAYER_server_USES protocol store storage)
 
 set(CAIRN_LAYER_cli_DIRS src/cli)
 set(CAIRN_LAYER_cli_HEADERS)
-set(CAIRN_LAYER_cli_USES sync)
+set(CAIRN_LAYER_cli_USES sync crdt)
 
 set(CAIRN_LAYER_tools_DIRS tools)
 set(CAIRN_LAYER_tools_HEADERS)

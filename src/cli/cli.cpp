@@ -18,6 +18,7 @@
 #include "cli/migrate_command.hpp"
 #include "cli/pretty_json.hpp"
 #include "cli/sync_command.hpp"
+#include "cli/ydoc_command.hpp"
 #include "cli/table.hpp"
 #include "foundation/json_text.hpp"
 
@@ -444,6 +445,35 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                         "Stop after this many lines (default: at Ctrl-C or SIGTERM)");
   add_json(watch_cmd);
 
+  YdocArguments ydoc_arguments;
+  auto* ydoc_cmd = app.add_subcommand(
+      "ydoc", "Read and combine Yjs documents' updates (files of raw update bytes; - for stdin)");
+  ydoc_cmd->require_subcommand(1);
+  const auto add_updates = [&](CLI::App* command) {
+    command->add_option("UPDATE", ydoc_arguments.updates, "Update files (- for stdin)")
+        ->required();
+  };
+  auto* ydoc_show_cmd = ydoc_cmd->add_subcommand(
+      "show", "Print the merged updates as JSON, a member per root type");
+  add_updates(ydoc_show_cmd);
+  ydoc_show_cmd->add_flag("--delta", ydoc_arguments.delta,
+                          "A Text as its delta (with attributes) instead of a string");
+  ydoc_show_cmd->add_option("--type", ydoc_arguments.types,
+                            "A root's type, NAME=text|map|array|xml (repeatable; default: "
+                            "inferred from its content)");
+  auto* ydoc_merge_cmd =
+      ydoc_cmd->add_subcommand("merge", "Write the updates merged into one update to stdout");
+  add_updates(ydoc_merge_cmd);
+  std::string ydoc_diff_update;
+  auto* ydoc_diff_cmd = ydoc_cmd->add_subcommand(
+      "diff", "Write what of UPDATE a replica at STATE_VECTOR lacks to stdout");
+  ydoc_diff_cmd->add_option("UPDATE", ydoc_diff_update, "Update file (- for stdin)")->required();
+  ydoc_diff_cmd->add_option("STATE_VECTOR", ydoc_arguments.state_vector, "State vector file")
+      ->required();
+  auto* ydoc_state_vector_cmd = ydoc_cmd->add_subcommand(
+      "state-vector", "Write the state vector of the merged updates to stdout");
+  add_updates(ydoc_state_vector_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -466,6 +496,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*status_cmd) show_status(path, show_token, as_json, out);
     if (*sync_cmd) sync(path, sync_arguments, as_json, out);
     if (*watch_cmd) watch(path, sync_arguments, watch_arguments, as_json, out);
+    if (*ydoc_show_cmd) ydoc_show(ydoc_arguments, out, err);
+    if (*ydoc_merge_cmd) ydoc_merge(ydoc_arguments, out);
+    if (*ydoc_diff_cmd) {
+      ydoc_arguments.updates = {ydoc_diff_update};
+      ydoc_diff(ydoc_arguments, out);
+    }
+    if (*ydoc_state_vector_cmd) ydoc_state_vector(ydoc_arguments, out);
 
   } catch (const NotFound& e) {
     err << "cairn: " << e.message << '\n';

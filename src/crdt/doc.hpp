@@ -183,6 +183,7 @@ class Doc {
   Bytes encode_state_as_update_v1(const StateVector& since = {}) const;
   StateVector state_vector() const;
   static Bytes encode_state_vector(const StateVector& vector);
+  // Throws DecodeError when `bytes` are not exactly one encoded state vector.
   static StateVector decode_state_vector(std::span<const std::uint8_t> bytes);
   // Whether structs or deletes wait for missing dependencies.
   bool has_pending() const;

@@ -813,6 +813,8 @@ StateVector Doc::decode_state_vector(std::span<const std::uint8_t> bytes) {
     const std::uint64_t client = decoder.read_var_uint();
     vector[client] = decoder.read_var_uint();
   }
+  // Yjs frames a state vector (a file, a message member): bytes after it mean it is not one.
+  if (!decoder.done()) throw DecodeError("bytes follow the state vector");
   return vector;
 }
 

@@ -289,3 +289,72 @@ TEST_F(MigrateCliTest, ABadSchemaFileIsAClearError) {
 
 }  // namespace
 }  // namespace cairn::test
+
+namespace cairn::test {
+namespace {
+
+// `cairn ydoc` on the fixed vectors the real Yjs wrote (tests/crdt/vectors).
+std::string vector_path(const std::string& name) {
+  return std::string(CAIRN_TEST_VECTORS_DIR) + "/" + name;
+}
+
+TEST(YdocCliTest, ShowPrintsEachRootAsYjsShowsIt) {
+  const json::value expected = json::parse(read_bytes(vector_path("expected.json")));
+  RunResult result =
+      cairn_cli({"ydoc", "show", vector_path("base.update"), vector_path("edit.update")});
+  ASSERT_EQ(result.status, 0) << result.err;
+  json::value shown = json::parse(result.out);
+  shown.at("meta").as_object().erase("sub");  // Yjs has no JSON for a subdocument
+  EXPECT_EQ(shown, expected.at("show"));
+
+  // --delta, and an update from standard input.
+  result = cairn_cli({"ydoc", "show", "--delta", "-"}, read_bytes(vector_path("state.update")));
+  ASSERT_EQ(result.status, 0) << result.err;
+  shown = json::parse(result.out);
+  shown.at("meta").as_object().erase("sub");
+  EXPECT_EQ(shown, expected.at("delta"));
+
+  // --type overrides the inference.
+  result = cairn_cli({"ydoc", "show", "--type", "list=map", vector_path("state.update")});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out).at("list"), json::object());
+}
+
+TEST(YdocCliTest, MergeDiffAndStateVectorWriteYjssBytes) {
+  TempDir dir;
+  const auto output = [&](const RunResult& result) {
+    EXPECT_EQ(result.status, 0) << result.err;
+    return result.out;
+  };
+  EXPECT_EQ(output(cairn_cli({"ydoc", "merge", vector_path("base.update"),
+                              vector_path("edit.update")})),
+            read_bytes(vector_path("merged.update")));
+  EXPECT_EQ(output(cairn_cli({"ydoc", "state-vector", vector_path("base.update"),
+                              vector_path("edit.update")})),
+            read_bytes(vector_path("merged.sv")));
+  EXPECT_EQ(output(cairn_cli({"ydoc", "diff", vector_path("merged.update"),
+                              vector_path("base.sv")})),
+            read_bytes(vector_path("diff.update")));
+}
+
+TEST(YdocCliTest, WhatIsNotAnUpdateIsAClearErrorNamingTheFile) {
+  RunResult result =
+      cairn_cli({"ydoc", "show", vector_path("base.update"), vector_path("base.sv")});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("base.sv' is not a Yjs update"), std::string::npos) << result.err;
+  result = cairn_cli({"ydoc", "diff", vector_path("base.update"), vector_path("expected.json")});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("is not a Yjs state vector"), std::string::npos) << result.err;
+  result = cairn_cli({"ydoc", "show", "--type", "title=tree", vector_path("base.update")});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("NAME=text"), std::string::npos) << result.err;
+  // What an update depends on but was not given is said, not silently dropped.
+  result = cairn_cli({"ydoc", "show", vector_path("edit.update")});
+  EXPECT_EQ(result.status, 0);
+  EXPECT_NE(result.err.find("depend on updates that were not given"), std::string::npos);
+  EXPECT_EQ(cairn_cli({"ydoc"}).status, 2);
+  EXPECT_EQ(cairn_cli({"ydoc", "show", "--help"}).status, 0);
+}
+
+}  // namespace
+}  // namespace cairn::test

@@ -1,0 +1,111 @@
+// `cairn ydoc`: the crdt layer's documents and updates, without a database or a server.
+#include "cli/ydoc_command.hpp"
+
+#include <fmt/format.h>
+
+#include <cairn/error.hpp>
+
+#include "cli/command.hpp"
+#include "crdt/show.hpp"
+
+namespace cairn::cli {
+
+namespace {
+
+struct Update {
+  std::string file;
+  crdt::Bytes bytes;
+};
+
+std::vector<Update> read_updates(const YdocArguments& arguments) {
+  std::vector<Update> updates;
+  for (const std::string& file : arguments.updates) {
+    const std::string text = read_input(file);
+    updates.push_back({file, crdt::Bytes(text.begin(), text.end())});
+  }
+  return updates;
+}
+
+[[noreturn]] void not_an_update(const std::string& file, const crdt::DecodeError& e) {
+  throw Error(ErrorCode::invalid_argument,
+              fmt::format("'{}' is not a Yjs update: {}", file == "-" ? "stdin" : file, e.what()));
+}
+
+// Each update checked on its own first, so that an error names the file it is in.
+crdt::Bytes merged(const std::vector<Update>& updates) {
+  std::vector<std::span<const std::uint8_t>> spans;
+  for (const Update& update : updates) {
+    try {
+      crdt::encode_state_vector_from_update_v1(update.bytes);
+    } catch (const crdt::DecodeError& e) {
+      not_an_update(update.file, e);
+    }
+    spans.emplace_back(update.bytes);
+  }
+  if (spans.size() == 1) return updates.front().bytes;
+  return crdt::merge_updates_v1(spans);
+}
+
+void write_bytes(std::ostream& out, const crdt::Bytes& bytes) {
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+crdt::ShowOptions show_options(const YdocArguments& arguments) {
+  crdt::ShowOptions options;
+  options.delta = arguments.delta;
+  for (const std::string& type : arguments.types) {
+    const auto equals = type.rfind('=');
+    const auto kind = equals == std::string::npos
+                          ? std::nullopt
+                          : crdt::root_kind_named(std::string_view(type).substr(equals + 1));
+    if (!kind || equals == 0) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("--type '{}': expected NAME=text, NAME=map, NAME=array or NAME=xml",
+                              type));
+    }
+    options.kinds[type.substr(0, equals)] = *kind;
+  }
+  return options;
+}
+
+}  // namespace
+
+void ydoc_show(const YdocArguments& arguments, std::ostream& out, std::ostream& err) {
+  const crdt::ShowOptions options = show_options(arguments);
+  crdt::Doc doc(0);
+  for (const Update& update : read_updates(arguments)) {
+    try {
+      doc.apply_update_v1(update.bytes);
+    } catch (const crdt::DecodeError& e) {
+      not_an_update(update.file, e);
+    }
+  }
+  if (doc.has_pending()) {
+    err << "cairn: warning: some changes depend on updates that were not given; they are not "
+           "shown\n";
+  }
+  out << crdt::to_json(crdt::show_document(doc, options)) << '\n';
+}
+
+void ydoc_merge(const YdocArguments& arguments, std::ostream& out) {
+  write_bytes(out, merged(read_updates(arguments)));
+}
+
+void ydoc_diff(const YdocArguments& arguments, std::ostream& out) {
+  const std::vector<Update> updates = read_updates(arguments);
+  const std::string text = read_input(arguments.state_vector);
+  crdt::StateVector since;
+  try {
+    since = crdt::Doc::decode_state_vector(crdt::Bytes(text.begin(), text.end()));
+  } catch (const crdt::DecodeError& e) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("'{}' is not a Yjs state vector: {}", arguments.state_vector, e.what()));
+  }
+  write_bytes(out, crdt::diff_update_v1(merged(updates), since));
+}
+
+void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out) {
+  write_bytes(out, crdt::encode_state_vector_from_update_v1(merged(read_updates(arguments))));
+}
+
+}  // namespace cairn::cli

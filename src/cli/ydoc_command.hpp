@@ -1,0 +1,29 @@
+// `cairn ydoc show|merge|diff|state-vector`: Yjs documents from the command line, for people
+// debugging them. Files hold raw update bytes; "-" reads standard input.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace cairn::cli {
+
+struct YdocArguments {
+  std::vector<std::string> updates;  // files of updates ("-": standard input)
+  std::string state_vector;          // diff: the file of an encoded state vector
+  std::vector<std::string> types;    // show: "NAME=text|map|array|xml"
+  bool delta = false;                // show: a Text as its delta
+  bool v2 = false;                   // updates in (and out) in format v2
+};
+
+// The merged updates as one JSON object, a member per root type (crdt::show_document). Warns on
+// `err` when some structs wait for updates that were not given.
+void ydoc_show(const YdocArguments& arguments, std::ostream& out, std::ostream& err);
+// The updates merged into one, written as raw bytes.
+void ydoc_merge(const YdocArguments& arguments, std::ostream& out);
+// What of the (first) update a replica at the state vector lacks, as raw bytes.
+void ydoc_diff(const YdocArguments& arguments, std::ostream& out);
+// The state vector the merged updates bring, as raw bytes.
+void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out);
+
+}  // namespace cairn::cli
