@@ -452,6 +452,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   const auto add_updates = [&](CLI::App* command) {
     command->add_option("UPDATE", ydoc_arguments.updates, "Update files (- for stdin)")
         ->required();
+    command->add_flag("--v2", ydoc_arguments.v2, "Updates in (and out) in Yjs's format v2");
   };
   auto* ydoc_show_cmd = ydoc_cmd->add_subcommand(
       "show", "Print the merged updates as JSON, a member per root type");
@@ -470,6 +471,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   ydoc_diff_cmd->add_option("UPDATE", ydoc_diff_update, "Update file (- for stdin)")->required();
   ydoc_diff_cmd->add_option("STATE_VECTOR", ydoc_arguments.state_vector, "State vector file")
       ->required();
+  ydoc_diff_cmd->add_flag("--v2", ydoc_arguments.v2, "The update in (and out) in format v2");
   auto* ydoc_state_vector_cmd = ydoc_cmd->add_subcommand(
       "state-vector", "Write the state vector of the merged updates to stdout");
   add_updates(ydoc_state_vector_cmd);

@@ -28,22 +28,40 @@ std::vector<Update> read_updates(const YdocArguments& arguments) {
 
 [[noreturn]] void not_an_update(const std::string& file, const crdt::DecodeError& e) {
   throw Error(ErrorCode::invalid_argument,
-              fmt::format("'{}' is not a Yjs update: {}", file == "-" ? "stdin" : file, e.what()));
+              fmt::format("'{}' is not a Yjs update in this format (--v2 switches to format v2): {}",
+                          file == "-" ? "stdin" : file, e.what()));
+}
+
+// The crdt layer's functions for the format the arguments name.
+struct Format {
+  void (crdt::Doc::*apply)(std::span<const std::uint8_t>);
+  crdt::Bytes (*state_vector)(std::span<const std::uint8_t>);
+  crdt::Bytes (*merge)(const std::vector<std::span<const std::uint8_t>>&);
+  crdt::Bytes (*diff)(std::span<const std::uint8_t>, const crdt::StateVector&);
+};
+
+Format format(const YdocArguments& arguments) {
+  if (arguments.v2) {
+    return {&crdt::Doc::apply_update_v2, &crdt::encode_state_vector_from_update_v2,
+            &crdt::merge_updates_v2, &crdt::diff_update_v2};
+  }
+  return {&crdt::Doc::apply_update_v1, &crdt::encode_state_vector_from_update_v1,
+          &crdt::merge_updates_v1, &crdt::diff_update_v1};
 }
 
 // Each update checked on its own first, so that an error names the file it is in.
-crdt::Bytes merged(const std::vector<Update>& updates) {
+crdt::Bytes merged(const YdocArguments& arguments, const std::vector<Update>& updates) {
   std::vector<std::span<const std::uint8_t>> spans;
   for (const Update& update : updates) {
     try {
-      crdt::encode_state_vector_from_update_v1(update.bytes);
+      format(arguments).state_vector(update.bytes);
     } catch (const crdt::DecodeError& e) {
       not_an_update(update.file, e);
     }
     spans.emplace_back(update.bytes);
   }
   if (spans.size() == 1) return updates.front().bytes;
-  return crdt::merge_updates_v1(spans);
+  return format(arguments).merge(spans);
 }
 
 void write_bytes(std::ostream& out, const crdt::Bytes& bytes) {
@@ -75,7 +93,7 @@ void ydoc_show(const YdocArguments& arguments, std::ostream& out, std::ostream& 
   crdt::Doc doc(0);
   for (const Update& update : read_updates(arguments)) {
     try {
-      doc.apply_update_v1(update.bytes);
+      (doc.*format(arguments).apply)(update.bytes);
     } catch (const crdt::DecodeError& e) {
       not_an_update(update.file, e);
     }
@@ -88,7 +106,7 @@ void ydoc_show(const YdocArguments& arguments, std::ostream& out, std::ostream& 
 }
 
 void ydoc_merge(const YdocArguments& arguments, std::ostream& out) {
-  write_bytes(out, merged(read_updates(arguments)));
+  write_bytes(out, merged(arguments, read_updates(arguments)));
 }
 
 void ydoc_diff(const YdocArguments& arguments, std::ostream& out) {
@@ -101,11 +119,11 @@ void ydoc_diff(const YdocArguments& arguments, std::ostream& out) {
     throw Error(ErrorCode::invalid_argument,
                 fmt::format("'{}' is not a Yjs state vector: {}", arguments.state_vector, e.what()));
   }
-  write_bytes(out, crdt::diff_update_v1(merged(updates), since));
+  write_bytes(out, format(arguments).diff(merged(arguments, updates), since));
 }
 
 void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out) {
-  write_bytes(out, crdt::encode_state_vector_from_update_v1(merged(read_updates(arguments))));
+  write_bytes(out, format(arguments).state_vector(merged(arguments, read_updates(arguments))));
 }
 
 }  // namespace cairn::cli

@@ -10,6 +10,7 @@ namespace cairn::crdt {
 // --- DeleteSet ---
 
 void DeleteSet::add(std::uint64_t client, std::uint64_t clock, std::uint64_t length) {
+  if (length == 0) return;  // deletes nothing (only a malformed update says so)
   clients[client].emplace_back(clock, length);
 }
 

@@ -52,8 +52,8 @@ struct DeleteSet {
 struct ContentDeleted {
   std::uint64_t length = 0;
 };
-struct ContentJson {  // JSON texts, "undefined" for undefined (legacy)
-  std::vector<std::string> values;
+struct ContentJson {  // legacy: values the update carries as JSON texts ("undefined" allowed)
+  std::vector<Any> values;
 };
 struct ContentBinary {
   Bytes bytes;
@@ -61,12 +61,12 @@ struct ContentBinary {
 struct ContentString {
   std::u16string text;
 };
-struct ContentEmbed {  // JSON text
-  std::string json;
+struct ContentEmbed {  // JSON in format v1 (parsed as Yjs parses it), any value in v2
+  Any value;
 };
-struct ContentFormat {  // a text attribute: key and JSON text of its value (null ends it)
+struct ContentFormat {  // a text attribute: its key and value (null ends it)
   std::string key;
-  std::string json;
+  Any value;
 };
 struct ContentType {
   std::unique_ptr<Type> type;
@@ -176,11 +176,13 @@ class Doc {
   Type& get(const std::string& name, TypeKind kind = TypeKind::unknown);
   const std::map<std::string, std::unique_ptr<Type>>& roots() const { return share_; }
 
-  // Applies an update (format v1). Throws DecodeError when it is malformed, leaving the document
-  // as it was. Structs whose dependencies have not arrived are kept pending.
+  // Applies an update (format v1 or v2). Throws DecodeError when it is malformed, leaving the
+  // document as it was. Structs whose dependencies have not arrived are kept pending.
   void apply_update_v1(std::span<const std::uint8_t> update);
-  // The whole state as an update v1, or what `since` lacks.
+  void apply_update_v2(std::span<const std::uint8_t> update);
+  // The whole state as an update (v1 or v2), or what `since` lacks.
   Bytes encode_state_as_update_v1(const StateVector& since = {}) const;
+  Bytes encode_state_as_update_v2(const StateVector& since = {}) const;
   StateVector state_vector() const;
   static Bytes encode_state_vector(const StateVector& vector);
   // Throws DecodeError when `bytes` are not exactly one encoded state vector.
@@ -218,5 +220,13 @@ Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update);
 Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates);
 // What of `update` a replica at `since` lacks, without a document (Yjs's diffUpdate).
 Bytes diff_update_v1(std::span<const std::uint8_t> update, const StateVector& since);
+// The same for updates in format v2 (Yjs's ...V2 functions); state vectors have one format.
+Bytes encode_state_vector_from_update_v2(std::span<const std::uint8_t> update);
+Bytes merge_updates_v2(const std::vector<std::span<const std::uint8_t>>& updates);
+Bytes diff_update_v2(std::span<const std::uint8_t> update, const StateVector& since);
+// An update in the other format, struct for struct (Yjs's convertUpdateFormatV1ToV2 and
+// convertUpdateFormatV2ToV1). Throws DecodeError.
+Bytes convert_update_v1_to_v2(std::span<const std::uint8_t> update);
+Bytes convert_update_v2_to_v1(std::span<const std::uint8_t> update);
 
 }  // namespace cairn::crdt

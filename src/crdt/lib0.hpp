@@ -87,7 +87,11 @@ class Encoder {
   void write_any(const Any& any);
 
   const Bytes& bytes() const { return bytes_; }
-  Bytes take() { return std::move(bytes_); }
+  Bytes take() {
+    Bytes out = std::move(bytes_);
+    bytes_.clear();
+    return out;
+  }
   std::size_t size() const { return bytes_.size(); }
 
  private:

@@ -67,7 +67,5 @@ class Transaction {
 // Content operations Yjs's content classes implement.
 Content split_content(Content& content, std::uint64_t offset);  // returns the right part
 bool merge_content(Content& left, Content& right);              // appends right when it can
-void write_content(Encoder& encoder, const Content& content, std::uint64_t offset);
-Content read_content(Decoder& decoder, std::uint8_t ref);
 
 }  // namespace cairn::crdt

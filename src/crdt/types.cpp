@@ -22,8 +22,7 @@ void append_values(const Item& item, std::vector<Any>& out) {
         if constexpr (std::is_same_v<T, ContentAny>) {
           out.insert(out.end(), c.values.begin(), c.values.end());
         } else if constexpr (std::is_same_v<T, ContentJson>) {
-          for (const std::string& text : c.values)
-            out.push_back(text == "undefined" ? Any() : Any(text));  // JSON text, unparsed
+          out.insert(out.end(), c.values.begin(), c.values.end());
         } else if constexpr (std::is_same_v<T, ContentBinary>) {
           out.push_back(Any(c.bytes));
         } else if constexpr (std::is_same_v<T, ContentString>) {
@@ -32,7 +31,7 @@ void append_values(const Item& item, std::vector<Any>& out) {
         } else if constexpr (std::is_same_v<T, ContentType>) {
           out.push_back(c.type->to_json());
         } else if constexpr (std::is_same_v<T, ContentEmbed>) {
-          out.push_back(Any(c.json));
+          out.push_back(c.value);
         } else if constexpr (std::is_same_v<T, ContentDoc>) {
           out.push_back(Any(Any::Object{{"guid", c.guid}}));
         }
@@ -40,18 +39,18 @@ void append_values(const Item& item, std::vector<Any>& out) {
       item.content);
 }
 
-// A position in a text: between `left` and `right`, the attributes in force there (key -> JSON).
+// A position in a text: between `left` and `right`, the attributes in force there.
 struct TextPosition {
   Item* left = nullptr;
   Item* right = nullptr;
   std::uint64_t index = 0;
-  std::map<std::string, std::string> attributes;
+  std::map<std::string, Any> attributes;
 
   void note_format(const ContentFormat& format) {
-    if (format.json == "null") {
+    if (std::holds_alternative<std::nullptr_t>(format.value.value)) {
       attributes.erase(format.key);
     } else {
-      attributes[format.key] = format.json;
+      attributes[format.key] = format.value;
     }
   }
   void forward() {
@@ -156,10 +155,10 @@ std::vector<DeltaOp> Type::to_delta() const {
       ops.push_back({type->type->to_json(), current});
     } else if (const auto* embed = std::get_if<ContentEmbed>(&n->content)) {
       pack();
-      ops.push_back({any_from_json(embed->json), current});
+      ops.push_back({embed->value, current});
     } else if (const auto* format = std::get_if<ContentFormat>(&n->content)) {
       pack();
-      Any value = any_from_json(format->json);
+      Any value = format->value;
       auto same = std::find_if(current.begin(), current.end(),
                                [&](const auto& member) { return member.first == format->key; });
       if (std::holds_alternative<std::nullptr_t>(value.value)) {
@@ -283,8 +282,8 @@ void Doc::text_insert(Type& text, std::uint64_t index, std::string_view utf8_tex
       const auto* format = std::get_if<ContentFormat>(&pos.right->content);
       if (format == nullptr) break;
       const auto current = pos.attributes.find(format->key);
-      const std::string in_force = current == pos.attributes.end() ? "null" : current->second;
-      if (in_force != format->json) break;
+      const Any in_force = current == pos.attributes.end() ? Any(nullptr) : current->second;
+      if (!(in_force == format->value)) break;
     }
     pos.forward();
   }

@@ -1,20 +1,20 @@
-// Update format v1: decoding structs and delete sets, integrating them with what waits for
-// missing dependencies, and encoding a document's state (Yjs: utils/encoding.js,
-// utils/DeleteSet.js, UpdateEncoderV1/UpdateDecoderV1).
+// The update format, v1 and v2 (codec.hpp): decoding structs and delete sets, integrating them
+// with what waits for missing dependencies, encoding a document's state, and merging, diffing and
+// converting updates without a document (Yjs: utils/encoding.js, utils/DeleteSet.js,
+// utils/updates.js).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "crdt/codec.hpp"
 #include "crdt/store.hpp"
 
 namespace cairn::crdt {
 
 namespace {
 
-constexpr std::uint64_t kMaxClock = (std::uint64_t{1} << 53) - 1;
-
 std::uint64_t add_clock(std::uint64_t clock, std::uint64_t length) {
-  if (length > kMaxClock - clock) throw DecodeError("a clock in the update is too large");
+  if (length > codec::kMaxClock - clock) throw DecodeError("a clock in the update is too large");
   return clock + length;
 }
 
@@ -85,43 +85,38 @@ std::uint8_t type_ref(TypeKind kind) {
   return 0;
 }
 
-}  // namespace
 
 // --- contents ---
 
-Content read_content(Decoder& decoder, std::uint8_t ref) {
+template <class Reader>
+Content read_content(Reader& in, std::uint8_t ref) {
   switch (ref) {
     case 1:
-      return ContentDeleted{decoder.read_var_uint()};
+      return ContentDeleted{in.len()};
     case 2: {
-      const std::uint64_t count = decoder.read_var_uint();
-      if (count > decoder.remaining()) throw DecodeError("the update ends early");
+      const std::uint64_t count = in.len();
+      if (count > in.budget()) throw DecodeError("the update ends early");
       ContentJson json;
       for (std::uint64_t i = 0; i < count; ++i) {
-        json.values.push_back(decoder.read_var_string());
-        if (json.values.back() != "undefined") any_from_json(json.values.back());  // JSON.parse
+        const std::string text = in.string();
+        json.values.push_back(text == "undefined" ? Any() : any_from_json(text));  // JSON.parse
       }
       return json;
     }
     case 3: {
-      const auto bytes = decoder.read_var_bytes();
+      const auto bytes = in.buf();
       return ContentBinary{Bytes(bytes.begin(), bytes.end())};
     }
     case 4:
-      return ContentString{utf16(decoder.read_var_string())};
-    case 5: {
-      ContentEmbed embed{decoder.read_var_string()};
-      any_from_json(embed.json);  // Yjs parses it as it reads: not JSON, not an update
-      return embed;
-    }
+      return ContentString{in.string16()};
+    case 5:
+      return ContentEmbed{in.json()};  // Yjs parses it as it reads: not JSON, not an update
     case 6: {
-      std::string key = decoder.read_var_string();
-      ContentFormat format{std::move(key), decoder.read_var_string()};
-      any_from_json(format.json);
-      return format;
+      std::string key = in.key();
+      return ContentFormat{std::move(key), in.json()};
     }
     case 7: {
-      const std::uint64_t type = decoder.read_var_uint();
+      const std::uint64_t type = in.type_ref();
       switch (type) {
         case 0:
           return ContentType{std::make_unique<Type>(TypeKind::array)};
@@ -130,12 +125,11 @@ Content read_content(Decoder& decoder, std::uint8_t ref) {
         case 2:
           return ContentType{std::make_unique<Type>(TypeKind::text)};
         case 3:
-          return ContentType{
-              std::make_unique<Type>(TypeKind::xml_element, decoder.read_var_string())};
+          return ContentType{std::make_unique<Type>(TypeKind::xml_element, in.key())};
         case 4:
           return ContentType{std::make_unique<Type>(TypeKind::xml_fragment)};
         case 5:
-          return ContentType{std::make_unique<Type>(TypeKind::xml_hook, decoder.read_var_string())};
+          return ContentType{std::make_unique<Type>(TypeKind::xml_hook, in.key())};
         case 6:
           return ContentType{std::make_unique<Type>(TypeKind::xml_text)};
         default:
@@ -143,60 +137,60 @@ Content read_content(Decoder& decoder, std::uint8_t ref) {
       }
     }
     case 8: {
-      const std::uint64_t count = decoder.read_var_uint();
-      if (count > decoder.remaining()) throw DecodeError("the update ends early");
+      const std::uint64_t count = in.len();
+      if (count > in.rest().remaining()) throw DecodeError("the update ends early");
       ContentAny any;
       any.values.reserve(static_cast<std::size_t>(count));
       for (std::uint64_t i = 0; i < count; ++i)
-        any.values.push_back(decoder.read_any());
+        any.values.push_back(in.any());
       return any;
     }
     case 9: {
-      std::string guid = decoder.read_var_string();
-      return ContentDoc{std::move(guid), subdoc_options(decoder.read_any())};
+      std::string guid = in.string();
+      return ContentDoc{std::move(guid), subdoc_options(in.any())};
     }
     default:
       throw DecodeError("content of an unknown kind in the update");
   }
 }
 
-void write_content(Encoder& encoder, const Content& content, std::uint64_t offset) {
+template <class Writer>
+void write_content(Writer& out, const Content& content, std::uint64_t offset) {
   std::visit(
       [&](const auto& c) {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, ContentDeleted>) {
-          encoder.write_var_uint(c.length - offset);
+          out.len(c.length - offset);
         } else if constexpr (std::is_same_v<T, ContentJson>) {
-          encoder.write_var_uint(c.values.size() - offset);
+          out.len(c.values.size() - offset);
           for (std::size_t i = offset; i < c.values.size(); ++i)
-            encoder.write_var_string(c.values[i]);
+            out.string(c.values[i].is_undefined() ? std::string("undefined") : to_json(c.values[i]));
         } else if constexpr (std::is_same_v<T, ContentBinary>) {
-          encoder.write_var_bytes(c.bytes);
+          out.buf(c.bytes);
         } else if constexpr (std::is_same_v<T, ContentString>) {
-          encoder.write_var_string(utf8(std::u16string_view(c.text).substr(offset)));
+          out.string(std::u16string_view(c.text).substr(offset));
         } else if constexpr (std::is_same_v<T, ContentEmbed>) {
-          encoder.write_var_string(c.json);
+          out.json(c.value);
         } else if constexpr (std::is_same_v<T, ContentFormat>) {
-          encoder.write_var_string(c.key);
-          encoder.write_var_string(c.json);
+          out.key(c.key);
+          out.json(c.value);
         } else if constexpr (std::is_same_v<T, ContentType>) {
-          encoder.write_var_uint(type_ref(c.type->kind));
+          out.type_ref(type_ref(c.type->kind));
           if (c.type->kind == TypeKind::xml_element || c.type->kind == TypeKind::xml_hook) {
-            encoder.write_var_string(c.type->name);
+            out.key(c.type->name);
           }
         } else if constexpr (std::is_same_v<T, ContentAny>) {
-          encoder.write_var_uint(c.values.size() - offset);
+          out.len(c.values.size() - offset);
           for (std::size_t i = offset; i < c.values.size(); ++i)
-            encoder.write_any(c.values[i]);
+            out.any(c.values[i]);
         } else {
-          encoder.write_var_string(c.guid);
-          encoder.write_any(c.options);
+          out.string(std::string_view(c.guid));
+          out.any(c.options);
         }
       },
       content);
 }
 
-namespace {
 
 // --- reading ---
 
@@ -206,43 +200,52 @@ struct Decoded {
   DeleteSet deletes;
 };
 
-Decoded read_update_v1(std::span<const std::uint8_t> bytes) {
-  Decoder decoder(bytes);
+// Reads an update in either format (Reader: codec::V1Reader or codec::V2Reader).
+template <class Reader>
+Decoded read_update(std::span<const std::uint8_t> bytes) {
+  Reader in(bytes);
+  Decoder& rest = in.rest();
   Decoded out;
-  const std::uint64_t client_count = decoder.read_var_uint();
-  if (client_count > decoder.remaining()) throw DecodeError("the update ends early");
+  std::size_t budget = in.budget();  // structs and deleted ranges the update may still declare
+  const auto spend = [&](std::uint64_t count) {
+    if (count > budget) throw DecodeError("the update ends early");
+    budget -= static_cast<std::size_t>(count);
+  };
+  const std::uint64_t client_count = rest.read_var_uint();
+  spend(client_count);
   for (std::uint64_t c = 0; c < client_count; ++c) {
-    const std::uint64_t count = decoder.read_var_uint();
-    if (count > decoder.remaining()) throw DecodeError("the update ends early");
-    const std::uint64_t client = decoder.read_var_uint();
-    std::uint64_t clock = decoder.read_var_uint();
+    const std::uint64_t count = rest.read_var_uint();
+    spend(count);
+    const std::uint64_t client = in.client();
+    std::uint64_t clock = rest.read_var_uint();
     Structs& refs = out.clients[client];
     if (!refs.empty()) throw DecodeError("a client appears twice in the update");
     out.order.push_back(client);
     refs.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t s = 0; s < count; ++s) {
-      const std::uint8_t info = decoder.read_u8();
+      const std::uint8_t info = in.info();
       auto item = std::make_unique<Item>();
       item->id = {client, clock};
       const std::uint8_t ref = info & 0x1F;
-      if (ref == 0 || ref == 10) {
-        item->kind = ref == 0 ? StructKind::gc : StructKind::skip;
-        item->deleted = ref == 0;
-        item->length = decoder.read_var_uint();
+      if (ref == 0) {
+        item->kind = StructKind::gc;
+        item->deleted = true;
+        item->length = in.len();
+      } else if (ref == 10) {
+        item->kind = StructKind::skip;
+        item->length = rest.read_var_uint();
       } else {
-        if ((info & 0x80) != 0) item->origin = ID{decoder.read_var_uint(), decoder.read_var_uint()};
-        if ((info & 0x40) != 0) {
-          item->right_origin = ID{decoder.read_var_uint(), decoder.read_var_uint()};
-        }
+        if ((info & 0x80) != 0) item->origin = in.left_id();
+        if ((info & 0x40) != 0) item->right_origin = in.right_id();
         if ((info & 0xC0) == 0) {
-          if (decoder.read_var_uint() == 1) {
-            item->parent_ref.named = decoder.read_var_string();
+          if (in.parent_info()) {
+            item->parent_ref.named = in.string();
           } else {
-            item->parent_ref.named = ID{decoder.read_var_uint(), decoder.read_var_uint()};
+            item->parent_ref.named = in.left_id();
           }
-          if ((info & 0x20) != 0) item->parent_sub = decoder.read_var_string();
+          if ((info & 0x20) != 0) item->parent_sub = in.string();
         }
-        item->content = read_content(decoder, ref);
+        item->content = read_content(in, ref);
         item->length = content_length(item->content);
         // A struct can only name structs of its own client that come before it.
         const auto earlier = [&](const std::optional<ID>& id) {
@@ -259,19 +262,23 @@ Decoded read_update_v1(std::span<const std::uint8_t> bytes) {
       refs.push_back(std::move(item));
     }
   }
-  const std::uint64_t delete_clients = decoder.read_var_uint();
-  if (delete_clients > decoder.remaining()) throw DecodeError("the update ends early");
+  const std::uint64_t delete_clients = rest.read_var_uint();
+  spend(delete_clients);
   for (std::uint64_t c = 0; c < delete_clients; ++c) {
-    const std::uint64_t client = decoder.read_var_uint();
-    const std::uint64_t count = decoder.read_var_uint();
-    if (count > decoder.remaining()) throw DecodeError("the update ends early");
+    in.reset_ds();
+    const std::uint64_t client = rest.read_var_uint();
+    const std::uint64_t count = rest.read_var_uint();
+    spend(count);
     for (std::uint64_t d = 0; d < count; ++d) {
-      const std::uint64_t clock = decoder.read_var_uint();
-      const std::uint64_t length = decoder.read_var_uint();
+      const std::uint64_t clock = in.ds_clock();
+      const std::uint64_t length = in.ds_len();
       add_clock(clock, length);
       out.deletes.add(client, clock, length);
     }
   }
+  // Yjs ignores what follows; no Yjs encoder writes anything there, so it is not an update (an
+  // update of the other format, several concatenated, or garbage).
+  if (!rest.done()) throw DecodeError("bytes follow the update");
   return out;
 }
 
@@ -405,15 +412,16 @@ void apply_deletes(Transaction& t, const DeleteSet& deletes, DeleteSet& rest) {
 
 // --- writing ---
 
-void write_item(Encoder& encoder, const Item& item, std::uint64_t offset) {
+template <class Writer>
+void write_item(Writer& out, const Item& item, std::uint64_t offset) {
   if (item.kind == StructKind::gc) {
-    encoder.write_u8(0);
-    encoder.write_var_uint(item.length - offset);
+    out.info(0);
+    out.len(item.length - offset);
     return;
   }
   if (item.kind == StructKind::skip) {
-    encoder.write_u8(10);
-    encoder.write_var_uint(item.length - offset);
+    out.info(10);
+    out.rest().write_var_uint(item.length - offset);
     return;
   }
   const std::optional<ID> origin =
@@ -421,109 +429,106 @@ void write_item(Encoder& encoder, const Item& item, std::uint64_t offset) {
   const std::uint8_t info =
       static_cast<std::uint8_t>((content_ref(item.content) & 0x1F) | (origin ? 0x80 : 0) |
                                 (item.right_origin ? 0x40 : 0) | (item.parent_sub ? 0x20 : 0));
-  encoder.write_u8(info);
-  if (origin) {
-    encoder.write_var_uint(origin->client);
-    encoder.write_var_uint(origin->clock);
-  }
-  if (item.right_origin) {
-    encoder.write_var_uint(item.right_origin->client);
-    encoder.write_var_uint(item.right_origin->clock);
-  }
+  out.info(info);
+  if (origin) out.left_id(*origin);
+  if (item.right_origin) out.right_id(*item.right_origin);
   if (!origin && !item.right_origin) {
     if (item.parent != nullptr && item.parent->item == nullptr) {
-      encoder.write_var_uint(1);
-      encoder.write_var_string(item.parent->root);
+      out.parent_info(true);
+      out.string(std::string_view(item.parent->root));
     } else if (item.parent != nullptr) {
-      encoder.write_var_uint(0);
-      encoder.write_var_uint(item.parent->item->id.client);
-      encoder.write_var_uint(item.parent->item->id.clock);
+      out.parent_info(false);
+      out.left_id(item.parent->item->id);
     } else if (const auto* name = std::get_if<std::string>(&item.parent_ref.named)) {
-      encoder.write_var_uint(1);
-      encoder.write_var_string(*name);
+      out.parent_info(true);
+      out.string(std::string_view(*name));
     } else if (const auto* id = std::get_if<ID>(&item.parent_ref.named)) {
-      encoder.write_var_uint(0);
-      encoder.write_var_uint(id->client);
-      encoder.write_var_uint(id->clock);
+      out.parent_info(false);
+      out.left_id(*id);
     }
-    if (item.parent_sub) encoder.write_var_string(*item.parent_sub);
+    if (item.parent_sub) out.string(std::string_view(*item.parent_sub));
   }
-  write_content(encoder, item.content, offset);
+  write_content(out, item.content, offset);
 }
 
-void write_delete_set(Encoder& encoder, const DeleteSet& deletes) {
-  encoder.write_var_uint(deletes.clients.size());
+template <class Writer>
+void write_delete_set(Writer& out, const DeleteSet& deletes) {
+  out.rest().write_var_uint(deletes.clients.size());
   for (auto it = deletes.clients.rbegin(); it != deletes.clients.rend(); ++it) {
-    encoder.write_var_uint(it->first);
-    encoder.write_var_uint(it->second.size());
+    out.reset_ds();
+    out.rest().write_var_uint(it->first);
+    out.rest().write_var_uint(it->second.size());
     for (const auto& [clock, length] : it->second) {
-      encoder.write_var_uint(clock);
-      encoder.write_var_uint(length);
+      out.ds_clock(clock);
+      out.ds_len(length);
     }
   }
 }
 
 }  // namespace
 
-void Doc::apply_update_v1(std::span<const std::uint8_t> update) {
-  Decoded decoded = read_update_v1(update);  // throws before anything changes
+namespace {
+
+void apply_decoded(Doc& doc, Decoded decoded) {
+  Doc::Store& store = doc.store();
   // Yjs creates the root types an update names as it reads it.
   for (const auto& [client, refs] : decoded.clients) {
     for (const auto& item : refs) {
-      if (const auto* name = std::get_if<std::string>(&item->parent_ref.named)) get(*name);
+      if (const auto* name = std::get_if<std::string>(&item->parent_ref.named)) doc.get(*name);
     }
   }
-  Transaction t(*this, false);
+  Transaction t(doc, false);
   std::map<std::uint64_t, ClientRefs> all;
   for (auto& [client, refs] : decoded.clients)
     all[client].refs = std::move(refs);
-  for (auto& [client, waiting] : store_->pending) {
+  for (auto& [client, waiting] : store.pending) {
     Structs& refs = all[client].refs;
     for (auto& item : waiting)
       refs.push_back(std::move(item));
     std::stable_sort(refs.begin(), refs.end(),
                      [](const auto& a, const auto& b) { return a->id.clock < b->id.clock; });
   }
-  store_->pending.clear();
+  store.pending.clear();
   // Whatever was integrated may be what waiting structs need: again until nothing moves.
-  while (integrate_structs(t, all) && !store_->pending.empty()) {
+  while (integrate_structs(t, all) && !store.pending.empty()) {
     all.clear();
-    for (auto& [client, waiting] : store_->pending)
+    for (auto& [client, waiting] : store.pending)
       all[client].refs = std::move(waiting);
-    store_->pending.clear();
+    store.pending.clear();
   }
   DeleteSet rest;
   apply_deletes(t, decoded.deletes, rest);
-  DeleteSet waiting = std::move(store_->pending_deletes);
-  store_->pending_deletes = {};
+  DeleteSet waiting = std::move(store.pending_deletes);
+  store.pending_deletes = {};
   apply_deletes(t, waiting, rest);
   rest.normalize();
-  store_->pending_deletes = std::move(rest);
+  store.pending_deletes = std::move(rest);
 }
 
-Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
-  Encoder encoder;
+template <class Writer>
+Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since) {
+  Writer out;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> clients;  // client, from clock
-  for (const auto& [client, structs] : store_->clients) {
+  for (const auto& [client, structs] : store.clients) {
     const auto known = since.find(client);
     const std::uint64_t from = known == since.end() ? 0 : known->second;
-    if (store_->state(client) > from) clients.emplace_back(client, from);
+    if (store.state(client) > from) clients.emplace_back(client, from);
   }
-  encoder.write_var_uint(clients.size());
+  out.rest().write_var_uint(clients.size());
   for (auto it = clients.rbegin(); it != clients.rend(); ++it) {
-    const Structs& structs = store_->clients.at(it->first);
+    const Structs& structs = store.clients.at(it->first);
     const std::uint64_t clock = std::max(it->second, structs.front()->id.clock);
-    const std::size_t start = Store::find_index(structs, clock);
-    encoder.write_var_uint(structs.size() - start);
-    encoder.write_var_uint(it->first);
-    encoder.write_var_uint(clock);
-    write_item(encoder, *structs[start], clock - structs[start]->id.clock);
+    const std::size_t start = Doc::Store::find_index(structs, clock);
+    out.rest().write_var_uint(structs.size() - start);
+    out.client(it->first);
+    out.rest().write_var_uint(clock);
+    write_item(out, *structs[start], clock - structs[start]->id.clock);
     for (std::size_t i = start + 1; i < structs.size(); ++i)
-      write_item(encoder, *structs[i], 0);
+      write_item(out, *structs[i], 0);
   }
   // The delete set of the whole store: runs of deleted structs.
   DeleteSet deletes;
-  for (const auto& [client, structs] : store_->clients) {
+  for (const auto& [client, structs] : store.clients) {
     for (std::size_t i = 0; i < structs.size(); ++i) {
       if (!structs[i]->deleted) continue;
       const std::uint64_t clock = structs[i]->id.clock;
@@ -533,12 +538,31 @@ Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
       deletes.add(client, clock, length);
     }
   }
-  write_delete_set(encoder, deletes);
-  return encoder.take();
+  write_delete_set(out, deletes);
+  return out.finish();
 }
 
-Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update) {
-  const Decoded decoded = read_update_v1(update);
+}  // namespace
+
+void Doc::apply_update_v1(std::span<const std::uint8_t> update) {
+  apply_decoded(*this, read_update<codec::V1Reader>(update));  // throws before anything changes
+}
+
+void Doc::apply_update_v2(std::span<const std::uint8_t> update) {
+  apply_decoded(*this, read_update<codec::V2Reader>(update));
+}
+
+Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
+  return encode_state_as_update<codec::V1Writer>(*store_, since);
+}
+
+Bytes Doc::encode_state_as_update_v2(const StateVector& since) const {
+  return encode_state_as_update<codec::V2Writer>(*store_, since);
+}
+
+namespace {
+
+Bytes state_vector_of(const Decoded& decoded) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> reached;  // client, clock
   for (const std::uint64_t client : decoded.order) {
     std::uint64_t clock = 0;
@@ -556,8 +580,6 @@ Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update) {
   }
   return encoder.take();
 }
-
-namespace {
 
 // Reads a decoded update's structs one after another, in the update's order (Yjs's
 // LazyStructReader), optionally passing over skips.
@@ -595,37 +617,40 @@ class StructReader {
 };
 
 // Writes structs in runs per client (Yjs's LazyStructWriter): each run is (count, client, first
-// clock, structs), and the number of runs goes first.
+// clock, structs), and the number of runs goes first. The runs' counts are known only at the
+// end, so each run's share of the rest stream is kept apart until then; v2's columns are shared.
+template <class Writer>
 class StructWriter {
  public:
+  explicit StructWriter(Writer& out) : out_(out) {}
   void write(const Item& item, std::uint64_t offset) {
     if (written_ > 0 && client_ != item.id.client) flush();
     if (written_ == 0) {
       client_ = item.id.client;
-      run_.write_var_uint(item.id.client);
-      run_.write_var_uint(item.id.clock + offset);
+      out_.client(item.id.client);
+      out_.rest().write_var_uint(item.id.clock + offset);
     }
-    write_item(run_, item, offset);
+    write_item(out_, item, offset);
     ++written_;
   }
-  void finish(Encoder& out) {
+  void finish() {
     flush();
-    out.write_var_uint(runs_.size());
+    Encoder& rest = out_.rest();
+    rest.write_var_uint(runs_.size());
     for (auto& [count, bytes] : runs_) {
-      out.write_var_uint(count);
-      out.write_raw(bytes);
+      rest.write_var_uint(count);
+      rest.write_raw(bytes);
     }
   }
 
  private:
   void flush() {
     if (written_ == 0) return;
-    runs_.emplace_back(written_, run_.take());
-    run_ = Encoder();
+    runs_.emplace_back(written_, out_.rest().take());
     written_ = 0;
   }
+  Writer& out_;
   std::vector<std::pair<std::uint64_t, Bytes>> runs_;
-  Encoder run_;
   std::uint64_t client_ = 0;
   std::uint64_t written_ = 0;
 };
@@ -657,12 +682,12 @@ bool merge_lazy(Item& left, Item& right) {
   return true;
 }
 
-}  // namespace
 
-Bytes diff_update_v1(std::span<const std::uint8_t> update, const StateVector& since) {
-  Decoded decoded = read_update_v1(update);
-  Encoder encoder;
-  StructWriter writer;
+template <class Reader, class Writer>
+Bytes diff_update(std::span<const std::uint8_t> update, const StateVector& since) {
+  Decoded decoded = read_update<Reader>(update);
+  Writer out;
+  StructWriter writer(out);
   StructReader reader(decoded, false);
   while (Item* current = reader.current()) {
     const std::uint64_t client = current->id.client;
@@ -685,24 +710,26 @@ Bytes diff_update_v1(std::span<const std::uint8_t> update, const StateVector& si
       }
     }
   }
-  writer.finish(encoder);
-  write_delete_set(encoder, decoded.deletes);
-  return encoder.take();
+  writer.finish();
+  write_delete_set(out, decoded.deletes);
+  return out.finish();
 }
 
-Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates) {
+template <class Reader, class Writer>
+Bytes merge_updates(const std::vector<std::span<const std::uint8_t>>& updates) {
   if (updates.size() == 1) return Bytes(updates[0].begin(), updates[0].end());
   std::vector<Decoded> decoded;
   decoded.reserve(updates.size());
   for (const auto& update : updates)
-    decoded.push_back(read_update_v1(update));
+    decoded.push_back(read_update<Reader>(update));
   std::vector<std::unique_ptr<StructReader>> readers;
   for (Decoded& d : decoded)
     readers.push_back(std::make_unique<StructReader>(d, true));
   std::vector<std::unique_ptr<Item>> made;  // skips and slices this merge creates
   Item* write = nullptr;
   std::uint64_t write_offset = 0;
-  StructWriter writer;
+  Writer out;
+  StructWriter writer(out);
   const auto emit = [&] { writer.write(*write, write_offset); };
   for (;;) {
     std::erase_if(readers, [](const auto& r) { return r->current() == nullptr; });
@@ -780,8 +807,7 @@ Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates
     }
   }
   if (write != nullptr) emit();
-  Encoder encoder;
-  writer.finish(encoder);
+  writer.finish();
   DeleteSet deletes;
   for (const Decoded& d : decoded) {
     for (const auto& [client, ranges] : d.deletes.clients) {
@@ -790,8 +816,48 @@ Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates
     }
   }
   deletes.normalize();
-  write_delete_set(encoder, deletes);
-  return encoder.take();
+  write_delete_set(out, deletes);
+  return out.finish();
+}
+
+// An update in the other format, struct for struct (Yjs's convertUpdateFormat).
+template <class Reader, class Writer>
+Bytes convert_update(std::span<const std::uint8_t> update) {
+  Decoded decoded = read_update<Reader>(update);
+  Writer out;
+  StructWriter writer(out);
+  for (StructReader reader(decoded, false); Item* item = reader.current(); reader.next())
+    writer.write(*item, 0);
+  writer.finish();
+  write_delete_set(out, decoded.deletes);
+  return out.finish();
+}
+
+}  // namespace
+
+Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update) {
+  return state_vector_of(read_update<codec::V1Reader>(update));
+}
+Bytes encode_state_vector_from_update_v2(std::span<const std::uint8_t> update) {
+  return state_vector_of(read_update<codec::V2Reader>(update));
+}
+Bytes merge_updates_v1(const std::vector<std::span<const std::uint8_t>>& updates) {
+  return merge_updates<codec::V1Reader, codec::V1Writer>(updates);
+}
+Bytes merge_updates_v2(const std::vector<std::span<const std::uint8_t>>& updates) {
+  return merge_updates<codec::V2Reader, codec::V2Writer>(updates);
+}
+Bytes diff_update_v1(std::span<const std::uint8_t> update, const StateVector& since) {
+  return diff_update<codec::V1Reader, codec::V1Writer>(update, since);
+}
+Bytes diff_update_v2(std::span<const std::uint8_t> update, const StateVector& since) {
+  return diff_update<codec::V2Reader, codec::V2Writer>(update, since);
+}
+Bytes convert_update_v1_to_v2(std::span<const std::uint8_t> update) {
+  return convert_update<codec::V1Reader, codec::V2Writer>(update);
+}
+Bytes convert_update_v2_to_v1(std::span<const std::uint8_t> update) {
+  return convert_update<codec::V2Reader, codec::V1Writer>(update);
 }
 
 Bytes Doc::encode_state_vector(const StateVector& vector) {

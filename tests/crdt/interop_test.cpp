@@ -129,6 +129,37 @@ TEST_F(YjsInterop, CairnConvergesWithYjsPeersAndEncodesTheSameBytes) {
     from_merged.apply_update_v1(merged);
     // (A map's keys come in the order they were integrated: compared as JSON values.)
     EXPECT_EQ(json::parse(content_json(from_merged)), json::parse(content_json(session)));
+
+    // Format v2: the same transactions as Yjs encoded them in v2, applied in the same order, give
+    // the same document and the same bytes in both formats; merging and diffing as Yjs does.
+    std::vector<Bytes> updates_v2;
+    for (const auto& u : session.at("updatesV2").as_array())
+      updates_v2.push_back(base64(u.as_string()));
+    ASSERT_EQ(updates_v2.size(), updates.size());
+    Doc doc_v2(1);
+    for (const auto& index : session.at("order").as_array())
+      doc_v2.apply_update_v2(updates_v2.at(index.to_number<std::size_t>()));
+    EXPECT_EQ(doc_v2.encode_state_as_update_v1(), base64(session.at("state").as_string()));
+    EXPECT_EQ(doc_v2.encode_state_as_update_v2(), base64(session.at("stateV2").as_string()));
+    EXPECT_EQ(doc.encode_state_as_update_v2(), base64(session.at("stateV2").as_string()));
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      EXPECT_EQ(encode_state_vector_from_update_v2(updates_v2[i]),
+                base64(vectors.at(i).as_string()));
+      EXPECT_EQ(convert_update_v2_to_v1(updates_v2[i]),
+                base64(session.at("convertedToV1").as_array().at(i).as_string()))
+          << "update " << i;
+      EXPECT_EQ(convert_update_v1_to_v2(updates[i]),
+                base64(session.at("convertedToV2").as_array().at(i).as_string()))
+          << "update " << i;
+    }
+    std::vector<std::span<const std::uint8_t>> parts_v2(updates_v2.begin(), updates_v2.end());
+    const Bytes merged_v2 = merge_updates_v2(parts_v2);
+    EXPECT_EQ(merged_v2, base64(session.at("mergedV2").as_string()));
+    for (const auto& diff : session.at("diffs").as_array()) {
+      const StateVector since = Doc::decode_state_vector(base64(diff.at("vector").as_string()));
+      EXPECT_EQ(doc.encode_state_as_update_v2(since), base64(diff.at("updateV2").as_string()));
+      EXPECT_EQ(diff_update_v2(merged_v2, since), base64(diff.at("mergedDiffV2").as_string()));
+    }
   }
 }
 

@@ -64,6 +64,57 @@ TEST(YjsVectors, MergeDiffAndStateVectorsWithoutADocumentGiveYjssBytes) {
             vector_file("diff.update"));
 }
 
+TEST(YjsVectors, FormatV2DecodesEncodesMergesDiffsAndConvertsAsYjsDoes) {
+  Doc doc(7);
+  doc.apply_update_v2(vector_file("base.update2"));
+  doc.apply_update_v2(vector_file("edit.update2"));
+  EXPECT_FALSE(doc.has_pending());
+  EXPECT_EQ(shown(doc, true), expected("delta"));
+  EXPECT_EQ(doc.encode_state_as_update_v2(), vector_file("state.update2"));
+  EXPECT_EQ(doc.encode_state_as_update_v1(), vector_file("state.update"));
+  EXPECT_EQ(doc.encode_state_as_update_v2(Doc::decode_state_vector(vector_file("base.sv"))),
+            vector_file("edit.update2"));
+
+  const Bytes base = vector_file("base.update2"), edit = vector_file("edit.update2");
+  const Bytes merged = merge_updates_v2({base, edit});
+  EXPECT_EQ(merged, vector_file("merged.update2"));
+  EXPECT_EQ(encode_state_vector_from_update_v2(merged), vector_file("merged.sv"));
+  EXPECT_EQ(diff_update_v2(merged, Doc::decode_state_vector(vector_file("base.sv"))),
+            vector_file("diff.update2"));
+  EXPECT_EQ(convert_update_v1_to_v2(vector_file("merged.update")), vector_file("converted.update2"));
+  EXPECT_EQ(convert_update_v2_to_v1(merged), vector_file("converted.update"));
+
+  // A v1 document read from v2 bytes and the reverse hold the same.
+  Doc v1(8);
+  v1.apply_update_v1(convert_update_v2_to_v1(vector_file("state.update2")));
+  EXPECT_EQ(v1.encode_state_as_update_v2(), vector_file("state.update2"));
+}
+
+// Every prefix of a real update, and the update with a byte after it, is refused in either format,
+// and the document stays as it was.
+TEST(YjsVectors, TruncatedOrExtendedUpdatesAreRefusedAndChangeNothing) {
+  for (const bool v2 : {false, true}) {
+    SCOPED_TRACE(v2 ? "v2" : "v1");
+    const Bytes update = vector_file(v2 ? "state.update2" : "state.update");
+    const auto apply = [&](Doc& doc, const Bytes& bytes) {
+      v2 ? doc.apply_update_v2(bytes) : doc.apply_update_v1(bytes);
+    };
+    Doc doc(7);
+    doc.text_insert(doc.get("title", TypeKind::text), 0, "mine");
+    const Bytes before = doc.encode_state_as_update_v1();
+    for (std::size_t size = 0; size < update.size(); ++size) {
+      EXPECT_THROW(apply(doc, Bytes(update.begin(), update.begin() + size)), DecodeError) << size;
+    }
+    Bytes extended = update;
+    extended.push_back(0);
+    EXPECT_THROW(apply(doc, extended), DecodeError);
+    EXPECT_EQ(doc.encode_state_as_update_v1(), before);
+    // And one format is not taken for the other.
+    EXPECT_THROW(v2 ? doc.apply_update_v1(update) : doc.apply_update_v2(update), DecodeError);
+    EXPECT_EQ(doc.encode_state_as_update_v1(), before);
+  }
+}
+
 TEST(YjsVectors, ARootNamedAsAnotherKindShowsAsThatKind) {
   Doc doc(7);
   doc.apply_update_v1(vector_file("state.update"));

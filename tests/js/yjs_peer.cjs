@@ -1,7 +1,7 @@
 // A real Yjs (the npm package, version pinned in package.json) for Cairn's interop tests
 // (tests/crdt/interop_test.cpp). Run with NODE_PATH pointing at the installed node_modules.
 //   node yjs_peer.cjs session SEED  -> several Yjs peers edit concurrently and exchange updates;
-//                                      prints every update, an order to apply them in (shuffled,
+//                                      prints every update (in formats v1 and v2), an order to apply them in (shuffled,
 //                                      with repeats), what a fresh doc holds after that order, and
 //                                      its diffs against state vectors the peers had on the way
 //   node yjs_peer.cjs local SEED    -> one peer's edits as a list of operations, and its state
@@ -91,7 +91,9 @@ function session (seed) {
   const edit = makeOps(random)
   const peers = [1, 2, 3].map(i => { const d = new Y.Doc(); d.clientID = 1000 * i + int(1000); return d })
   const updates = []
+  const updatesV2 = []  // the same transactions in update format v2
   peers.forEach(doc => doc.on('update', update => { updates.push(update) }))
+  peers.forEach(doc => doc.on('updateV2', update => { updatesV2.push(update) }))
   const vectors = []  // peers' state vectors along the way, to diff against
   for (let step = 0; step < 60; step++) {
     const peer = peers[int(peers.length)]
@@ -108,23 +110,31 @@ function session (seed) {
   for (let i = order.length - 1; i > 0; i--) { const j = int(i + 1); [order[i], order[j]] = [order[j], order[i]] }
   for (let i = Math.floor(updates.length / 5); i > 0; i--) order.splice(int(order.length + 1), 0, int(updates.length))
   const merged = Y.mergeUpdates(updates)
+  const mergedV2 = Y.mergeUpdatesV2(updatesV2)
   const fresh = new Y.Doc()
   fresh.clientID = 1
   order.forEach(i => Y.applyUpdate(fresh, updates[i]))
   return {
     seed,
     updates: updates.map(b64),
+    updatesV2: updatesV2.map(b64),
+    convertedToV1: updatesV2.map(update => b64(Y.convertUpdateFormatV2ToV1(update))),
+    convertedToV2: updates.map(update => b64(Y.convertUpdateFormatV1ToV2(update))),
     updateVectors: updates.map(update => b64(Y.encodeStateVectorFromUpdate(update))),
     order,
     ...content(fresh),
     state: b64(Y.encodeStateAsUpdate(fresh)),
+    stateV2: b64(Y.encodeStateAsUpdateV2(fresh)),
     stateVector: b64(Y.encodeStateVector(fresh)),
     diffs: vectors.map(vector => ({
       vector: b64(vector),
       update: b64(Y.encodeStateAsUpdate(fresh, vector)),
-      mergedDiff: b64(Y.diffUpdate(merged, vector))
+      mergedDiff: b64(Y.diffUpdate(merged, vector)),
+      updateV2: b64(Y.encodeStateAsUpdateV2(fresh, vector)),
+      mergedDiffV2: b64(Y.diffUpdateV2(mergedV2, vector))
     })),
     merged: b64(merged),
+    mergedV2: b64(mergedV2),
     mergedInOrder: b64(Y.mergeUpdates(order.map(i => updates[i])))
   }
 }
