@@ -6,7 +6,8 @@
 # clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have; openssl
 # (the command) makes the throwaway certificate authority the TLS tests trust; postgresql is the
 # server the tests start a throwaway cluster of (cairnd itself needs only libpq); nodejs and npm run
-# the JavaScript peers of the interop tests (tests/js: yjs, installed into build/js).
+# the JavaScript peers of the interop tests (tests/js: yjs, installed into build/js); zlib1g-dev
+# lets the CRDT benchmark read the gzipped editing trace (bench/data).
 
 set -euo pipefail
 
@@ -17,7 +18,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libssl-dev libpq-dev postgresql
   libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   curl ccache
   openssl
 )

@@ -123,6 +123,13 @@ bool merge_content(Content& left, Content& right) {
 
 // --- Store ---
 
+Doc::Store::~Store() {
+  for (auto& [client, structs] : clients) {
+    for (Item* item : structs)
+      delete item;
+  }
+}
+
 std::uint64_t Doc::Store::state(std::uint64_t client) const {
   const auto it = clients.find(client);
   if (it == clients.end() || it->second.empty()) return 0;
@@ -138,7 +145,7 @@ StateVector Doc::Store::state_vector() const {
   return vector;
 }
 
-std::size_t Doc::Store::find_index(const Structs& structs, std::uint64_t clock) {
+std::size_t Doc::Store::find_index(const StructList& structs, std::uint64_t clock) {
   std::size_t left = 0;
   std::size_t right = structs.size();
   while (left < right) {
@@ -156,16 +163,16 @@ std::size_t Doc::Store::find_index(const Structs& structs, std::uint64_t clock) 
 }
 
 Item* Doc::Store::find(const ID& id) {
-  Structs& list = clients.at(id.client);
-  return list[find_index(list, id.clock)].get();
+  StructList& list = clients.at(id.client);
+  return list[find_index(list, id.clock)];
 }
 
 void Doc::Store::add(std::unique_ptr<Item> item) {
-  Structs& list = clients[item->id.client];
+  StructList& list = clients[item->id.client];
   if (!list.empty() && list.back()->id.clock + list.back()->length != item->id.clock) {
     throw std::logic_error("a struct added out of order");
   }
-  list.push_back(std::move(item));
+  list.push_back(item.release());
 }
 
 // --- Transaction ---
@@ -193,14 +200,14 @@ Item* Transaction::split(Item& left, std::uint64_t diff) {
   left.length = diff;
   Item* out = right.get();
   merge_structs.push_back(out->id);
-  Structs& list = doc.store().structs(left.id.client);
+  StructList& list = doc.store().structs(left.id.client);
   const std::size_t index = Doc::Store::find_index(list, left.id.clock);
-  list.insert(list.begin() + static_cast<std::ptrdiff_t>(index + 1), std::move(right));
+  list.insert(list.begin() + static_cast<std::ptrdiff_t>(index + 1), right.release());
   return out;
 }
 
 Item* Transaction::item_clean_start(const ID& id) {
-  Structs& list = doc.store().structs(id.client);
+  StructList& list = doc.store().structs(id.client);
   const std::size_t index = Doc::Store::find_index(list, id.clock);
   Item& item = *list[index];
   if (item.id.clock < id.clock && item.kind == StructKind::item) {
@@ -210,7 +217,7 @@ Item* Transaction::item_clean_start(const ID& id) {
 }
 
 Item* Transaction::item_clean_end(const ID& id) {
-  Structs& list = doc.store().structs(id.client);
+  StructList& list = doc.store().structs(id.client);
   const std::size_t index = Doc::Store::find_index(list, id.clock);
   Item& item = *list[index];
   if (id.clock != item.id.clock + item.length - 1 && item.kind != StructKind::gc) {
@@ -255,8 +262,8 @@ std::optional<std::uint64_t> Transaction::missing(Item& item) {
       item.parent = from->parent;
       item.parent_sub = from->parent_sub;
     }
-  } else if (const std::string* name = std::get_if<std::string>(&item.parent_ref.named)) {
-    item.parent = &doc.get(*name);
+  } else if (const Name* name = std::get_if<Name>(&item.parent_ref.named)) {
+    item.parent = &doc.get(**name);
   } else {
     Item* parent_item = store.find(std::get<ID>(item.parent_ref.named));
     const auto* type = parent_item->kind == StructKind::item
@@ -269,7 +276,7 @@ std::optional<std::uint64_t> Transaction::missing(Item& item) {
 
 namespace {
 
-bool same_origin(const std::optional<ID>& a, const std::optional<ID>& b) {
+bool same_origin(const OptionalID& a, const OptionalID& b) {
   return a == b;
 }
 
@@ -377,6 +384,7 @@ void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
     if (item.left != nullptr) remove(*item.left);  // the key's value before
   }
   if (!item.parent_sub && item.countable() && !item.deleted) parent.length += item.length;
+  if (std::holds_alternative<ContentFormat>(item.content)) parent.has_formatting = true;
   Item* placed = &item;
   store.add(std::move(owned));
   // The content's own integration.
@@ -417,7 +425,7 @@ void Transaction::remove(Item& item) {
 }
 
 Item* Transaction::insert(Type& parent, Item* left, Item* right,
-                          std::optional<std::string> parent_sub, Content content) {
+                          Name parent_sub, Content content) {
   auto item = std::make_unique<Item>();
   item->id = {doc.client_id(), doc.store().state(doc.client_id())};
   item->left = left;
@@ -444,6 +452,7 @@ void collect(Doc::Store& store, Item& item, bool parent_collected) {
       child = next;
     }
     type->type->start = nullptr;
+    type->type->marker = {};
     for (auto& [key, last] : type->type->map) {
       for (Item* child = last; child != nullptr;) {
         Item* next = child->left;
@@ -455,13 +464,15 @@ void collect(Doc::Store& store, Item& item, bool parent_collected) {
     type->type->keys.clear();
   }
   if (parent_collected) {
-    Structs& list = store.structs(item.id.client);
+    StructList& list = store.structs(item.id.client);
     auto gc = std::make_unique<Item>();
     gc->id = item.id;
     gc->length = item.length;
     gc->kind = StructKind::gc;
     gc->deleted = true;
-    list[Doc::Store::find_index(list, item.id.clock)] = std::move(gc);  // frees `item`
+    Item*& slot = list[Doc::Store::find_index(list, item.id.clock)];
+    delete slot;  // `item`
+    slot = gc.release();
   } else {
     item.content = ContentDeleted{item.length};
   }
@@ -472,7 +483,7 @@ void collect(Doc::Store& store, Item& item, bool parent_collected) {
 void Transaction::gc_deleted() {
   Doc::Store& store = doc.store();
   for (const auto& [client, ranges] : deletes.clients) {
-    Structs& list = store.structs(client);
+    StructList& list = store.structs(client);
     for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
       const std::uint64_t end = range->first + range->second;
       for (std::size_t i = Doc::Store::find_index(list, range->first);
@@ -488,7 +499,7 @@ void Transaction::gc_deleted() {
 
 // Yjs's tryToMergeWithLefts: merges the struct at `pos` into those on its left while they allow
 // it; how many merged.
-std::size_t Transaction::merge_with_lefts(Structs& structs, std::size_t pos) {
+std::size_t Transaction::merge_with_lefts(StructList& structs, std::size_t pos) {
   std::size_t i = pos;
   for (; i > 0; --i) {
     Item& left = *structs[i - 1];
@@ -498,12 +509,17 @@ std::size_t Transaction::merge_with_lefts(Structs& structs, std::size_t pos) {
     if (left.kind == StructKind::gc) {
       left.length += right.length;
       merged = true;
-    } else if (left.kind == StructKind::item && right.origin == std::optional<ID>(left.last_id()) &&
+    } else if (left.kind == StructKind::item && right.origin == OptionalID(left.last_id()) &&
                left.right == &right && left.right_origin == right.right_origin &&
                left.id.client == right.id.client && left.id.clock + left.length == right.id.clock &&
                !left.redone && !right.redone && left.content.index() == right.content.index() &&
                merge_content(left.content, right.content)) {
       if (right.keep) left.keep = true;
+      if (right.parent != nullptr && right.parent->marker.item == &right) {
+        Type::Marker& marker = right.parent->marker;  // it starts where `left` does now
+        marker.item = &left;
+        if (!left.deleted && left.countable()) marker.index -= left.length;
+      }
       left.right = right.right;
       if (left.right != nullptr) left.right->left = &left;
       left.length += right.length;
@@ -518,8 +534,11 @@ std::size_t Transaction::merge_with_lefts(Structs& structs, std::size_t pos) {
   }
   const std::size_t count = pos - i;
   if (count > 0) {
-    structs.erase(structs.begin() + static_cast<std::ptrdiff_t>(pos + 1 - count),
-                  structs.begin() + static_cast<std::ptrdiff_t>(pos + 1));
+    const auto first = structs.begin() + static_cast<std::ptrdiff_t>(pos + 1 - count);
+    const auto last = structs.begin() + static_cast<std::ptrdiff_t>(pos + 1);
+    for (auto it = first; it != last; ++it)
+      delete *it;
+    structs.erase(first, last);
   }
   return count;
 }
@@ -527,7 +546,7 @@ std::size_t Transaction::merge_with_lefts(Structs& structs, std::size_t pos) {
 void Transaction::merge_deleted() {
   Doc::Store& store = doc.store();
   for (const auto& [client, ranges] : deletes.clients) {
-    Structs& list = store.structs(client);
+    StructList& list = store.structs(client);
     for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
       auto si = static_cast<std::ptrdiff_t>(std::min(
           list.size() - 1, 1 + Doc::Store::find_index(list, range->first + range->second - 1)));
@@ -543,11 +562,10 @@ Transaction::~Transaction() {
   deletes.normalize();
   if (doc.gc()) gc_deleted();
   merge_deleted();
-  for (const auto& [client, clock] : store.state_vector()) {
+  for (auto& [client, list] : store.clients) {
     const auto it = before.find(client);
     const std::uint64_t before_clock = it == before.end() ? 0 : it->second;
-    if (before_clock == clock) continue;
-    Structs& list = store.structs(client);
+    if (list.empty() || before_clock == list.back()->id.clock + list.back()->length) continue;
     const auto first = static_cast<std::ptrdiff_t>(
         std::max<std::size_t>(Doc::Store::find_index(list, before_clock), 1));
     for (auto i = static_cast<std::ptrdiff_t>(list.size()) - 1; i >= first;) {
@@ -557,7 +575,7 @@ Transaction::~Transaction() {
   for (auto it = merge_structs.rbegin(); it != merge_structs.rend(); ++it) {
     // The struct may have been merged into its left since: found by its clock.
     const ID id = *it;
-    Structs& list = store.structs(id.client);
+    StructList& list = store.structs(id.client);
     const std::size_t pos = Doc::Store::find_index(list, id.clock);
     if (pos + 1 < list.size() && merge_with_lefts(list, pos + 1) > 1) continue;
     if (pos > 0) merge_with_lefts(list, pos);

@@ -47,6 +47,9 @@ struct DeleteSet {
   bool empty() const { return clients.empty(); }
 };
 
+// A map key, root name or attribute key, shared by the items that carry it.
+using Name = std::shared_ptr<const std::string>;
+
 // --- Content: what an item holds (Yjs's content refs 1-9) ---
 
 struct ContentDeleted {
@@ -61,12 +64,13 @@ struct ContentBinary {
 struct ContentString {
   std::u16string text;
 };
+// The rarer contents keep their values on the heap, so that an item stays small.
 struct ContentEmbed {  // JSON in format v1 (parsed as Yjs parses it), any value in v2
-  Any value;
+  std::unique_ptr<const Any> value;
 };
 struct ContentFormat {  // a text attribute: its key and value (null ends it)
-  std::string key;
-  Any value;
+  Name key;
+  std::unique_ptr<const Any> value;
 };
 struct ContentType {
   std::unique_ptr<Type> type;
@@ -75,8 +79,8 @@ struct ContentAny {
   std::vector<Any> values;
 };
 struct ContentDoc {  // a subdocument, carried through: its guid and options
-  std::string guid;
-  Any options;
+  Name guid;
+  std::unique_ptr<const Any> options;
 };
 using Content = std::variant<ContentDeleted, ContentJson, ContentBinary, ContentString,
                              ContentEmbed, ContentFormat, ContentType, ContentAny, ContentDoc>;
@@ -92,26 +96,44 @@ bool content_countable(const Content& content);
 
 enum class StructKind : std::uint8_t { item, gc, skip };
 
+// An ID or none, in the space of an ID (std::optional<ID> takes half as much again): none is a
+// clock no struct can have. Items hold three, and a document holds many items.
+class OptionalID {
+ public:
+  OptionalID() = default;
+  OptionalID(std::nullopt_t) {}
+  OptionalID(const ID& id) : id_(id) {}
+
+  explicit operator bool() const { return id_.clock != kNone; }
+  const ID& operator*() const { return id_; }
+  const ID* operator->() const { return &id_; }
+  friend bool operator==(const OptionalID&, const OptionalID&) = default;
+
+ private:
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  ID id_{0, kNone};
+};
+
 // Where an item belongs, as the update names it until it is integrated.
 struct ParentRef {
-  std::variant<std::monostate, std::string, ID> named;  // none (from origins), root name, item
+  std::variant<std::monostate, Name, ID> named;  // none (from origins), root name, item
 };
 
 struct Item {
   ID id;
   std::uint64_t length = 0;
-  StructKind kind = StructKind::item;
-  std::optional<ID> origin;
-  std::optional<ID> right_origin;
+  OptionalID origin;
+  OptionalID right_origin;
   Item* left = nullptr;
   Item* right = nullptr;
-  Type* parent = nullptr;                 // once integrated; null for gc and skip
-  ParentRef parent_ref;                   // while decoded, not yet integrated
-  std::optional<std::string> parent_sub;  // the key in a map
+  Type* parent = nullptr;  // once integrated; null for gc and skip
+  ParentRef parent_ref;    // while decoded, not yet integrated
+  Name parent_sub;         // the key in a map; null in a sequence
   Content content;
+  OptionalID redone;
+  StructKind kind = StructKind::item;
   bool deleted = false;
   bool keep = false;
-  std::optional<ID> redone;
 
   bool countable() const { return kind == StructKind::item && content_countable(content); }
   ID last_id() const { return {id.client, id.clock + length - 1}; }
@@ -150,6 +172,17 @@ class Type {
   std::map<std::string, Item*> map;  // each key's current (rightmost) item
   std::vector<std::string> keys;     // map's keys in the order they first came (Yjs's Map order)
   std::uint64_t length = 0;          // countable, undeleted length of its sequence
+  bool has_formatting = false;       // a format item was ever integrated into it
+
+  // Where the last local edit of its sequence left off (Yjs's search markers, reduced to one):
+  // `item` starts at visible offset `index`. Local edits start their walk there instead of at
+  // the start; valid while `epoch` is the document's (a remote update ends it), and not used in
+  // formatted text, where a walk needs the attributes in force from the start.
+  struct Marker {
+    Item* item = nullptr;
+    std::uint64_t index = 0;
+    std::uint64_t epoch = 0;
+  } marker;
 
   // --- reading ---
   std::string to_string() const;          // Text: its text; XML: as Yjs's toString() renders it

@@ -12,22 +12,33 @@
 
 namespace cairn::crdt {
 
+// Structs decoded from an update, not yet integrated.
 using Structs = std::vector<std::unique_ptr<Item>>;
+// A client's integrated structs in clock order, owned by the store. Plain pointers, so that
+// splitting and merging structs shift the list with one memmove.
+using StructList = std::vector<Item*>;
 
 struct Doc::Store {
-  std::map<std::uint64_t, Structs> clients;
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  std::map<std::uint64_t, StructList> clients;
   // Decoded structs that wait for structs they depend on, per client in clock order, and
   // deletes of structs not yet here.
   std::map<std::uint64_t, Structs> pending;
   DeleteSet pending_deletes;
+  // Bumped by every remote update: positions cached in types (Type::marker) end with it.
+  std::uint64_t epoch = 1;
 
   std::uint64_t state(std::uint64_t client) const;
   StateVector state_vector() const;
   // The index of the struct holding `clock` in `structs` (which must hold it).
-  static std::size_t find_index(const Structs& structs, std::uint64_t clock);
+  static std::size_t find_index(const StructList& structs, std::uint64_t clock);
   Item* find(const ID& id);
   void add(std::unique_ptr<Item> item);
-  Structs& structs(std::uint64_t client) { return clients.at(client); }
+  StructList& structs(std::uint64_t client) { return clients.at(client); }
 };
 
 class Transaction {
@@ -55,13 +66,12 @@ class Transaction {
   std::optional<std::uint64_t> missing(Item& item);
 
   // A new local item after `left` and before `right` in `parent`.
-  Item* insert(Type& parent, Item* left, Item* right, std::optional<std::string> parent_sub,
-               Content content);
+  Item* insert(Type& parent, Item* left, Item* right, Name parent_sub, Content content);
 
  private:
   void gc_deleted();
   void merge_deleted();
-  std::size_t merge_with_lefts(Structs& structs, std::size_t pos);
+  std::size_t merge_with_lefts(StructList& structs, std::size_t pos);
 };
 
 // Content operations Yjs's content classes implement.

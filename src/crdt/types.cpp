@@ -31,9 +31,9 @@ void append_values(const Item& item, std::vector<Any>& out) {
         } else if constexpr (std::is_same_v<T, ContentType>) {
           out.push_back(c.type->to_json());
         } else if constexpr (std::is_same_v<T, ContentEmbed>) {
-          out.push_back(c.value);
+          out.push_back(*c.value);
         } else if constexpr (std::is_same_v<T, ContentDoc>) {
-          out.push_back(Any(Any::Object{{"guid", c.guid}}));
+          out.push_back(Any(Any::Object{{"guid", *c.guid}}));
         }
       },
       item.content);
@@ -47,10 +47,10 @@ struct TextPosition {
   std::map<std::string, Any> attributes;
 
   void note_format(const ContentFormat& format) {
-    if (std::holds_alternative<std::nullptr_t>(format.value.value)) {
-      attributes.erase(format.key);
+    if (std::holds_alternative<std::nullptr_t>(format.value->value)) {
+      attributes.erase(*format.key);
     } else {
-      attributes[format.key] = format.value;
+      attributes[*format.key] = *format.value;
     }
   }
   void forward() {
@@ -64,10 +64,24 @@ struct TextPosition {
   }
 };
 
+bool visible(const Item& item) { return !item.deleted && item.countable(); }
+
 // Yjs's findPosition/findNextPosition: walks `count` units from the start, splitting the item
-// the position falls in.
+// the position falls in; it ends right after the visible unit `count` (before any deleted items
+// that follow). In unformatted text the walk starts at the type's marker instead: back from it
+// to the last visible item at or before `count`, which is where a walk from the start passes.
 TextPosition find_position(Transaction& t, Type& text, std::uint64_t count) {
   TextPosition pos{nullptr, text.start, 0, {}};
+  const Type::Marker& marker = text.marker;
+  if (!text.has_formatting && marker.item != nullptr && marker.epoch == t.doc.store().epoch) {
+    pos = {marker.item->left, marker.item, marker.index, {}};
+    while (pos.left != nullptr && (pos.index > count || !visible(*pos.left))) {
+      pos.right = pos.left;
+      pos.left = pos.left->left;
+      if (visible(*pos.right)) pos.index -= pos.right->length;
+    }
+    count -= pos.index;
+  }
   while (pos.right != nullptr && count > 0) {
     if (const auto* format = std::get_if<ContentFormat>(&pos.right->content)) {
       if (!pos.right->deleted) pos.note_format(*format);
@@ -155,18 +169,18 @@ std::vector<DeltaOp> Type::to_delta() const {
       ops.push_back({type->type->to_json(), current});
     } else if (const auto* embed = std::get_if<ContentEmbed>(&n->content)) {
       pack();
-      ops.push_back({embed->value, current});
+      ops.push_back({*embed->value, current});
     } else if (const auto* format = std::get_if<ContentFormat>(&n->content)) {
       pack();
-      Any value = format->value;
+      Any value = *format->value;
       auto same = std::find_if(current.begin(), current.end(),
-                               [&](const auto& member) { return member.first == format->key; });
+                               [&](const auto& member) { return member.first == *format->key; });
       if (std::holds_alternative<std::nullptr_t>(value.value)) {
         if (same != current.end()) current.erase(same);
       } else if (same != current.end()) {
         same->second = std::move(value);
       } else {
-        current.emplace_back(format->key, std::move(value));
+        current.emplace_back(*format->key, std::move(value));
       }
     }
   }
@@ -281,13 +295,14 @@ void Doc::text_insert(Type& text, std::uint64_t index, std::string_view utf8_tex
     if (!pos.right->deleted) {
       const auto* format = std::get_if<ContentFormat>(&pos.right->content);
       if (format == nullptr) break;
-      const auto current = pos.attributes.find(format->key);
+      const auto current = pos.attributes.find(*format->key);
       const Any in_force = current == pos.attributes.end() ? Any(nullptr) : current->second;
-      if (!(in_force == format->value)) break;
+      if (!(in_force == *format->value)) break;
     }
     pos.forward();
   }
-  t.insert(text, pos.left, pos.right, std::nullopt, ContentString{std::move(units)});
+  Item* inserted = t.insert(text, pos.left, pos.right, nullptr, ContentString{std::move(units)});
+  text.marker = {inserted, index, t.doc.store().epoch};
 }
 
 void Doc::text_delete(Type& text, std::uint64_t index, std::uint64_t length) {
@@ -306,6 +321,9 @@ void Doc::text_delete(Type& text, std::uint64_t index, std::uint64_t length) {
     }
     pos.forward();
   }
+  // What follows the deleted range starts where it did.
+  text.marker = pos.right != nullptr ? Type::Marker{pos.right, index, t.doc.store().epoch}
+                                     : Type::Marker{};
 }
 
 void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values) {
@@ -330,9 +348,9 @@ void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values
   for (std::size_t i = 0; i <= values.size(); ++i) {
     const bool binary = i < values.size() && std::holds_alternative<Bytes>(values[i].value);
     if (i == values.size() || binary) {
-      if (i > run) left = t.insert(array, left, right, std::nullopt, array_content(values, run, i));
+      if (i > run) left = t.insert(array, left, right, nullptr, array_content(values, run, i));
       if (binary) {
-        left = t.insert(array, left, right, std::nullopt,
+        left = t.insert(array, left, right, nullptr,
                         ContentBinary{std::get<Bytes>(std::move(values[i].value))});
       }
       run = i + 1;
@@ -369,7 +387,7 @@ void Doc::map_set(Type& map, const std::string& key, Any value) {
   } else {
     content = ContentAny{{std::move(value)}};
   }
-  t.insert(map, left, nullptr, key, std::move(content));
+  t.insert(map, left, nullptr, std::make_shared<const std::string>(key), std::move(content));
 }
 
 void Doc::map_delete(Type& map, const std::string& key) {

@@ -110,10 +110,11 @@ Content read_content(Reader& in, std::uint8_t ref) {
     case 4:
       return ContentString{in.string16()};
     case 5:
-      return ContentEmbed{in.json()};  // Yjs parses it as it reads: not JSON, not an update
+      return ContentEmbed{std::make_unique<const Any>(in.json())};  // Yjs parses it as it reads
     case 6: {
       std::string key = in.key();
-      return ContentFormat{std::move(key), in.json()};
+      return ContentFormat{std::make_shared<const std::string>(std::move(key)),
+                           std::make_unique<const Any>(in.json())};
     }
     case 7: {
       const std::uint64_t type = in.type_ref();
@@ -147,7 +148,8 @@ Content read_content(Reader& in, std::uint8_t ref) {
     }
     case 9: {
       std::string guid = in.string();
-      return ContentDoc{std::move(guid), subdoc_options(in.any())};
+      return ContentDoc{std::make_shared<const std::string>(std::move(guid)),
+                        std::make_unique<const Any>(subdoc_options(in.any()))};
     }
     default:
       throw DecodeError("content of an unknown kind in the update");
@@ -170,10 +172,10 @@ void write_content(Writer& out, const Content& content, std::uint64_t offset) {
         } else if constexpr (std::is_same_v<T, ContentString>) {
           out.string(std::u16string_view(c.text).substr(offset));
         } else if constexpr (std::is_same_v<T, ContentEmbed>) {
-          out.json(c.value);
+          out.json(*c.value);
         } else if constexpr (std::is_same_v<T, ContentFormat>) {
-          out.key(c.key);
-          out.json(c.value);
+          out.key(*c.key);
+          out.json(*c.value);
         } else if constexpr (std::is_same_v<T, ContentType>) {
           out.type_ref(type_ref(c.type->kind));
           if (c.type->kind == TypeKind::xml_element || c.type->kind == TypeKind::xml_hook) {
@@ -184,8 +186,8 @@ void write_content(Writer& out, const Content& content, std::uint64_t offset) {
           for (std::size_t i = offset; i < c.values.size(); ++i)
             out.any(c.values[i]);
         } else {
-          out.string(std::string_view(c.guid));
-          out.any(c.options);
+          out.string(std::string_view(*c.guid));
+          out.any(*c.options);
         }
       },
       content);
@@ -239,16 +241,16 @@ Decoded read_update(std::span<const std::uint8_t> bytes) {
         if ((info & 0x40) != 0) item->right_origin = in.right_id();
         if ((info & 0xC0) == 0) {
           if (in.parent_info()) {
-            item->parent_ref.named = in.string();
+            item->parent_ref.named = std::make_shared<const std::string>(in.string());
           } else {
             item->parent_ref.named = in.left_id();
           }
-          if ((info & 0x20) != 0) item->parent_sub = in.string();
+          if ((info & 0x20) != 0) item->parent_sub = std::make_shared<const std::string>(in.string());
         }
         item->content = read_content(in, ref);
         item->length = content_length(item->content);
         // A struct can only name structs of its own client that come before it.
-        const auto earlier = [&](const std::optional<ID>& id) {
+        const auto earlier = [&](const OptionalID& id) {
           if (id && id->client == client && id->clock >= clock) {
             throw DecodeError("a struct in the update refers to itself or to a later one");
           }
@@ -392,15 +394,15 @@ void apply_deletes(Transaction& t, const DeleteSet& deletes, DeleteSet& rest) {
         continue;
       }
       if (state < end) rest.add(client, state, end - state);
-      Structs& list = store.structs(client);
+      StructList& list = store.structs(client);
       std::size_t index = Doc::Store::find_index(list, clock);
-      Item* item = list[index].get();
+      Item* item = list[index];
       if (!item->deleted && item->id.clock < clock) {
         t.split(*item, clock - item->id.clock);
         ++index;
       }
       while (index < list.size()) {
-        item = list[index++].get();
+        item = list[index++];
         if (item->id.clock >= end) break;
         if (item->deleted) continue;
         if (end < item->id.clock + item->length) t.split(*item, end - item->id.clock);
@@ -424,8 +426,8 @@ void write_item(Writer& out, const Item& item, std::uint64_t offset) {
     out.rest().write_var_uint(item.length - offset);
     return;
   }
-  const std::optional<ID> origin =
-      offset > 0 ? std::optional<ID>(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
+  const OptionalID origin =
+      offset > 0 ? OptionalID(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
   const std::uint8_t info =
       static_cast<std::uint8_t>((content_ref(item.content) & 0x1F) | (origin ? 0x80 : 0) |
                                 (item.right_origin ? 0x40 : 0) | (item.parent_sub ? 0x20 : 0));
@@ -439,9 +441,9 @@ void write_item(Writer& out, const Item& item, std::uint64_t offset) {
     } else if (item.parent != nullptr) {
       out.parent_info(false);
       out.left_id(item.parent->item->id);
-    } else if (const auto* name = std::get_if<std::string>(&item.parent_ref.named)) {
+    } else if (const auto* name = std::get_if<Name>(&item.parent_ref.named)) {
       out.parent_info(true);
-      out.string(std::string_view(*name));
+      out.string(std::string_view(**name));
     } else if (const auto* id = std::get_if<ID>(&item.parent_ref.named)) {
       out.parent_info(false);
       out.left_id(*id);
@@ -471,10 +473,11 @@ namespace {
 
 void apply_decoded(Doc& doc, Decoded decoded) {
   Doc::Store& store = doc.store();
+  ++store.epoch;
   // Yjs creates the root types an update names as it reads it.
   for (const auto& [client, refs] : decoded.clients) {
     for (const auto& item : refs) {
-      if (const auto* name = std::get_if<std::string>(&item->parent_ref.named)) doc.get(*name);
+      if (const auto* name = std::get_if<Name>(&item->parent_ref.named)) doc.get(**name);
     }
   }
   Transaction t(doc, false);
@@ -516,7 +519,7 @@ Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since) 
   }
   out.rest().write_var_uint(clients.size());
   for (auto it = clients.rbegin(); it != clients.rend(); ++it) {
-    const Structs& structs = store.clients.at(it->first);
+    const StructList& structs = store.clients.at(it->first);
     const std::uint64_t clock = std::max(it->second, structs.front()->id.clock);
     const std::size_t start = Doc::Store::find_index(structs, clock);
     out.rest().write_var_uint(structs.size() - start);
