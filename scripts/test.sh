@@ -79,7 +79,7 @@ cmake --build build/clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
   ctest --test-dir build/clang --output-on-failure -j "$jobs"
-for fuzzer in sync_request sync_response live_message id_token ydoc_update ydoc_update_v2; do
+for fuzzer in sync_request sync_response live_message id_token ydoc_update ydoc_update_v2 ydoc_position; do
   mkdir -p "build/clang/corpus/$fuzzer"
   build/clang/fuzz/${fuzzer}_fuzzer "build/clang/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
     -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3

@@ -45,6 +45,7 @@ struct DeleteSet {
   void normalize();                   // sorts each client's ranges and merges those that touch
   bool contains(const ID& id) const;  // needs normalize() first
   bool empty() const { return clients.empty(); }
+  friend bool operator==(const DeleteSet&, const DeleteSet&) = default;
 };
 
 // A map key, root name or attribute key, shared by the items that carry it.
@@ -192,6 +193,13 @@ class Type {
   std::optional<Any> map_get(std::string_view key) const;
 };
 
+// A document's state at one moment (Yjs's Snapshot): what it had and what was deleted.
+struct Snapshot {
+  DeleteSet deletes;
+  StateVector state;
+  friend bool operator==(const Snapshot&, const Snapshot&) = default;
+};
+
 // --- The document ---
 
 class Doc {
@@ -220,6 +228,12 @@ class Doc {
   static Bytes encode_state_vector(const StateVector& vector);
   // Throws DecodeError when `bytes` are not exactly one encoded state vector.
   static StateVector decode_state_vector(std::span<const std::uint8_t> bytes);
+  // Its state now, to see it as it was later (Yjs's snapshot).
+  Snapshot snapshot() const;
+  // A new document holding this one as it was at `snapshot` (Yjs's createDocFromSnapshot). Needs
+  // garbage collection off in this document (std::logic_error otherwise: deleted content is gone)
+  // and a snapshot of a state it has reached (std::invalid_argument).
+  std::unique_ptr<Doc> restore(const Snapshot& snapshot, std::uint64_t client_id);
   // Whether structs or deletes wait for missing dependencies.
   bool has_pending() const;
 
@@ -243,6 +257,11 @@ class Doc {
   std::unique_ptr<Store> store_;
   std::map<std::string, std::unique_ptr<Type>> share_;
 };
+
+// A snapshot as Yjs's encodeSnapshot writes it (the delete set, then the state vector), and
+// back; DecodeError for anything else.
+Bytes encode_snapshot(const Snapshot& snapshot);
+Snapshot decode_snapshot(std::span<const std::uint8_t> bytes);
 
 // The state vector an update brings, without a document (Yjs's encodeStateVectorFromUpdate): per
 // client, in the update's order, the clock its structs reach when they start at 0, up to the

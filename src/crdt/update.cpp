@@ -202,6 +202,32 @@ struct Decoded {
   DeleteSet deletes;
 };
 
+// Reads a delete set; `budget` bounds the ranges it may declare, and is spent.
+template <class Reader>
+DeleteSet read_delete_set(Reader& in, std::size_t& budget) {
+  const auto spend = [&](std::uint64_t count) {
+    if (count > budget) throw DecodeError("the update ends early");
+    budget -= static_cast<std::size_t>(count);
+  };
+  Decoder& rest = in.rest();
+  DeleteSet deletes;
+  const std::uint64_t clients = rest.read_var_uint();
+  spend(clients);
+  for (std::uint64_t c = 0; c < clients; ++c) {
+    in.reset_ds();
+    const std::uint64_t client = rest.read_var_uint();
+    const std::uint64_t count = rest.read_var_uint();
+    spend(count);
+    for (std::uint64_t d = 0; d < count; ++d) {
+      const std::uint64_t clock = in.ds_clock();
+      const std::uint64_t length = in.ds_len();
+      add_clock(clock, length);
+      deletes.add(client, clock, length);
+    }
+  }
+  return deletes;
+}
+
 // Reads an update in either format (Reader: codec::V1Reader or codec::V2Reader).
 template <class Reader>
 Decoded read_update(std::span<const std::uint8_t> bytes) {
@@ -264,20 +290,7 @@ Decoded read_update(std::span<const std::uint8_t> bytes) {
       refs.push_back(std::move(item));
     }
   }
-  const std::uint64_t delete_clients = rest.read_var_uint();
-  spend(delete_clients);
-  for (std::uint64_t c = 0; c < delete_clients; ++c) {
-    in.reset_ds();
-    const std::uint64_t client = rest.read_var_uint();
-    const std::uint64_t count = rest.read_var_uint();
-    spend(count);
-    for (std::uint64_t d = 0; d < count; ++d) {
-      const std::uint64_t clock = in.ds_clock();
-      const std::uint64_t length = in.ds_len();
-      add_clock(clock, length);
-      out.deletes.add(client, clock, length);
-    }
-  }
+  out.deletes = read_delete_set(in, budget);
   // Yjs ignores what follows; no Yjs encoder writes anything there, so it is not an update (an
   // update of the other format, several concatenated, or garbage).
   if (!rest.done()) throw DecodeError("bytes follow the update");
@@ -508,6 +521,41 @@ void apply_decoded(Doc& doc, Decoded decoded) {
   store.pending_deletes = std::move(rest);
 }
 
+// The delete set of a whole store: runs of deleted structs (Yjs's createDeleteSetFromStructStore).
+DeleteSet delete_set_of(const Doc::Store& store) {
+  DeleteSet deletes;
+  for (const auto& [client, structs] : store.clients) {
+    for (std::size_t i = 0; i < structs.size(); ++i) {
+      if (!structs[i]->deleted) continue;
+      const std::uint64_t clock = structs[i]->id.clock;
+      std::uint64_t length = structs[i]->length;
+      while (i + 1 < structs.size() && structs[i + 1]->deleted)
+        length += structs[++i]->length;
+      deletes.add(client, clock, length);
+    }
+  }
+  return deletes;
+}
+
+void write_state_vector(Encoder& out, const StateVector& vector) {
+  out.write_var_uint(vector.size());
+  for (auto it = vector.rbegin(); it != vector.rend(); ++it) {
+    out.write_var_uint(it->first);
+    out.write_var_uint(it->second);
+  }
+}
+
+StateVector read_state_vector(Decoder& in) {
+  StateVector vector;
+  const std::uint64_t count = in.read_var_uint();
+  if (count > in.remaining()) throw DecodeError("the state vector ends early");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t client = in.read_var_uint();
+    vector[client] = in.read_var_uint();
+  }
+  return vector;
+}
+
 template <class Writer>
 Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since) {
   Writer out;
@@ -529,19 +577,7 @@ Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since) 
     for (std::size_t i = start + 1; i < structs.size(); ++i)
       write_item(out, *structs[i], 0);
   }
-  // The delete set of the whole store: runs of deleted structs.
-  DeleteSet deletes;
-  for (const auto& [client, structs] : store.clients) {
-    for (std::size_t i = 0; i < structs.size(); ++i) {
-      if (!structs[i]->deleted) continue;
-      const std::uint64_t clock = structs[i]->id.clock;
-      std::uint64_t length = structs[i]->length;
-      while (i + 1 < structs.size() && structs[i + 1]->deleted)
-        length += structs[++i]->length;
-      deletes.add(client, clock, length);
-    }
-  }
-  write_delete_set(out, deletes);
+  write_delete_set(out, delete_set_of(store));
   return out.finish();
 }
 
@@ -865,26 +901,77 @@ Bytes convert_update_v2_to_v1(std::span<const std::uint8_t> update) {
 
 Bytes Doc::encode_state_vector(const StateVector& vector) {
   Encoder encoder;
-  encoder.write_var_uint(vector.size());
-  for (auto it = vector.rbegin(); it != vector.rend(); ++it) {
-    encoder.write_var_uint(it->first);
-    encoder.write_var_uint(it->second);
-  }
+  write_state_vector(encoder, vector);
   return encoder.take();
 }
 
 StateVector Doc::decode_state_vector(std::span<const std::uint8_t> bytes) {
   Decoder decoder(bytes);
-  StateVector vector;
-  const std::uint64_t count = decoder.read_var_uint();
-  if (count > decoder.remaining()) throw DecodeError("the state vector ends early");
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const std::uint64_t client = decoder.read_var_uint();
-    vector[client] = decoder.read_var_uint();
-  }
+  StateVector vector = read_state_vector(decoder);
   // Yjs frames a state vector (a file, a message member): bytes after it mean it is not one.
   if (!decoder.done()) throw DecodeError("bytes follow the state vector");
   return vector;
+}
+
+// --- snapshots (Yjs: utils/Snapshot.js) ---
+
+Snapshot Doc::snapshot() const { return {delete_set_of(*store_), state_vector()}; }
+
+Bytes encode_snapshot(const Snapshot& snapshot) {
+  codec::V1Writer out;
+  write_delete_set(out, snapshot.deletes);
+  write_state_vector(out.rest(), snapshot.state);
+  return out.finish();
+}
+
+Snapshot decode_snapshot(std::span<const std::uint8_t> bytes) {
+  codec::V1Reader in(bytes);
+  std::size_t budget = in.budget();
+  Snapshot snapshot;
+  snapshot.deletes = read_delete_set(in, budget);
+  snapshot.deletes.normalize();
+  snapshot.state = read_state_vector(in.rest());
+  if (!in.rest().done()) throw DecodeError("bytes follow the snapshot");
+  return snapshot;
+}
+
+std::unique_ptr<Doc> Doc::restore(const Snapshot& snapshot, std::uint64_t client_id) {
+  if (gc_) {
+    throw std::logic_error(
+        "a snapshot is restored from a document with garbage collection off (deleted content is "
+        "gone otherwise)");
+  }
+  for (const auto& [client, clock] : snapshot.state) {
+    if (clock > store_->state(client)) {
+      throw std::invalid_argument("the snapshot is of a state this document has not reached");
+    }
+  }
+  // Yjs's createDocFromSnapshot: every struct up to the snapshot's clocks (the last one split
+  // there), and the snapshot's delete set, as one update for a new document.
+  codec::V1Writer out;
+  {
+    Transaction t(*this, true);
+    std::size_t clients = 0;
+    for (const auto& [client, clock] : snapshot.state)
+      clients += clock > 0 ? 1 : 0;
+    out.rest().write_var_uint(clients);
+    for (auto it = snapshot.state.rbegin(); it != snapshot.state.rend(); ++it) {
+      const auto [client, clock] = *it;
+      if (clock == 0) continue;
+      if (clock < store_->state(client)) t.item_clean_start({client, clock});
+      const StructList& structs = store_->structs(client);
+      const std::size_t last = Store::find_index(structs, clock - 1);
+      out.rest().write_var_uint(last + 1);
+      out.client(client);
+      out.rest().write_var_uint(0);
+      for (std::size_t i = 0; i <= last; ++i)
+        write_item(out, *structs[i], 0);
+    }
+    write_delete_set(out, snapshot.deletes);
+  }
+  auto restored = std::make_unique<Doc>(client_id);
+  restored->apply_update_v1(out.finish());
+  return restored;
 }
 
 }  // namespace cairn::crdt

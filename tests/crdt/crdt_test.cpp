@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "crdt/doc.hpp"
+#include "crdt/position.hpp"
 
 namespace cairn::crdt {
 namespace {
@@ -163,6 +164,47 @@ TEST(Update, MalformedUpdatesAreRefusedAndLeaveTheDocumentAsItWas) {
     EXPECT_THROW(doc.apply_update_v1(update), DecodeError) << update.size();
     EXPECT_EQ(doc.encode_state_as_update_v1(), before);
   }
+}
+
+// A cursor kept as a relative position stays with its text while others insert before it and
+// delete around it; what cannot be read or restored is refused with a typed error.
+TEST(Positions, ACursorStaysWithItsTextAndBadInputIsRefused) {
+  Doc doc(1, false);
+  Type& text = doc.get("text", TypeKind::text);
+  doc.text_insert(text, 0, "hello world");
+  const RelativePosition cursor = relative_position(text, 6);  // before "world"
+  const Bytes encoded = encode_relative_position(cursor);
+  Doc other(2, false);
+  other.apply_update_v1(doc.encode_state_as_update_v1());
+  Type& text2 = other.get("text", TypeKind::text);
+  other.text_insert(text2, 0, ">> ");
+  other.text_delete(text2, 3, 2);  // "he"
+  doc.apply_update_v1(other.encode_state_as_update_v1(doc.state_vector()));
+  EXPECT_EQ(text.to_string(), ">> llo world");
+  const auto now = absolute_position(doc, decode_relative_position(encoded));
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->index, 7u);
+  EXPECT_EQ(now->type, &text);
+  // Before the document has the item: unknown.
+  Doc empty(3);
+  EXPECT_FALSE(absolute_position(empty, cursor).has_value());
+
+  EXPECT_THROW(decode_relative_position(bytes({3, 1})), DecodeError);     // unknown kind
+  EXPECT_THROW(decode_relative_position(bytes({0, 1})), DecodeError);     // truncated
+  EXPECT_THROW(decode_relative_position(bytes({1, 0, 0, 0})), DecodeError);  // bytes after
+
+  // Snapshots: only from a document that keeps deleted content, and of a state it reached.
+  const Snapshot then = doc.snapshot();
+  doc.text_delete(text, 0, 3);
+  const std::unique_ptr<Doc> restored = doc.restore(then, 4);
+  EXPECT_EQ(restored->get("text", TypeKind::text).to_string(), ">> llo world");
+  EXPECT_EQ(decode_snapshot(encode_snapshot(then)), then);
+  Snapshot ahead = then;
+  ahead.state[1] += 100;
+  EXPECT_THROW(doc.restore(ahead, 4), std::invalid_argument);
+  Doc collected(5);
+  EXPECT_THROW(collected.restore(collected.snapshot(), 6), std::logic_error);
+  EXPECT_THROW(decode_snapshot(bytes({0, 1})), DecodeError);
 }
 
 }  // namespace

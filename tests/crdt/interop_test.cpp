@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "crdt/doc.hpp"
+#include "crdt/position.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -224,6 +225,71 @@ TEST_F(YjsInterop, CairnsLocalEditsEncodeAsYjsEncodesThemAndYjsLoadsThem) {
                static_cast<std::streamsize>(state.size()));
     EXPECT_EQ(content_json(yjs("load", file.string())), content_json(local));
   }
+}
+
+// Relative positions: Cairn creates the bytes Yjs creates for every index of a Text, a nested
+// Text and an Array, reads Yjs's, and resolves them after another peer's edits where Yjs does.
+TEST_F(YjsInterop, RelativePositionsEncodeAndResolveAsInYjs) {
+  const json::object out = yjs("positions", "");
+  Doc doc(1, false);
+  doc.apply_update_v1(base64(out.at("state").as_string()));
+  const auto type_of = [&](const std::string& where) -> Type& {
+    if (where == "note") {
+      const Item* item = doc.get("meta", TypeKind::map).map.at("note");
+      return *std::get<ContentType>(item->content).type;
+    }
+    return doc.get(where, where == "text" ? TypeKind::text : TypeKind::array);
+  };
+  std::vector<RelativePosition> decoded;
+  for (const auto& place_value : out.at("places").as_array()) {
+    const json::object& place = place_value.as_object();
+    const std::string where(place.at("where").as_string());
+    const auto index = place.at("index").to_number<std::uint64_t>();
+    const auto assoc = place.at("assoc").to_number<std::int64_t>();
+    SCOPED_TRACE(where + " " + std::to_string(index) + " " + std::to_string(assoc));
+    const Bytes encoded = base64(place.at("encoded").as_string());
+    const RelativePosition mine = relative_position(type_of(where), index, assoc);
+    EXPECT_EQ(encode_relative_position(mine), encoded);
+    decoded.push_back(decode_relative_position(encoded));
+    EXPECT_EQ(encode_relative_position(decoded.back()), encoded);
+    const auto now = absolute_position(doc, mine);
+    ASSERT_TRUE(now.has_value());
+    EXPECT_EQ(now->index, index);
+    EXPECT_EQ(now->type, &type_of(where));
+  }
+  doc.apply_update_v1(base64(out.at("edits").as_string()));
+  std::size_t i = 0;
+  for (const auto& place_value : out.at("places").as_array()) {
+    const json::value& after = place_value.at("after");
+    const auto now = absolute_position(doc, decoded.at(i++));
+    if (after.is_null()) {
+      EXPECT_FALSE(now.has_value());
+    } else {
+      ASSERT_TRUE(now.has_value());
+      EXPECT_EQ(now->index, after.to_number<std::uint64_t>()) << place_value;
+    }
+  }
+}
+
+// Snapshots: Cairn's snapshot of a document is Yjs's byte for byte at every step, and a document
+// restored from Yjs's snapshot holds what Yjs restored.
+TEST_F(YjsInterop, SnapshotsEncodeAndRestoreAsInYjs) {
+  const json::object out = yjs("snapshots", "");
+  Doc doc(1, false);
+  doc.apply_update_v1(base64(out.at("state").as_string()));
+  for (const auto& taken_value : out.at("taken").as_array()) {
+    const json::object& taken = taken_value.as_object();
+    const Snapshot snapshot = decode_snapshot(base64(taken.at("snapshot").as_string()));
+    EXPECT_EQ(encode_snapshot(snapshot), base64(taken.at("snapshot").as_string()));
+    const std::unique_ptr<Doc> restored = doc.restore(snapshot, 2);
+    EXPECT_EQ(restored->get("text", TypeKind::text).to_string(),
+              std::string(taken.at("text").as_string()));
+    EXPECT_EQ(to_json(restored->get("list", TypeKind::array).to_json()),
+              to_json(value_of(taken.at("list"))));
+  }
+  // The last snapshot is of the whole state.
+  EXPECT_EQ(encode_snapshot(doc.snapshot()),
+            base64(out.at("taken").as_array().back().at("snapshot").as_string()));
 }
 
 }  // namespace

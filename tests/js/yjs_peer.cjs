@@ -6,6 +6,8 @@
 //                                      its diffs against state vectors the peers had on the way
 //   node yjs_peer.cjs local SEED    -> one peer's edits as a list of operations, and its state
 //   node yjs_peer.cjs rich          -> an XML document and a formatted Text: state, toString, toDelta
+//   node yjs_peer.cjs positions     -> relative positions Yjs encoded, and where they are after edits
+//   node yjs_peer.cjs snapshots     -> snapshots Yjs encoded, and the content it restores from each
 //   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
 // Output: one JSON object on stdout; binary as base64.
 'use strict'
@@ -183,6 +185,81 @@ function rich () {
   }
 }
 
+// Relative positions in a Text, a nested Text and an Array, encoded by Yjs; where Yjs resolves
+// them after another peer's edits.
+function positions () {
+  const doc = new Y.Doc({ gc: false })
+  doc.clientID = 5
+  const text = doc.getText('text')
+  text.insert(0, 'world')
+  text.insert(0, 'hello ')
+  text.insert(11, '!')
+  text.delete(2, 1)
+  const note = new Y.Text()
+  doc.getMap('meta').set('note', note)
+  note.insert(0, 'abc')
+  doc.getArray('list').insert(0, [1, 2, 3])
+  const places = []
+  const add = (where, type) => {
+    for (let index = 0; index <= type.length; index++) {
+      for (const assoc of [0, -1]) {
+        const rpos = Y.createRelativePositionFromTypeIndex(type, index, assoc)
+        places.push({ where, index, assoc, encoded: b64(Y.encodeRelativePosition(rpos)), rpos })
+      }
+    }
+  }
+  add('text', text)
+  add('note', note)
+  add('list', doc.getArray('list'))
+  const state = Y.encodeStateAsUpdate(doc)
+  const other = new Y.Doc({ gc: false })
+  other.clientID = 9
+  Y.applyUpdate(other, state)
+  const before = Y.encodeStateVector(other)
+  other.getText('text').insert(0, 'XX')
+  other.getText('text').delete(5, 3)
+  other.getMap('meta').get('note').insert(1, '--')
+  other.getArray('list').delete(0, 1)
+  other.getArray('list').insert(2, ['z'])
+  const edits = Y.encodeStateAsUpdate(other, before)
+  Y.applyUpdate(doc, edits)
+  return {
+    state: b64(state),
+    edits: b64(edits),
+    places: places.map(({ where, index, assoc, encoded, rpos }) => {
+      const abs = Y.createAbsolutePositionFromRelativePosition(rpos, doc)
+      return { where, index, assoc, encoded, after: abs === null ? null : abs.index }
+    })
+  }
+}
+
+// Snapshots of a document with garbage collection off, encoded by Yjs, and the content Yjs
+// restores from each.
+function snapshots () {
+  const doc = new Y.Doc({ gc: false })
+  doc.clientID = 3
+  const text = doc.getText('text')
+  const list = doc.getArray('list')
+  const taken = []
+  const take = () => {
+    const snapshot = Y.snapshot(doc)
+    const restored = Y.createDocFromSnapshot(doc, snapshot)
+    taken.push({ snapshot: b64(Y.encodeSnapshot(snapshot)), text: restored.getText('text').toString(), list: restored.getArray('list').toJSON() })
+  }
+  take()
+  text.insert(0, 'first draft')
+  list.insert(0, ['a', 'b'])
+  take()
+  text.delete(0, 6)
+  text.insert(5, ' version')
+  list.delete(0, 1)
+  take()
+  text.insert(0, 'the ')
+  list.insert(1, [{ n: 1 }])
+  take()
+  return { state: b64(Y.encodeStateAsUpdate(doc)), taken }
+}
+
 function load (file) {
   const doc = new Y.Doc()
   Y.applyUpdate(doc, fs.readFileSync(file))
@@ -190,5 +267,6 @@ function load (file) {
 }
 
 const [mode, arg] = process.argv.slice(2)
-const out = mode === 'session' ? session(Number(arg)) : mode === 'local' ? local(Number(arg)) : mode === 'rich' ? rich() : load(arg)
+const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, positions, snapshots, load: () => load(arg) }
+const out = modes[mode]()
 process.stdout.write(JSON.stringify(out) + '\n')
