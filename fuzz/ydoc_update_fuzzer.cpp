@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   doc.map_set(doc.get("map", crdt::TypeKind::map), "k", crdt::Any(1));
   const crdt::Bytes before = (doc.*kEncode)({});
   try {
-    (doc.*kApply)(bytes);
+    (doc.*kApply)(bytes, nullptr);
     crdt::Doc copy(8);
     copy.apply_update_v1(doc.encode_state_as_update_v1());
     crdt::Doc copy_v2(9);

@@ -34,7 +34,7 @@ std::vector<Update> read_updates(const YdocArguments& arguments) {
 
 // The crdt layer's functions for the format the arguments name.
 struct Format {
-  void (crdt::Doc::*apply)(std::span<const std::uint8_t>);
+  void (crdt::Doc::*apply)(std::span<const std::uint8_t>, const void*);
   crdt::Bytes (*state_vector)(std::span<const std::uint8_t>);
   crdt::Bytes (*merge)(const std::vector<std::span<const std::uint8_t>>&);
   crdt::Bytes (*diff)(std::span<const std::uint8_t>, const crdt::StateVector&);
@@ -93,7 +93,7 @@ void ydoc_show(const YdocArguments& arguments, std::ostream& out, std::ostream& 
   crdt::Doc doc(0);
   for (const Update& update : read_updates(arguments)) {
     try {
-      (doc.*format(arguments).apply)(update.bytes);
+      (doc.*format(arguments).apply)(update.bytes, nullptr);
     } catch (const crdt::DecodeError& e) {
       not_an_update(update.file, e);
     }

@@ -1,6 +1,7 @@
 // The struct store, transactions and YATA integration (Yjs: StructStore.js, Transaction.js,
 // Item.js).
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 
 #include "crdt/store.hpp"
@@ -65,6 +66,25 @@ std::uint64_t content_length(const Content& content) {
 bool content_countable(const Content& content) {
   return !std::holds_alternative<ContentDeleted>(content) &&
          !std::holds_alternative<ContentFormat>(content);
+}
+
+Content copy_content(const Content& content) {
+  return std::visit(
+      [](const auto& c) -> Content {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, ContentEmbed>) {
+          return ContentEmbed{std::make_unique<const Any>(*c.value)};
+        } else if constexpr (std::is_same_v<T, ContentFormat>) {
+          return ContentFormat{c.key, std::make_unique<const Any>(*c.value)};
+        } else if constexpr (std::is_same_v<T, ContentType>) {
+          return ContentType{std::make_unique<Type>(c.type->kind, c.type->name)};  // empty
+        } else if constexpr (std::is_same_v<T, ContentDoc>) {
+          return ContentDoc{c.guid, std::make_unique<const Any>(*c.options)};
+        } else {
+          return c;
+        }
+      },
+      content);
 }
 
 Content split_content(Content& content, std::uint64_t offset) {
@@ -177,8 +197,29 @@ void Doc::Store::add(std::unique_ptr<Item> item) {
 
 // --- Transaction ---
 
-Transaction::Transaction(Doc& doc, bool local)
-    : doc(doc), local(local), before(doc.store().state_vector()) {}
+Transaction::Transaction(Doc& doc, bool local, const void* origin)
+    : doc(doc), local(local), origin(origin), before(doc.store().state_vector()) {}
+
+bool Transaction::adds(const Item& item) const {
+  const auto it = before.find(item.id.client);
+  return item.id.clock >= (it == before.end() ? 0 : it->second);
+}
+
+bool Transaction::deletes_item(const Item& item) const {
+  return deletes.contains(item.id);
+}
+
+void Transaction::note_changed(Type& type, const Name& key) {
+  if (type.item != nullptr && (type.item->deleted || adds(*type.item))) return;
+  auto [slot, fresh] = changed_index_.try_emplace(&type, changed.size());
+  if (fresh) changed.push_back({&type, false, {}});
+  Change& change = changed[slot->second];
+  if (key == nullptr) {
+    change.sequence = true;
+  } else if (std::find(change.keys.begin(), change.keys.end(), *key) == change.keys.end()) {
+    change.keys.push_back(*key);
+  }
+}
 
 Item* Transaction::split(Item& left, std::uint64_t diff) {
   auto right = std::make_unique<Item>();
@@ -395,6 +436,7 @@ void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
     type->type->doc = &doc;
     type->type->item = placed;
   }
+  note_changed(parent, placed->parent_sub);
   if ((parent.item != nullptr && parent.item->deleted) ||
       (placed->parent_sub && placed->right != nullptr)) {
     remove(*placed);
@@ -407,6 +449,7 @@ void Transaction::remove(Item& item) {
   if (item.countable() && !item.parent_sub) parent.length -= item.length;
   item.deleted = true;
   deletes.add(item.id.client, item.id.clock, item.length);
+  note_changed(parent, item.parent_sub);
   if (auto* type = std::get_if<ContentType>(&item.content)) {
     // Its children go too; those already deleted before this transaction may merge again.
     const auto take = [&](Item& child) {
@@ -421,11 +464,18 @@ void Transaction::remove(Item& item) {
       take(*child);
     for (auto& [key, child] : type->type->map)
       take(*child);
+    // A deleted type is not reported as changed (Yjs's ContentType.delete).
+    if (const auto it = changed_index_.find(type->type.get()); it != changed_index_.end()) {
+      const std::size_t gone = it->second;
+      changed.erase(changed.begin() + static_cast<std::ptrdiff_t>(gone));
+      changed_index_.erase(it);
+      for (auto& [changed_type, index] : changed_index_)
+        if (index > gone) --index;
+    }
   }
 }
 
-Item* Transaction::insert(Type& parent, Item* left, Item* right,
-                          Name parent_sub, Content content) {
+Item* Transaction::insert(Type& parent, Item* left, Item* right, Name parent_sub, Content content) {
   auto item = std::make_unique<Item>();
   item->id = {doc.client_id(), doc.store().state(doc.client_id())};
   item->left = left;
@@ -557,11 +607,37 @@ void Transaction::merge_deleted() {
   }
 }
 
-Transaction::~Transaction() {
+void Transaction::commit() {
   Doc::Store& store = doc.store();
   deletes.normalize();
+  after = store.state_vector();
+  // Observers and handlers first, while deleted content is still there to report (Yjs's
+  // cleanupTransactions); whatever they throw is rethrown once the transaction is cleaned up.
+  std::exception_ptr error;
+  try {
+    call_observers();
+  } catch (...) {
+    error = std::current_exception();
+  }
   if (doc.gc()) gc_deleted();
   merge_deleted();
+  merge_new_structs();
+  if (!doc.update_handlers_.empty() && (!deletes.empty() || after != before)) {
+    const Bytes update = encode_transaction_update(*this);
+    const auto handlers = doc.update_handlers_;  // a handler may add or remove handlers
+    for (const auto& [id, handler] : handlers) {
+      try {
+        handler(update, origin);
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void Transaction::merge_new_structs() {
+  Doc::Store& store = doc.store();
   for (auto& [client, list] : store.clients) {
     const auto it = before.find(client);
     const std::uint64_t before_clock = it == before.end() ? 0 : it->second;
@@ -588,6 +664,38 @@ Doc::Doc(std::uint64_t client_id, bool gc)
     : client_id_(client_id), gc_(gc), store_(std::make_unique<Store>()) {}
 
 Doc::~Doc() = default;
+
+void Doc::transact(const std::function<void(Transaction&)>& f, const void* origin) {
+  run(f, origin, true);
+}
+
+void Doc::commit_all() {
+  std::exception_ptr error;
+  for (std::size_t i = 0; i < committing_.size(); ++i) {  // grows while observers transact
+    try {
+      committing_[i]->commit();
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
+  committing_.clear();
+  if (error) std::rethrow_exception(error);
+}
+
+std::uint64_t Doc::on_update(UpdateHandler handler) {
+  update_handlers_.emplace_back(next_handler_, std::move(handler));
+  return next_handler_++;
+}
+
+std::uint64_t Doc::on_after_transaction(TransactionHandler handler) {
+  transaction_handlers_.emplace_back(next_handler_, std::move(handler));
+  return next_handler_++;
+}
+
+void Doc::off(std::uint64_t id) {
+  std::erase_if(update_handlers_, [&](const auto& h) { return h.first == id; });
+  std::erase_if(transaction_handlers_, [&](const auto& h) { return h.first == id; });
+}
 
 Type& Doc::get(const std::string& name, TypeKind kind) {
   auto [it, created] = share_.try_emplace(name);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@ struct ID {
 class Type;
 class Doc;
 class Transaction;
+class Event;
 struct Item;
 
 // Client -> the next clock expected from it.
@@ -185,6 +187,18 @@ class Type {
     std::uint64_t epoch = 0;
   } marker;
 
+  // --- observing (Yjs's observe and observeDeep) ---
+  // Called once per transaction that changed this type, after it ends: what changed is in the
+  // event. Deep observers hear of changes to this type and every type nested in it, all of a
+  // transaction's events at once, the outermost first. Each returns an id for unobserve.
+  using Observer = std::function<void(const Event&, Transaction&)>;
+  using DeepObserver = std::function<void(const std::vector<const Event*>&, Transaction&)>;
+  std::uint64_t observe(Observer observer);
+  std::uint64_t observe_deep(DeepObserver observer);
+  void unobserve(std::uint64_t id);  // either kind
+  std::vector<std::pair<std::uint64_t, Observer>> observers;
+  std::vector<std::pair<std::uint64_t, DeepObserver>> deep_observers;
+
   // --- reading ---
   std::string to_string() const;          // Text: its text; XML: as Yjs's toString() renders it
   std::vector<DeltaOp> to_delta() const;  // Text, XmlText
@@ -217,10 +231,11 @@ class Doc {
   Type& get(const std::string& name, TypeKind kind = TypeKind::unknown);
   const std::map<std::string, std::unique_ptr<Type>>& roots() const { return share_; }
 
-  // Applies an update (format v1 or v2). Throws DecodeError when it is malformed, leaving the
-  // document as it was. Structs whose dependencies have not arrived are kept pending.
-  void apply_update_v1(std::span<const std::uint8_t> update);
-  void apply_update_v2(std::span<const std::uint8_t> update);
+  // Applies an update (format v1 or v2) as a remote transaction with `origin`. Throws DecodeError
+  // when it is malformed, leaving the document as it was. Structs whose dependencies have not
+  // arrived are kept pending.
+  void apply_update_v1(std::span<const std::uint8_t> update, const void* origin = nullptr);
+  void apply_update_v2(std::span<const std::uint8_t> update, const void* origin = nullptr);
   // The whole state as an update (v1 or v2), or what `since` lacks.
   Bytes encode_state_as_update_v1(const StateVector& since = {}) const;
   Bytes encode_state_as_update_v2(const StateVector& since = {}) const;
@@ -237,7 +252,23 @@ class Doc {
   // Whether structs or deletes wait for missing dependencies.
   bool has_pending() const;
 
-  // --- local edits (each its own transaction) ---
+  // --- transactions and what they report ---
+  // Runs `f` as one transaction (Yjs's transact): its edits make one update, and observers run
+  // once, after it. A transaction started while another runs (from `f` or from an observer)
+  // joins it, or — from an observer — runs after it. `origin` is handed to every handler; the
+  // undo manager tracks transactions by it.
+  void transact(const std::function<void(Transaction&)>& f, const void* origin = nullptr);
+  // After every transaction that changed something: the update it made (format v1, what Yjs's
+  // "update" event gives) and its origin.
+  using UpdateHandler = std::function<void(std::span<const std::uint8_t>, const void* origin)>;
+  std::uint64_t on_update(UpdateHandler handler);
+  // After every transaction, once observers have run, before deleted content is collected (Yjs's
+  // "afterTransaction").
+  using TransactionHandler = std::function<void(Transaction&)>;
+  std::uint64_t on_after_transaction(TransactionHandler handler);
+  void off(std::uint64_t id);  // a handler of either kind
+
+  // --- local edits (each its own transaction unless inside transact) ---
   void text_insert(Type& text, std::uint64_t index, std::string_view utf8_text);
   void text_delete(Type& text, std::uint64_t index, std::uint64_t length);
   void array_insert(Type& array, std::uint64_t index, std::vector<Any> values);
@@ -249,13 +280,130 @@ class Doc {
   struct Store;
   Store& store() { return *store_; }
   const Store& store() const { return *store_; }
+  // Runs `f` in the current transaction, or in a new one (local or remote) that commits after.
+  template <class F>
+  void run(F&& f, const void* origin, bool local);
+  Transaction* current() { return current_; }
 
  private:
   friend class Transaction;
+  void commit_all();
+
   std::uint64_t client_id_;
   bool gc_;
   std::unique_ptr<Store> store_;
   std::map<std::string, std::unique_ptr<Type>> share_;
+  Transaction* current_ = nullptr;
+  std::vector<std::unique_ptr<Transaction>> committing_;  // ended, to commit in order
+  std::vector<std::pair<std::uint64_t, UpdateHandler>> update_handlers_;
+  std::vector<std::pair<std::uint64_t, TransactionHandler>> transaction_handlers_;
+  std::uint64_t next_handler_ = 1;
+};
+
+// --- Transactions ---
+
+// A set of changes made together (Yjs's Transaction): handed to observers and handlers, which
+// read what it did. Made by Doc::transact, the local edits and applying updates.
+class Transaction {
+ public:
+  Transaction(Doc& doc, bool local, const void* origin);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  Doc& doc;
+  bool local;
+  const void* origin;
+  StateVector before;  // the document's state when it began
+  StateVector after;   // ... and when it ended (set when it commits)
+  DeleteSet deletes;   // what it deleted
+  // The types it changed, in the order it first changed them: whether their sequence changed,
+  // and which map keys (attributes of XML elements).
+  struct Change {
+    Type* type;
+    bool sequence = false;
+    std::vector<std::string> keys;
+  };
+  std::vector<Change> changed;
+  // The changed types and all their ancestors (set when it commits, before observers run).
+  std::vector<Type*> changed_parents;
+
+  // Whether the struct was made by this transaction, and deleted by it (Yjs's adds, deletes).
+  bool adds(const Item& item) const;
+  bool deletes_item(const Item& item) const;
+
+  // --- internals: the edits a transaction makes ---
+  std::vector<ID> merge_structs;  // structs to try merging with their neighbours at the end
+
+  // Splits the item holding `id` so that one starts at it; that item.
+  Item* item_clean_start(const ID& id);
+  // Splits the item holding `id` so that one ends at it; that item.
+  Item* item_clean_end(const ID& id);
+  // Splits `left` after `diff` clock units; the new right part (owned by the store).
+  Item* split(Item& left, std::uint64_t diff);
+
+  void integrate(std::unique_ptr<Item> item, std::uint64_t offset);
+  void remove(Item& item);  // Item.delete
+  // An item resolved for integration: nullopt when all it depends on is here, else the client it
+  // waits for (Item.getMissing).
+  std::optional<std::uint64_t> missing(Item& item);
+
+  // A new local item after `left` and before `right` in `parent`.
+  Item* insert(Type& parent, Item* left, Item* right, Name parent_sub, Content content);
+
+  // Records that `type` changed (its sequence when `key` is null), as Yjs's
+  // addChangedTypeToTransaction does: only types that existed before this transaction.
+  void note_changed(Type& type, const Name& key);
+  // Ends the transaction: observers, handlers, garbage collection, merging, the update event.
+  void commit();
+
+ private:
+  void call_observers();
+  void gc_deleted();
+  void merge_deleted();
+  void merge_new_structs();
+  std::size_t merge_with_lefts(std::vector<Item*>& structs, std::size_t pos);
+  std::map<const Type*, std::size_t> changed_index_;
+};
+
+// What one transaction did to one type (Yjs's YEvent, YTextEvent, YMapEvent...), computed when
+// asked.
+struct KeyChange {
+  enum class Action : std::uint8_t { add, update, remove };
+  Action action;
+  std::optional<Any> old_value;  // for update and remove
+};
+struct EventOp {              // one operation of an event's delta: insert, retain or delete
+  std::optional<Any> insert;  // a Text's run of text, an embed or a type; an Array's values
+  std::uint64_t retain = 0;
+  std::uint64_t erase = 0;  // "delete"
+  Any::Object attributes;   // a Text's attributes on an insert or a retain
+};
+// A step of a path from an observed type down to a nested one: a map key or an array index.
+using PathStep = std::variant<std::string, std::uint64_t>;
+
+class Event {
+ public:
+  Event(Type& target, Transaction& transaction, const Transaction::Change& change);
+
+  Type& target;
+  Type* current_target;  // the type whose observer is called (for deep observers)
+  Transaction& transaction;
+  bool sequence_changed;  // Yjs's childListChanged
+
+  // The changes to the sequence as a delta (Yjs's event.delta): a Text's with text and
+  // attributes as YTextEvent reports them, others' with arrays of values.
+  const std::vector<EventOp>& delta() const;
+  // The changed keys, in the order they changed (Yjs's event.keys).
+  const std::vector<std::pair<std::string, KeyChange>>& keys() const;
+  // From current_target down to target (Yjs's event.path).
+  std::vector<PathStep> path() const;
+  // The delta as Yjs's JSON: [{"insert": …, "attributes": {…}}, {"retain": n}, {"delete": n}].
+  Any delta_json() const;
+
+ private:
+  std::vector<std::string> changed_keys_;
+  mutable std::optional<std::vector<EventOp>> delta_;
+  mutable std::optional<std::vector<std::pair<std::string, KeyChange>>> keys_;
 };
 
 // A snapshot as Yjs's encodeSnapshot writes it (the delete set, then the state vector), and

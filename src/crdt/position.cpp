@@ -21,7 +21,9 @@ RelativePosition at(const Type& type, OptionalID item, std::int64_t assoc) {
   return position;
 }
 
-bool visible(const Item& item) { return !item.deleted && item.countable(); }
+bool visible(const Item& item) {
+  return !item.deleted && item.countable();
+}
 
 // The struct holding `id` and how far into it `id` is, following what a redo brought back
 // (Yjs's followRedone).

@@ -33,9 +33,10 @@ struct AbsolutePosition {
   std::int64_t assoc = 0;
 };
 
-// The index a relative position has in `doc` now (Yjs's createAbsolutePositionFromRelativePosition):
-// nullopt when the document does not have its item or type yet, or has garbage-collected it.
-// `follow_undone`: a position in content an undo deleted and a redo brought back follows it.
+// The index a relative position has in `doc` now (Yjs's
+// createAbsolutePositionFromRelativePosition): nullopt when the document does not have its item or
+// type yet, or has garbage-collected it. `follow_undone`: a position in content an undo deleted and
+// a redo brought back follows it.
 std::optional<AbsolutePosition> absolute_position(Doc& doc, const RelativePosition& position,
                                                   bool follow_undone = true);
 

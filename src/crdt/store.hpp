@@ -1,6 +1,6 @@
 // The inside of a Doc: each client's structs in clock order, what waits for missing
-// dependencies, and the transaction that integrates and cleans up (Yjs's StructStore and
-// Transaction). Shared by doc.cpp, update.cpp and types.cpp; not an API.
+// dependencies (Yjs's StructStore), and how transactions run. Shared by the crdt layer's sources;
+// not an API.
 #pragma once
 
 #include <functional>
@@ -41,41 +41,41 @@ struct Doc::Store {
   StructList& structs(std::uint64_t client) { return clients.at(client); }
 };
 
-class Transaction {
- public:
-  Transaction(Doc& doc, bool local);
-  ~Transaction();  // cleans up: garbage collection and merging, as Yjs's cleanupTransactions
+template <class F>
+void Doc::run(F&& f, const void* origin, bool local) {
+  if (current_ != nullptr) {
+    f(*current_);
+    return;
+  }
+  committing_.push_back(std::make_unique<Transaction>(*this, local, origin));
+  current_ = committing_.back().get();
+  const bool first =
+      committing_.size() == 1;  // else an observer's: committed after the one running
+  try {
+    f(*current_);
+  } catch (...) {
+    current_ = nullptr;
+    if (first) {
+      try {
+        commit_all();
+      } catch (...) {  // the first error is the one reported
+      }
+    }
+    throw;
+  }
+  current_ = nullptr;
+  if (first) commit_all();
+}
 
-  Doc& doc;
-  bool local;
-  DeleteSet deletes;
-  StateVector before;
-  std::vector<ID> merge_structs;  // structs to try merging with their neighbours at the end
-
-  // Splits the item holding `id` so that one starts at it; that item.
-  Item* item_clean_start(const ID& id);
-  // Splits the item holding `id` so that one ends at it; that item.
-  Item* item_clean_end(const ID& id);
-  // Splits `left` after `diff` clock units; the new right part (owned by the store).
-  Item* split(Item& left, std::uint64_t diff);
-
-  void integrate(std::unique_ptr<Item> item, std::uint64_t offset);
-  void remove(Item& item);  // Item.delete
-  // An item resolved for integration: nullopt when all it depends on is here, else the client it
-  // waits for (Item.getMissing).
-  std::optional<std::uint64_t> missing(Item& item);
-
-  // A new local item after `left` and before `right` in `parent`.
-  Item* insert(Type& parent, Item* left, Item* right, Name parent_sub, Content content);
-
- private:
-  void gc_deleted();
-  void merge_deleted();
-  std::size_t merge_with_lefts(StructList& structs, std::size_t pos);
-};
+// The update a transaction made: its new structs and its delete set (Yjs's
+// writeUpdateMessageFromTransaction), format v1.
+Bytes encode_transaction_update(const Transaction& transaction);
 
 // Content operations Yjs's content classes implement.
 Content split_content(Content& content, std::uint64_t offset);  // returns the right part
 bool merge_content(Content& left, Content& right);              // appends right when it can
+Content copy_content(const Content& content);                   // a new type for a type
+// The values an item contributes to an array or a map, as Yjs's getContent() gives them.
+void append_values(const Item& item, std::vector<Any>& out);
 
 }  // namespace cairn::crdt

@@ -14,7 +14,8 @@ namespace {
                           std::to_string(length));
 }
 
-// The values an item contributes to an array or a map, as Yjs's getContent() gives them.
+}  // namespace
+
 void append_values(const Item& item, std::vector<Any>& out) {
   std::visit(
       [&](const auto& c) {
@@ -38,6 +39,8 @@ void append_values(const Item& item, std::vector<Any>& out) {
       },
       item.content);
 }
+
+namespace {
 
 // A position in a text: between `left` and `right`, the attributes in force there.
 struct TextPosition {
@@ -64,7 +67,9 @@ struct TextPosition {
   }
 };
 
-bool visible(const Item& item) { return !item.deleted && item.countable(); }
+bool visible(const Item& item) {
+  return !item.deleted && item.countable();
+}
 
 // Yjs's findPosition/findNextPosition: walks `count` units from the start, splitting the item
 // the position falls in; it ends right after the visible unit `count` (before any deleted items
@@ -287,114 +292,130 @@ void Doc::text_insert(Type& text, std::uint64_t index, std::string_view utf8_tex
   std::u16string units = utf16(utf8_text);
   if (units.empty()) return;
   if (index > text.length) out_of_range(index, text.length);
-  Transaction t(*this, true);
-  TextPosition pos = find_position(t, text, index);
-  // The new text takes the attributes in force (Yjs's insert without attributes): skip deleted
-  // items and formats that already say so.
-  while (pos.right != nullptr) {
-    if (!pos.right->deleted) {
-      const auto* format = std::get_if<ContentFormat>(&pos.right->content);
-      if (format == nullptr) break;
-      const auto current = pos.attributes.find(*format->key);
-      const Any in_force = current == pos.attributes.end() ? Any(nullptr) : current->second;
-      if (!(in_force == *format->value)) break;
-    }
-    pos.forward();
-  }
-  Item* inserted = t.insert(text, pos.left, pos.right, nullptr, ContentString{std::move(units)});
-  text.marker = {inserted, index, t.doc.store().epoch};
+  run(
+      [&](Transaction& t) {
+        TextPosition pos = find_position(t, text, index);
+        // The new text takes the attributes in force (Yjs's insert without attributes): skip
+        // deleted items and formats that already say so.
+        while (pos.right != nullptr) {
+          if (!pos.right->deleted) {
+            const auto* format = std::get_if<ContentFormat>(&pos.right->content);
+            if (format == nullptr) break;
+            const auto current = pos.attributes.find(*format->key);
+            const Any in_force = current == pos.attributes.end() ? Any(nullptr) : current->second;
+            if (!(in_force == *format->value)) break;
+          }
+          pos.forward();
+        }
+        Item* inserted =
+            t.insert(text, pos.left, pos.right, nullptr, ContentString{std::move(units)});
+        text.marker = {inserted, index, t.doc.store().epoch};
+      },
+      nullptr, true);
 }
 
 void Doc::text_delete(Type& text, std::uint64_t index, std::uint64_t length) {
   if (length == 0) return;
   if (index + length > text.length) out_of_range(index + length, text.length);
-  Transaction t(*this, true);
-  TextPosition pos = find_position(t, text, index);
-  while (length > 0 && pos.right != nullptr) {
-    Item& item = *pos.right;
-    if (!item.deleted && (std::holds_alternative<ContentString>(item.content) ||
-                          std::holds_alternative<ContentEmbed>(item.content) ||
-                          std::holds_alternative<ContentType>(item.content))) {
-      if (length < item.length) t.item_clean_start({item.id.client, item.id.clock + length});
-      length -= item.length;
-      t.remove(item);
-    }
-    pos.forward();
-  }
-  // What follows the deleted range starts where it did.
-  text.marker = pos.right != nullptr ? Type::Marker{pos.right, index, t.doc.store().epoch}
-                                     : Type::Marker{};
+  run(
+      [&](Transaction& t) {
+        TextPosition pos = find_position(t, text, index);
+        while (length > 0 && pos.right != nullptr) {
+          Item& item = *pos.right;
+          if (!item.deleted && (std::holds_alternative<ContentString>(item.content) ||
+                                std::holds_alternative<ContentEmbed>(item.content) ||
+                                std::holds_alternative<ContentType>(item.content))) {
+            if (length < item.length) t.item_clean_start({item.id.client, item.id.clock + length});
+            length -= item.length;
+            t.remove(item);
+          }
+          pos.forward();
+        }
+        // What follows the deleted range starts where it did.
+        text.marker = pos.right != nullptr ? Type::Marker{pos.right, index, t.doc.store().epoch}
+                                           : Type::Marker{};
+      },
+      nullptr, true);
 }
 
 void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values) {
   if (index > array.length) out_of_range(index, array.length);
   if (values.empty()) return;
-  Transaction t(*this, true);
-  Item* left = nullptr;
-  if (index > 0) {
-    for (Item* n = array.start; n != nullptr; n = n->right) {
-      if (n->deleted || !n->countable()) continue;
-      if (index <= n->length) {
-        if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
-        left = n;
-        break;
-      }
-      index -= n->length;
-    }
-  }
-  Item* right = left == nullptr ? array.start : left->right;
-  // Runs of values go into one item; binary values each into their own, as Yjs packs them.
-  std::size_t run = 0;
-  for (std::size_t i = 0; i <= values.size(); ++i) {
-    const bool binary = i < values.size() && std::holds_alternative<Bytes>(values[i].value);
-    if (i == values.size() || binary) {
-      if (i > run) left = t.insert(array, left, right, nullptr, array_content(values, run, i));
-      if (binary) {
-        left = t.insert(array, left, right, nullptr,
-                        ContentBinary{std::get<Bytes>(std::move(values[i].value))});
-      }
-      run = i + 1;
-    }
-  }
+  run(
+      [&](Transaction& t) {
+        Item* left = nullptr;
+        if (index > 0) {
+          for (Item* n = array.start; n != nullptr; n = n->right) {
+            if (n->deleted || !n->countable()) continue;
+            if (index <= n->length) {
+              if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
+              left = n;
+              break;
+            }
+            index -= n->length;
+          }
+        }
+        Item* right = left == nullptr ? array.start : left->right;
+        // Runs of values go into one item; binary values each into their own, as Yjs packs them.
+        std::size_t run = 0;
+        for (std::size_t i = 0; i <= values.size(); ++i) {
+          const bool binary = i < values.size() && std::holds_alternative<Bytes>(values[i].value);
+          if (i == values.size() || binary) {
+            if (i > run)
+              left = t.insert(array, left, right, nullptr, array_content(values, run, i));
+            if (binary) {
+              left = t.insert(array, left, right, nullptr,
+                              ContentBinary{std::get<Bytes>(std::move(values[i].value))});
+            }
+            run = i + 1;
+          }
+        }
+      },
+      nullptr, true);
 }
 
 void Doc::array_delete(Type& array, std::uint64_t index, std::uint64_t length) {
   if (length == 0) return;
   if (index + length > array.length) out_of_range(index + length, array.length);
-  Transaction t(*this, true);
-  Item* n = array.start;
-  for (; n != nullptr && index > 0; n = n->right) {
-    if (!n->deleted && n->countable()) {
-      if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
-      index -= std::min(index, n->length);
-    }
-  }
-  for (; length > 0 && n != nullptr; n = n->right) {
-    if (n->deleted) continue;
-    if (length < n->length) t.item_clean_start({n->id.client, n->id.clock + length});
-    length -= std::min(length, n->length);
-    t.remove(*n);
-  }
+  run(
+      [&](Transaction& t) {
+        Item* n = array.start;
+        for (; n != nullptr && index > 0; n = n->right) {
+          if (!n->deleted && n->countable()) {
+            if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
+            index -= std::min(index, n->length);
+          }
+        }
+        for (; length > 0 && n != nullptr; n = n->right) {
+          if (n->deleted) continue;
+          if (length < n->length) t.item_clean_start({n->id.client, n->id.clock + length});
+          length -= std::min(length, n->length);
+          t.remove(*n);
+        }
+      },
+      nullptr, true);
 }
 
 void Doc::map_set(Type& map, const std::string& key, Any value) {
-  Transaction t(*this, true);
-  const auto it = map.map.find(key);
-  Item* left = it == map.map.end() ? nullptr : it->second;
-  Content content;
-  if (auto* bytes = std::get_if<Bytes>(&value.value)) {
-    content = ContentBinary{std::move(*bytes)};
-  } else {
-    content = ContentAny{{std::move(value)}};
-  }
-  t.insert(map, left, nullptr, std::make_shared<const std::string>(key), std::move(content));
+  run(
+      [&](Transaction& t) {
+        const auto it = map.map.find(key);
+        Item* left = it == map.map.end() ? nullptr : it->second;
+        Content content;
+        if (auto* bytes = std::get_if<Bytes>(&value.value)) {
+          content = ContentBinary{std::move(*bytes)};
+        } else {
+          content = ContentAny{{std::move(value)}};
+        }
+        t.insert(map, left, nullptr, std::make_shared<const std::string>(key), std::move(content));
+      },
+      nullptr, true);
 }
 
 void Doc::map_delete(Type& map, const std::string& key) {
   const auto it = map.map.find(key);
   if (it == map.map.end()) return;
-  Transaction t(*this, true);
-  t.remove(*it->second);
+  run([&](Transaction& t) { t.remove(*it->second); }, nullptr, true);
 }
 
 }  // namespace cairn::crdt

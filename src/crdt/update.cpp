@@ -85,7 +85,6 @@ std::uint8_t type_ref(TypeKind kind) {
   return 0;
 }
 
-
 // --- contents ---
 
 template <class Reader>
@@ -166,7 +165,8 @@ void write_content(Writer& out, const Content& content, std::uint64_t offset) {
         } else if constexpr (std::is_same_v<T, ContentJson>) {
           out.len(c.values.size() - offset);
           for (std::size_t i = offset; i < c.values.size(); ++i)
-            out.string(c.values[i].is_undefined() ? std::string("undefined") : to_json(c.values[i]));
+            out.string(c.values[i].is_undefined() ? std::string("undefined")
+                                                  : to_json(c.values[i]));
         } else if constexpr (std::is_same_v<T, ContentBinary>) {
           out.buf(c.bytes);
         } else if constexpr (std::is_same_v<T, ContentString>) {
@@ -192,7 +192,6 @@ void write_content(Writer& out, const Content& content, std::uint64_t offset) {
       },
       content);
 }
-
 
 // --- reading ---
 
@@ -271,7 +270,8 @@ Decoded read_update(std::span<const std::uint8_t> bytes) {
           } else {
             item->parent_ref.named = in.left_id();
           }
-          if ((info & 0x20) != 0) item->parent_sub = std::make_shared<const std::string>(in.string());
+          if ((info & 0x20) != 0)
+            item->parent_sub = std::make_shared<const std::string>(in.string());
         }
         item->content = read_content(in, ref);
         item->length = content_length(item->content);
@@ -484,7 +484,8 @@ void write_delete_set(Writer& out, const DeleteSet& deletes) {
 
 namespace {
 
-void apply_decoded(Doc& doc, Decoded decoded) {
+void integrate_decoded(Transaction& t, Decoded decoded) {
+  Doc& doc = t.doc;
   Doc::Store& store = doc.store();
   ++store.epoch;
   // Yjs creates the root types an update names as it reads it.
@@ -493,7 +494,6 @@ void apply_decoded(Doc& doc, Decoded decoded) {
       if (const auto* name = std::get_if<Name>(&item->parent_ref.named)) doc.get(**name);
     }
   }
-  Transaction t(doc, false);
   std::map<std::uint64_t, ClientRefs> all;
   for (auto& [client, refs] : decoded.clients)
     all[client].refs = std::move(refs);
@@ -519,6 +519,10 @@ void apply_decoded(Doc& doc, Decoded decoded) {
   apply_deletes(t, waiting, rest);
   rest.normalize();
   store.pending_deletes = std::move(rest);
+}
+
+void apply_decoded(Doc& doc, Decoded decoded, const void* origin) {
+  doc.run([&](Transaction& t) { integrate_decoded(t, std::move(decoded)); }, origin, false);
 }
 
 // The delete set of a whole store: runs of deleted structs (Yjs's createDeleteSetFromStructStore).
@@ -557,7 +561,8 @@ StateVector read_state_vector(Decoder& in) {
 }
 
 template <class Writer>
-Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since) {
+Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since,
+                             const DeleteSet& deletes) {
   Writer out;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> clients;  // client, from clock
   for (const auto& [client, structs] : store.clients) {
@@ -577,26 +582,32 @@ Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since) 
     for (std::size_t i = start + 1; i < structs.size(); ++i)
       write_item(out, *structs[i], 0);
   }
-  write_delete_set(out, delete_set_of(store));
+  write_delete_set(out, deletes);
   return out.finish();
 }
 
 }  // namespace
 
-void Doc::apply_update_v1(std::span<const std::uint8_t> update) {
-  apply_decoded(*this, read_update<codec::V1Reader>(update));  // throws before anything changes
+void Doc::apply_update_v1(std::span<const std::uint8_t> update, const void* origin) {
+  // Decoded first: a malformed update throws before anything changes.
+  apply_decoded(*this, read_update<codec::V1Reader>(update), origin);
 }
 
-void Doc::apply_update_v2(std::span<const std::uint8_t> update) {
-  apply_decoded(*this, read_update<codec::V2Reader>(update));
+void Doc::apply_update_v2(std::span<const std::uint8_t> update, const void* origin) {
+  apply_decoded(*this, read_update<codec::V2Reader>(update), origin);
+}
+
+Bytes encode_transaction_update(const Transaction& transaction) {
+  return encode_state_as_update<codec::V1Writer>(transaction.doc.store(), transaction.before,
+                                                 transaction.deletes);
 }
 
 Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
-  return encode_state_as_update<codec::V1Writer>(*store_, since);
+  return encode_state_as_update<codec::V1Writer>(*store_, since, delete_set_of(*store_));
 }
 
 Bytes Doc::encode_state_as_update_v2(const StateVector& since) const {
-  return encode_state_as_update<codec::V2Writer>(*store_, since);
+  return encode_state_as_update<codec::V2Writer>(*store_, since, delete_set_of(*store_));
 }
 
 namespace {
@@ -720,7 +731,6 @@ bool merge_lazy(Item& left, Item& right) {
   left.length += right.length;
   return true;
 }
-
 
 template <class Reader, class Writer>
 Bytes diff_update(std::span<const std::uint8_t> update, const StateVector& since) {
@@ -915,7 +925,9 @@ StateVector Doc::decode_state_vector(std::span<const std::uint8_t> bytes) {
 
 // --- snapshots (Yjs: utils/Snapshot.js) ---
 
-Snapshot Doc::snapshot() const { return {delete_set_of(*store_), state_vector()}; }
+Snapshot Doc::snapshot() const {
+  return {delete_set_of(*store_), state_vector()};
+}
 
 Bytes encode_snapshot(const Snapshot& snapshot) {
   codec::V1Writer out;
@@ -949,26 +961,27 @@ std::unique_ptr<Doc> Doc::restore(const Snapshot& snapshot, std::uint64_t client
   // Yjs's createDocFromSnapshot: every struct up to the snapshot's clocks (the last one split
   // there), and the snapshot's delete set, as one update for a new document.
   codec::V1Writer out;
-  {
-    Transaction t(*this, true);
-    std::size_t clients = 0;
-    for (const auto& [client, clock] : snapshot.state)
-      clients += clock > 0 ? 1 : 0;
-    out.rest().write_var_uint(clients);
-    for (auto it = snapshot.state.rbegin(); it != snapshot.state.rend(); ++it) {
-      const auto [client, clock] = *it;
-      if (clock == 0) continue;
-      if (clock < store_->state(client)) t.item_clean_start({client, clock});
-      const StructList& structs = store_->structs(client);
-      const std::size_t last = Store::find_index(structs, clock - 1);
-      out.rest().write_var_uint(last + 1);
-      out.client(client);
-      out.rest().write_var_uint(0);
-      for (std::size_t i = 0; i <= last; ++i)
-        write_item(out, *structs[i], 0);
-    }
-    write_delete_set(out, snapshot.deletes);
-  }
+  run(
+      [&](Transaction& t) {
+        std::size_t clients = 0;
+        for (const auto& [client, clock] : snapshot.state)
+          clients += clock > 0 ? 1 : 0;
+        out.rest().write_var_uint(clients);
+        for (auto it = snapshot.state.rbegin(); it != snapshot.state.rend(); ++it) {
+          const auto [client, clock] = *it;
+          if (clock == 0) continue;
+          if (clock < store_->state(client)) t.item_clean_start({client, clock});
+          const StructList& structs = store_->structs(client);
+          const std::size_t last = Store::find_index(structs, clock - 1);
+          out.rest().write_var_uint(last + 1);
+          out.client(client);
+          out.rest().write_var_uint(0);
+          for (std::size_t i = 0; i <= last; ++i)
+            write_item(out, *structs[i], 0);
+        }
+        write_delete_set(out, snapshot.deletes);
+      },
+      nullptr, true);
   auto restored = std::make_unique<Doc>(client_id);
   restored->apply_update_v1(out.finish());
   return restored;

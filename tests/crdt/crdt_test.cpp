@@ -189,8 +189,8 @@ TEST(Positions, ACursorStaysWithItsTextAndBadInputIsRefused) {
   Doc empty(3);
   EXPECT_FALSE(absolute_position(empty, cursor).has_value());
 
-  EXPECT_THROW(decode_relative_position(bytes({3, 1})), DecodeError);     // unknown kind
-  EXPECT_THROW(decode_relative_position(bytes({0, 1})), DecodeError);     // truncated
+  EXPECT_THROW(decode_relative_position(bytes({3, 1})), DecodeError);        // unknown kind
+  EXPECT_THROW(decode_relative_position(bytes({0, 1})), DecodeError);        // truncated
   EXPECT_THROW(decode_relative_position(bytes({1, 0, 0, 0})), DecodeError);  // bytes after
 
   // Snapshots: only from a document that keeps deleted content, and of a state it reached.

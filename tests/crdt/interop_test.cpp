@@ -189,6 +189,10 @@ TEST_F(YjsInterop, CairnsLocalEditsEncodeAsYjsEncodesThemAndYjsLoadsThem) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     const json::object local = yjs("local", std::to_string(seed));
     Doc doc(local.at("client").to_number<std::uint64_t>());
+    std::vector<Bytes> updates;  // each operation's update event
+    doc.on_update([&](std::span<const std::uint8_t> update, const void*) {
+      updates.emplace_back(update.begin(), update.end());
+    });
     Type& text = doc.get("text", TypeKind::text);
     Type& array = doc.get("array", TypeKind::array);
     Type& map = doc.get("map", TypeKind::map);
@@ -216,6 +220,10 @@ TEST_F(YjsInterop, CairnsLocalEditsEncodeAsYjsEncodesThemAndYjsLoadsThem) {
       }
     }
     EXPECT_EQ(content_json(doc), content_json(local));
+    const json::array& expected_updates = local.at("updates").as_array();
+    ASSERT_EQ(updates.size(), expected_updates.size());
+    for (std::size_t i = 0; i < updates.size(); ++i)
+      EXPECT_EQ(updates[i], base64(expected_updates[i].as_string())) << "operation " << i;
     const Bytes state = doc.encode_state_as_update_v1();
     EXPECT_EQ(state, base64(local.at("state").as_string()));
     // Yjs loads Cairn's bytes to the same content.
@@ -290,6 +298,65 @@ TEST_F(YjsInterop, SnapshotsEncodeAndRestoreAsInYjs) {
   // The last snapshot is of the whole state.
   EXPECT_EQ(encode_snapshot(doc.snapshot()),
             base64(out.at("taken").as_array().back().at("snapshot").as_string()));
+}
+
+// An event's keys as the Yjs side prints them: [[key, {"action", "oldValue"}], ...].
+Any keys_json(const Event& event) {
+  Any::Array keys;
+  for (const auto& [key, change] : event.keys()) {
+    const char* action = change.action == KeyChange::Action::add      ? "add"
+                         : change.action == KeyChange::Action::update ? "update"
+                                                                      : "delete";
+    keys.push_back(Any(Any::Array{
+        Any(key),
+        Any(Any::Object{{"action", Any(action)},
+                        {"oldValue", change.old_value ? *change.old_value : Any(nullptr)}})}));
+  }
+  return Any(std::move(keys));
+}
+
+// Observers: another peer's transactions, applied one by one, make Cairn's observers report what
+// Yjs's report — Text deltas with attributes and embeds, Array deltas, Map key changes with old
+// values, and deep observers' events with their paths, in Yjs's order.
+TEST_F(YjsInterop, ObserversReportWhatYjsObserversReport) {
+  const json::object out = yjs("events", "");
+  Doc doc(1);
+  Any::Array step;
+  doc.get("text", TypeKind::text).observe([&](const Event& event, Transaction&) {
+    step.push_back(Any(Any::Object{{"on", Any("text")}, {"delta", event.delta_json()}}));
+  });
+  doc.get("list", TypeKind::array).observe([&](const Event& event, Transaction&) {
+    step.push_back(Any(Any::Object{{"on", Any("list")}, {"delta", event.delta_json()}}));
+  });
+  doc.get("map", TypeKind::map).observe([&](const Event& event, Transaction&) {
+    step.push_back(Any(Any::Object{{"on", Any("map")}, {"keys", keys_json(event)}}));
+  });
+  doc.get("root", TypeKind::map)
+      .observe_deep([&](const std::vector<const Event*>& events, Transaction&) {
+        Any::Array list;
+        for (const Event* event : events) {
+          Any::Array path;
+          for (const PathStep& step : event->path()) {
+            if (const auto* key = std::get_if<std::string>(&step)) {
+              path.push_back(Any(*key));
+            } else {
+              path.push_back(Any(static_cast<double>(std::get<std::uint64_t>(step))));
+            }
+          }
+          list.push_back(Any(Any::Object{{"path", Any(std::move(path))},
+                                         {"delta", event->delta_json()},
+                                         {"keys", keys_json(*event)}}));
+        }
+        step.push_back(Any(Any::Object{{"on", Any("root")}, {"events", Any(std::move(list))}}));
+      });
+  const json::array& updates = out.at("updates").as_array();
+  const json::array& reports = out.at("reports").as_array();
+  ASSERT_EQ(updates.size(), reports.size());
+  for (std::size_t i = 0; i < updates.size(); ++i) {
+    step.clear();
+    doc.apply_update_v1(base64(updates[i].as_string()));
+    EXPECT_EQ(json::parse(to_json(Any(step))), reports[i]) << "update " << i;
+  }
 }
 
 }  // namespace

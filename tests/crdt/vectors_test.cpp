@@ -81,7 +81,8 @@ TEST(YjsVectors, FormatV2DecodesEncodesMergesDiffsAndConvertsAsYjsDoes) {
   EXPECT_EQ(encode_state_vector_from_update_v2(merged), vector_file("merged.sv"));
   EXPECT_EQ(diff_update_v2(merged, Doc::decode_state_vector(vector_file("base.sv"))),
             vector_file("diff.update2"));
-  EXPECT_EQ(convert_update_v1_to_v2(vector_file("merged.update")), vector_file("converted.update2"));
+  EXPECT_EQ(convert_update_v1_to_v2(vector_file("merged.update")),
+            vector_file("converted.update2"));
   EXPECT_EQ(convert_update_v2_to_v1(merged), vector_file("converted.update"));
 
   // A v1 document read from v2 bytes and the reverse hold the same.
@@ -118,11 +119,11 @@ TEST(YjsVectors, TruncatedOrExtendedUpdatesAreRefusedAndChangeNothing) {
 TEST(YjsVectors, ARootNamedAsAnotherKindShowsAsThatKind) {
   Doc doc(7);
   doc.apply_update_v1(vector_file("state.update"));
-  const Any shown = show_document(doc, {.kinds = {{"list", TypeKind::map}, {"new", TypeKind::text}},
-                                        .delta = false});
+  const Any shown = show_document(
+      doc, {.kinds = {{"list", TypeKind::map}, {"new", TypeKind::text}}, .delta = false});
   const json::value value = json::parse(to_json(shown));
   EXPECT_EQ(value.at("list"), json::object());  // an array's items have no keys
-  EXPECT_EQ(value.at("new"), "");                // named but never written: empty
+  EXPECT_EQ(value.at("new"), "");               // named but never written: empty
   EXPECT_THROW(show_document(doc, {.kinds = {{"title", TypeKind::map}}, .delta = false}),
                std::invalid_argument);  // already shown as a Text
 }

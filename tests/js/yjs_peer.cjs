@@ -8,6 +8,7 @@
 //   node yjs_peer.cjs rich          -> an XML document and a formatted Text: state, toString, toDelta
 //   node yjs_peer.cjs positions     -> relative positions Yjs encoded, and where they are after edits
 //   node yjs_peer.cjs snapshots     -> snapshots Yjs encoded, and the content it restores from each
+//   node yjs_peer.cjs events        -> a peer's transactions, and what observers reported for each
 //   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
 // Output: one JSON object on stdout; binary as base64.
 'use strict'
@@ -147,8 +148,10 @@ function local (seed) {
   const doc = new Y.Doc()
   doc.clientID = 4242
   const ops = []
+  const updates = []  // the update event of each operation's transaction
+  doc.on('update', update => updates.push(b64(update)))
   for (let i = 0; i < 80; i++) ops.push(printable(edit(doc)))
-  return { seed, client: doc.clientID, ops, ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
+  return { seed, client: doc.clientID, ops, updates, ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
 }
 
 // A ProseMirror-like XML document and a formatted Text, edited in ways that split formats.
@@ -260,6 +263,57 @@ function snapshots () {
   return { state: b64(Y.encodeStateAsUpdate(doc)), taken }
 }
 
+// Observers: another peer's transactions applied one by one to a document with observers on a
+// Text, an Array, a Map and deep observers on a Map with nested types; what each reported.
+function events () {
+  const peer = new Y.Doc()
+  peer.clientID = 8
+  const updates = []
+  peer.on('update', update => updates.push(update))
+  const text = peer.getText('text')
+  const list = peer.getArray('list')
+  const map = peer.getMap('map')
+  const root = peer.getMap('root')
+  text.insert(0, 'hello world')
+  text.format(0, 5, { bold: true })
+  peer.transact(() => { text.delete(2, 3); text.insert(0, 'X') })
+  text.insertEmbed(3, { image: 'a.png' })
+  text.format(1, 3, { bold: null, italic: true })
+  list.insert(0, [1, 2, 3])
+  peer.transact(() => { list.delete(1, 1); list.insert(2, ['a', 'b']) })
+  list.insert(1, [new Y.Map()])
+  map.set('a', 1)
+  map.set('b', 'x')
+  peer.transact(() => { map.set('a', 2); map.delete('b'); map.set('c', [true]) })
+  root.set('child', new Y.Map())
+  root.get('child').set('k', 1)
+  root.set('note', new Y.Text())
+  peer.transact(() => { root.get('note').insert(0, 'abc'); root.get('child').set('k', 2); root.set('n', 5) })
+  root.get('child').set('deeper', new Y.Array())
+  root.get('child').get('deeper').insert(0, ['x', 'y'])
+  peer.transact(() => { root.get('child').get('deeper').delete(0, 1); root.get('note').delete(0, 1) })
+  root.delete('child')
+
+  const doc = new Y.Doc()
+  doc.clientID = 1
+  const reports = []
+  let step = []
+  const keysOf = event => Array.from(event.keys.entries()).map(([key, change]) => [key, { action: change.action, oldValue: change.oldValue === undefined ? null : change.oldValue }])
+  doc.getText('text').observe(event => step.push({ on: 'text', delta: event.delta }))
+  doc.getArray('list').observe(event => step.push({ on: 'list', delta: event.delta }))
+  doc.getMap('map').observe(event => step.push({ on: 'map', keys: keysOf(event) }))
+  doc.getMap('root').observeDeep(events => step.push({
+    on: 'root',
+    events: events.map(event => ({ path: event.path, delta: event.delta, keys: keysOf(event) }))
+  }))
+  for (const update of updates) {
+    step = []
+    Y.applyUpdate(doc, update)
+    reports.push(JSON.parse(JSON.stringify(step)))
+  }
+  return { updates: updates.map(b64), reports }
+}
+
 function load (file) {
   const doc = new Y.Doc()
   Y.applyUpdate(doc, fs.readFileSync(file))
@@ -267,6 +321,6 @@ function load (file) {
 }
 
 const [mode, arg] = process.argv.slice(2)
-const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, positions, snapshots, load: () => load(arg) }
+const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, positions, snapshots, events, load: () => load(arg) }
 const out = modes[mode]()
 process.stdout.write(JSON.stringify(out) + '\n')
