@@ -210,6 +210,9 @@ bool Transaction::deletes_item(const Item& item) const {
 }
 
 void Transaction::note_changed(Type& type, const Name& key) {
+  // A change not made by text_insert or text_delete (which set it again after) moves what the
+  // marker counts.
+  if (key == nullptr) type.marker = {};
   if (type.item != nullptr && (type.item->deleted || adds(*type.item))) return;
   auto [slot, fresh] = changed_index_.try_emplace(&type, changed.size());
   if (fresh) changed.push_back({&type, false, {}});

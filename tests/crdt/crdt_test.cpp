@@ -6,6 +6,7 @@
 
 #include "crdt/doc.hpp"
 #include "crdt/position.hpp"
+#include "crdt/undo.hpp"
 
 namespace cairn::crdt {
 namespace {
@@ -205,6 +206,86 @@ TEST(Positions, ACursorStaysWithItsTextAndBadInputIsRefused) {
   Doc collected(5);
   EXPECT_THROW(collected.restore(collected.snapshot(), 6), std::logic_error);
   EXPECT_THROW(decode_snapshot(bytes({0, 1})), DecodeError);
+}
+
+// The undo manager groups changes that come within its capture timeout (on an injected clock),
+// undoes only tracked origins, and brings back content garbage collection would have dropped.
+TEST(Undo, StepsFollowTheCaptureTimeoutAndOnlyTrackedOriginsAreUndone) {
+  Doc doc(1);  // garbage collection on
+  Type& text = doc.get("text", TypeKind::text);
+  std::int64_t now = 1000;
+  UndoOptions options;
+  options.capture_timeout = std::chrono::milliseconds(500);
+  options.now = [&] { return now; };
+  UndoManager undo(doc, {&text}, options);
+  doc.text_insert(text, 0, "a");
+  now += 100;
+  doc.text_insert(text, 1, "b");  // within 500 ms: the same step
+  now += 600;
+  doc.text_insert(text, 2, "c");  // a step of its own
+  EXPECT_EQ(undo.undo_stack().size(), 2u);
+  const int sync = 0;  // changes arriving with another origin are not the user's
+  doc.transact([&](Transaction&) { doc.text_insert(text, 0, ">"); }, &sync);
+  EXPECT_EQ(text.to_string(), ">abc");
+  EXPECT_TRUE(undo.undo());
+  EXPECT_EQ(text.to_string(), ">ab");
+  EXPECT_TRUE(undo.undo());
+  EXPECT_EQ(text.to_string(), ">");
+  EXPECT_FALSE(undo.undo());
+  EXPECT_TRUE(undo.redo());
+  EXPECT_TRUE(undo.redo());
+  EXPECT_EQ(text.to_string(), ">abc");
+
+  // A deletion is undone even though its content was collected from the document: it was kept.
+  now += 1000;
+  doc.text_delete(text, 1, 3);
+  EXPECT_EQ(text.to_string(), ">");
+  EXPECT_TRUE(undo.undo());
+  EXPECT_EQ(text.to_string(), ">abc");
+  // A new change ends what could be redone.
+  EXPECT_TRUE(undo.can_redo());
+  now += 1000;
+  doc.text_insert(text, 4, "!");
+  EXPECT_FALSE(undo.can_redo());
+}
+
+// One transaction: one update event and one observer call, however many edits it holds; and an
+// observer's own edits run as a transaction after it.
+TEST(Transactions, EditsInOneTransactionMakeOneUpdateAndOneEvent) {
+  Doc doc(1);
+  Type& text = doc.get("text", TypeKind::text);
+  std::vector<Bytes> updates;
+  const int origin = 0;
+  const void* seen_origin = nullptr;
+  doc.on_update([&](std::span<const std::uint8_t> update, const void* from) {
+    updates.emplace_back(update.begin(), update.end());
+    seen_origin = from;
+  });
+  int calls = 0;
+  text.observe([&](const Event& event, Transaction& t) {
+    ++calls;
+    if (calls == 1) {
+      EXPECT_EQ(to_json(event.delta_json()), R"([{"insert":"abc"}])");
+      EXPECT_EQ(t.origin, &origin);
+      doc.text_insert(text, 0, ">");  // runs after this transaction, as its own
+    }
+  });
+  doc.transact(
+      [&](Transaction&) {
+        doc.text_insert(text, 0, "ab");
+        doc.text_insert(text, 2, "c");
+      },
+      &origin);
+  EXPECT_EQ(calls, 2);
+  ASSERT_EQ(updates.size(), 2u);
+  // As in Yjs, an update is encoded once observers have run, so the first one already holds what
+  // the observer's transaction inserted (and the second holds it again).
+  Doc other(2);
+  other.apply_update_v1(updates[0]);
+  EXPECT_EQ(other.get("text", TypeKind::text).to_string(), ">abc");
+  other.apply_update_v1(updates[1]);
+  EXPECT_EQ(other.get("text", TypeKind::text).to_string(), ">abc");
+  EXPECT_EQ(seen_origin, nullptr);  // the observer's transaction had none
 }
 
 }  // namespace

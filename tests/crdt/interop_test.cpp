@@ -14,6 +14,7 @@
 
 #include "crdt/doc.hpp"
 #include "crdt/position.hpp"
+#include "crdt/undo.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -356,6 +357,65 @@ TEST_F(YjsInterop, ObserversReportWhatYjsObserversReport) {
     step.clear();
     doc.apply_update_v1(base64(updates[i].as_string()));
     EXPECT_EQ(json::parse(to_json(Any(step))), reports[i]) << "update " << i;
+  }
+}
+
+// The undo manager: the same local edits in the same steps, another peer's edits (not tracked,
+// not undone, and a map value of theirs kept over an undo), undos and redos — after each, Cairn's
+// document holds what Yjs's holds and encodes the same bytes (redone items included).
+TEST_F(YjsInterop, UndoAndRedoMakeWhatYjsMakes) {
+  const json::object out = yjs("undo", "");
+  Doc doc(out.at("client").to_number<std::uint64_t>());
+  Type& text = doc.get("text", TypeKind::text);
+  Type& list = doc.get("list", TypeKind::array);
+  Type& map = doc.get("map", TypeKind::map);
+  std::int64_t now = 0;  // Yjs's capture timeout is 1e9 ms there: steps end at "stop" only
+  UndoManager undo(doc, {&text, &list, &map},
+                   {.capture_timeout = std::chrono::milliseconds(1'000'000'000),
+                    .tracked_origins = {nullptr},
+                    .ignore_remote_map_changes = false,
+                    .delete_filter = {},
+                    .capture_transaction = {},
+                    .now = [&] { return now; }});
+  const int remote = 0;  // the origin of the other peer's updates
+  std::size_t index = 0;
+  for (const auto& step_value : out.at("steps").as_array()) {
+    const json::object& step = step_value.as_object();
+    const std::string op(step.at("op").as_string());
+    SCOPED_TRACE("step " + std::to_string(index++) + ": " + op);
+    now += 10;
+    if (op == "text-insert") {
+      doc.text_insert(text, step.at("index").to_number<std::uint64_t>(),
+                      std::string(step.at("text").as_string()));
+    } else if (op == "text-delete") {
+      doc.text_delete(text, step.at("index").to_number<std::uint64_t>(),
+                      step.at("length").to_number<std::uint64_t>());
+    } else if (op == "array-insert") {
+      std::vector<Any> values;
+      for (const auto& v : step.at("values").as_array())
+        values.push_back(value_of(v));
+      doc.array_insert(list, step.at("index").to_number<std::uint64_t>(), std::move(values));
+    } else if (op == "array-delete") {
+      doc.array_delete(list, step.at("index").to_number<std::uint64_t>(),
+                       step.at("length").to_number<std::uint64_t>());
+    } else if (op == "map-set") {
+      doc.map_set(map, std::string(step.at("key").as_string()), value_of(step.at("value")));
+    } else if (op == "map-delete") {
+      doc.map_delete(map, std::string(step.at("key").as_string()));
+    } else if (op == "stop") {
+      undo.stop_capturing();
+    } else if (op == "undo") {
+      EXPECT_EQ(undo.undo(), step.at("result").as_bool());
+    } else if (op == "redo") {
+      EXPECT_EQ(undo.redo(), step.at("result").as_bool());
+    } else if (op == "remote") {
+      doc.apply_update_v1(base64(step.at("update").as_string()), &remote);
+    }
+    const json::object& after = step.at("after").as_object();
+    EXPECT_EQ(text.to_string(), std::string(after.at("text").as_string()));
+    EXPECT_EQ(json::parse(to_json(list.to_json())), after.at("list"));
+    EXPECT_EQ(json::parse(to_json(map.to_json())), after.at("map"));
+    ASSERT_EQ(doc.encode_state_as_update_v1(), base64(step.at("state").as_string()));
   }
 }
 

@@ -9,6 +9,7 @@
 //   node yjs_peer.cjs positions     -> relative positions Yjs encoded, and where they are after edits
 //   node yjs_peer.cjs snapshots     -> snapshots Yjs encoded, and the content it restores from each
 //   node yjs_peer.cjs events        -> a peer's transactions, and what observers reported for each
+//   node yjs_peer.cjs undo          -> local edits, another peer's, undos and redos; state after each
 //   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
 // Output: one JSON object on stdout; binary as base64.
 'use strict'
@@ -314,6 +315,63 @@ function events () {
   return { updates: updates.map(b64), reports }
 }
 
+// The undo manager: local edits in steps (stopCapturing between them), another peer's edits
+// (not tracked), undos and redos; the document's bytes and content after each.
+function undo () {
+  const doc = new Y.Doc()
+  doc.clientID = 21
+  const other = new Y.Doc()
+  other.clientID = 7
+  const text = doc.getText('text')
+  const list = doc.getArray('list')
+  const map = doc.getMap('map')
+  const um = new Y.UndoManager([text, list, map], { captureTimeout: 1e9 })
+  const steps = []
+  const record = step => {
+    steps.push({ ...step, state: b64(Y.encodeStateAsUpdate(doc)), after: { ...content(doc), list: list.toJSON() } })
+  }
+  const run = step => {
+    switch (step.op) {
+      case 'text-insert': text.insert(step.index, step.text); break
+      case 'text-delete': text.delete(step.index, step.length); break
+      case 'array-insert': list.insert(step.index, step.values); break
+      case 'array-delete': list.delete(step.index, step.length); break
+      case 'map-set': map.set(step.key, step.value); break
+      case 'map-delete': map.delete(step.key); break
+      case 'stop': um.stopCapturing(); break
+      case 'undo': step.result = um.undo() !== null; break
+      case 'redo': step.result = um.redo() !== null; break
+      case 'remote': {
+        Y.applyUpdate(other, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(other)))
+        const before = Y.encodeStateVector(doc)
+        if (step.what === 'text') other.getText('text').insert(0, 'R')
+        else other.getMap('map').set('a', 'theirs')
+        const update = Y.encodeStateAsUpdate(other, before)
+        step.update = b64(update)
+        Y.applyUpdate(doc, update, 'remote')
+        break
+      }
+    }
+    record(step)
+  }
+  const script = [
+    { op: 'text-insert', index: 0, text: 'hello' }, { op: 'stop' },
+    { op: 'text-insert', index: 5, text: ' world' }, { op: 'text-delete', index: 0, length: 1 }, { op: 'stop' },
+    { op: 'map-set', key: 'a', value: 1 }, { op: 'map-set', key: 'b', value: 'x' }, { op: 'stop' },
+    { op: 'map-set', key: 'a', value: 3 }, { op: 'array-insert', index: 0, values: [1, 2, 3] }, { op: 'stop' },
+    { op: 'array-delete', index: 1, length: 1 }, { op: 'stop' },
+    { op: 'remote', what: 'text' },
+    { op: 'undo' }, { op: 'undo' }, { op: 'redo' }, { op: 'undo' }, { op: 'undo' }, { op: 'undo' },
+    { op: 'redo' }, { op: 'redo' },
+    { op: 'remote', what: 'map' },
+    { op: 'undo' }, { op: 'undo' }, { op: 'redo' }, { op: 'redo' }, { op: 'redo' }, { op: 'redo' },
+    { op: 'text-delete', index: 0, length: 3 }, { op: 'stop' }, { op: 'undo' }, { op: 'redo' }, { op: 'undo' },
+    { op: 'undo' }, { op: 'undo' }, { op: 'undo' }, { op: 'undo' }, { op: 'undo' }, { op: 'undo' }
+  ]
+  script.forEach(run)
+  return { client: doc.clientID, steps }
+}
+
 function load (file) {
   const doc = new Y.Doc()
   Y.applyUpdate(doc, fs.readFileSync(file))
@@ -321,6 +379,6 @@ function load (file) {
 }
 
 const [mode, arg] = process.argv.slice(2)
-const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, positions, snapshots, events, load: () => load(arg) }
+const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, positions, snapshots, events, undo, load: () => load(arg) }
 const out = modes[mode]()
 process.stdout.write(JSON.stringify(out) + '\n')
