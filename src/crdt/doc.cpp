@@ -75,7 +75,7 @@ Content copy_content(const Content& content) {
         if constexpr (std::is_same_v<T, ContentEmbed>) {
           return ContentEmbed{std::make_unique<const Any>(*c.value)};
         } else if constexpr (std::is_same_v<T, ContentFormat>) {
-          return ContentFormat{c.key, std::make_unique<const Any>(*c.value)};
+          return ContentFormat{c.key, c.value};  // the same value, as Yjs's copy()
         } else if constexpr (std::is_same_v<T, ContentType>) {
           return ContentType{std::make_unique<Type>(c.type->kind, c.type->name)};  // empty
         } else if constexpr (std::is_same_v<T, ContentDoc>) {
@@ -209,14 +209,38 @@ bool Transaction::deletes_item(const Item& item) const {
   return deletes.contains(item.id);
 }
 
+std::size_t clean_start_index(Transaction& t, StructList& structs, std::uint64_t clock) {
+  const std::size_t index = Doc::Store::find_index(structs, clock);
+  Item& item = *structs[index];
+  if (item.id.clock < clock && item.kind == StructKind::item) {
+    t.split(item, clock - item.id.clock);
+    return index + 1;
+  }
+  return index;
+}
+
 void Transaction::note_changed(Type& type, const Name& key) {
   // A change not made by text_insert or text_delete (which set it again after) moves what the
   // marker counts.
   if (key == nullptr) type.marker = {};
   if (type.item != nullptr && (type.item->deleted || adds(*type.item))) return;
-  auto [slot, fresh] = changed_index_.try_emplace(&type, changed.size());
-  if (fresh) changed.push_back({&type, false, {}});
-  Change& change = changed[slot->second];
+  // Found by a scan while few types changed (most transactions), by an index beyond.
+  std::size_t index = changed.size();
+  if (changed.size() <= kChangedScan) {
+    for (std::size_t i = 0; i < changed.size(); ++i)
+      if (changed[i].type == &type) index = i;
+  } else {
+    if (changed_index_.empty()) {
+      for (std::size_t i = 0; i < changed.size(); ++i)
+        changed_index_.emplace(changed[i].type, i);
+    }
+    if (const auto it = changed_index_.find(&type); it != changed_index_.end()) index = it->second;
+  }
+  if (index == changed.size()) {
+    changed.push_back({&type, false, {}});
+    if (!changed_index_.empty()) changed_index_.emplace(&type, index);
+  }
+  Change& change = changed[index];
   if (key == nullptr) {
     change.sequence = true;
   } else if (std::find(change.keys.begin(), change.keys.end(), *key) == change.keys.end()) {
@@ -468,12 +492,11 @@ void Transaction::remove(Item& item) {
     for (auto& [key, child] : type->type->map)
       take(*child);
     // A deleted type is not reported as changed (Yjs's ContentType.delete).
-    if (const auto it = changed_index_.find(type->type.get()); it != changed_index_.end()) {
-      const std::size_t gone = it->second;
-      changed.erase(changed.begin() + static_cast<std::ptrdiff_t>(gone));
-      changed_index_.erase(it);
-      for (auto& [changed_type, index] : changed_index_)
-        if (index > gone) --index;
+    const auto gone = std::find_if(changed.begin(), changed.end(),
+                                   [&](const Change& c) { return c.type == type->type.get(); });
+    if (gone != changed.end()) {
+      changed.erase(gone);
+      changed_index_.clear();  // rebuilt when needed
     }
   }
 }
@@ -619,6 +642,14 @@ void Transaction::commit() {
   std::exception_ptr error;
   try {
     call_observers();
+    // A remote change to formatted text may leave redundant format items (Yjs's
+    // _needFormattingCleanup: any such text it changed).
+    const bool formatted = std::any_of(changed.begin(), changed.end(), [](const Change& c) {
+      const Type& type = *c.type;
+      return type.has_formatting && (type.item == nullptr || !type.item->deleted) &&
+             (type.kind == TypeKind::text || type.kind == TypeKind::xml_text);
+    });
+    if (!local && formatted) cleanup_formatting(*this);
   } catch (...) {
     error = std::current_exception();
   }

@@ -73,7 +73,10 @@ struct ContentEmbed {  // JSON in format v1 (parsed as Yjs parses it), any value
 };
 struct ContentFormat {  // a text attribute: its key and value (null ends it)
   Name key;
-  std::unique_ptr<const Any> value;
+  // Shared where Yjs shares the JavaScript object: a format that ends another's change (or
+  // brings back a value on redo) holds the very value, which Yjs's clean-up tells apart from an
+  // equal one.
+  std::shared_ptr<const Any> value;
 };
 struct ContentType {
   std::unique_ptr<Type> type;
@@ -269,7 +272,15 @@ class Doc {
   void off(std::uint64_t id);  // a handler of either kind
 
   // --- local edits (each its own transaction unless inside transact) ---
-  void text_insert(Type& text, std::uint64_t index, std::string_view utf8_text);
+  // Text and XmlText (Yjs's insert, insertEmbed, format, delete). Without attributes, inserted
+  // text takes those in force where it goes; with them, exactly those (null ends one). An embed
+  // takes only the attributes given. Formatting past the end adds newlines, as Yjs does.
+  void text_insert(Type& text, std::uint64_t index, std::string_view utf8_text,
+                   const std::optional<Any::Object>& attributes = std::nullopt);
+  void text_insert_embed(Type& text, std::uint64_t index, Any embed,
+                         const Any::Object& attributes = {});
+  void text_format(Type& text, std::uint64_t index, std::uint64_t length,
+                   const Any::Object& attributes);
   void text_delete(Type& text, std::uint64_t index, std::uint64_t length);
   void array_insert(Type& array, std::uint64_t index, std::vector<Any> values);
   void array_delete(Type& array, std::uint64_t index, std::uint64_t length);
@@ -362,7 +373,8 @@ class Transaction {
   void merge_deleted();
   void merge_new_structs();
   std::size_t merge_with_lefts(std::vector<Item*>& structs, std::size_t pos);
-  std::map<const Type*, std::size_t> changed_index_;
+  static constexpr std::size_t kChangedScan = 16;
+  std::map<const Type*, std::size_t> changed_index_;  // once more than kChangedScan changed
 };
 
 // What one transaction did to one type (Yjs's YEvent, YTextEvent, YMapEvent...), computed when

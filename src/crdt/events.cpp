@@ -79,25 +79,37 @@ void Transaction::call_observers() {
       if (parent == type) return events;
     return parents.emplace_back(type, std::vector<Event*>{}).second;
   };
+  // Events are made only where someone listens: this type, or an ancestor deeply.
+  const auto heard = [](const Type* type) {
+    if (!type->observers.empty()) return true;
+    for (; type != nullptr; type = type->item != nullptr ? type->item->parent : nullptr)
+      if (!type->deep_observers.empty()) return true;
+    return false;
+  };
   std::vector<std::unique_ptr<Event>> events;
   for (const Change& change : changed) {
     if (!alive(*change.type)) continue;
-    events.push_back(std::make_unique<Event>(*change.type, *this, change));
-    Event& event = *events.back();
+    Event* event = nullptr;
+    if (heard(change.type)) {
+      events.push_back(std::make_unique<Event>(*change.type, *this, change));
+      event = events.back().get();
+    }
     for (Type* type = change.type;;) {
-      parent_events(type).push_back(&event);
+      auto& list = parent_events(type);
+      if (event != nullptr) list.push_back(event);
       if (type->item == nullptr || type->item->parent == nullptr) break;
       type = type->item->parent;
     }
+    if (event == nullptr) continue;
     const auto observers = change.type->observers;  // an observer may unobserve
     for (const auto& [id, observer] : observers)
-      observer(event, *this);
+      observer(*event, *this);
   }
   changed_parents.clear();
   for (const auto& [type, list] : parents)
     changed_parents.push_back(type);
   for (auto& [type, list] : parents) {
-    if (type->deep_observers.empty() || !alive(*type)) continue;
+    if (type->deep_observers.empty() || !alive(*type) || list.empty()) continue;
     std::vector<const Event*> batch;
     for (Event* event : list) {
       if (!alive(event->target)) continue;

@@ -67,6 +67,39 @@ void Doc::run(F&& f, const void* origin, bool local) {
   if (first) commit_all();
 }
 
+// The index of the struct starting at `clock`, splitting the one that holds it (Yjs's
+// findIndexCleanStart).
+std::size_t clean_start_index(Transaction& t, StructList& structs, std::uint64_t clock);
+
+// Calls `f` on every struct a delete set names, splitting structs at its edges (Yjs's
+// iterateDeletedStructs).
+template <class F>
+void for_each_struct(Transaction& t, const DeleteSet& set, F&& f) {
+  Doc::Store& store = t.doc.store();
+  for (const auto& [client, ranges] : set.clients) {
+    const auto found = store.clients.find(client);
+    if (found == store.clients.end() || found->second.empty()) continue;
+    StructList& structs = found->second;
+    const std::uint64_t state = store.state(client);
+    for (const auto& [clock, length] : ranges) {
+      if (clock >= state) break;
+      if (length == 0) continue;
+      const std::uint64_t end = clock + length;
+      std::size_t index = clean_start_index(t, structs, clock);
+      Item* item = nullptr;
+      do {
+        item = structs[index++];
+        if (end < item->id.clock + item->length) clean_start_index(t, structs, end);
+        f(*item);
+      } while (index < structs.size() && structs[index]->id.clock < end);
+    }
+  }
+}
+
+// After a remote transaction changed formatted text: drops the format items it made redundant,
+// in a transaction of its own (Yjs's cleanupYTextAfterTransaction).
+void cleanup_formatting(Transaction& remote);
+
 // The update a transaction made: its new structs and its delete set (Yjs's
 // writeUpdateMessageFromTransaction), format v1.
 Bytes encode_transaction_update(const Transaction& transaction);

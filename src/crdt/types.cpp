@@ -42,67 +42,6 @@ void append_values(const Item& item, std::vector<Any>& out) {
 
 namespace {
 
-// A position in a text: between `left` and `right`, the attributes in force there.
-struct TextPosition {
-  Item* left = nullptr;
-  Item* right = nullptr;
-  std::uint64_t index = 0;
-  std::map<std::string, Any> attributes;
-
-  void note_format(const ContentFormat& format) {
-    if (std::holds_alternative<std::nullptr_t>(format.value->value)) {
-      attributes.erase(*format.key);
-    } else {
-      attributes[*format.key] = *format.value;
-    }
-  }
-  void forward() {
-    if (const auto* format = std::get_if<ContentFormat>(&right->content)) {
-      if (!right->deleted) note_format(*format);
-    } else if (!right->deleted) {
-      index += right->length;
-    }
-    left = right;
-    right = right->right;
-  }
-};
-
-bool visible(const Item& item) {
-  return !item.deleted && item.countable();
-}
-
-// Yjs's findPosition/findNextPosition: walks `count` units from the start, splitting the item
-// the position falls in; it ends right after the visible unit `count` (before any deleted items
-// that follow). In unformatted text the walk starts at the type's marker instead: back from it
-// to the last visible item at or before `count`, which is where a walk from the start passes.
-TextPosition find_position(Transaction& t, Type& text, std::uint64_t count) {
-  TextPosition pos{nullptr, text.start, 0, {}};
-  const Type::Marker& marker = text.marker;
-  if (!text.has_formatting && marker.item != nullptr && marker.epoch == t.doc.store().epoch) {
-    pos = {marker.item->left, marker.item, marker.index, {}};
-    while (pos.left != nullptr && (pos.index > count || !visible(*pos.left))) {
-      pos.right = pos.left;
-      pos.left = pos.left->left;
-      if (visible(*pos.right)) pos.index -= pos.right->length;
-    }
-    count -= pos.index;
-  }
-  while (pos.right != nullptr && count > 0) {
-    if (const auto* format = std::get_if<ContentFormat>(&pos.right->content)) {
-      if (!pos.right->deleted) pos.note_format(*format);
-    } else if (!pos.right->deleted) {
-      if (count < pos.right->length) {
-        t.item_clean_start({pos.right->id.client, pos.right->id.clock + count});
-      }
-      pos.index += pos.right->length;
-      count -= pos.right->length;
-    }
-    pos.left = pos.right;
-    pos.right = pos.right->right;
-  }
-  return pos;
-}
-
 Content array_content(std::vector<Any>& values, std::size_t begin, std::size_t end) {
   ContentAny any;
   any.values.assign(std::make_move_iterator(values.begin() + static_cast<std::ptrdiff_t>(begin)),
@@ -287,56 +226,6 @@ Any Type::to_json() const {
 }
 
 // --- local edits ---
-
-void Doc::text_insert(Type& text, std::uint64_t index, std::string_view utf8_text) {
-  std::u16string units = utf16(utf8_text);
-  if (units.empty()) return;
-  if (index > text.length) out_of_range(index, text.length);
-  run(
-      [&](Transaction& t) {
-        TextPosition pos = find_position(t, text, index);
-        // The new text takes the attributes in force (Yjs's insert without attributes): skip
-        // deleted items and formats that already say so.
-        while (pos.right != nullptr) {
-          if (!pos.right->deleted) {
-            const auto* format = std::get_if<ContentFormat>(&pos.right->content);
-            if (format == nullptr) break;
-            const auto current = pos.attributes.find(*format->key);
-            const Any in_force = current == pos.attributes.end() ? Any(nullptr) : current->second;
-            if (!(in_force == *format->value)) break;
-          }
-          pos.forward();
-        }
-        Item* inserted =
-            t.insert(text, pos.left, pos.right, nullptr, ContentString{std::move(units)});
-        text.marker = {inserted, index, t.doc.store().epoch};
-      },
-      nullptr, true);
-}
-
-void Doc::text_delete(Type& text, std::uint64_t index, std::uint64_t length) {
-  if (length == 0) return;
-  if (index + length > text.length) out_of_range(index + length, text.length);
-  run(
-      [&](Transaction& t) {
-        TextPosition pos = find_position(t, text, index);
-        while (length > 0 && pos.right != nullptr) {
-          Item& item = *pos.right;
-          if (!item.deleted && (std::holds_alternative<ContentString>(item.content) ||
-                                std::holds_alternative<ContentEmbed>(item.content) ||
-                                std::holds_alternative<ContentType>(item.content))) {
-            if (length < item.length) t.item_clean_start({item.id.client, item.id.clock + length});
-            length -= item.length;
-            t.remove(item);
-          }
-          pos.forward();
-        }
-        // What follows the deleted range starts where it did.
-        text.marker = pos.right != nullptr ? Type::Marker{pos.right, index, t.doc.store().epoch}
-                                           : Type::Marker{};
-      },
-      nullptr, true);
-}
 
 void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values) {
   if (index > array.length) out_of_range(index, array.length);

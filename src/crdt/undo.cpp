@@ -17,43 +17,6 @@ void keep_item(Item* item, bool keep) {
   }
 }
 
-// The index of the struct starting at `clock`, splitting the one that holds it (Yjs's
-// findIndexCleanStart).
-std::size_t clean_start_index(Transaction& t, StructList& structs, std::uint64_t clock) {
-  const std::size_t index = Doc::Store::find_index(structs, clock);
-  Item& item = *structs[index];
-  if (item.id.clock < clock && item.kind == StructKind::item) {
-    t.split(item, clock - item.id.clock);
-    return index + 1;
-  }
-  return index;
-}
-
-// Calls `f` on every struct a delete set names, splitting structs at its edges (Yjs's
-// iterateDeletedStructs).
-template <class F>
-void for_each_struct(Transaction& t, const DeleteSet& set, F&& f) {
-  Doc::Store& store = t.doc.store();
-  for (const auto& [client, ranges] : set.clients) {
-    const auto found = store.clients.find(client);
-    if (found == store.clients.end() || found->second.empty()) continue;
-    StructList& structs = found->second;
-    const std::uint64_t state = store.state(client);
-    for (const auto& [clock, length] : ranges) {
-      if (clock >= state) break;
-      if (length == 0) continue;
-      const std::uint64_t end = clock + length;
-      std::size_t index = clean_start_index(t, structs, clock);
-      Item* item = nullptr;
-      do {
-        item = structs[index++];
-        if (end < item->id.clock + item->length) clean_start_index(t, structs, end);
-        f(*item);
-      } while (index < structs.size() && structs[index]->id.clock < end);
-    }
-  }
-}
-
 DeleteSet merged(const DeleteSet& a, const DeleteSet& b) {
   DeleteSet out = a;
   for (const auto& [client, ranges] : b.clients) {

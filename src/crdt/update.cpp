@@ -113,7 +113,7 @@ Content read_content(Reader& in, std::uint8_t ref) {
     case 6: {
       std::string key = in.key();
       return ContentFormat{std::make_shared<const std::string>(std::move(key)),
-                           std::make_unique<const Any>(in.json())};
+                           std::make_shared<const Any>(in.json())};
     }
     case 7: {
       const std::uint64_t type = in.type_ref();

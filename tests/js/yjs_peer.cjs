@@ -5,6 +5,7 @@
 //                                      with repeats), what a fresh doc holds after that order, and
 //                                      its diffs against state vectors the peers had on the way
 //   node yjs_peer.cjs local SEED    -> one peer's edits as a list of operations, and its state
+//   node yjs_peer.cjs formatting SEED -> a formatted Text edited at random: operations, updates
 //   node yjs_peer.cjs rich          -> an XML document and a formatted Text: state, toString, toDelta
 //   node yjs_peer.cjs positions     -> relative positions Yjs encoded, and where they are after edits
 //   node yjs_peer.cjs snapshots     -> snapshots Yjs encoded, and the content it restores from each
@@ -153,6 +154,53 @@ function local (seed) {
   doc.on('update', update => updates.push(b64(update)))
   for (let i = 0; i < 80; i++) ops.push(printable(edit(doc)))
   return { seed, client: doc.clientID, ops, updates, ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
+}
+
+// A formatted Text edited by one peer at random: inserts with and without attributes, embeds,
+// formatting (values that are objects too, and null to end one) and deletes; every operation,
+// its update, and the result.
+function formatting (seed) {
+  const random = generator(seed)
+  const int = n => Math.floor(random() * n)
+  const pick = list => list[int(list.length)]
+  const doc = new Y.Doc()
+  doc.clientID = 99
+  const text = doc.getText('text')
+  const updates = []
+  doc.on('update', update => updates.push(b64(update)))
+  const attributes = () => {
+    const out = {}
+    for (let i = 1 + int(2); i > 0; i--) {
+      const key = pick(['bold', 'italic', 'color', 'link'])
+      out[key] = key === 'color' ? pick(['red', '#00f', null]) : key === 'link' ? pick([{ href: 'https://a.example' }, null]) : pick([true, null])
+    }
+    return out
+  }
+  const ops = []
+  for (let i = 0; i < 120; i++) {
+    const kind = int(10)
+    let op
+    if (kind < 3 || text.length === 0) {
+      op = { op: 'insert', index: int(text.length + 1), text: pick(['a', 'bc', 'hello ', '\n', 'é😀']) }
+      if (int(2) === 0) op.attributes = attributes()
+      text.insert(op.index, op.text, op.attributes)
+    } else if (kind === 3) {
+      op = { op: 'embed', index: int(text.length + 1), embed: { image: 'i' + int(9) } }
+      if (int(2) === 0) op.attributes = attributes()
+      text.insertEmbed(op.index, op.embed, op.attributes)
+    } else if (kind < 7) {
+      const index = int(text.length)
+      op = { op: 'format', index, length: 1 + int(Math.min(8, text.length - index + 2)), attributes: attributes() }
+      text.format(op.index, op.length, op.attributes)
+    } else {
+      const index = int(text.length)
+      op = { op: 'delete', index, length: 1 + int(Math.min(5, text.length - index - 1)) }
+      text.delete(op.index, op.length)
+    }
+    op.updates = updates.splice(0)  // what the operation emitted: none when it changed nothing
+    ops.push(op)
+  }
+  return { ops, delta: text.toDelta(), state: b64(Y.encodeStateAsUpdate(doc)) }
 }
 
 // A ProseMirror-like XML document and a formatted Text, edited in ways that split formats.
@@ -379,6 +427,6 @@ function load (file) {
 }
 
 const [mode, arg] = process.argv.slice(2)
-const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, positions, snapshots, events, undo, load: () => load(arg) }
+const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, formatting: () => formatting(Number(arg)), positions, snapshots, events, undo, load: () => load(arg) }
 const out = modes[mode]()
 process.stdout.write(JSON.stringify(out) + '\n')
