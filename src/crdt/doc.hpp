@@ -286,6 +286,12 @@ class Doc {
   void array_delete(Type& array, std::uint64_t index, std::uint64_t length);
   void map_set(Type& map, const std::string& key, Any value);
   void map_delete(Type& map, const std::string& key);
+  // A new, empty nested type (Yjs: map.set(key, new Y.Map()), array.insert(i, [new Y.Text()]),
+  // an XmlFragment's or XmlElement's insert of new Y.XmlElement(name) or new Y.XmlText()). Arrays
+  // and XML children go through array_insert/array_delete; an XmlElement's attributes through
+  // map_set/map_delete; an XmlText's text through the text functions.
+  Type& map_set_type(Type& map, const std::string& key, TypeKind kind, std::string name = {});
+  Type& array_insert_type(Type& array, std::uint64_t index, TypeKind kind, std::string name = {});
 
   // --- internals shared with the update code ---
   struct Store;

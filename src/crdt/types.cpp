@@ -227,23 +227,39 @@ Any Type::to_json() const {
 
 // --- local edits ---
 
+namespace {
+
+// The item a list insert at `index` goes after (null: the start), split so that it ends there
+// (Yjs's typeListInsertGenerics).
+Item* list_left(Transaction& t, Type& list, std::uint64_t index) {
+  if (index == 0) return nullptr;
+  for (Item* n = list.start; n != nullptr; n = n->right) {
+    if (n->deleted || !n->countable()) continue;
+    if (index <= n->length) {
+      if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
+      return n;
+    }
+    index -= n->length;
+  }
+  return nullptr;
+}
+
+void check_list(const Type& list) {
+  if (list.kind != TypeKind::array && list.kind != TypeKind::xml_fragment &&
+      list.kind != TypeKind::xml_element) {
+    throw std::invalid_argument("not an Array, an XmlFragment or an XmlElement");
+  }
+}
+
+}  // namespace
+
 void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values) {
+  check_list(array);
   if (index > array.length) out_of_range(index, array.length);
   if (values.empty()) return;
   run(
       [&](Transaction& t) {
-        Item* left = nullptr;
-        if (index > 0) {
-          for (Item* n = array.start; n != nullptr; n = n->right) {
-            if (n->deleted || !n->countable()) continue;
-            if (index <= n->length) {
-              if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
-              left = n;
-              break;
-            }
-            index -= n->length;
-          }
-        }
+        Item* left = list_left(t, array, index);
         Item* right = left == nullptr ? array.start : left->right;
         // Runs of values go into one item; binary values each into their own, as Yjs packs them.
         std::size_t run = 0;
@@ -263,7 +279,53 @@ void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values
       nullptr, true);
 }
 
+namespace {
+
+Content new_type(TypeKind kind, std::string name) {
+  if (kind == TypeKind::unknown) throw std::invalid_argument("a nested type needs a kind");
+  if ((kind == TypeKind::xml_element || kind == TypeKind::xml_hook) && name.empty()) {
+    throw std::invalid_argument("an XmlElement needs a node name");
+  }
+  return ContentType{std::make_unique<Type>(kind, std::move(name))};
+}
+
+Type& type_of(Item& item) {
+  return *std::get<ContentType>(item.content).type;
+}
+
+}  // namespace
+
+Type& Doc::array_insert_type(Type& array, std::uint64_t index, TypeKind kind, std::string name) {
+  check_list(array);
+  if (index > array.length) out_of_range(index, array.length);
+  Content content = new_type(kind, std::move(name));
+  Type* made = nullptr;
+  run(
+      [&](Transaction& t) {
+        Item* left = list_left(t, array, index);
+        Item* right = left == nullptr ? array.start : left->right;
+        made = &type_of(*t.insert(array, left, right, nullptr, std::move(content)));
+      },
+      nullptr, true);
+  return *made;
+}
+
+Type& Doc::map_set_type(Type& map, const std::string& key, TypeKind kind, std::string name) {
+  Content content = new_type(kind, std::move(name));
+  Type* made = nullptr;
+  run(
+      [&](Transaction& t) {
+        const auto it = map.map.find(key);
+        Item* left = it == map.map.end() ? nullptr : it->second;
+        made = &type_of(*t.insert(map, left, nullptr, std::make_shared<const std::string>(key),
+                                  std::move(content)));
+      },
+      nullptr, true);
+  return *made;
+}
+
 void Doc::array_delete(Type& array, std::uint64_t index, std::uint64_t length) {
+  check_list(array);
   if (length == 0) return;
   if (index + length > array.length) out_of_range(index + length, array.length);
   run(

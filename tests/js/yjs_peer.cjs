@@ -11,6 +11,7 @@
 //   node yjs_peer.cjs snapshots     -> snapshots Yjs encoded, and the content it restores from each
 //   node yjs_peer.cjs events        -> a peer's transactions, and what observers reported for each
 //   node yjs_peer.cjs undo          -> local edits, another peer's, undos and redos; state after each
+//   node yjs_peer.cjs driver        -> Yjs peers driven line by line (mixed sessions; see driver())
 //   node yjs_peer.cjs load FILE     -> applies the update in FILE to a fresh doc; prints its content
 // Output: one JSON object on stdout; binary as base64.
 'use strict'
@@ -420,6 +421,150 @@ function undo () {
   return { client: doc.clientID, steps }
 }
 
+// A driver for mixed sessions: Yjs peers in this process, commanded line by line by the C++ test,
+// which runs Cairn's peers itself. Each command is a JSON line; each answer too.
+//   {"cmd":"new","peer":P,"client":C}            -> {}
+//   {"cmd":"edit","peer":P,"seed":S}             -> {"op":…,"updates":[…]} a random edit
+//   {"cmd":"apply","peer":P,"update":B64}        -> {"updates":[…]} (Yjs may answer with a clean-up)
+//   {"cmd":"state","peer":P}                     -> {"state":B64,"snapshot":B64,"content":{…}}
+//   {"cmd":"load","update":B64}                  -> {"content":{…}} of a fresh document
+function driver () {
+  const peers = new Map()
+  const words = ['a', 'bc', 'hello ', 'é', '中文', '😀', '\n', 'xyz']
+  // An index moved off the middle of a surrogate pair: a split there turns both halves into U+FFFD
+  // on the peer that splits (Yjs issue 248), and a split that makes no update (a format that
+  // changes nothing) would do so on that peer alone.
+  // A text's units as its indexes count them: embeds as one (toString() leaves them out, and an
+  // XmlText's renders its formats as tags).
+  const units = t => t.toDelta().map(op => typeof op.insert === 'string' ? op.insert : '*').join('')
+  const snap = (str, i) => (i > 0 && i < str.length && /[\ud800-\udbff]/.test(str[i - 1]) && /[\udc00-\udfff]/.test(str[i])) ? i - 1 : i
+  const edit = (doc, random) => {
+    const int = n => Math.floor(random() * n)
+    const pick = list => list[int(list.length)]
+    const attributes = () => {
+      const out = {}
+      for (let i = 1 + int(2); i > 0; i--) {
+        const key = pick(['bold', 'italic', 'link'])
+        out[key] = key === 'link' ? pick([{ href: 'https://a.example' }, null]) : pick([true, null])
+      }
+      return out
+    }
+    const text = doc.getText('text')
+    const list = doc.getArray('list')
+    const map = doc.getMap('map')
+    const xml = doc.getXmlFragment('xml')
+    const kind = int(14)
+    if (kind <= 2 || (kind === 3 && text.length === 0)) {
+      const op = { op: 'text-insert', index: snap(units(text), int(text.length + 1)), text: pick(words) }
+      if (int(3) === 0) op.attributes = attributes()
+      text.insert(op.index, op.text, op.attributes)
+      return op
+    }
+    const range = max => {
+      const str = units(text)
+      const index = snap(str, int(text.length))
+      const end = snap(str, index + 1 + int(Math.min(max, text.length - index - 1)))
+      return { index, length: Math.max(end - index, 0) }
+    }
+    if (kind === 3) {
+      const op = { op: 'text-delete', ...range(3) }
+      text.delete(op.index, op.length)
+      return op
+    }
+    if (kind === 4 && text.length > 0) {
+      const op = { op: 'text-format', ...range(4), attributes: attributes() }
+      text.format(op.index, op.length, op.attributes)
+      return op
+    }
+    if (kind === 5) {
+      const op = { op: 'text-embed', index: snap(units(text), int(text.length + 1)), embed: { image: pick(['a', 'b']) } }
+      text.insertEmbed(op.index, op.embed)
+      return op
+    }
+    if (kind === 6 || (kind === 7 && list.length === 0)) {
+      const op = { op: 'array-insert', index: int(list.length + 1), values: [int(100), pick(words)].slice(0, 1 + int(2)) }
+      list.insert(op.index, op.values)
+      return op
+    }
+    if (kind === 7) {
+      const op = { op: 'array-delete', index: int(list.length), length: 1 }
+      list.delete(op.index, op.length)
+      return op
+    }
+    if (kind === 8) {
+      const op = { op: 'map-set', key: pick(['a', 'b', 'c']), value: pick([int(9), pick(words), true, null, { n: int(5) }]) }
+      map.set(op.key, op.value)
+      return op
+    }
+    if (kind === 9) {
+      const op = { op: 'map-set-map', key: pick(['m', 'n']), inner: pick(['x', 'y']), value: int(9) }
+      doc.transact(() => { map.set(op.key, new Y.Map()).set(op.inner, op.value) })
+      return op
+    }
+    if (kind === 10 || xml.length === 0) {
+      const op = { op: 'xml-insert', index: int(xml.length + 1), element: pick(['p', 'h1', null]) }
+      xml.insert(op.index, [op.element === null ? new Y.XmlText() : new Y.XmlElement(op.element)])
+      return op
+    }
+    const index = int(xml.length)
+    const node = xml.get(index)
+    if (kind === 11) {
+      const op = { op: 'xml-delete', index }
+      xml.delete(index, 1)
+      return op
+    }
+    if (node instanceof Y.XmlText) {
+      const op = { op: 'xml-text-insert', index, at: snap(units(node), int(node.length + 1)), text: pick(words) }
+      if (int(2) === 0) op.attributes = attributes()
+      node.insert(op.at, op.text, op.attributes)
+      return op
+    }
+    const op = { op: 'xml-attribute', index, key: pick(['class', 'id']), value: pick(['a', 'b', String(int(9))]) }
+    node.setAttribute(op.key, op.value)
+    return op
+  }
+  const content = doc => ({
+    text: doc.getText('text').toString(),
+    delta: doc.getText('text').toDelta(),
+    list: doc.getArray('list').toJSON(),
+    map: doc.getMap('map').toJSON(),
+    xml: doc.getXmlFragment('xml').toString()
+  })
+  const capture = (doc, f) => {
+    const updates = []  // what the peer made itself: not what it was given
+    const handler = (update, origin) => { if (origin !== 'remote') updates.push(b64(update)) }
+    doc.on('update', handler)
+    try { f() } finally { doc.off('update', handler) }
+    return updates
+  }
+  const rl = require('readline').createInterface({ input: process.stdin })
+  rl.on('line', line => {
+    const cmd = JSON.parse(line)
+    let out = {}
+    if (cmd.cmd === 'new') {
+      const doc = new Y.Doc()
+      doc.clientID = cmd.client
+      peers.set(cmd.peer, doc)
+    } else if (cmd.cmd === 'edit') {
+      const doc = peers.get(cmd.peer)
+      let op
+      const updates = capture(doc, () => { op = edit(doc, generator(cmd.seed)) })
+      out = { op, updates }
+    } else if (cmd.cmd === 'apply') {
+      const doc = peers.get(cmd.peer)
+      out = { updates: capture(doc, () => Y.applyUpdate(doc, Buffer.from(cmd.update, 'base64'), 'remote')) }
+    } else if (cmd.cmd === 'state') {
+      const doc = peers.get(cmd.peer)
+      out = { state: b64(Y.encodeStateAsUpdate(doc)), snapshot: b64(Y.encodeSnapshot(Y.snapshot(doc))), content: content(doc) }
+    } else if (cmd.cmd === 'load') {
+      const doc = new Y.Doc()
+      Y.applyUpdate(doc, Buffer.from(cmd.update, 'base64'))
+      out = { content: content(doc) }
+    }
+    process.stdout.write(JSON.stringify(out) + '\n')
+  })
+}
+
 function load (file) {
   const doc = new Y.Doc()
   Y.applyUpdate(doc, fs.readFileSync(file))
@@ -427,6 +572,6 @@ function load (file) {
 }
 
 const [mode, arg] = process.argv.slice(2)
-const modes = { session: () => session(Number(arg)), local: () => local(Number(arg)), rich, formatting: () => formatting(Number(arg)), positions, snapshots, events, undo, load: () => load(arg) }
+const modes = { driver, session: () => session(Number(arg)), local: () => local(Number(arg)), rich, formatting: () => formatting(Number(arg)), positions, snapshots, events, undo, load: () => load(arg) }
 const out = modes[mode]()
-process.stdout.write(JSON.stringify(out) + '\n')
+if (out !== undefined) process.stdout.write(JSON.stringify(out) + '\n')

@@ -30,9 +30,11 @@ int decode_status(int status) {
 
 }  // namespace
 
-Process::Process(std::vector<std::string> argv, bool stderr_to_stdout) {
+Process::Process(std::vector<std::string> argv, bool stderr_to_stdout, bool with_stdin) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  int in[2] = {-1, -1};
+  if (with_stdin && pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   auto args = c_argv(argv);
   const pid_t parent = getpid();
   pid_ = fork();
@@ -43,13 +45,27 @@ Process::Process(std::vector<std::string> argv, bool stderr_to_stdout) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
     dup2(out[1], STDOUT_FILENO);
-
+    if (with_stdin) dup2(in[0], STDIN_FILENO);
     if (stderr_to_stdout) dup2(out[1], STDERR_FILENO);
     execv(args[0], args.data());
     _exit(127);
   }
   close(out[1]);
   stdout_fd_ = out[0];
+  if (with_stdin) {
+    close(in[0]);
+    stdin_fd_ = in[1];
+  }
+}
+
+void Process::write(const std::string& text) {
+  std::signal(SIGPIPE, SIG_IGN);  // a child that died is an error here, not a killed test
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(stdin_fd_, text.data() + done, text.size() - done);
+    if (n <= 0) throw std::runtime_error("the child's stdin is closed");
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 Process::~Process() {
@@ -59,6 +75,7 @@ Process::~Process() {
     waitpid(pid_, &status, 0);
   }
   if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stdin_fd_ >= 0) close(stdin_fd_);
 }
 
 std::optional<std::string> Process::read_line(std::chrono::milliseconds timeout) {

@@ -11,8 +11,9 @@ namespace cairn::test {
 class Process {
  public:
   // Starts `argv[0]` with `argv`; stdout is captured, stderr goes to the test's stderr unless
-  // `stderr_to_stdout`.
-  explicit Process(std::vector<std::string> argv, bool stderr_to_stdout = false);
+  // `stderr_to_stdout`. With `with_stdin`, the child's stdin is a pipe write() feeds.
+  explicit Process(std::vector<std::string> argv, bool stderr_to_stdout = false,
+                   bool with_stdin = false);
   ~Process();  // kills (SIGKILL) and reaps the child if it is still running
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -23,6 +24,8 @@ class Process {
   std::optional<std::string> read_line(
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void signal(int signo);
+  // Writes all of `text` to the child's stdin (needs with_stdin).
+  void write(const std::string& text);
   // Waits for the child to exit; returns its exit status (128 + signal when killed), or nothing
   // on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -30,6 +33,7 @@ class Process {
  private:
   int pid_ = -1;
   int stdout_fd_ = -1;
+  int stdin_fd_ = -1;
   std::string buffer_;
   std::optional<int> status_;
 };
