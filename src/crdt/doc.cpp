@@ -460,8 +460,18 @@ void Transaction::integrate(std::unique_ptr<Item> owned, std::uint64_t offset) {
     deletes.add(placed->id.client, placed->id.clock, deleted->length);
     placed->deleted = true;
   } else if (auto* type = std::get_if<ContentType>(&placed->content)) {
-    type->type->doc = &doc;
-    type->type->item = placed;
+    if (parent.depth + 1 > kMaxTypeDepth) {
+      // Only a chain of updates built to get past the check on each (DepthCheck in update.cpp)
+      // gets here: the type is dropped as if deleted, and the document stays usable.
+      if (!placed->parent_sub) parent.length -= placed->length;  // counted above
+      placed->content = ContentDeleted{placed->length};
+      deletes.add(placed->id.client, placed->id.clock, placed->length);
+      placed->deleted = true;
+    } else {
+      type->type->doc = &doc;
+      type->type->item = placed;
+      type->type->depth = parent.depth + 1;
+    }
   }
   note_changed(parent, placed->parent_sub);
   if ((parent.item != nullptr && parent.item->deleted) ||

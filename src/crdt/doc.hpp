@@ -178,6 +178,7 @@ class Type {
   std::map<std::string, Item*> map;  // each key's current (rightmost) item
   std::vector<std::string> keys;     // map's keys in the order they first came (Yjs's Map order)
   std::uint64_t length = 0;          // countable, undeleted length of its sequence
+  std::uint32_t depth = 0;           // 0 for a root type, its parent's + 1 for a nested one
   bool has_formatting = false;       // a format item was ever integrated into it
 
   // Where the last local edit of its sequence left off (Yjs's search markers, reduced to one):
@@ -216,6 +217,10 @@ struct Snapshot {
   StateVector state;
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
+
+// How deeply types may nest (a root type is at depth 0). Deeper nesting, local or in an update,
+// is refused: an update that would make it throws DecodeError before changing anything.
+constexpr std::uint32_t kMaxTypeDepth = 512;
 
 // --- The document ---
 

@@ -281,6 +281,12 @@ void Doc::array_insert(Type& array, std::uint64_t index, std::vector<Any> values
 
 namespace {
 
+void check_depth(const Type& parent) {
+  if (parent.depth + 1 > kMaxTypeDepth) {
+    throw std::invalid_argument("types may not nest deeper than " + std::to_string(kMaxTypeDepth));
+  }
+}
+
 Content new_type(TypeKind kind, std::string name) {
   if (kind == TypeKind::unknown) throw std::invalid_argument("a nested type needs a kind");
   if ((kind == TypeKind::xml_element || kind == TypeKind::xml_hook) && name.empty()) {
@@ -297,6 +303,7 @@ Type& type_of(Item& item) {
 
 Type& Doc::array_insert_type(Type& array, std::uint64_t index, TypeKind kind, std::string name) {
   check_list(array);
+  check_depth(array);
   if (index > array.length) out_of_range(index, array.length);
   Content content = new_type(kind, std::move(name));
   Type* made = nullptr;
@@ -311,6 +318,7 @@ Type& Doc::array_insert_type(Type& array, std::uint64_t index, TypeKind kind, st
 }
 
 Type& Doc::map_set_type(Type& map, const std::string& key, TypeKind kind, std::string name) {
+  check_depth(map);
   Content content = new_type(kind, std::move(name));
   Type* made = nullptr;
   run(

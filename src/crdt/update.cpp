@@ -484,6 +484,113 @@ void write_delete_set(Writer& out, const DeleteSet& deletes) {
 
 namespace {
 
+// The depth of the type each decoded item will belong to, as far as it can be told before
+// integrating: from its parent (a root, or an item holding a type) or from its neighbours'.
+// Refuses (DecodeError) an update that would nest types deeper than kMaxTypeDepth.
+class DepthCheck {
+ public:
+  DepthCheck(Doc::Store& store, Decoded& decoded) : store_(store), decoded_(decoded) {}
+
+  void check() {
+    // (A deep chain sent in pieces, each unknown alone, is caught when it is integrated:
+    // Transaction::integrate.)
+    for (auto& [client, structs] : decoded_.clients)
+      check(structs);
+  }
+
+ private:
+  void check(Structs& structs) {
+    {
+      for (auto& item : structs) {
+        if (!std::holds_alternative<ContentType>(item->content)) continue;
+        const std::optional<std::uint32_t> depth = parent_depth(item.get());
+        if (depth && *depth + 1 > kMaxTypeDepth) {
+          throw DecodeError("the update nests types deeper than " + std::to_string(kMaxTypeDepth));
+        }
+      }
+    }
+  }
+
+  static constexpr std::uint32_t kUnknown = ~std::uint32_t{0};
+
+  // The struct holding `id`: in the document, the update or what waits; null when none has it.
+  Item* find(const ID& id) {
+    if (store_.state(id.client) > id.clock) return store_.find(id);
+    for (auto* lists : {&decoded_.clients, &store_.pending}) {
+      const auto it = lists->find(id.client);
+      if (it == lists->end()) continue;
+      const Structs& structs = it->second;
+      auto after =
+          std::upper_bound(structs.begin(), structs.end(), id.clock,
+                           [](std::uint64_t clock, const auto& s) { return clock < s->id.clock; });
+      if (after == structs.begin()) continue;
+      Item* item = (after - 1)->get();
+      if (id.clock < item->id.clock + item->length) return item;
+    }
+    return nullptr;
+  }
+
+  // What `item`'s depth follows, and how: its parent's type (+1), or a neighbour's parent.
+  struct Step {
+    Item* next = nullptr;
+    bool nested = false;
+    std::uint32_t known = kUnknown;
+  };
+  Step step(Item* item) {
+    if (item->kind != StructKind::item) return {};
+    if (item->parent != nullptr) return {nullptr, false, item->parent->depth};  // integrated
+    if (std::holds_alternative<Name>(item->parent_ref.named)) return {nullptr, false, 0};
+    if (const ID* parent = std::get_if<ID>(&item->parent_ref.named)) {
+      Item* holder = find(*parent);
+      if (holder == nullptr || holder->kind != StructKind::item) return {};
+      if (const auto* type = std::get_if<ContentType>(&holder->content);
+          type != nullptr && holder->parent != nullptr) {
+        return {nullptr, false, type->type->depth};
+      }
+      return {holder, true, kUnknown};
+    }
+    const OptionalID& neighbour = item->origin ? item->origin : item->right_origin;
+    if (!neighbour) return {};
+    return {find(*neighbour), false, kUnknown};
+  }
+
+  std::optional<std::uint32_t> parent_depth(Item* start) {
+    // Iterative, memoized: chains of neighbours can be long, and must not recurse.
+    std::vector<std::pair<Item*, bool>> path;  // (item, nested: its depth is the next's + 1)
+    Item* item = start;
+    std::uint32_t depth = kUnknown;
+    for (;;) {
+      if (const auto known = memo_.find(item); known != memo_.end()) {
+        depth = known->second;
+        break;
+      }
+      if (std::find_if(path.begin(), path.end(), [&](const auto& p) { return p.first == item; }) !=
+          path.end()) {
+        break;  // a cycle: unknown
+      }
+      const Step next = step(item);
+      if (next.next == nullptr) {
+        depth = next.known;
+        memo_[item] = depth;
+        break;
+      }
+      path.emplace_back(item, next.nested);
+      item = next.next;
+      if (path.size() > 1'000'000) break;
+    }
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+      if (depth != kUnknown && it->second) ++depth;
+      memo_[it->first] = depth;
+    }
+    if (depth == kUnknown) return std::nullopt;
+    return depth;
+  }
+
+  Doc::Store& store_;
+  Decoded& decoded_;
+  std::map<const Item*, std::uint32_t> memo_;
+};
+
 void integrate_decoded(Transaction& t, Decoded decoded) {
   Doc& doc = t.doc;
   Doc::Store& store = doc.store();
@@ -522,6 +629,7 @@ void integrate_decoded(Transaction& t, Decoded decoded) {
 }
 
 void apply_decoded(Doc& doc, Decoded decoded, const void* origin) {
+  DepthCheck(doc.store(), decoded).check();  // before anything changes
   doc.run([&](Transaction& t) { integrate_decoded(t, std::move(decoded)); }, origin, false);
 }
 

@@ -288,5 +288,61 @@ TEST(Transactions, EditsInOneTransactionMakeOneUpdateAndOneEvent) {
   EXPECT_EQ(seen_origin, nullptr);  // the observer's transaction had none
 }
 
+// An update of maps nested `depth` deep under the root map "root" (client 1, one struct each).
+Bytes nested_maps(std::uint64_t first, std::uint64_t count) {
+  Encoder out;
+  out.write_var_uint(1);      // one client
+  out.write_var_uint(count);  // structs
+  out.write_var_uint(1);      // client 1
+  out.write_var_uint(first);  // from this clock
+  for (std::uint64_t i = first; i < first + count; ++i) {
+    out.write_u8(7 | 0x20);  // a type, in a map
+    if (i == 0) {
+      out.write_var_uint(1);
+      out.write_var_string("root");
+    } else {
+      out.write_var_uint(0);
+      out.write_var_uint(1);
+      out.write_var_uint(i - 1);  // inside the previous map
+    }
+    out.write_var_string("k");
+    out.write_var_uint(1);  // a Map
+  }
+  out.write_var_uint(0);  // no deletes
+  return out.take();
+}
+
+// Types nested past kMaxTypeDepth are refused: a deep update with a typed error and no change, a
+// deep local edit with invalid_argument; a chain sent in pieces cannot get past it either.
+TEST(Nesting, TypesNestedTooDeeplyAreRefused) {
+  Doc doc(2);
+  doc.map_set(doc.get("root", TypeKind::map), "before", Any(1));
+  const Bytes before = doc.encode_state_as_update_v1();
+  EXPECT_THROW(doc.apply_update_v1(nested_maps(0, kMaxTypeDepth + 10)), DecodeError);
+  EXPECT_EQ(doc.encode_state_as_update_v1(), before);
+  doc.apply_update_v1(nested_maps(0, kMaxTypeDepth));  // as deep as allowed
+  EXPECT_FALSE(doc.has_pending());
+  Type* deepest = &doc.get("root", TypeKind::map);
+  for (Item* item = deepest->map.at("k"); item != nullptr;) {
+    deepest = std::get<ContentType>(item->content).type.get();
+    const auto next = deepest->map.find("k");
+    item = next == deepest->map.end() ? nullptr : next->second;
+  }
+  EXPECT_EQ(deepest->depth, kMaxTypeDepth);
+  EXPECT_THROW(doc.map_set_type(*deepest, "k", TypeKind::map), std::invalid_argument);
+
+  // Pieces, the deepest first: each waits, unknown alone; the last brings them all in, and what
+  // is too deep is dropped rather than kept.
+  Doc pieces(3);
+  const std::uint64_t depth = kMaxTypeDepth + 3;
+  for (std::uint64_t i = depth; i-- > 1;)
+    pieces.apply_update_v1(nested_maps(i, 1));
+  EXPECT_TRUE(pieces.has_pending());
+  pieces.apply_update_v1(nested_maps(0, 1));
+  EXPECT_FALSE(pieces.has_pending());
+  pieces.map_set(pieces.get("other", TypeKind::map), "still", Any(true));  // still usable
+  EXPECT_EQ(to_json(pieces.get("other", TypeKind::map).to_json()), R"({"still":true})");
+}
+
 }  // namespace
 }  // namespace cairn::crdt
