@@ -710,14 +710,6 @@ Bytes encode_transaction_update(const Transaction& transaction) {
                                                  transaction.deletes);
 }
 
-Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
-  return encode_state_as_update<codec::V1Writer>(*store_, since, delete_set_of(*store_));
-}
-
-Bytes Doc::encode_state_as_update_v2(const StateVector& since) const {
-  return encode_state_as_update<codec::V2Writer>(*store_, since, delete_set_of(*store_));
-}
-
 namespace {
 
 Bytes state_vector_of(const Decoded& decoded) {
@@ -990,7 +982,59 @@ Bytes convert_update(std::span<const std::uint8_t> update) {
   return out.finish();
 }
 
+// Yjs's encodeStateAsUpdate: the state, and what waits for missing structs — the deletes of
+// structs not here yet, and the structs that wait, less what `since` has — merged into one
+// update, so that a document passes on everything it was given.
+template <class Reader, class Writer>
+Bytes encode_with_pending(const Doc::Store& store, const StateVector& since) {
+  Bytes state = encode_state_as_update<Writer>(store, since, delete_set_of(store));
+  if (store.pending.empty() && store.pending_deletes.empty()) return state;
+  std::vector<Bytes> parts;
+  parts.push_back(std::move(state));
+  if (!store.pending_deletes.empty()) {
+    Writer out;
+    out.rest().write_var_uint(0);  // no structs
+    write_delete_set(out, store.pending_deletes);
+    parts.push_back(out.finish());
+  }
+  if (!store.pending.empty()) {
+    Writer out;
+    StructWriter writer(out);
+    std::vector<std::unique_ptr<Item>> skips;
+    for (auto it = store.pending.rbegin(); it != store.pending.rend(); ++it) {
+      std::optional<std::uint64_t> clock;  // where the written run ends
+      for (const auto& item : it->second) {
+        const std::uint64_t end = item->id.clock + item->length;
+        if (clock && end <= *clock) continue;    // came twice
+        if (clock && item->id.clock > *clock) {  // a gap: what has not come
+          auto skip = std::make_unique<Item>();
+          skip->kind = StructKind::skip;
+          skip->id = {it->first, *clock};
+          skip->length = item->id.clock - *clock;
+          writer.write(*skip, 0);
+          skips.push_back(std::move(skip));
+        }
+        writer.write(*item, clock && *clock > item->id.clock ? *clock - item->id.clock : 0);
+        clock = end;
+      }
+    }
+    writer.finish();
+    out.rest().write_var_uint(0);  // no deletes
+    parts.push_back(diff_update<Reader, Writer>(out.finish(), since));
+  }
+  return merge_updates<Reader, Writer>(
+      std::vector<std::span<const std::uint8_t>>(parts.begin(), parts.end()));
+}
+
 }  // namespace
+
+Bytes Doc::encode_state_as_update_v1(const StateVector& since) const {
+  return encode_with_pending<codec::V1Reader, codec::V1Writer>(*store_, since);
+}
+
+Bytes Doc::encode_state_as_update_v2(const StateVector& since) const {
+  return encode_with_pending<codec::V2Reader, codec::V2Writer>(*store_, since);
+}
 
 Bytes encode_state_vector_from_update_v1(std::span<const std::uint8_t> update) {
   return state_vector_of(read_update<codec::V1Reader>(update));

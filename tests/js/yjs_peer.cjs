@@ -119,7 +119,15 @@ function session (seed) {
   const mergedV2 = Y.mergeUpdatesV2(updatesV2)
   const fresh = new Y.Doc()
   fresh.clientID = 1
-  order.forEach(i => Y.applyUpdate(fresh, updates[i]))
+  // Whether structs wait for others at two points on the way.
+  const checkpoints = [Math.floor(order.length / 3), Math.floor(2 * order.length / 3)]
+  const partial = []
+  order.forEach((i, n) => {
+    if (checkpoints.includes(n)) {
+      partial.push({ applied: n, pending: fresh.store.pendingStructs !== null || fresh.store.pendingDs !== null })
+    }
+    Y.applyUpdate(fresh, updates[i])
+  })
   return {
     seed,
     updates: updates.map(b64),
@@ -131,6 +139,7 @@ function session (seed) {
     ...content(fresh),
     state: b64(Y.encodeStateAsUpdate(fresh)),
     stateV2: b64(Y.encodeStateAsUpdateV2(fresh)),
+    partial,
     stateVector: b64(Y.encodeStateVector(fresh)),
     diffs: vectors.map(vector => ({
       vector: b64(vector),
