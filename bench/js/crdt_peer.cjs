@@ -2,7 +2,8 @@
 // that the two are measured in one run on one machine. Run by crdt_bench with NODE_PATH set and
 // --expose-gc; prints one JSON object.
 //   node --expose-gc crdt_peer.cjs trace FILE.json.gz -> replay, encode, apply, memory
-//   node --expose-gc crdt_peer.cjs scenarios N       -> the crdt-benchmarks B1-B3 figures
+//   node crdt_peer.cjs scenarios FILE.json           -> the crdt-benchmarks scenarios crdt_bench
+//                                                      wrote: per scenario, ms, bytes, hash
 'use strict'
 const Y = require('yjs')
 const fs = require('fs')
@@ -43,6 +44,39 @@ function trace (file) {
   return { replayMs, encodeMs, applyMs, updateBytes: update.length, updateHash: fnv1a(update), memoryBytes: memory }
 }
 
+// Each peer makes its operations (each its own transaction); then two peers exchange their
+// states, or the first is given every other's update — as crdt_bench does it.
+function scenarios (file) {
+  return JSON.parse(fs.readFileSync(file, 'utf8')).map(scenario => {
+    const start = now()
+    const docs = scenario.peers.map((ops, p) => {
+      const doc = new Y.Doc()
+      doc.clientID = p + 1
+      const text = doc.getText('text')
+      const array = doc.getArray('array')
+      const map = doc.getMap('map')
+      for (const [kind, index, length, str, number] of ops) {
+        if (kind === 'insert') text.insert(index, str)
+        else if (kind === 'delete') text.delete(index, length)
+        else if (kind === 'push') array.insert(index, [number])
+        else if (kind === 'set') map.set(str, number)
+      }
+      return doc
+    })
+    if (scenario.applyAllToFirst) {
+      for (let p = 1; p < docs.length; p++) Y.applyUpdate(docs[0], Y.encodeStateAsUpdate(docs[p]))
+    } else if (docs.length === 2) {
+      const a = Y.encodeStateAsUpdate(docs[0])
+      const b = Y.encodeStateAsUpdate(docs[1])
+      Y.applyUpdate(docs[0], b)
+      Y.applyUpdate(docs[1], a)
+    }
+    const ms = now() - start
+    const state = Y.encodeStateAsUpdate(docs[0])
+    return { ms, bytes: state.length, hash: fnv1a(state) }
+  })
+}
+
 const [mode, arg] = process.argv.slice(2)
-const out = mode === 'trace' ? trace(arg) : null
+const out = mode === 'trace' ? trace(arg) : scenarios(arg)
 process.stdout.write(JSON.stringify(out) + '\n')

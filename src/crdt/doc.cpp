@@ -646,12 +646,21 @@ void Transaction::merge_deleted() {
 void Transaction::commit() {
   Doc::Store& store = doc.store();
   deletes.normalize();
-  after = store.state_vector();
+  // Read by observers, handlers and the format clean-up; not made for a transaction none hears.
+  const bool heard = !doc.update_handlers_.empty() || !doc.transaction_handlers_.empty() ||
+                     std::any_of(changed.begin(), changed.end(), [](const Change& c) {
+                       for (const Type* t = c.type; t != nullptr;
+                            t = t->item != nullptr ? t->item->parent : nullptr) {
+                         if (!t->observers.empty() || !t->deep_observers.empty()) return true;
+                       }
+                       return false;
+                     });
+  if (heard || !local) after = store.state_vector();
   // Observers and handlers first, while deleted content is still there to report (Yjs's
   // cleanupTransactions); whatever they throw is rethrown once the transaction is cleaned up.
   std::exception_ptr error;
   try {
-    call_observers();
+    if (heard) call_observers();
     // A remote change to formatted text may leave redundant format items (Yjs's
     // _needFormattingCleanup: any such text it changed).
     const bool formatted = std::any_of(changed.begin(), changed.end(), [](const Change& c) {

@@ -336,7 +336,7 @@ class Transaction {
   bool local;
   const void* origin;
   StateVector before;  // the document's state when it began
-  StateVector after;   // ... and when it ended (set when it commits)
+  StateVector after;   // ... and when it ended (set when it commits, for whoever listens)
   DeleteSet deletes;   // what it deleted
   // The types it changed, in the order it first changed them: whether their sequence changed,
   // and which map keys (attributes of XML elements).
