@@ -120,9 +120,8 @@ Figures run_cairn(const Trace& trace) {
   return figures;
 }
 
-Figures run_yjs(const std::string& modules, const std::string& trace_file) {
-  const std::string command = fmt::format("NODE_PATH='{}' node --expose-gc '{}' trace '{}'", modules,
-                                          CAIRN_BENCH_JS_DIR "/crdt_peer.cjs", trace_file);
+// What Node printed for `command` (crdt_peer.cjs).
+std::string node_output(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run node");
   std::string out;
@@ -130,7 +129,13 @@ Figures run_yjs(const std::string& modules, const std::string& trace_file) {
   while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
     out.append(buffer, n);
   if (pclose(pipe) != 0) throw std::runtime_error("node failed: " + command);
-  const json::value v = json::parse(out);
+  return out;
+}
+
+Figures run_yjs(const std::string& modules, const std::string& trace_file) {
+  const json::value v = json::parse(
+      node_output(fmt::format("NODE_PATH='{}' node --expose-gc '{}' trace '{}'", modules,
+                              CAIRN_BENCH_JS_DIR "/crdt_peer.cjs", trace_file)));
   return {v.at("replayMs").to_number<double>(), v.at("encodeMs").to_number<double>(),
           v.at("applyMs").to_number<double>(), v.at("updateBytes").to_number<std::size_t>(),
           static_cast<std::size_t>(std::max(0.0, v.at("memoryBytes").to_number<double>())),
@@ -315,17 +320,6 @@ ScenarioFigures run_scenario(const Scenario& scenario) {
   const double ms = ms_since(start);
   const crdt::Bytes state = docs[0]->encode_state_as_update_v1();
   return {ms, state.size(), fnv1a(state)};
-}
-
-std::string node_output(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run node");
-  std::string out;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
-    out.append(buffer, n);
-  if (pclose(pipe) != 0) throw std::runtime_error("node failed: " + command);
-  return out;
 }
 
 void run_scenarios(const std::string& modules, int runs, bool without_yjs) {

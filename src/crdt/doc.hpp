@@ -183,8 +183,9 @@ class Type {
 
   // Where the last local edit of its sequence left off (Yjs's search markers, reduced to one):
   // `item` starts at visible offset `index`. Local edits start their walk there instead of at
-  // the start; valid while `epoch` is the document's (a remote update ends it), and not used in
-  // formatted text, where a walk needs the attributes in force from the start.
+  // the start. Dropped by any change to the sequence it did not make, valid only while `epoch`
+  // is the document's (a remote update ends it), and not used in formatted text, where a walk
+  // needs the attributes in force from the start.
   struct Marker {
     Item* item = nullptr;
     std::uint64_t index = 0;
@@ -305,7 +306,6 @@ class Doc {
   // Runs `f` in the current transaction, or in a new one (local or remote) that commits after.
   template <class F>
   void run(F&& f, const void* origin, bool local);
-  Transaction* current() { return current_; }
 
  private:
   friend class Transaction;
