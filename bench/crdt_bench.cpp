@@ -100,7 +100,8 @@ Figures run_cairn(const Trace& trace) {
     }
   }
   figures.replay_ms = ms_since(start);
-  if (text.to_string() != trace.end) throw std::runtime_error("the replay does not end at endContent");
+  if (text.to_string() != trace.end)
+    throw std::runtime_error("the replay does not end at endContent");
   start = Stopwatch::now();
   const crdt::Bytes update = doc->encode_state_as_update_v1();
   figures.encode_ms = ms_since(start);
@@ -136,8 +137,10 @@ Figures run_yjs(const std::string& modules, const std::string& trace_file) {
   const json::value v = json::parse(
       node_output(fmt::format("NODE_PATH='{}' node --expose-gc '{}' trace '{}'", modules,
                               CAIRN_BENCH_JS_DIR "/crdt_peer.cjs", trace_file)));
-  return {v.at("replayMs").to_number<double>(), v.at("encodeMs").to_number<double>(),
-          v.at("applyMs").to_number<double>(), v.at("updateBytes").to_number<std::size_t>(),
+  return {v.at("replayMs").to_number<double>(),
+          v.at("encodeMs").to_number<double>(),
+          v.at("applyMs").to_number<double>(),
+          v.at("updateBytes").to_number<std::size_t>(),
           static_cast<std::size_t>(std::max(0.0, v.at("memoryBytes").to_number<double>())),
           v.at("updateHash").to_number<std::uint32_t>()};
 }
@@ -149,10 +152,11 @@ void print(const char* who, const std::vector<Figures>& runs) {
     encode.push_back(f.encode_ms);
     apply.push_back(f.apply_ms);
   }
-  fmt::print("{:<6} replay {:>9.1f} ms   encode {:>7.2f} ms   apply {:>8.2f} ms   update {:>8} B   "
-             "memory {:>6.1f} MB\n",
-             who, median(replay), median(encode), median(apply), runs.back().update_bytes,
-             static_cast<double>(runs.back().memory_bytes) / 1e6);
+  fmt::print(
+      "{:<6} replay {:>9.1f} ms   encode {:>7.2f} ms   apply {:>8.2f} ms   update {:>8} B   "
+      "memory {:>6.1f} MB\n",
+      who, median(replay), median(encode), median(apply), runs.back().update_bytes,
+      static_cast<double>(runs.back().memory_bytes) / 1e6);
 }
 
 // --- crdt-benchmarks scenarios ---
@@ -334,9 +338,9 @@ void run_scenarios(const std::string& modules, int runs, bool without_yjs) {
   json::array yjs_runs;
   if (!without_yjs) {
     for (int r = 0; r < runs; ++r) {
-      yjs_runs.push_back(json::parse(node_output(
-          fmt::format("NODE_PATH='{}' node '{}' scenarios '{}'", modules,
-                      CAIRN_BENCH_JS_DIR "/crdt_peer.cjs", file))));
+      yjs_runs.push_back(
+          json::parse(node_output(fmt::format("NODE_PATH='{}' node '{}' scenarios '{}'", modules,
+                                              CAIRN_BENCH_JS_DIR "/crdt_peer.cjs", file))));
     }
   }
   for (std::size_t i = 0; i < list.size(); ++i) {
@@ -354,9 +358,10 @@ void run_scenarios(const std::string& modules, int runs, bool without_yjs) {
       yjs_bytes = figures.at("bytes").to_number<std::size_t>();
       yjs_hash = figures.at("hash").to_number<std::uint32_t>();
     }
-    fmt::print("{:<55} {:>10.2f} {:>10.2f} {:>10} {:>10}  {}\n", list[i].name, median(cairn_ms),
-               median(yjs_ms), cairn.bytes, yjs_bytes,
-               without_yjs ? "-" : (cairn.bytes == yjs_bytes && cairn.hash == yjs_hash ? "yes" : "NO"));
+    fmt::print(
+        "{:<55} {:>10.2f} {:>10.2f} {:>10} {:>10}  {}\n", list[i].name, median(cairn_ms),
+        median(yjs_ms), cairn.bytes, yjs_bytes,
+        without_yjs ? "-" : (cairn.bytes == yjs_bytes && cairn.hash == yjs_hash ? "yes" : "NO"));
   }
   std::remove(file.c_str());
 }
@@ -370,7 +375,8 @@ int main(int argc, char** argv) {
   std::string modules = CAIRN_BENCH_NODE_MODULES;
   app.add_option("--runs", runs, "Runs of each (the median is printed)");
   app.add_option("--trace", trace_file, "A sequential editing trace (.json.gz)");
-  app.add_option("--node-modules", modules, "node_modules holding yjs (scripts/test.sh installs it)");
+  app.add_option("--node-modules", modules,
+                 "node_modules holding yjs (scripts/test.sh installs it)");
   bool without_yjs = false;
   app.add_flag("--without-yjs", without_yjs, "Only Cairn (for profiling)");
   std::string only;

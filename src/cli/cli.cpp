@@ -18,8 +18,8 @@
 #include "cli/migrate_command.hpp"
 #include "cli/pretty_json.hpp"
 #include "cli/sync_command.hpp"
-#include "cli/ydoc_command.hpp"
 #include "cli/table.hpp"
+#include "cli/ydoc_command.hpp"
 #include "foundation/json_text.hpp"
 
 namespace cairn::cli {
@@ -450,12 +450,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       "ydoc", "Read and combine Yjs documents' updates (files of raw update bytes; - for stdin)");
   ydoc_cmd->require_subcommand(1);
   const auto add_updates = [&](CLI::App* command) {
-    command->add_option("UPDATE", ydoc_arguments.updates, "Update files (- for stdin)")
-        ->required();
+    command->add_option("UPDATE", ydoc_arguments.updates, "Update files (- for stdin)")->required();
     command->add_flag("--v2", ydoc_arguments.v2, "Updates in (and out) in Yjs's format v2");
   };
-  auto* ydoc_show_cmd = ydoc_cmd->add_subcommand(
-      "show", "Print the merged updates as JSON, a member per root type");
+  auto* ydoc_show_cmd =
+      ydoc_cmd->add_subcommand("show", "Print the merged updates as JSON, a member per root type");
   add_updates(ydoc_show_cmd);
   ydoc_show_cmd->add_flag("--delta", ydoc_arguments.delta,
                           "A Text as its delta (with attributes) instead of a string");

@@ -27,9 +27,10 @@ std::vector<Update> read_updates(const YdocArguments& arguments) {
 }
 
 [[noreturn]] void not_an_update(const std::string& file, const crdt::DecodeError& e) {
-  throw Error(ErrorCode::invalid_argument,
-              fmt::format("'{}' is not a Yjs update in this format (--v2 switches to format v2): {}",
-                          file == "-" ? "stdin" : file, e.what()));
+  throw Error(
+      ErrorCode::invalid_argument,
+      fmt::format("'{}' is not a Yjs update in this format (--v2 switches to format v2): {}",
+                  file == "-" ? "stdin" : file, e.what()));
 }
 
 // The crdt layer's functions for the format the arguments name.
@@ -65,7 +66,8 @@ crdt::Bytes merged(const YdocArguments& arguments, const std::vector<Update>& up
 }
 
 void write_bytes(std::ostream& out, const crdt::Bytes& bytes) {
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 crdt::ShowOptions show_options(const YdocArguments& arguments) {
@@ -77,9 +79,9 @@ crdt::ShowOptions show_options(const YdocArguments& arguments) {
                           ? std::nullopt
                           : crdt::root_kind_named(std::string_view(type).substr(equals + 1));
     if (!kind || equals == 0) {
-      throw Error(ErrorCode::invalid_argument,
-                  fmt::format("--type '{}': expected NAME=text, NAME=map, NAME=array or NAME=xml",
-                              type));
+      throw Error(
+          ErrorCode::invalid_argument,
+          fmt::format("--type '{}': expected NAME=text, NAME=map, NAME=array or NAME=xml", type));
     }
     options.kinds[type.substr(0, equals)] = *kind;
   }
@@ -116,8 +118,8 @@ void ydoc_diff(const YdocArguments& arguments, std::ostream& out) {
   try {
     since = crdt::Doc::decode_state_vector(crdt::Bytes(text.begin(), text.end()));
   } catch (const crdt::DecodeError& e) {
-    throw Error(ErrorCode::invalid_argument,
-                fmt::format("'{}' is not a Yjs state vector: {}", arguments.state_vector, e.what()));
+    throw Error(ErrorCode::invalid_argument, fmt::format("'{}' is not a Yjs state vector: {}",
+                                                         arguments.state_vector, e.what()));
   }
   write_bytes(out, format(arguments).diff(merged(arguments, updates), since));
 }

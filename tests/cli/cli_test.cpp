@@ -326,27 +326,27 @@ TEST(YdocCliTest, MergeDiffAndStateVectorWriteYjssBytes) {
     EXPECT_EQ(result.status, 0) << result.err;
     return result.out;
   };
-  EXPECT_EQ(output(cairn_cli({"ydoc", "merge", vector_path("base.update"),
-                              vector_path("edit.update")})),
-            read_bytes(vector_path("merged.update")));
-  EXPECT_EQ(output(cairn_cli({"ydoc", "state-vector", vector_path("base.update"),
-                              vector_path("edit.update")})),
+  EXPECT_EQ(
+      output(cairn_cli({"ydoc", "merge", vector_path("base.update"), vector_path("edit.update")})),
+      read_bytes(vector_path("merged.update")));
+  EXPECT_EQ(output(cairn_cli(
+                {"ydoc", "state-vector", vector_path("base.update"), vector_path("edit.update")})),
             read_bytes(vector_path("merged.sv")));
-  EXPECT_EQ(output(cairn_cli({"ydoc", "diff", vector_path("merged.update"),
-                              vector_path("base.sv")})),
-            read_bytes(vector_path("diff.update")));
+  EXPECT_EQ(
+      output(cairn_cli({"ydoc", "diff", vector_path("merged.update"), vector_path("base.sv")})),
+      read_bytes(vector_path("diff.update")));
   // --v2: the same in update format v2.
   EXPECT_EQ(output(cairn_cli({"ydoc", "merge", "--v2", vector_path("base.update2"),
                               vector_path("edit.update2")})),
             read_bytes(vector_path("merged.update2")));
   EXPECT_EQ(output(cairn_cli({"ydoc", "state-vector", "--v2", vector_path("merged.update2")})),
             read_bytes(vector_path("merged.sv")));
-  EXPECT_EQ(output(cairn_cli({"ydoc", "diff", "--v2", vector_path("merged.update2"),
-                              vector_path("base.sv")})),
+  EXPECT_EQ(output(cairn_cli(
+                {"ydoc", "diff", "--v2", vector_path("merged.update2"), vector_path("base.sv")})),
             read_bytes(vector_path("diff.update2")));
   const json::value expected = json::parse(read_bytes(vector_path("expected.json")));
-  json::value shown = json::parse(output(cairn_cli({"ydoc", "show", "--v2",
-                                                    vector_path("state.update2")})));
+  json::value shown =
+      json::parse(output(cairn_cli({"ydoc", "show", "--v2", vector_path("state.update2")})));
   shown.at("meta").as_object().erase("sub");
   EXPECT_EQ(shown, expected.at("show"));
   // A v2 update read as v1 is refused, and the error says how to read it.
