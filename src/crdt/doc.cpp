@@ -276,12 +276,7 @@ Item* Transaction::split(Item& left, std::uint64_t diff) {
 
 Item* Transaction::item_clean_start(const ID& id) {
   StructList& list = doc.store().structs(id.client);
-  const std::size_t index = Doc::Store::find_index(list, id.clock);
-  Item& item = *list[index];
-  if (item.id.clock < id.clock && item.kind == StructKind::item) {
-    return split(item, id.clock - item.id.clock);
-  }
-  return &item;
+  return list[clean_start_index(*this, list, id.clock)];
 }
 
 Item* Transaction::item_clean_end(const ID& id) {
@@ -604,7 +599,7 @@ std::size_t Transaction::merge_with_lefts(StructList& structs, std::size_t pos) 
       if (right.parent != nullptr && right.parent->marker.item == &right) {
         Type::Marker& marker = right.parent->marker;  // it starts where `left` does now
         marker.item = &left;
-        if (!left.deleted && left.countable()) marker.index -= left.length;
+        if (left.visible()) marker.index -= left.length;
       }
       left.right = right.right;
       if (left.right != nullptr) left.right->left = &left;
@@ -647,20 +642,15 @@ void Transaction::commit() {
   Doc::Store& store = doc.store();
   deletes.normalize();
   // Read by observers, handlers and the format clean-up; not made for a transaction none hears.
-  const bool heard = !doc.update_handlers_.empty() || !doc.transaction_handlers_.empty() ||
-                     std::any_of(changed.begin(), changed.end(), [](const Change& c) {
-                       for (const Type* t = c.type; t != nullptr;
-                            t = t->item != nullptr ? t->item->parent : nullptr) {
-                         if (!t->observers.empty() || !t->deep_observers.empty()) return true;
-                       }
-                       return false;
-                     });
-  if (heard || !local) after = store.state_vector();
+  const bool listened =
+      !doc.update_handlers_.empty() || !doc.transaction_handlers_.empty() ||
+      std::any_of(changed.begin(), changed.end(), [](const Change& c) { return heard(*c.type); });
+  if (listened || !local) after = store.state_vector();
   // Observers and handlers first, while deleted content is still there to report (Yjs's
   // cleanupTransactions); whatever they throw is rethrown once the transaction is cleaned up.
   std::exception_ptr error;
   try {
-    if (heard) call_observers();
+    if (listened) call_observers();
     // A remote change to formatted text may leave redundant format items (Yjs's
     // _needFormattingCleanup: any such text it changed).
     const bool formatted = std::any_of(changed.begin(), changed.end(), [](const Change& c) {

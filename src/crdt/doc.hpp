@@ -142,6 +142,7 @@ struct Item {
   bool keep = false;
 
   bool countable() const { return kind == StructKind::item && content_countable(content); }
+  bool visible() const { return !deleted && countable(); }  // counts in its parent's length
   ID last_id() const { return {id.client, id.clock + length - 1}; }
 };
 

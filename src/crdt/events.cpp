@@ -10,10 +10,6 @@ namespace cairn::crdt {
 
 namespace {
 
-bool visible(const Item& item) {
-  return !item.deleted && item.countable();
-}
-
 // Yjs's equalAttrs, with values compared deeply.
 bool equal_attribute(const Any& a, const Any& b) {
   return a == b;
@@ -49,6 +45,13 @@ Any last_value(const Item& item) {
 
 // --- observers ---
 
+bool heard(const Type& type) {
+  if (!type.observers.empty()) return true;
+  for (const Type* t = &type; t != nullptr; t = t->item != nullptr ? t->item->parent : nullptr)
+    if (!t->deep_observers.empty()) return true;
+  return false;
+}
+
 namespace {
 std::atomic<std::uint64_t> next_observer{1};  // ids unique across types and threads
 }  // namespace
@@ -80,17 +83,11 @@ void Transaction::call_observers() {
     return parents.emplace_back(type, std::vector<Event*>{}).second;
   };
   // Events are made only where someone listens: this type, or an ancestor deeply.
-  const auto heard = [](const Type* type) {
-    if (!type->observers.empty()) return true;
-    for (; type != nullptr; type = type->item != nullptr ? type->item->parent : nullptr)
-      if (!type->deep_observers.empty()) return true;
-    return false;
-  };
   std::vector<std::unique_ptr<Event>> events;
   for (const Change& change : changed) {
     if (!alive(*change.type)) continue;
     Event* event = nullptr;
-    if (heard(change.type)) {
+    if (heard(*change.type)) {
       events.push_back(std::make_unique<Event>(*change.type, *this, change));
       event = events.back().get();
     }
@@ -146,7 +143,7 @@ std::vector<PathStep> Event::path() const {
     } else {
       std::uint64_t index = 0;
       for (const Item* c = item.parent->start; c != nullptr && c != &item; c = c->right)
-        if (visible(*c)) index += c->length;
+        if (c->visible()) index += c->length;
       path.insert(path.begin(), index);
     }
     child = item.parent;

@@ -21,10 +21,6 @@ RelativePosition at(const Type& type, OptionalID item, std::int64_t assoc) {
   return position;
 }
 
-bool visible(const Item& item) {
-  return !item.deleted && item.countable();
-}
-
 // The struct holding `id` and how far into it `id` is, following what a redo brought back
 // (Yjs's followRedone).
 std::pair<Item*, std::uint64_t> follow_redone(Doc::Store& store, ID id, bool follow) {
@@ -46,7 +42,7 @@ RelativePosition relative_position(const Type& type, std::uint64_t index, std::i
     --index;
   }
   for (const Item* n = type.start; n != nullptr; n = n->right) {
-    if (visible(*n)) {
+    if (n->visible()) {
       if (n->length > index) return at(type, ID{n->id.client, n->id.clock + index}, assoc);
       index -= n->length;
     }
@@ -68,7 +64,7 @@ std::optional<AbsolutePosition> absolute_position(Doc& doc, const RelativePositi
     if (type->item == nullptr || !type->item->deleted) {
       index = (right->deleted || !right->countable()) ? 0 : diff + (position.assoc >= 0 ? 0 : 1);
       for (const Item* n = right->left; n != nullptr; n = n->left) {
-        if (visible(*n)) index += n->length;
+        if (n->visible()) index += n->length;
       }
     }
   } else {

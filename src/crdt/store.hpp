@@ -100,9 +100,15 @@ void for_each_struct(Transaction& t, const DeleteSet& set, F&& f) {
 // in a transaction of its own (Yjs's cleanupYTextAfterTransaction).
 void cleanup_formatting(Transaction& remote);
 
+// Whether anyone listens for a type's events: its observers, or deep observers on it or above.
+bool heard(const Type& type);
+
 // The update a transaction made: its new structs and its delete set (Yjs's
 // writeUpdateMessageFromTransaction), format v1.
 Bytes encode_transaction_update(const Transaction& transaction);
+
+// std::out_of_range for an index past a type's length (the local edits).
+[[noreturn]] void out_of_range(std::uint64_t index, std::uint64_t length);
 
 // Content operations Yjs's content classes implement.
 Content split_content(Content& content, std::uint64_t offset);  // returns the right part

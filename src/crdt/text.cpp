@@ -121,10 +121,6 @@ Attributes js_object(const Any::Object& object) {
   return out;
 }
 
-bool visible(const Item& item) {
-  return !item.deleted && item.countable();
-}
-
 // Yjs's ItemTextListPosition.
 struct Cursor {
   Item* left = nullptr;
@@ -153,10 +149,10 @@ Cursor find_position(Transaction& t, Type& text, std::uint64_t count) {
   const Type::Marker& marker = text.marker;
   if (!text.has_formatting && marker.item != nullptr && marker.epoch == t.doc.store().epoch) {
     pos = {marker.item->left, marker.item, marker.index, {}};
-    while (pos.left != nullptr && (pos.index > count || !visible(*pos.left))) {
+    while (pos.left != nullptr && (pos.index > count || !pos.left->visible())) {
       pos.right = pos.left;
       pos.left = pos.left->left;
-      if (visible(*pos.right)) pos.index -= pos.right->length;
+      if (pos.right->visible()) pos.index -= pos.right->length;
     }
     count -= pos.index;
   }
@@ -333,11 +329,6 @@ void check_text(const Type& text) {
   if (text.kind != TypeKind::text && text.kind != TypeKind::xml_text) {
     throw std::invalid_argument("not a Text or an XmlText");
   }
-}
-
-[[noreturn]] void out_of_range(std::uint64_t index, std::uint64_t length) {
-  throw std::out_of_range("index " + std::to_string(index) + " is beyond the length " +
-                          std::to_string(length));
 }
 
 }  // namespace

@@ -7,14 +7,12 @@
 
 namespace cairn::crdt {
 
-namespace {
-
 [[noreturn]] void out_of_range(std::uint64_t index, std::uint64_t length) {
   throw std::out_of_range("index " + std::to_string(index) + " is beyond the length " +
                           std::to_string(length));
 }
 
-}  // namespace
+namespace {}  // namespace
 
 void append_values(const Item& item, std::vector<Any>& out) {
   std::visit(
@@ -79,7 +77,7 @@ std::string ascii_lower(std::string text) {
 // An XML type's children rendered one after another (typeListMap(xml => xml.toString())).
 void append_xml_children(const Type& type, std::string& out) {
   for (const Item* n = type.start; n != nullptr; n = n->right) {
-    if (n->deleted || !n->countable()) continue;
+    if (!n->visible()) continue;
     if (const auto* child = std::get_if<ContentType>(&n->content)) {
       out += child->type->to_string();
     } else {
@@ -183,7 +181,7 @@ std::string Type::to_string() const {
   }
   std::u16string text;
   for (const Item* n = start; n != nullptr; n = n->right) {
-    if (n->deleted || !n->countable()) continue;
+    if (!n->visible()) continue;
     if (const auto* string = std::get_if<ContentString>(&n->content)) text += string->text;
   }
   return utf8(text);
@@ -192,7 +190,7 @@ std::string Type::to_string() const {
 std::vector<Any> Type::array_values() const {
   std::vector<Any> values;
   for (const Item* n = start; n != nullptr; n = n->right) {
-    if (!n->deleted && n->countable()) append_values(*n, values);
+    if (n->visible()) append_values(*n, values);
   }
   return values;
 }
@@ -234,7 +232,7 @@ namespace {
 Item* list_left(Transaction& t, Type& list, std::uint64_t index) {
   if (index == 0) return nullptr;
   for (Item* n = list.start; n != nullptr; n = n->right) {
-    if (n->deleted || !n->countable()) continue;
+    if (!n->visible()) continue;
     if (index <= n->length) {
       if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
       return n;
@@ -340,7 +338,7 @@ void Doc::array_delete(Type& array, std::uint64_t index, std::uint64_t length) {
       [&](Transaction& t) {
         Item* n = array.start;
         for (; n != nullptr && index > 0; n = n->right) {
-          if (!n->deleted && n->countable()) {
+          if (n->visible()) {
             if (index < n->length) t.item_clean_start({n->id.client, n->id.clock + index});
             index -= std::min(index, n->length);
           }

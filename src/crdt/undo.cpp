@@ -132,25 +132,21 @@ void UndoManager::clear(bool undo_stack, bool redo_stack) {
 }
 
 bool UndoManager::undo() {
-  undoing_ = true;
-  struct Reset {
-    bool& flag;
-    ~Reset() { flag = false; }
-  } reset{undoing_};
-  return pop(undo_stack_);
+  return pop(undo_stack_, undoing_);
 }
 
 bool UndoManager::redo() {
-  redoing_ = true;
+  return pop(redo_stack_, redoing_);
+}
+
+// Yjs's popStackItem: takes steps off `stack` until one changes something; `doing` (undoing_ or
+// redoing_) is set meanwhile, for after_transaction to tell where the change goes.
+bool UndoManager::pop(std::vector<StackItem>& stack, bool& doing) {
+  doing = true;
   struct Reset {
     bool& flag;
     ~Reset() { flag = false; }
-  } reset{redoing_};
-  return pop(redo_stack_);
-}
-
-// Yjs's popStackItem: takes steps off `stack` until one changes something.
-bool UndoManager::pop(std::vector<StackItem>& stack) {
+  } reset{doing};
   bool popped = false;
   doc_.run(
       [&](Transaction& t) {

@@ -66,7 +66,7 @@ class UndoManager {
 
  private:
   void after_transaction(Transaction& transaction);
-  bool pop(std::vector<StackItem>& stack);
+  bool pop(std::vector<StackItem>& stack, bool& doing);
   Item* redo_item(Transaction& t, Item& item, const std::vector<Item*>& redo_items,
                   const DeleteSet& inserted);
   bool in_scope(const Item& item) const;
