@@ -184,13 +184,12 @@ class Type {
 
   // Where the last local edit of its sequence left off (Yjs's search markers, reduced to one):
   // `item` starts at visible offset `index`. Local edits start their walk there instead of at
-  // the start. Dropped by any change to the sequence it did not make, valid only while `epoch`
-  // is the document's (a remote update ends it), and not used in formatted text, where a walk
-  // needs the attributes in force from the start.
+  // the start. Dropped by any change to the sequence it did not make (a remote update's too:
+  // Transaction::note_changed) and kept right when items merge; not used in formatted text,
+  // where a walk needs the attributes in force from the start.
   struct Marker {
     Item* item = nullptr;
     std::uint64_t index = 0;
-    std::uint64_t epoch = 0;
   } marker;
 
   // --- observing (Yjs's observe and observeDeep) ---

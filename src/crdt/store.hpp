@@ -29,8 +29,6 @@ struct Doc::Store {
   // deletes of structs not yet here.
   std::map<std::uint64_t, Structs> pending;
   DeleteSet pending_deletes;
-  // Bumped by every remote update: positions cached in types (Type::marker) end with it.
-  std::uint64_t epoch = 1;
 
   std::uint64_t state(std::uint64_t client) const;
   StateVector state_vector() const;

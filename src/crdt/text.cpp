@@ -147,7 +147,7 @@ struct Cursor {
 Cursor find_position(Transaction& t, Type& text, std::uint64_t count) {
   Cursor pos{nullptr, text.start, 0, {}};
   const Type::Marker& marker = text.marker;
-  if (!text.has_formatting && marker.item != nullptr && marker.epoch == t.doc.store().epoch) {
+  if (!text.has_formatting && marker.item != nullptr) {
     pos = {marker.item->left, marker.item, marker.index, {}};
     while (pos.left != nullptr && (pos.index > count || !pos.left->visible())) {
       pos.right = pos.left;
@@ -345,7 +345,7 @@ void Doc::text_insert(Type& text, std::uint64_t index, std::string_view utf8_tex
         // Without attributes, the text takes those in force.
         Attributes given = attributes ? js_object(*attributes) : pos.current;
         Item* inserted = insert_content(t, text, pos, ContentString{std::move(units)}, given);
-        if (!text.has_formatting) text.marker = {inserted, index, t.doc.store().epoch};
+        if (!text.has_formatting) text.marker = {inserted, index};
       },
       nullptr, true);
 }
@@ -439,8 +439,7 @@ void Doc::text_delete(Type& text, std::uint64_t index, std::uint64_t length) {
         }
         // What follows the deleted range starts where it did.
         if (!text.has_formatting) {
-          text.marker = pos.right != nullptr ? Type::Marker{pos.right, index, t.doc.store().epoch}
-                                             : Type::Marker{};
+          text.marker = pos.right != nullptr ? Type::Marker{pos.right, index} : Type::Marker{};
         }
       },
       nullptr, true);

@@ -594,7 +594,6 @@ class DepthCheck {
 void integrate_decoded(Transaction& t, Decoded decoded) {
   Doc& doc = t.doc;
   Doc::Store& store = doc.store();
-  ++store.epoch;
   // Yjs creates the root types an update names as it reads it.
   for (const auto& [client, refs] : decoded.clients) {
     for (const auto& item : refs) {
