@@ -653,12 +653,13 @@ void Transaction::commit() {
     if (listened) call_observers();
     // A remote change to formatted text may leave redundant format items (Yjs's
     // _needFormattingCleanup: any such text it changed).
-    const bool formatted = std::any_of(changed.begin(), changed.end(), [](const Change& c) {
-      const Type& type = *c.type;
-      return type.has_formatting && (type.item == nullptr || !type.item->deleted) &&
-             (type.kind == TypeKind::text || type.kind == TypeKind::xml_text);
-    });
-    if (!local && formatted) cleanup_formatting(*this);
+    const bool formatted =
+        !local && std::any_of(changed.begin(), changed.end(), [](const Change& c) {
+          const Type& type = *c.type;
+          return type.has_formatting && (type.item == nullptr || !type.item->deleted) &&
+                 (type.kind == TypeKind::text || type.kind == TypeKind::xml_text);
+        });
+    if (formatted) cleanup_formatting(*this);
   } catch (...) {
     error = std::current_exception();
   }

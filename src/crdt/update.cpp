@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include "crdt/codec.hpp"
 #include "crdt/store.hpp"
@@ -512,6 +513,7 @@ class DepthCheck {
   }
 
   static constexpr std::uint32_t kUnknown = ~std::uint32_t{0};
+  static constexpr std::uint32_t kOnPath = kUnknown - 1;  // being followed (memo_ only)
 
   // The struct holding `id`: in the document, the update or what waits; null when none has it.
   Item* find(const ID& id) {
@@ -561,12 +563,8 @@ class DepthCheck {
     std::uint32_t depth = kUnknown;
     for (;;) {
       if (const auto known = memo_.find(item); known != memo_.end()) {
-        depth = known->second;
+        if (known->second != kOnPath) depth = known->second;  // on this path: a cycle, unknown
         break;
-      }
-      if (std::find_if(path.begin(), path.end(), [&](const auto& p) { return p.first == item; }) !=
-          path.end()) {
-        break;  // a cycle: unknown
       }
       const Step next = step(item);
       if (next.next == nullptr) {
@@ -574,6 +572,7 @@ class DepthCheck {
         memo_[item] = depth;
         break;
       }
+      memo_[item] = kOnPath;
       path.emplace_back(item, next.nested);
       item = next.next;
       if (path.size() > 1'000'000) break;
@@ -588,7 +587,7 @@ class DepthCheck {
 
   Doc::Store& store_;
   Decoded& decoded_;
-  std::map<const Item*, std::uint32_t> memo_;
+  std::unordered_map<const Item*, std::uint32_t> memo_;
 };
 
 void integrate_decoded(Transaction& t, Decoded decoded) {
