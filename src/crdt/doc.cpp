@@ -165,18 +165,25 @@ StateVector Doc::Store::state_vector() const {
   return vector;
 }
 
-std::size_t Doc::Store::find_index(const StructList& structs, std::uint64_t clock) {
+std::size_t StructList::index_of(std::uint64_t clock) const {
+  const auto holds = [&](std::size_t i) {
+    const Item& item = *(*this)[i];
+    return item.id.clock <= clock && clock < item.id.clock + item.length;
+  };
+  const std::size_t count = size();
+  if (hint_ < count && holds(hint_)) return hint_;
+  if (hint_ + 1 < count && holds(hint_ + 1)) return ++hint_;
   std::size_t left = 0;
-  std::size_t right = structs.size();
+  std::size_t right = count;
   while (left < right) {
     const std::size_t mid = (left + right) / 2;
-    const Item& item = *structs[mid];
+    const Item& item = *(*this)[mid];
     if (clock < item.id.clock) {
       right = mid;
     } else if (clock >= item.id.clock + item.length) {
       left = mid + 1;
     } else {
-      return mid;
+      return hint_ = mid;
     }
   }
   throw std::logic_error("no struct holds that clock");
@@ -184,7 +191,7 @@ std::size_t Doc::Store::find_index(const StructList& structs, std::uint64_t cloc
 
 Item* Doc::Store::find(const ID& id) {
   StructList& list = clients.at(id.client);
-  return list[find_index(list, id.clock)];
+  return list[list.index_of(id.clock)];
 }
 
 void Doc::Store::add(std::unique_ptr<Item> item) {
@@ -210,7 +217,7 @@ bool Transaction::deletes_item(const Item& item) const {
 }
 
 std::size_t clean_start_index(Transaction& t, StructList& structs, std::uint64_t clock) {
-  const std::size_t index = Doc::Store::find_index(structs, clock);
+  const std::size_t index = structs.index_of(clock);
   Item& item = *structs[index];
   if (item.id.clock < clock && item.kind == StructKind::item) {
     t.split(item, clock - item.id.clock);
@@ -269,8 +276,8 @@ Item* Transaction::split(Item& left, std::uint64_t diff) {
   Item* out = right.get();
   merge_structs.push_back(out->id);
   StructList& list = doc.store().structs(left.id.client);
-  const std::size_t index = Doc::Store::find_index(list, left.id.clock);
-  list.insert(list.begin() + static_cast<std::ptrdiff_t>(index + 1), right.release());
+  const std::size_t index = list.index_of(left.id.clock);
+  list.insert(index + 1, right.release());
   return out;
 }
 
@@ -281,7 +288,7 @@ Item* Transaction::item_clean_start(const ID& id) {
 
 Item* Transaction::item_clean_end(const ID& id) {
   StructList& list = doc.store().structs(id.client);
-  const std::size_t index = Doc::Store::find_index(list, id.clock);
+  const std::size_t index = list.index_of(id.clock);
   Item& item = *list[index];
   if (id.clock != item.id.clock + item.length - 1 && item.kind != StructKind::gc) {
     split(item, id.clock - item.id.clock + 1);
@@ -551,7 +558,7 @@ void collect(Doc::Store& store, Item& item, bool parent_collected) {
     gc->length = item.length;
     gc->kind = StructKind::gc;
     gc->deleted = true;
-    Item*& slot = list[Doc::Store::find_index(list, item.id.clock)];
+    Item*& slot = list[list.index_of(item.id.clock)];
     delete slot;  // `item`
     slot = gc.release();
   } else {
@@ -567,8 +574,8 @@ void Transaction::gc_deleted() {
     StructList& list = store.structs(client);
     for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
       const std::uint64_t end = range->first + range->second;
-      for (std::size_t i = Doc::Store::find_index(list, range->first);
-           i < list.size() && list[i]->id.clock < end; ++i) {
+      for (std::size_t i = list.index_of(range->first); i < list.size() && list[i]->id.clock < end;
+           ++i) {
         Item& item = *list[i];
         if (item.kind == StructKind::item && item.deleted && !item.keep) {
           collect(store, item, false);
@@ -615,11 +622,9 @@ std::size_t Transaction::merge_with_lefts(StructList& structs, std::size_t pos) 
   }
   const std::size_t count = pos - i;
   if (count > 0) {
-    const auto first = structs.begin() + static_cast<std::ptrdiff_t>(pos + 1 - count);
-    const auto last = structs.begin() + static_cast<std::ptrdiff_t>(pos + 1);
-    for (auto it = first; it != last; ++it)
-      delete *it;
-    structs.erase(first, last);
+    for (std::size_t j = pos + 1 - count; j <= pos; ++j)
+      delete structs[j];
+    structs.erase(pos + 1 - count, count);
   }
   return count;
 }
@@ -629,8 +634,8 @@ void Transaction::merge_deleted() {
   for (const auto& [client, ranges] : deletes.clients) {
     StructList& list = store.structs(client);
     for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
-      auto si = static_cast<std::ptrdiff_t>(std::min(
-          list.size() - 1, 1 + Doc::Store::find_index(list, range->first + range->second - 1)));
+      auto si = static_cast<std::ptrdiff_t>(
+          std::min(list.size() - 1, 1 + list.index_of(range->first + range->second - 1)));
       while (si > 0 && list[static_cast<std::size_t>(si)]->id.clock >= range->first) {
         si -= 1 + static_cast<std::ptrdiff_t>(merge_with_lefts(list, static_cast<std::size_t>(si)));
       }
@@ -686,8 +691,8 @@ void Transaction::merge_new_structs() {
     const auto it = before.find(client);
     const std::uint64_t before_clock = it == before.end() ? 0 : it->second;
     if (list.empty() || before_clock == list.back()->id.clock + list.back()->length) continue;
-    const auto first = static_cast<std::ptrdiff_t>(
-        std::max<std::size_t>(Doc::Store::find_index(list, before_clock), 1));
+    const auto first =
+        static_cast<std::ptrdiff_t>(std::max<std::size_t>(list.index_of(before_clock), 1));
     for (auto i = static_cast<std::ptrdiff_t>(list.size()) - 1; i >= first;) {
       i -= 1 + static_cast<std::ptrdiff_t>(merge_with_lefts(list, static_cast<std::size_t>(i)));
     }
@@ -696,7 +701,7 @@ void Transaction::merge_new_structs() {
     // The struct may have been merged into its left since: found by its clock.
     const ID id = *it;
     StructList& list = store.structs(id.client);
-    const std::size_t pos = Doc::Store::find_index(list, id.clock);
+    const std::size_t pos = list.index_of(id.clock);
     if (pos + 1 < list.size() && merge_with_lefts(list, pos + 1) > 1) continue;
     if (pos > 0) merge_with_lefts(list, pos);
   }

@@ -35,6 +35,7 @@ class Doc;
 class Transaction;
 class Event;
 struct Item;
+class StructList;
 
 // Client -> the next clock expected from it.
 using StateVector = std::map<std::uint64_t, std::uint64_t>;
@@ -383,7 +384,7 @@ class Transaction {
   void gc_deleted();
   void merge_deleted();
   void merge_new_structs();
-  std::size_t merge_with_lefts(std::vector<Item*>& structs, std::size_t pos);
+  std::size_t merge_with_lefts(StructList& structs, std::size_t pos);
   static constexpr std::size_t kChangedScan = 16;
   std::map<const Type*, std::size_t> changed_index_;  // once more than kChangedScan changed
 };

@@ -3,6 +3,8 @@
 // not an API.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,9 +16,97 @@ namespace cairn::crdt {
 
 // Structs decoded from an update, not yet integrated.
 using Structs = std::vector<std::unique_ptr<Item>>;
-// A client's integrated structs in clock order, owned by the store. Plain pointers, so that
-// splitting and merging structs shift the list with one memmove.
-using StructList = std::vector<Item*>;
+// A client's integrated structs in clock order, owned by the store: a vector of plain pointers
+// with a gap where the last insertion or removal was. Splitting and merging structs insert and
+// remove in the middle, near the last edit (edits are local), so the gap moves a few pointers
+// where a vector would shift its whole tail; new structs have the highest clocks and go after
+// the end.
+class StructList {
+ public:
+  class Iterator {
+   public:
+    using value_type = Item*;
+    using difference_type = std::ptrdiff_t;
+    Iterator(const StructList& list, std::size_t index) : list_(&list), index_(index) {}
+    Item* operator*() const { return (*list_)[index_]; }
+    Iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    bool operator==(const Iterator& other) const { return index_ == other.index_; }
+
+   private:
+    const StructList* list_;
+    std::size_t index_;
+  };
+
+  std::size_t size() const { return slots_.size() - (gap_end_ - gap_begin_); }
+  bool empty() const { return size() == 0; }
+  Item* const& operator[](std::size_t i) const { return slots_[slot(i)]; }
+  Item*& operator[](std::size_t i) { return slots_[slot(i)]; }
+  Item* front() const { return (*this)[0]; }
+  Item* back() const { return slots_.back(); }  // the gap never ends the slots when not empty
+  Iterator begin() const { return {*this, 0}; }
+  // The index of the struct holding `clock` (which the list must hold). Looked for first where
+  // the last search found its struct and just after, then by bisection.
+  std::size_t index_of(std::uint64_t clock) const;
+  Iterator end() const { return {*this, size()}; }
+
+  void push_back(Item* item) {
+    if (gap_end_ == slots_.size()) {  // an empty gap, or one that would end the slots
+      slots_.resize(gap_begin_);
+      gap_end_ = gap_begin_;
+    }
+    slots_.push_back(item);
+  }
+
+  // Inserts `item` before index `i`.
+  void insert(std::size_t i, Item* item) {
+    move_gap(i);
+    if (gap_begin_ == gap_end_) {
+      const std::size_t room = 16 + size() / 32;
+      slots_.insert(slots_.begin() + static_cast<std::ptrdiff_t>(gap_begin_), room, nullptr);
+      gap_end_ += room;
+    }
+    slots_[gap_begin_++] = item;
+    if (gap_end_ == slots_.size()) close_gap();
+  }
+
+  // Removes `count` items from index `i` on (not deleting them).
+  void erase(std::size_t i, std::size_t count) {
+    move_gap(i);
+    gap_end_ += count;
+    if (gap_end_ == slots_.size() || gap_end_ - gap_begin_ > 64 + size() / 2) close_gap();
+  }
+
+ private:
+  std::size_t slot(std::size_t i) const { return i < gap_begin_ ? i : i + gap_end_ - gap_begin_; }
+
+  void move_gap(std::size_t i) {
+    const auto at = [&](std::size_t n) { return slots_.begin() + static_cast<std::ptrdiff_t>(n); };
+    if (i < gap_begin_) {
+      std::move_backward(at(i), at(gap_begin_), at(gap_end_));
+      gap_end_ -= gap_begin_ - i;
+      gap_begin_ = i;
+    } else if (i > gap_begin_) {
+      const std::size_t n = i - gap_begin_;
+      std::move(at(gap_end_), at(gap_end_ + n), at(gap_begin_));
+      gap_begin_ = i;
+      gap_end_ += n;
+    }
+  }
+
+  void close_gap() {
+    slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(gap_begin_),
+                 slots_.begin() + static_cast<std::ptrdiff_t>(gap_end_));
+    gap_end_ = gap_begin_;
+  }
+
+  std::vector<Item*> slots_;
+  mutable std::size_t hint_ = 0;  // the last index found
+  std::size_t gap_begin_ = 0;     // slots_[gap_begin_, gap_end_) hold nothing
+  std::size_t gap_end_ = 0;
+};
 
 struct Doc::Store {
   Store() = default;
@@ -32,8 +122,6 @@ struct Doc::Store {
 
   std::uint64_t state(std::uint64_t client) const;
   StateVector state_vector() const;
-  // The index of the struct holding `clock` in `structs` (which must hold it).
-  static std::size_t find_index(const StructList& structs, std::uint64_t clock);
   Item* find(const ID& id);
   void add(std::unique_ptr<Item> item);
   StructList& structs(std::uint64_t client) { return clients.at(client); }

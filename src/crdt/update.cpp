@@ -409,7 +409,7 @@ void apply_deletes(Transaction& t, const DeleteSet& deletes, DeleteSet& rest) {
       }
       if (state < end) rest.add(client, state, end - state);
       StructList& list = store.structs(client);
-      std::size_t index = Doc::Store::find_index(list, clock);
+      std::size_t index = list.index_of(clock);
       Item* item = list[index];
       if (!item->deleted && item->id.clock < clock) {
         t.split(*item, clock - item->id.clock);
@@ -680,7 +680,7 @@ Bytes encode_state_as_update(const Doc::Store& store, const StateVector& since,
   for (auto it = clients.rbegin(); it != clients.rend(); ++it) {
     const StructList& structs = store.clients.at(it->first);
     const std::uint64_t clock = std::max(it->second, structs.front()->id.clock);
-    const std::size_t start = Doc::Store::find_index(structs, clock);
+    const std::size_t start = structs.index_of(clock);
     out.rest().write_var_uint(structs.size() - start);
     out.client(it->first);
     out.rest().write_var_uint(clock);
@@ -1122,7 +1122,7 @@ std::unique_ptr<Doc> Doc::restore(const Snapshot& snapshot, std::uint64_t client
           if (clock == 0) continue;
           if (clock < store_->state(client)) t.item_clean_start({client, clock});
           const StructList& structs = store_->structs(client);
-          const std::size_t last = Store::find_index(structs, clock - 1);
+          const std::size_t last = structs.index_of(clock - 1);
           out.rest().write_var_uint(last + 1);
           out.client(client);
           out.rest().write_var_uint(0);
