@@ -5,7 +5,7 @@ include(CMakePackageConfigHelpers)
 install(DIRECTORY include/cairn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # libcairn is one static library per layer; Cairn::cairn (the top, libcairn.a) links the rest, and
 # Cairn::testing holds the migration-testing helpers of <cairn/testing.hpp>.
-install(TARGETS cairn_foundation cairn_storage cairn_merge cairn_protocol cairn_store cairn_sync
+install(TARGETS cairn_foundation cairn_storage cairn_merge cairn_crdt cairn_protocol cairn_store cairn_sync
                 cairn_testing EXPORT CairnTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

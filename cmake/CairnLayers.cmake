@@ -25,7 +25,7 @@ set(CAIRN_LAYER_crdt_USES foundation)
 
 set(CAIRN_LAYER_protocol_DIRS src/protocol)
 set(CAIRN_LAYER_protocol_HEADERS)
-set(CAIRN_LAYER_protocol_USES merge)
+set(CAIRN_LAYER_protocol_USES merge crdt)
 
 set(CAIRN_LAYER_store_DIRS src/store src/migration)
 set(CAIRN_LAYER_store_HEADERS migration.hpp schema.hpp change.hpp entry.hpp database.hpp
@@ -42,7 +42,7 @@ set(CAIRN_LAYER_testing_USES store)
 
 set(CAIRN_LAYER_server_DIRS src/server)
 set(CAIRN_LAYER_server_HEADERS)
-set(CAIRN_LAYER_server_USES protocol store storage)
+set(CAIRN_LAYER_server_USES protocol store storage crdt)
 
 set(CAIRN_LAYER_cli_DIRS src/cli)
 set(CAIRN_LAYER_cli_HEADERS)

@@ -261,6 +261,9 @@ class Doc {
   std::unique_ptr<Doc> restore(const Snapshot& snapshot, std::uint64_t client_id);
   // Whether structs or deletes wait for missing dependencies.
   bool has_pending() const;
+  // Whether applying `update` (format v1) would change the document: structs it does not hold
+  // yet, or deletes of content it has not deleted. Throws DecodeError when it is malformed.
+  bool would_change_v1(std::span<const std::uint8_t> update) const;
 
   // --- transactions and what they report ---
   // Runs `f` as one transaction (Yjs's transact): its edits make one update, and observers run

@@ -703,6 +703,29 @@ void Doc::apply_update_v2(std::span<const std::uint8_t> update, const void* orig
   apply_decoded(*this, read_update<codec::V2Reader>(update), origin);
 }
 
+bool Doc::would_change_v1(std::span<const std::uint8_t> update) const {
+  const Decoded decoded = read_update<codec::V1Reader>(update);
+  for (const auto& [client, structs] : decoded.clients) {
+    const std::uint64_t known = store_->state(client);
+    for (const auto& item : structs) {
+      if (item->kind != StructKind::skip && item->id.clock + item->length > known) return true;
+    }
+  }
+  for (const auto& [client, ranges] : decoded.deletes.clients) {
+    const auto found = store_->clients.find(client);
+    for (const auto& [clock, length] : ranges) {
+      if (length == 0) continue;
+      if (found == store_->clients.end() || clock + length > store_->state(client)) return true;
+      const StructList& structs = found->second;
+      for (std::size_t i = structs.index_of(clock);
+           i < structs.size() && structs[i]->id.clock < clock + length; ++i) {
+        if (!structs[i]->deleted) return true;
+      }
+    }
+  }
+  return false;
+}
+
 Bytes encode_transaction_update(const Transaction& transaction) {
   return encode_state_as_update<codec::V1Writer>(transaction.doc.store(), transaction.before,
                                                  transaction.deletes);

@@ -36,9 +36,10 @@ struct HttpResponse {
 // Answers one request. Runs on one of the server's worker threads; may block briefly.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-// A text frame on its way out. The same text may go to many connections (one push, fanned out).
+// A message on its way out, in the connection's kind of frame (text, or binary when the upgrade
+// said so). The same payload may go to many connections (one push, fanned out).
 struct OutgoingFrame {
-  std::shared_ptr<const std::string> text;
+  std::shared_ptr<const std::string> payload;
   // When the commit it pushes became durable, for the push-latency metric; empty for others.
   std::optional<std::chrono::steady_clock::time_point> committed;
   // Paced by its sender, which queues the next only once the queue has drained (when_drained):
@@ -50,7 +51,7 @@ struct OutgoingFrame {
 class WebSocketPeer {
  public:
   virtual ~WebSocketPeer() = default;
-  // Queues a text frame. Frames go out in the order queued. When the frames queued and not yet
+  // Queues a frame. Frames go out in the order queued. When the frames queued and not yet
   // written would exceed the connection's send-queue bound (paced frames aside), the frame is not
   // queued and the connection is closed instead (close code kCloseSlowConsumer); returns false
   // then, and once the connection is closing.
@@ -66,11 +67,13 @@ class WebSocketPeer {
 };
 
 // The application side of one WebSocket connection. Called on the handler pool, one call at a
-// time: the next frame is read only once on_text has returned.
+// time: the next message is read only once on_message has returned.
 class WebSocketHandler {
  public:
   virtual ~WebSocketHandler() = default;
-  virtual void on_text(std::string text) = 0;
+  // A message in the connection's kind of frame (a text frame's is valid UTF-8); a message in the
+  // other kind closes the connection with 1003 instead.
+  virtual void on_message(std::string message) = 0;
   // The connection is closed (by either side, or failed); no call follows.
   virtual void on_close() = 0;
 };
@@ -80,6 +83,11 @@ class WebSocketHandler {
 struct WebSocketUpgrade {
   std::shared_ptr<WebSocketHandler> handler;
   HttpResponse refusal;  // when there is no handler
+  bool binary = false;   // the connection's messages are binary frames both ways (else text)
+  // Accepted only to be closed at once with this code and reason (0: not): a refusal that
+  // reaches a WebSocket client as a close code (browsers see no HTTP status).
+  std::uint16_t close_code = 0;
+  std::string close_reason;
 };
 // Decides on a request to upgrade to a WebSocket; `peer` is the connection it would become (frames
 // sent before the handshake completes wait for it). Runs on the handler pool.

@@ -125,17 +125,19 @@ class HttpServer::Impl {
 
   // Asks the application about a WebSocket upgrade; an exception refuses it with a 500.
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
+    WebSocketUpgrade refused;
     if (!upgrade_) {
-      return {nullptr,
-              refusal_response(protocol::Code::not_found,
-                               "no WebSocket route for " + loggable_target(request.target))};
+      refused.refusal = refusal_response(
+          protocol::Code::not_found, "no WebSocket route for " + loggable_target(request.target));
+      return refused;
     }
     try {
       return upgrade_(request, std::move(peer));
     } catch (const std::exception& e) {
       spdlog::error("upgrade target={} unhandled error: {}", loggable_target(request.target),
                     e.what());
-      return {nullptr, refusal_response(protocol::Code::internal, "internal server error")};
+      refused.refusal = refusal_response(protocol::Code::internal, "internal server error");
+      return refused;
     }
   }
 

@@ -213,7 +213,7 @@ class WsSession final : public Connection,
   void shutdown() override { close(1001, "the server is shutting down; reconnect"); }
 
   bool send(OutgoingFrame frame) override {
-    const std::size_t size = frame.text->size();
+    const std::size_t size = frame.payload->size();
     std::unique_lock lock(mutex_);
     if (closing_) return false;
     // One frame always fits, however large: the bound is on what waits behind it.
@@ -272,6 +272,10 @@ class WsSession final : public Connection,
     }
     if (!decision.handler) return refuse(std::move(decision.refusal));
     handler_ = std::move(decision.handler);
+    binary_ = decision.binary;
+    if (decision.close_code != 0) {
+      pending_close_.emplace(decision.close_code, std::move(decision.close_reason));
+    }
     beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts take over
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = options_.handshake_timeout;
@@ -333,12 +337,13 @@ class WsSession final : public Connection,
 
   void on_read(beast::error_code ec) {
     if (ec) return finish();
-    const bool text = ws_.got_text();
+    const bool binary = ws_.got_binary();
     std::string message = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();  // after a large message
-    if (!text) {
-      close(1003, "binary frames are not accepted: send JSON text frames");
+    if (binary != binary_) {
+      close(1003, binary_ ? "text frames are not accepted: send binary y-websocket messages"
+                          : "binary frames are not accepted: send JSON text frames");
       return read();  // until the peer's close frame
     }
     if (!take_token()) {
@@ -349,9 +354,9 @@ class WsSession final : public Connection,
     // The handler may block on storage: it runs on the handler pool, and the next frame is read
     // once it has returned, so that a connection's messages are handled one at a time, in order.
     net::post(*server_.handlers_,
-              [self = this->shared_from_this(), message = std::move(message)]() {
+              [self = this->shared_from_this(), message = std::move(message)]() mutable {
                 try {
-                  self->handler_->on_text(message);
+                  self->handler_->on_message(std::move(message));
                 } catch (const std::exception& e) {
                   spdlog::error("websocket message unhandled error: {}", e.what());
                   self->close(1011, "internal server error");
@@ -390,8 +395,8 @@ class WsSession final : public Connection,
       }
       frame = queue_.front();
     }
-    ws_.text(true);
-    ws_.async_write(net::buffer(*frame.text),
+    ws_.binary(binary_);
+    ws_.async_write(net::buffer(*frame.payload),
                     [self = this->shared_from_this(), frame](beast::error_code ec, std::size_t) {
                       self->on_write(ec, frame);
                     });
@@ -411,7 +416,7 @@ class WsSession final : public Connection,
         writing_ = false;
         return;
       }
-      queued_bytes_ -= frame.text->size();
+      queued_bytes_ -= frame.payload->size();
       queue_.pop_front();
       if (drained_ && queued_bytes_ <= options_.send_queue_bytes / 2) {
         drained = std::exchange(drained_, nullptr);
@@ -429,7 +434,15 @@ class WsSession final : public Connection,
     }
     if (close_sent_) return;
     close_sent_ = true;
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+    // A close frame's reason holds at most 123 bytes (RFC 6455 5.5): cut at a character.
+    std::string_view fits = reason;
+    if (fits.size() > 123) {
+      std::size_t end = 123;
+      while (end > 0 && (static_cast<unsigned char>(fits[end]) & 0xC0) == 0x80)
+        --end;
+      fits = fits.substr(0, end);
+    }
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), fits),
                     [self = this->shared_from_this()](beast::error_code) {
                       // the pending read completes with the peer's answer (or the timeout)
                     });
@@ -456,6 +469,7 @@ class WsSession final : public Connection,
   HttpServer::Impl& server_;
   const WebSocketOptions& options_;
   std::shared_ptr<WebSocketHandler> handler_;
+  bool binary_ = false;  // the kind of frame both ways, as the upgrade decided
   beast::flat_buffer buffer_;
   // Frame budget (token bucket), on the network thread.
   double tokens_;

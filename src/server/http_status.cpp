@@ -1,5 +1,6 @@
 #include "server/http_status.hpp"
 
+#include <boost/url/parse.hpp>
 #include <string>
 
 #include "foundation/json_text.hpp"
@@ -84,6 +85,17 @@ protocol::Refusal as_refusal(const Error& error) {
 
 HttpResponse refusal_response(protocol::Code code, std::string_view message) {
   return refusal_response(protocol::Refusal(code, std::string(message)));
+}
+
+std::string authorization_of(const HttpRequest& request) {
+  std::string header = request.header("authorization");
+  if (!header.empty()) return header;
+  const boost::system::result<boost::urls::url_view> url =
+      boost::urls::parse_origin_form(request.target);
+  if (!url) return {};
+  const auto token = url->params().find("token");
+  if (token == url->params().end() || (*token).value.empty()) return {};
+  return "Bearer " + (*token).value;
 }
 
 std::string loggable_target(std::string_view target) {

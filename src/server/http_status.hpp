@@ -21,6 +21,10 @@ HttpResponse refusal_response(const protocol::Refusal& refusal);
 protocol::Refusal as_refusal(const Error& error);
 HttpResponse refusal_response(protocol::Code code, std::string_view message);
 
+// The credentials a request carries: its Authorization header, or — for browsers, which cannot
+// set headers on a WebSocket — "Bearer " and its `token` query parameter; empty when neither.
+std::string authorization_of(const HttpRequest& request);
+
 // A request target fit for a log line: the value of a `token` query parameter (a browser's way to
 // authenticate a WebSocket) is replaced by "REDACTED".
 std::string loggable_target(std::string_view target);

@@ -43,17 +43,6 @@ DatasetRow dataset_row(const std::string& id) {
 
 // The token of an upgrade request: its Authorization header, or for browsers (which cannot set
 // headers on a WebSocket) its `token` query parameter, as an Authorization header value.
-std::string authorization(const HttpRequest& request) {
-  std::string header = request.header("authorization");
-  if (!header.empty()) return header;
-  const boost::system::result<boost::urls::url_view> url =
-      boost::urls::parse_origin_form(request.target);
-  if (!url) return {};
-  const auto token = url->params().find("token");
-  if (token == url->params().end() || (*token).value.empty()) return {};
-  return "Bearer " + (*token).value;
-}
-
 }  // namespace
 
 // One live connection: the application's side of a WebSocket.
@@ -64,7 +53,7 @@ class LiveConnection final : public WebSocketHandler,
                  std::weak_ptr<WebSocketPeer> peer)
       : id(std::move(id)), caller(std::move(caller)), service_(service), peer_(std::move(peer)) {}
 
-  void on_text(std::string text) override;
+  void on_message(std::string text) override;
   void on_close() override;
 
   bool send(OutgoingFrame frame) const {
@@ -121,8 +110,9 @@ class LiveService::Impl {
   }
 
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
+    WebSocketUpgrade decision;
     try {
-      const std::string header = authorization(request);
+      const std::string header = authorization_of(request);
       const std::string bucket = header.empty() ? "ip:" + request.remote : header;
       if (const int wait = limiter_.acquire(bucket); wait > 0) {
         throw Refusal(Code::rate_limited, fmt::format("too many requests; retry in {} s", wait),
@@ -131,12 +121,13 @@ class LiveService::Impl {
       const Caller caller = accounts_.authenticate(header);
       auto connection = std::make_shared<LiveConnection>(*this, "c" + random_id(9), caller, peer);
       admit(connection);
-      return {connection, {}};
+      decision.handler = std::move(connection);
     } catch (const Refusal& refusal) {
-      return {nullptr, refusal_response(refusal)};
+      decision.refusal = refusal_response(refusal);
     } catch (const Error& error) {
-      return {nullptr, refusal_response(as_refusal(error))};
+      decision.refusal = refusal_response(as_refusal(error));
     }
+    return decision;
   }
 
   void revoke(const std::string& token_hash) {
@@ -681,7 +672,7 @@ class LiveService::Impl {
   FeedSubscribers::Subscription feed_subscription_;
 };
 
-void LiveConnection::on_text(std::string text) {
+void LiveConnection::on_message(std::string text) {
   service_.handle(*this, text);
 }
 

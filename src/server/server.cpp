@@ -110,8 +110,8 @@ RestoreReport restore_data(const std::filesystem::path& data_dir,
 // What other nodes sharing the storage commit, passed on here as this node's own commits are.
 class Server::Relay final : public StorageEvents {
  public:
-  Relay(FeedSubscribers& feed, Accounts& accounts, LiveService& live)
-      : feed_(feed), accounts_(accounts), live_(live) {}
+  Relay(FeedSubscribers& feed, Accounts& accounts, LiveService& live, CollabService& collab)
+      : feed_(feed), accounts_(accounts), live_(live), collab_(collab) {}
 
   void feed_moved(std::string_view dataset_id, std::uint64_t position) override {
     feed_.committed(dataset_id, position);
@@ -119,6 +119,7 @@ class Server::Relay final : public StorageEvents {
   void token_revoked(std::string_view token_hash) override { accounts_.token_revoked(token_hash); }
   void member_removed(std::string_view dataset_id, std::string_view user_id) override {
     live_.member_removed(std::string(dataset_id), std::string(user_id));
+    collab_.member_removed(std::string(dataset_id), std::string(user_id));
   }
   void missed_events() override {
     accounts_.forget_tokens();
@@ -129,6 +130,7 @@ class Server::Relay final : public StorageEvents {
   FeedSubscribers& feed_;
   Accounts& accounts_;
   LiveService& live_;
+  CollabService& collab_;
 };
 
 struct Server::Parts {
@@ -138,6 +140,7 @@ struct Server::Parts {
   std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<Api> api;
   std::unique_ptr<LiveService> live;
+  std::unique_ptr<CollabService> collab;
   std::unique_ptr<Relay> relay;
   std::unique_ptr<StorageWatch> watch;  // relays to `relay`
 };
@@ -174,13 +177,20 @@ Server::Server(ServerOptions options)
   live.max_json_depth = options_.max_json_depth;
   parts_->live = std::make_unique<LiveService>(*parts_->accounts, *parts_->sync, feed_,
                                                *parts_->limiter, metrics_, live);
+  parts_->collab = std::make_unique<CollabService>(
+      *parts_->accounts, *parts_->storage, options_.clock, *parts_->limiter, options_.collab);
   parts_->accounts->on_revoke(
-      [live = parts_->live.get()](const std::string& token_hash) { live->revoke(token_hash); });
-  parts_->accounts->on_member_removed(
-      [live = parts_->live.get()](const std::string& dataset_id, const std::string& user_id) {
-        live->member_removed(dataset_id, user_id);
+      [live = parts_->live.get(), collab = parts_->collab.get()](const std::string& token_hash) {
+        live->revoke(token_hash);
+        collab->revoke(token_hash);
       });
-  parts_->relay = std::make_unique<Relay>(feed_, *parts_->accounts, *parts_->live);
+  parts_->accounts->on_member_removed(
+      [live = parts_->live.get(), collab = parts_->collab.get()](const std::string& dataset_id,
+                                                                 const std::string& user_id) {
+        live->member_removed(dataset_id, user_id);
+        collab->member_removed(dataset_id, user_id);
+      });
+  parts_->relay = std::make_unique<Relay>(feed_, *parts_->accounts, *parts_->live, *parts_->collab);
   parts_->watch = parts_->storage->watch(*parts_->relay);
 
   HttpObserver observer;
@@ -191,7 +201,7 @@ Server::Server(ServerOptions options)
   observer.frame_sent = [this](const OutgoingFrame& frame) {
     std::optional<std::chrono::nanoseconds> latency;
     if (frame.committed) latency = std::chrono::steady_clock::now() - *frame.committed;
-    metrics_.live_frame_sent(frame.text->size(), latency);
+    metrics_.live_frame_sent(frame.payload->size(), latency);
   };
   observer.slow_consumer = [this] { metrics_.live_slow_consumer(); };
   http_ = std::make_unique<HttpServer>(
@@ -207,6 +217,7 @@ Server::Server(ServerOptions options)
 Server::~Server() {
   parts_->watch.reset();
   parts_->live.reset();
+  parts_->collab.reset();
 }
 
 std::uint16_t Server::port() const {
@@ -222,13 +233,17 @@ void Server::stop() {
 WebSocketUpgrade Server::upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
   const std::string path = request.target.substr(0, request.target.find('?'));
   WebSocketUpgrade decision;
+  std::string route = path;
   if (path == "/api/live") {
     decision = parts_->live->upgrade(request, std::move(peer));
+  } else if (path.rfind("/api/collab/", 0) == 0) {
+    route = "/api/collab";
+    decision = parts_->collab->upgrade(request, std::move(peer));
   } else {
     decision.refusal =
         refusal_response(protocol::Code::not_found, "no WebSocket route for " + path);
   }
-  if (!decision.handler) metrics_.record_request("/api/live", decision.refusal.status, {});
+  if (!decision.handler) metrics_.record_request(route, decision.refusal.status, {});
   spdlog::debug("upgrade route={} accepted={} remote={}", path, decision.handler != nullptr,
                 request.remote);
   return decision;
@@ -265,6 +280,9 @@ HttpResponse Server::handle(const HttpRequest& request) {
       response.content_type = "text/plain; version=0.0.4";
       response.body = metrics_.render(parts_->storage->figures());
     }
+  } else if (path.rfind("/api/collab/", 0) == 0) {
+    route = "/api/collab";
+    response = parts_->collab->handle(request);
   } else if (path.rfind("/api/", 0) == 0) {
     response = parts_->api->handle(request, route);
   } else {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "server/change_feed.hpp"
+#include "server/collab_service.hpp"
 #include "server/http_server.hpp"
 #include "server/live_service.hpp"
 #include "server/metrics.hpp"
@@ -23,6 +24,7 @@ namespace cairn::server {
 struct ServerOptions {
   HttpServerOptions http;  // its `websocket` member bounds the live channel's frames and queues
   LiveOptions live;        // the live channel's connections and subscriptions
+  CollabOptions collab;    // collaborative documents' bounds
   StorageConfig storage;
   std::shared_ptr<Clock> clock = system_clock();  // tests inject a manual one
   std::filesystem::path schema_file;              // stores, versions, policies (optional)

@@ -218,6 +218,45 @@ TEST_P(StorageConformance, HistoryIsKeptInOrderAndFindsAClientsChange) {
   EXPECT_FALSE(tx->client_change("d1", "journal", "b", "laptop", 4));
 }
 
+TEST_P(StorageConformance, DocumentLogsKeepBytesInOrderAndCompactIntoOneUpdate) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  const std::string binary("\0\xff\x01 \xc3", 5);  // not UTF-8, with a NUL
+  {
+    auto tx = storage().begin(true);
+    EXPECT_EQ(tx->append_document_update("d1", "notes", {0, binary, "u1", 10}), 1u);
+    EXPECT_EQ(tx->append_document_update("d1", "notes", {0, "b", "u2", 11}), 2u);
+    EXPECT_EQ(tx->append_document_update("d1", "notes/2", {0, "x", "u1", 12}), 1u);
+    EXPECT_EQ(tx->append_document_update("d1", "notes", {0, "c", "u1", 13}), 3u);
+    tx->commit();
+  }
+  {
+    auto tx = storage().begin(false);
+    const std::vector<server::DocumentUpdateRow> log = tx->document_updates("d1", "notes", 0);
+    ASSERT_EQ(log.size(), 3u);
+    EXPECT_EQ(log[0].data, binary);
+    EXPECT_EQ(log[1].user_id, "u2");
+    EXPECT_EQ(log[2].server_ms, 13);
+    EXPECT_EQ(tx->document_updates("d1", "notes", 2).size(), 1u);
+    EXPECT_TRUE(tx->document_updates("d1", "never", 0).empty());
+    EXPECT_TRUE(tx->document_updates("d2", "notes", 0).empty());
+  }
+  {
+    auto tx = storage().begin(true);
+    tx->compact_document("d1", "notes", 2, "merged");
+    EXPECT_EQ(tx->append_document_update("d1", "notes", {0, "d", "u1", 14}), 4u);
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const std::vector<server::DocumentUpdateRow> log = tx->document_updates("d1", "notes", 0);
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].seq, 2u);
+  EXPECT_EQ(log[0].data, "merged");
+  EXPECT_EQ(log[0].user_id, "");
+  EXPECT_EQ(log[1].data, "c");
+  EXPECT_EQ(log[2].seq, 4u);
+  EXPECT_EQ(tx->document_updates("d1", "notes/2", 0).size(), 1u);
+}
+
 TEST_P(StorageConformance, ATransactionThatIsNotCommittedLeavesNothing) {
   add_user_with_dataset(storage(), "u1", "d1");
   {
@@ -274,6 +313,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
     tx->set_applied_seq("d1", "phone", 7);
     tx->append_history({0, "d1", "journal", "k1", 1, "u1", "phone", 7, Timestamp(9, 1), "r1", 10,
                         "put", R"({"value":1})", "applied", "client-won"});
+    tx->append_document_update("d1", "notes/a", {0, std::string("\0\x01\xff\x80", 4), "u1", 12});
     tx->save_clock(Timestamp(777, 3));
     tx->commit();
   }
@@ -284,6 +324,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
   EXPECT_EQ(rows["users"], 2u);
   EXPECT_EQ(rows["entries"], 1120u);
   EXPECT_EQ(rows["history"], 1u);
+  EXPECT_EQ(rows["document_updates"], 1u);
 
   auto original = storage().begin(false);
   auto copied = copy->begin(false);
@@ -305,6 +346,8 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
   const HistoryRow kept = copied->history("d1", "journal", "k1", 10).at(0);
   EXPECT_EQ(kept.id, original->history("d1", "journal", "k1", 10).at(0).id);
   EXPECT_EQ(kept.resolution, "client-won");
+  EXPECT_EQ(copied->document_updates("d1", "notes/a", 0).at(0).data,
+            std::string("\0\x01\xff\x80", 4));
   copied.reset();
   {
     // History goes on after the copied rows.

@@ -150,12 +150,26 @@ constexpr const char* kSchemaV1 = R"sql(
   CREATE INDEX history_entry ON history (dataset_id, store, key, id);
 )sql";
 
+// Version 2: collaborative documents' logs.
+constexpr const char* kSchemaV2 = R"sql(
+  CREATE TABLE document_updates (
+    dataset_id text COLLATE "C" NOT NULL,
+    name       text COLLATE "C" NOT NULL,
+    seq        bigint NOT NULL,
+    data       bytea NOT NULL,
+    user_id    text NOT NULL,
+    server_ms  bigint NOT NULL,
+    PRIMARY KEY (dataset_id, name, seq)
+  );
+)sql";
+
 // Brings the schema to kSchemaVersion; runs with the schema lock held.
 void create_or_upgrade(pq::Connection& db, const std::string& where) {
   const pq::Result exists = db.run("SELECT to_regclass('cairn_schema') IS NOT NULL");
   if (!exists.boolean(0, 0)) {
     db.exec("BEGIN");
     db.exec(kSchemaV1);
+    db.exec(kSchemaV2);
     db.run("INSERT INTO cairn_schema (id, version, min_binary) VALUES (1, $1, $2)",
            pq::Params()
                .add(std::int64_t{PostgresStorage::kSchemaVersion})
@@ -178,8 +192,14 @@ void create_or_upgrade(pq::Connection& db, const std::string& where) {
                             "least version {}; this cairnd knows up to version {}: upgrade it",
                             where, version, min_binary, PostgresStorage::kSchemaVersion));
   }
-  // Upgrades from `version` to kSchemaVersion go here, one additive step per version, each in
-  // one transaction that also records the new version.
+  // Upgrades from `version` to kSchemaVersion, one additive step per version, each in one
+  // transaction that also records the new version.
+  if (version < 2) {
+    db.exec("BEGIN");
+    db.exec(kSchemaV2);
+    db.exec("UPDATE cairn_schema SET version = 2 WHERE id = 1");
+    db.exec("COMMIT");
+  }
 }
 
 // What every connection is set to before use.
@@ -191,6 +211,18 @@ void configure(pq::Connection& db) {
   if (level == "off" || level == "local" || level == "remote_write") {
     db.exec("SET synchronous_commit = on");
   }
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
 }
 
 constexpr const char* kDatasetColumns = "id, name, owner, personal, created_ms, last_seq";
@@ -694,13 +726,62 @@ class PostgresTransaction final : public StorageTransaction {
     return read_history(r, 0);
   }
 
+  std::vector<DocumentUpdateRow> document_updates(std::string_view dataset_id,
+                                                  std::string_view name,
+                                                  std::uint64_t after_seq) override {
+    const pq::Result r = db().run(
+        "SELECT seq, encode(data, 'hex'), user_id, server_ms FROM document_updates "
+        "WHERE dataset_id = $1 AND name = $2 AND seq > $3 ORDER BY seq",
+        pq::Params().add(dataset_id).add(name).add(after_seq));
+    std::vector<DocumentUpdateRow> rows;
+    rows.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      rows.push_back({static_cast<std::uint64_t>(r.integer(i, 0)), stored_bytes(r.text(i, 1)),
+                      std::string(r.text(i, 2)), r.integer(i, 3)});
+    }
+    return rows;
+  }
+
+  std::uint64_t append_document_update(std::string_view dataset_id, std::string_view name,
+                                       const DocumentUpdateRow& row) override {
+    // Two nodes appending at once both take the same seq: the second insert conflicts
+    // (TransactionConflict), and its caller runs again.
+    const pq::Result r = db().run(
+        "INSERT INTO document_updates (dataset_id, name, seq, data, user_id, server_ms) "
+        "SELECT $1, $2, coalesce(max(seq), 0) + 1, decode($3, 'hex'), $4, $5 "
+        "FROM document_updates WHERE dataset_id = $1 AND name = $2 RETURNING seq",
+        pq::Params()
+            .add(dataset_id)
+            .add(name)
+            .add(hex(row.data))
+            .add(row.user_id)
+            .add(row.server_ms));
+    return static_cast<std::uint64_t>(r.integer(0, 0));
+  }
+
+  void compact_document(std::string_view dataset_id, std::string_view name,
+                        std::uint64_t through_seq, std::string_view merged) override {
+    db().run("DELETE FROM document_updates WHERE dataset_id = $1 AND name = $2 AND seq <= $3",
+             pq::Params().add(dataset_id).add(name).add(through_seq));
+    db().run(
+        "INSERT INTO document_updates (dataset_id, name, seq, data, user_id, server_ms) "
+        "VALUES ($1, $2, $3, decode($4, 'hex'), '', 0)",
+        pq::Params().add(dataset_id).add(name).add(through_seq).add(hex(merged)));
+  }
+
   std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,
                                     std::size_t limit) override {
     // Text keys in byte order, as SQLite sorts them.
     std::vector<std::string> keys;
     for (std::string_view key : table.key)
-      keys.push_back(table.integer_key ? std::string(key) : fmt::format("{} COLLATE \"C\"", key));
-    std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(table.columns, ", "), table.name);
+      keys.push_back(table.is_integer_key(key) ? std::string(key)
+                                               : fmt::format("{} COLLATE \"C\"", key));
+    std::vector<std::string> columns;
+    for (std::string_view column : table.columns) {
+      columns.push_back(table.is_binary(column) ? fmt::format("encode({}, 'hex')", column)
+                                                : std::string(column));
+    }
+    std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(columns, ", "), table.name);
     pq::Params params;
     if (!after.empty()) {
       std::vector<std::string> values;
@@ -731,8 +812,10 @@ class PostgresTransaction final : public StorageTransaction {
 
   void insert_rows(const StoredTable& table, const std::vector<StoredRow>& rows) override {
     std::vector<std::string> values;
-    for (std::size_t c = 0; c < table.columns.size(); ++c)
-      values.push_back(fmt::format("${}", c + 1));
+    for (std::size_t c = 0; c < table.columns.size(); ++c) {
+      values.push_back(table.is_binary(table.columns[c]) ? fmt::format("decode(${}, 'hex')", c + 1)
+                                                         : fmt::format("${}", c + 1));
+    }
     // history.id is an identity column: copied ids are kept, and the identity goes on after them.
     const bool identity = table.name == "history";
     const std::string sql =

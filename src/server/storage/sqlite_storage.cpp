@@ -4,7 +4,8 @@
 // mutex, and a pool of read connections that see snapshots beside the writer. The SQL sticks to
 // what PostgreSQL also runs (INSERT ... ON CONFLICT, partial indexes); only the DDL is SQLite's.
 //
-// File format: application_id 0x43414944 ("CAID"), user_version 1.
+// File format: application_id 0x43414944 ("CAID"), user_version 2 (1 had no document_updates;
+// such a file gains the table when opened).
 #include "server/storage/sqlite_storage.hpp"
 
 #include <fmt/format.h>
@@ -22,7 +23,22 @@ namespace cairn::server {
 namespace {
 
 constexpr std::int64_t kApplicationId = 0x43414944;
-constexpr std::int64_t kFormat = 1;
+constexpr std::int64_t kFormat = 2;
+
+// Collaborative documents' logs (format 2 on).
+void create_document_tables(sqlite::Connection& db) {
+  db.exec(R"sql(
+    CREATE TABLE IF NOT EXISTS document_updates (
+      dataset_id TEXT NOT NULL,
+      name       TEXT NOT NULL,
+      seq        INTEGER NOT NULL,
+      data       BLOB NOT NULL,
+      user_id    TEXT NOT NULL,
+      server_ms  INTEGER NOT NULL,
+      PRIMARY KEY (dataset_id, name, seq)
+    ) WITHOUT ROWID;
+  )sql");
+}
 
 void create_schema(sqlite::Connection& db) {
   db.exec(R"sql(
@@ -99,6 +115,7 @@ void create_schema(sqlite::Connection& db) {
     );
     CREATE INDEX history_entry ON history (dataset_id, store, key, id);
   )sql");
+  create_document_tables(db);
   db.exec("INSERT INTO server (id, replica, hlc) VALUES (1, '', 0)");
   db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
@@ -499,10 +516,69 @@ class SqliteTransaction final : public StorageTransaction {
     return row;
   }
 
+  std::vector<DocumentUpdateRow> document_updates(std::string_view dataset_id,
+                                                  std::string_view name,
+                                                  std::uint64_t after_seq) override {
+    auto& q = db_.cached(
+        "SELECT seq, data, user_id, server_ms FROM document_updates "
+        "WHERE dataset_id = ?1 AND name = ?2 AND seq > ?3 ORDER BY seq");
+    q.bind(1, dataset_id).bind(2, name).bind(3, static_cast<std::int64_t>(after_seq));
+    std::vector<DocumentUpdateRow> rows;
+    while (q.step()) {
+      rows.push_back({static_cast<std::uint64_t>(q.column_int(0)), std::string(q.column_blob(1)),
+                      std::string(q.column_text(2)), q.column_int(3)});
+    }
+    q.reset();
+    return rows;
+  }
+
+  std::uint64_t append_document_update(std::string_view dataset_id, std::string_view name,
+                                       const DocumentUpdateRow& row) override {
+    auto& last = db_.cached(
+        "SELECT coalesce(max(seq), 0) FROM document_updates WHERE dataset_id = ?1 AND name = ?2");
+    last.bind(1, dataset_id).bind(2, name);
+    last.step();
+    const auto seq = static_cast<std::uint64_t>(last.column_int(0)) + 1;
+    last.reset();
+    db_.cached(
+           "INSERT INTO document_updates (dataset_id, name, seq, data, user_id, server_ms) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(1, dataset_id)
+        .bind(2, name)
+        .bind(3, static_cast<std::int64_t>(seq))
+        .bind_blob(4, row.data)
+        .bind(5, row.user_id)
+        .bind(6, row.server_ms)
+        .run();
+    return seq;
+  }
+
+  void compact_document(std::string_view dataset_id, std::string_view name,
+                        std::uint64_t through_seq, std::string_view merged) override {
+    db_.cached("DELETE FROM document_updates WHERE dataset_id = ?1 AND name = ?2 AND seq <= ?3")
+        .bind(1, dataset_id)
+        .bind(2, name)
+        .bind(3, static_cast<std::int64_t>(through_seq))
+        .run();
+    db_.cached(
+           "INSERT INTO document_updates (dataset_id, name, seq, data, user_id, server_ms) "
+           "VALUES (?1, ?2, ?3, ?4, '', 0)")
+        .bind(1, dataset_id)
+        .bind(2, name)
+        .bind(3, static_cast<std::int64_t>(through_seq))
+        .bind_blob(4, merged)
+        .run();
+  }
+
   std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,
                                     std::size_t limit) override {
     const std::string keys = column_list(table.key);
-    std::string sql = fmt::format("SELECT {} FROM {}", column_list(table.columns), table.name);
+    std::vector<std::string> columns;
+    for (std::string_view column : table.columns) {
+      columns.push_back(table.is_binary(column) ? fmt::format("lower(hex({}))", column)
+                                                : std::string(column));
+    }
+    std::string sql = fmt::format("SELECT {} FROM {}", fmt::join(columns, ", "), table.name);
     if (!after.empty()) sql += fmt::format(" WHERE ({}) > ({})", keys, placeholders(after.size()));
     sql += fmt::format(" ORDER BY {} LIMIT {}", keys, limit);
     sqlite::Statement& q = db_.cached(sql);
@@ -525,9 +601,13 @@ class SqliteTransaction final : public StorageTransaction {
         db_.cached(fmt::format("INSERT INTO {} ({}) VALUES ({})", table.name,
                                column_list(table.columns), placeholders(table.columns.size())));
     for (const StoredRow& row : rows) {
+      std::vector<std::string> bytes(row.size());  // bound, so alive until the insert has run
       for (std::size_t c = 0; c < row.size(); ++c) {
         // Text into INTEGER columns is stored as the integer (SQLite's column affinity).
-        if (row[c]) {
+        if (row[c] && table.is_binary(table.columns[c])) {
+          bytes[c] = stored_bytes(*row[c]);
+          insert.bind_blob(static_cast<int>(c + 1), bytes[c]);
+        } else if (row[c]) {
           insert.bind(static_cast<int>(c + 1), *row[c]);
         } else {
           insert.bind_null(static_cast<int>(c + 1));
@@ -600,6 +680,12 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& file, Durability durab
                 fmt::format("'{}' has format {}; this cairnd reads format {}", file.string(),
                             format, kFormat));
   }
+  if (format < kFormat) {
+    sqlite::TransactionGuard guard(db, sqlite::TransactionGuard::Kind::immediate);
+    create_document_tables(db);
+    db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
+    guard.commit();
+  }
 }
 
 SqliteStorage::~SqliteStorage() = default;
@@ -629,6 +715,20 @@ std::unique_ptr<StorageTransaction> SqliteStorage::begin(bool write) {
     std::lock_guard lock(pool->readers_mutex);
     pool->idle_readers.emplace_back(raw);
   });
+}
+
+std::string stored_bytes(std::string_view hex) {
+  const auto nibble = [&](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw Error(ErrorCode::invalid_value, "a binary column's text is not hex");
+  };
+  if (hex.size() % 2 != 0) throw Error(ErrorCode::invalid_value, "hex of an odd length");
+  std::string bytes(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  return bytes;
 }
 
 std::string_view role_name(Role role) {

@@ -17,6 +17,7 @@
 // with another one.
 #pragma once
 
+#include <algorithm>
 #include <cairn/clock.hpp>
 #include <cairn/error.hpp>
 #include <cstdint>
@@ -93,6 +94,15 @@ struct HistoryRow {
   std::string resolution;  // client-won, server-won, or empty
 };
 
+// One update in a collaborative document's log (docs/collaboration.md): the document is its log's
+// updates applied in order. A document is named within its dataset.
+struct DocumentUpdateRow {
+  std::uint64_t seq = 0;  // the position in the document's log, from 1
+  std::string data;       // an update, format v1 (bytes)
+  std::string user_id;    // who sent it; empty for what compaction merged
+  std::int64_t server_ms = 0;
+};
+
 // This transaction lost a race with a concurrent one (PostgreSQL: a serialization failure, a
 // deadlock, a duplicate key inserted by both) and was rolled back: running the same work again,
 // from the start, sees the winner's work. retry_conflicts does that.
@@ -122,7 +132,14 @@ struct StoredTable {
   std::string_view name;
   std::vector<std::string_view> columns;
   std::vector<std::string_view> key;
-  bool integer_key = false;  // else the key columns are text
+  std::vector<std::string_view> integer_keys = {};  // key columns of integers; the rest are text
+  std::vector<std::string_view> binary = {};        // columns of bytes, moved as lowercase hex
+  bool is_integer_key(std::string_view column) const {
+    return std::find(integer_keys.begin(), integer_keys.end(), column) != integer_keys.end();
+  }
+  bool is_binary(std::string_view column) const {
+    return std::find(binary.begin(), binary.end(), column) != binary.end();
+  }
 };
 inline const std::vector<StoredTable>& stored_tables() {
   static const std::vector<StoredTable> tables = {
@@ -138,13 +155,21 @@ inline const std::vector<StoredTable>& stored_tables() {
        {"id", "dataset_id", "store", "key", "seq", "user_id", "client_id", "client_seq", "hlc",
         "replica", "server_ms", "op", "payload", "outcome", "resolution"},
        {"id"},
-       true},
+       {"id"}},
+      {"document_updates",
+       {"dataset_id", "name", "seq", "data", "user_id", "server_ms"},
+       {"dataset_id", "name", "seq"},
+       {"seq"},
+       {"data"}},
   };
   return tables;
 }
 // One row of a StoredTable, its columns as text in the table's order: integers in decimal,
-// booleans "0" or "1", NULL as nullopt.
+// booleans "0" or "1", bytes in lowercase hex, NULL as nullopt.
 using StoredRow = std::vector<std::optional<std::string>>;
+// The bytes a binary column's text in a StoredRow stands for; Error(invalid_value) when it is not
+// lowercase or uppercase hex.
+std::string stored_bytes(std::string_view hex);
 
 class StorageTransaction {
  public:
@@ -214,6 +239,19 @@ class StorageTransaction {
   // An entry's history, oldest first, at most `limit` rows.
   virtual std::vector<HistoryRow> history(std::string_view dataset_id, std::string_view store,
                                           std::string_view key, std::size_t limit) = 0;
+
+  // A collaborative document's log after `after_seq`, in order (empty for a document never
+  // written).
+  virtual std::vector<DocumentUpdateRow> document_updates(std::string_view dataset_id,
+                                                          std::string_view name,
+                                                          std::uint64_t after_seq) = 0;
+  // Appends `row` to the end of the document's log (its seq is not read); the seq it took.
+  virtual std::uint64_t append_document_update(std::string_view dataset_id, std::string_view name,
+                                               const DocumentUpdateRow& row) = 0;
+  // Replaces the log's updates through `through_seq` with `merged` (their merge, at seq
+  // `through_seq`, sent by nobody): compaction.
+  virtual void compact_document(std::string_view dataset_id, std::string_view name,
+                                std::uint64_t through_seq, std::string_view merged) = 0;
 
   // Moving a server between backends: the rows of `table` in its key's order, after `after` (a
   // row's key columns; empty: from the first), at most `limit`.

@@ -1,0 +1,689 @@
+#include "server/collab_service.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url.hpp>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "crdt/doc.hpp"
+#include "crdt/lib0.hpp"
+#include "crdt/show.hpp"
+#include "foundation/json_text.hpp"
+#include "protocol/collab.hpp"
+#include "server/auth/tokens.hpp"
+#include "server/http_status.hpp"
+
+namespace cairn::server {
+
+namespace json = boost::json;
+using protocol::Code;
+using protocol::Refusal;
+
+namespace {
+
+// Closes for decisions reconnecting cannot change: a malformed message, a document past its
+// bound. (4401, 4403 and 4404 are protocol::kCloseCollab*.)
+constexpr std::uint16_t kCloseMalformed = 4400;
+constexpr std::uint16_t kCloseTooLarge = 4413;
+// RFC 6455: a server error; try again later.
+constexpr std::uint16_t kCloseServerError = 1011;
+constexpr std::uint16_t kCloseTryAgainLater = 1013;
+
+std::span<const std::uint8_t> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+std::string_view text_of(std::span<const std::uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+OutgoingFrame frame(const protocol::CollabMessage& message) {
+  const crdt::Bytes bytes = protocol::encode_collab_message(message);
+  OutgoingFrame out;
+  out.payload = std::make_shared<const std::string>(bytes.begin(), bytes.end());
+  return out;
+}
+
+// What a request names: /api/collab/<datasetId>/<docName>, the name possibly holding slashes.
+struct DocumentPath {
+  std::string dataset;
+  std::string name;
+};
+
+DocumentPath document_path(const boost::urls::url_view& url) {
+  constexpr std::string_view kPrefix = "/api/collab/";
+  const std::string path = url.path();
+  if (path.rfind(kPrefix, 0) != 0) throw Refusal(Code::not_found, "no route for " + path);
+  const std::string rest = path.substr(kPrefix.size());
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0) {
+    throw Refusal(Code::not_found, "a document is /api/collab/<datasetId>/<docName>");
+  }
+  DocumentPath named{rest.substr(0, slash), rest.substr(slash + 1)};
+  if (!protocol::valid_document_name(named.name)) {
+    throw Refusal(Code::invalid_request,
+                  "a document name is 1 to 256 characters of A-Z a-z 0-9 _ - . : /");
+  }
+  return named;
+}
+
+boost::urls::url_view parse_target(const std::string& target) {
+  const boost::system::result<boost::urls::url_view> url = boost::urls::parse_origin_form(target);
+  if (!url) throw Refusal(Code::invalid_request, "the request target is not a valid URL path");
+  return *url;
+}
+
+// The close code a refusal of the whole connection gets.
+std::uint16_t close_code(Code code) {
+  switch (code) {
+    case Code::unauthorized:
+      return protocol::kCloseCollabUnauthorized;
+    case Code::forbidden:
+      return protocol::kCloseCollabForbidden;
+    case Code::not_found:
+      return protocol::kCloseCollabNotFound;
+    case Code::invalid_request:
+      return kCloseMalformed;
+    case Code::payload_too_large:
+      return kCloseTooLarge;
+    case Code::rate_limited:
+    case Code::unavailable:
+      return kCloseTryAgainLater;
+    default:
+      return kCloseServerError;
+  }
+}
+
+// A connection refused after the handshake (so that y-websocket reads the close code): it hears
+// nothing more.
+class RefusedConnection final : public WebSocketHandler {
+ public:
+  void on_message(std::string) override {}
+  void on_close() override {}
+};
+
+}  // namespace
+
+// One loaded document, and who is in it.
+struct Room {
+  Room(std::string dataset, std::string name)
+      : dataset(std::move(dataset)), name(std::move(name)) {}
+  const std::string dataset;
+  const std::string name;
+
+  std::mutex mutex;                // everything below
+  std::unique_ptr<crdt::Doc> doc;  // null until loaded
+  std::uint64_t seq = 0;           // the last update of the log in `doc`
+  std::size_t log_updates = 0;     // updates in the log
+  std::size_t log_bytes = 0;       // their bytes
+  struct Peer {
+    std::weak_ptr<WebSocketPeer> socket;
+    std::set<std::uint64_t> clients;  // the awareness clients it speaks for
+  };
+  std::map<std::string, Peer> peers;  // by connection id
+  struct Awareness {
+    std::uint64_t clock = 0;
+    std::string state;  // JSON
+    std::string connection;
+  };
+  std::map<std::uint64_t, Awareness> awareness;  // by Yjs client id
+
+  // Sends to every peer but `except`.
+  void broadcast(const OutgoingFrame& message, const std::string& except) {
+    for (const auto& [id, peer] : peers) {
+      if (id == except) continue;
+      if (auto socket = peer.socket.lock()) socket->send(message);
+    }
+  }
+};
+
+class CollabConnection final : public WebSocketHandler,
+                               public std::enable_shared_from_this<CollabConnection> {
+ public:
+  CollabConnection(CollabService::Impl& service, std::string id, Caller caller, bool read_only,
+                   std::shared_ptr<Room> room, std::weak_ptr<WebSocketPeer> peer)
+      : id(std::move(id)),
+        caller(std::move(caller)),
+        read_only(read_only),
+        room(std::move(room)),
+        service_(service),
+        peer_(std::move(peer)) {}
+
+  void on_message(std::string message) override;
+  void on_close() override;
+
+  void send(const protocol::CollabMessage& message) const {
+    if (auto socket = peer_.lock()) socket->send(frame(message));
+  }
+  void close(std::uint16_t code, std::string reason) const {
+    if (auto socket = peer_.lock()) socket->close(code, std::move(reason));
+  }
+  std::weak_ptr<WebSocketPeer> peer() const { return peer_; }
+
+  const std::string id;
+  const Caller caller;
+  const bool read_only;  // a viewer
+  const std::shared_ptr<Room> room;
+
+ private:
+  CollabService::Impl& service_;
+  std::weak_ptr<WebSocketPeer> peer_;
+};
+
+class CollabService::Impl {
+ public:
+  Impl(Accounts& accounts, Storage& storage, std::shared_ptr<Clock> clock, RateLimiter& limiter,
+       CollabOptions options)
+      : accounts_(accounts),
+        storage_(storage),
+        clock_(std::move(clock)),
+        limiter_(limiter),
+        options_(options) {}
+
+  // --- the socket ---
+
+  WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
+    WebSocketUpgrade accepted;
+    accepted.binary = true;
+    try {
+      const DocumentPath named = document_path(parse_target(request.target));
+      const auto [caller, role] = authorize(request, named.dataset, Role::viewer);
+      {
+        std::lock_guard lock(mutex_);
+        if (connections_.size() >= options_.max_connections) {
+          throw Refusal(Code::unavailable,
+                        "the server holds as many documents' connections as "
+                        "it may; retry later");
+        }
+      }
+      auto connection =
+          std::make_shared<CollabConnection>(*this, "y" + random_id(9), caller, role < Role::editor,
+                                             room(named.dataset, named.name), peer);
+      {
+        std::lock_guard lock(mutex_);
+        connections_.emplace(connection->id, connection);
+      }
+      join(*connection);
+      accepted.handler = connection;
+    } catch (const Refusal& refusal) {
+      refuse(accepted, refusal);
+    } catch (const Error& error) {
+      const Refusal refusal = as_refusal(error);
+      if (refusal.code() == Code::internal) spdlog::error("collab upgrade: {}", error.what());
+      refuse(accepted, refusal);
+    }
+    return accepted;
+  }
+
+  static void refuse(WebSocketUpgrade& upgrade, const Refusal& refusal) {
+    upgrade.handler = std::make_shared<RefusedConnection>();
+    upgrade.close_code = close_code(refusal.code());
+    upgrade.close_reason = refusal.what();
+  }
+
+  void on_message(CollabConnection& connection, const std::string& message) {
+    try {
+      protocol::CollabMessage decoded = protocol::decode_collab_message(bytes_of(message));
+      std::visit([&](auto& m) { handle(connection, m); }, decoded);
+    } catch (const Refusal& refusal) {
+      connection.close(close_code(refusal.code()), refusal.what());
+    } catch (const Error& error) {
+      const Refusal refusal = as_refusal(error);
+      if (refusal.code() == Code::internal) spdlog::error("collab message: {}", error.what());
+      connection.close(close_code(refusal.code()), refusal.what());
+    }
+  }
+
+  void leave(CollabConnection& connection) {
+    {
+      std::lock_guard lock(mutex_);
+      connections_.erase(connection.id);
+    }
+    Room& room = *connection.room;
+    std::lock_guard lock(room.mutex);
+    const auto peer = room.peers.find(connection.id);
+    if (peer == room.peers.end()) return;
+    // Its awareness states leave with it, for the others (y-protocols' removeAwarenessStates).
+    std::vector<protocol::AwarenessEntry> gone;
+    for (const std::uint64_t client : peer->second.clients) {
+      const auto state = room.awareness.find(client);
+      if (state == room.awareness.end()) continue;
+      gone.push_back({client, state->second.clock + 1, "null"});
+      room.awareness.erase(state);
+    }
+    room.peers.erase(peer);
+    if (!gone.empty()) {
+      room.broadcast(frame(protocol::AwarenessMessage{protocol::encode_awareness_update(gone)}),
+                     connection.id);
+    }
+  }
+
+  void revoke(const std::string& token_hash) {
+    for (const auto& connection : connections()) {
+      if (connection->caller.token_hash == token_hash) {
+        connection->close(protocol::kCloseCollabUnauthorized,
+                          "the token was revoked; sign in again");
+      }
+    }
+  }
+
+  void member_removed(const std::string& dataset_id, const std::string& user_id) {
+    for (const auto& connection : connections()) {
+      if (connection->caller.user_id == user_id && connection->room->dataset == dataset_id) {
+        connection->close(protocol::kCloseCollabNotFound,
+                          "you are no longer a member of this document's dataset");
+      }
+    }
+  }
+
+  // --- HTTP ---
+
+  HttpResponse handle_http(const HttpRequest& request) {
+    try {
+      const boost::urls::url_view url = parse_target(request.target);
+      const DocumentPath named = document_path(url);
+      if (request.method == "GET" || request.method == "HEAD") {
+        authorize(request, named.dataset, Role::viewer);
+        return read(*room(named.dataset, named.name), url);
+      }
+      if (request.method == "POST") {
+        const auto [caller, role] = authorize(request, named.dataset, Role::editor);
+        const std::shared_ptr<Room> document = room(named.dataset, named.name);
+        std::lock_guard lock(document->mutex);
+        if (!document->doc) load(*document);
+        const bool changed = apply(*document, bytes_of(request.body), caller.user_id, "");
+        return {200,
+                "application/json",
+                json_text(json::object{{"changed", changed},
+                                       {"stateVector", state_vector_text(*document)}}),
+                {}};
+      }
+      HttpResponse refused =
+          refusal_response(Code::method_not_allowed, "use GET or POST for a document");
+      refused.headers.emplace_back("Allow", "GET, HEAD, POST");
+      return refused;
+    } catch (const Refusal& refusal) {
+      return refusal_response(refusal);
+    } catch (const Error& error) {
+      const Refusal refusal = as_refusal(error);
+      if (refusal.code() == Code::internal) {
+        spdlog::error("collab request target={} error={}", loggable_target(request.target),
+                      error.what());
+      }
+      return refusal_response(refusal);
+    }
+  }
+
+ private:
+  // The caller and their role in the dataset, when it is at least `needed`.
+  std::pair<Caller, Role> authorize(const HttpRequest& request, const std::string& dataset,
+                                    Role needed) {
+    const std::string header = authorization_of(request);
+    const std::string bucket = header.empty() ? "ip:" + request.remote : header;
+    if (const int wait = limiter_.acquire(bucket); wait > 0) {
+      throw Refusal(Code::rate_limited, fmt::format("too many requests; retry in {} s", wait),
+                    json::object{{"retryAfter", wait}});
+    }
+    const Caller caller = accounts_.authenticate(header);
+    auto tx = storage_.begin(false);
+    accounts_.authorize(*tx, caller, dataset, needed);  // not_found for strangers
+    return {caller, tx->role(dataset, caller.user_id).value_or(Role::viewer)};
+  }
+
+  // The loaded document `name` of `dataset`: the one peers hold, or loaded from its log.
+  std::shared_ptr<Room> room(const std::string& dataset, const std::string& name) {
+    std::shared_ptr<Room> found;
+    {
+      std::lock_guard lock(mutex_);
+      std::weak_ptr<Room>& slot = rooms_[dataset + '/' + name];
+      found = slot.lock();
+      if (!found) {
+        found = std::make_shared<Room>(dataset, name);
+        slot = found;
+      }
+      // Rooms no one holds any more go (unloaded).
+      if (rooms_.size() > 2 * live_rooms_ + 16) {
+        std::erase_if(rooms_, [](const auto& entry) { return entry.second.expired(); });
+        live_rooms_ = rooms_.size();
+      }
+    }
+    std::lock_guard lock(found->mutex);
+    if (!found->doc) load(*found);
+    return found;
+  }
+
+  void load(Room& room) {
+    auto doc = std::make_unique<crdt::Doc>(random_client_id());
+    auto tx = storage_.begin(false);
+    std::uint64_t seq = 0;
+    std::size_t bytes = 0;
+    const std::vector<DocumentUpdateRow> log = tx->document_updates(room.dataset, room.name, 0);
+    for (const DocumentUpdateRow& row : log) {
+      try {
+        doc->apply_update_v1(bytes_of(row.data));
+      } catch (const crdt::DecodeError& e) {
+        throw Error(ErrorCode::corrupt,
+                    fmt::format("update {} of document '{}' of dataset '{}' does not decode: {}",
+                                row.seq, room.name, room.dataset, e.what()));
+      }
+      seq = row.seq;
+      bytes += row.data.size();
+    }
+    room.doc = std::move(doc);
+    room.seq = seq;
+    room.log_updates = log.size();
+    room.log_bytes = bytes;
+  }
+
+  static std::uint64_t random_client_id() {
+    std::uint64_t id = 0;
+    const std::string bytes = random_id(4);  // 32 random bits, as Yjs draws client ids
+    for (const char c : bytes)
+      id = id * 16 + static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+    return id;
+  }
+
+  // Applies `update` (v1) from `user_id`: appended to the log and committed, then sent to the
+  // room's peers but `from`. Whether it changed the document. Runs under the room's lock.
+  bool apply(Room& room, std::span<const std::uint8_t> update, const std::string& user_id,
+             const std::string& from) {
+    bool changed = false;
+    try {
+      changed = room.doc->would_change_v1(update);
+    } catch (const crdt::DecodeError& e) {
+      throw Refusal(Code::invalid_request, std::string("the update does not decode: ") + e.what());
+    }
+    if (!changed) return false;
+    if (room.log_bytes + update.size() > options_.max_document_bytes) {
+      compact(room);
+      if (room.log_bytes + update.size() > options_.max_document_bytes) {
+        throw Refusal(Code::payload_too_large,
+                      fmt::format("document '{}' would grow past {} bytes, its limit", room.name,
+                                  options_.max_document_bytes));
+      }
+    }
+    crdt::Bytes integrated;
+    const std::uint64_t handler =
+        room.doc->on_update([&](std::span<const std::uint8_t> bytes, const void*) {
+          integrated.insert(integrated.end(), bytes.begin(), bytes.end());
+        });
+    try {
+      room.doc->apply_update_v1(update);
+    } catch (const crdt::DecodeError& e) {
+      room.doc->off(handler);
+      throw Refusal(Code::invalid_request, std::string("the update does not decode: ") + e.what());
+    }
+    room.doc->off(handler);
+    // What waits for missing dependencies is kept too: the update as it came.
+    const std::string stored(text_of(room.doc->has_pending() || integrated.empty()
+                                         ? update
+                                         : std::span<const std::uint8_t>(integrated)));
+    try {
+      persist(room, stored, user_id);
+    } catch (...) {
+      // The loaded document holds what the log does not: unloaded, so that the next peer loads
+      // the log; its peers reconnect and send what it lacks again.
+      room.doc.reset();
+      for (const auto& [id, peer] : room.peers) {
+        if (auto socket = peer.socket.lock()) {
+          socket->close(kCloseServerError, "the document could not be saved; reconnect");
+        }
+      }
+      throw;
+    }
+    if (!integrated.empty()) {
+      room.broadcast(frame(protocol::SyncMessage{protocol::SyncStep::update, integrated}), from);
+    }
+    if (room.log_updates >= options_.compact_after_updates) compact(room);
+    return true;
+  }
+
+  void persist(Room& room, const std::string& data, const std::string& user_id) {
+    const DocumentUpdateRow row{0, data, user_id, static_cast<std::int64_t>(clock_->now_ms())};
+    std::vector<DocumentUpdateRow> theirs;  // what other nodes appended since the room loaded
+    std::uint64_t seq = 0;
+    retry_conflicts([&] {
+      auto tx = storage_.begin(true);
+      theirs = tx->document_updates(room.dataset, room.name, room.seq);
+      seq = tx->append_document_update(room.dataset, room.name, row);
+      tx->commit();
+    });
+    for (const DocumentUpdateRow& other : theirs) {
+      crdt::Bytes integrated;
+      const std::uint64_t handler =
+          room.doc->on_update([&](std::span<const std::uint8_t> bytes, const void*) {
+            integrated.insert(integrated.end(), bytes.begin(), bytes.end());
+          });
+      room.doc->apply_update_v1(bytes_of(other.data));
+      room.doc->off(handler);
+      if (!integrated.empty()) {
+        room.broadcast(frame(protocol::SyncMessage{protocol::SyncStep::update, integrated}), "");
+      }
+      room.log_bytes += other.data.size();
+    }
+    room.seq = seq;
+    room.log_updates += theirs.size() + 1;
+    room.log_bytes += data.size();
+  }
+
+  // Replaces the log with the document's state, as one update (not while some of it waits for
+  // missing dependencies: the state would leave those out).
+  void compact(Room& room) {
+    if (room.doc->has_pending() || room.log_updates <= 1) return;
+    const crdt::Bytes state = room.doc->encode_state_as_update_v1();
+    retry_conflicts([&] {
+      auto tx = storage_.begin(true);
+      tx->compact_document(room.dataset, room.name, room.seq, text_of(state));
+      tx->commit();
+    });
+    room.log_updates = 1;
+    room.log_bytes = state.size();
+  }
+
+  // --- messages ---
+
+  void join(CollabConnection& connection) {
+    Room& room = *connection.room;
+    std::lock_guard lock(room.mutex);
+    if (!room.doc) load(room);
+    room.peers[connection.id].socket = connection.peer();
+    // As y-websocket's server: our state vector first (the peer answers with what we lack), and
+    // who is here.
+    connection.send(protocol::SyncMessage{
+        protocol::SyncStep::step1, crdt::Doc::encode_state_vector(room.doc->state_vector())});
+    if (!room.awareness.empty()) connection.send(awareness_of(room));
+  }
+
+  void handle(CollabConnection& connection, protocol::SyncMessage& message) {
+    Room& room = *connection.room;
+    std::lock_guard lock(room.mutex);
+    if (!room.doc) {  // unloaded after a failure: the connection is closing
+      connection.close(kCloseServerError, "the document could not be saved; reconnect");
+      return;
+    }
+    if (message.step == protocol::SyncStep::step1) {
+      crdt::StateVector since;
+      try {
+        since = crdt::Doc::decode_state_vector(message.payload);
+      } catch (const crdt::DecodeError& e) {
+        throw Refusal(Code::invalid_request, std::string("a bad state vector: ") + e.what());
+      }
+      connection.send(protocol::SyncMessage{protocol::SyncStep::step2,
+                                            room.doc->encode_state_as_update_v1(since)});
+      return;
+    }
+    if (connection.read_only) {
+      bool changes = false;
+      try {
+        changes = room.doc->would_change_v1(message.payload);
+      } catch (const crdt::DecodeError& e) {
+        throw Refusal(Code::invalid_request,
+                      std::string("the update does not decode: ") + e.what());
+      }
+      if (changes) {
+        connection.send(protocol::PermissionDeniedMessage{
+            "you are a viewer of this document's dataset: your changes are not kept"});
+      }
+      return;
+    }
+    apply(room, message.payload, connection.caller.user_id, connection.id);
+  }
+
+  void handle(CollabConnection& connection, protocol::AwarenessMessage& message) {
+    Room& room = *connection.room;
+    std::lock_guard lock(room.mutex);
+    Room::Peer& peer = room.peers[connection.id];
+    std::vector<protocol::AwarenessEntry> accepted;
+    for (protocol::AwarenessEntry& entry : protocol::decode_awareness_update(message.update)) {
+      auto known = room.awareness.find(entry.client);
+      // A client another connection speaks for is theirs: not overwritten from here.
+      if (known != room.awareness.end() && known->second.connection != connection.id) continue;
+      if (entry.left()) {
+        if (known != room.awareness.end()) room.awareness.erase(known);
+        peer.clients.erase(entry.client);
+      } else {
+        if (known == room.awareness.end() &&
+            peer.clients.size() >= options_.max_awareness_clients_per_connection) {
+          continue;
+        }
+        room.awareness[entry.client] = {entry.clock, entry.state, connection.id};
+        peer.clients.insert(entry.client);
+      }
+      accepted.push_back(std::move(entry));
+    }
+    if (accepted.empty()) return;
+    room.broadcast(frame(protocol::AwarenessMessage{protocol::encode_awareness_update(accepted)}),
+                   connection.id);
+  }
+
+  void handle(CollabConnection& connection, protocol::QueryAwarenessMessage&) {
+    Room& room = *connection.room;
+    std::lock_guard lock(room.mutex);
+    connection.send(awareness_of(room));
+  }
+
+  void handle(CollabConnection&, protocol::PermissionDeniedMessage&) {
+    // Only the server denies: a client's is ignored, as y-websocket's server does.
+  }
+
+  static protocol::AwarenessMessage awareness_of(const Room& room) {
+    std::vector<protocol::AwarenessEntry> entries;
+    for (const auto& [client, state] : room.awareness)
+      entries.push_back({client, state.clock, state.state});
+    return {protocol::encode_awareness_update(entries)};
+  }
+
+  // --- reading over HTTP ---
+
+  HttpResponse read(Room& room, const boost::urls::url_view& url) {
+    std::lock_guard lock(room.mutex);
+    if (!room.doc) load(room);
+    const crdt::Bytes state = room.doc->encode_state_as_update_v1();
+    const auto format = url.params().find("format");
+    if (format != url.params().end() && (*format).value == "update") {
+      return {200, "application/octet-stream", std::string(text_of(state)), {}};
+    }
+    // The JSON rendering, on a copy: inferring the roots' kinds fixes them in the document.
+    crdt::Doc copy(random_client_id());
+    copy.apply_update_v1(state);
+    crdt::ShowOptions options;
+    for (const auto& param : url.params()) {
+      if (param.key != "type") continue;
+      const std::string value = param.value;
+      const std::size_t colon = value.rfind(':');
+      const std::optional<crdt::TypeKind> kind =
+          colon == std::string::npos ? std::nullopt : kind_named(value.substr(colon + 1));
+      if (!kind) {
+        throw Refusal(Code::invalid_request,
+                      "?type= takes NAME:text, NAME:map, NAME:array or NAME:xml");
+      }
+      options.kinds[value.substr(0, colon)] = *kind;
+    }
+    json::value rendered;
+    try {
+      rendered = json::parse(crdt::to_json(crdt::show_document(copy, options)));
+    } catch (const std::invalid_argument& e) {
+      throw Refusal(Code::invalid_request, e.what());
+    }
+    return {200,
+            "application/json",
+            json_text(json::object{{"name", room.name},
+                                   {"stateVector", state_vector_text(room)},
+                                   {"update", base64_encode(text_of(state))},
+                                   {"json", std::move(rendered)}}),
+            {}};
+  }
+
+  static std::optional<crdt::TypeKind> kind_named(std::string_view name) {
+    if (name == "text") return crdt::TypeKind::text;
+    if (name == "map") return crdt::TypeKind::map;
+    if (name == "array") return crdt::TypeKind::array;
+    if (name == "xml") return crdt::TypeKind::xml_fragment;
+    return std::nullopt;
+  }
+
+  static std::string state_vector_text(const Room& room) {
+    return base64_encode(text_of(crdt::Doc::encode_state_vector(room.doc->state_vector())));
+  }
+
+  std::vector<std::shared_ptr<CollabConnection>> connections() {
+    std::vector<std::shared_ptr<CollabConnection>> all;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, weak] : connections_) {
+      if (auto connection = weak.lock()) all.push_back(std::move(connection));
+    }
+    return all;
+  }
+
+  Accounts& accounts_;
+  Storage& storage_;
+  std::shared_ptr<Clock> clock_;
+  RateLimiter& limiter_;
+  const CollabOptions options_;
+
+  std::mutex mutex_;                                  // the two maps
+  std::map<std::string, std::weak_ptr<Room>> rooms_;  // by dataset/name; loaded while held
+  std::size_t live_rooms_ = 0;
+  std::map<std::string, std::weak_ptr<CollabConnection>> connections_;
+};
+
+void CollabConnection::on_message(std::string message) {
+  service_.on_message(*this, message);
+}
+
+void CollabConnection::on_close() {
+  service_.leave(*this);
+}
+
+CollabService::CollabService(Accounts& accounts, Storage& storage, std::shared_ptr<Clock> clock,
+                             RateLimiter& limiter, CollabOptions options)
+    : impl_(std::make_unique<Impl>(accounts, storage, std::move(clock), limiter, options)) {}
+
+CollabService::~CollabService() = default;
+
+WebSocketUpgrade CollabService::upgrade(const HttpRequest& request,
+                                        std::shared_ptr<WebSocketPeer> peer) {
+  return impl_->upgrade(request, std::move(peer));
+}
+
+HttpResponse CollabService::handle(const HttpRequest& request) {
+  return impl_->handle_http(request);
+}
+
+void CollabService::revoke(const std::string& token_hash) {
+  impl_->revoke(token_hash);
+}
+
+void CollabService::member_removed(const std::string& dataset_id, const std::string& user_id) {
+  impl_->member_removed(dataset_id, user_id);
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,76 @@
+// CollabService — collaborative documents on cairnd (docs/protocol.md, "Collaborative
+// documents"): the y-websocket protocol on GET /api/collab/<datasetId>/<docName>, so that Yjs
+// editors join unmodified, and the same documents over plain HTTP (GET the state, POST an update).
+//
+// A document belongs to a dataset and is kept as a log of Yjs updates (Storage's
+// document_updates), compacted into one update from time to time. It is loaded when a peer or a
+// request needs it and unloaded when none holds it any more.
+//
+// Authorisation is the HTTP API's: members of the dataset only (anyone else gets not_found,
+// whether or not the document exists); viewers receive the document, its updates and awareness,
+// and an update they send that would change the document is answered with y-websocket's
+// permission-denied message. On the socket, permanent denials close with 4401/4404 (y-websocket
+// stops reconnecting on 4400-4499), overload and rate limits with 1013, so editors come back. A
+// token revoked, or a member removed, closes that user's connections at once.
+//
+// Durable before relayed: an update is applied to the loaded document, appended to the log and
+// committed, and only then sent to the document's other peers — under the document's lock, so
+// that the log's order is the order peers see. Awareness (who is here, their cursors) is relayed
+// among a document's peers and not stored; a connection's awareness states are removed for the
+// others when it closes.
+//
+// Thread-safe: connections' messages arrive on the server's handler pool, one at a time per
+// connection; each document has its own lock.
+#pragma once
+
+#include <cairn/clock.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "server/accounts.hpp"
+#include "server/http.hpp"
+#include "server/rate_limiter.hpp"
+#include "server/storage/storage.hpp"
+
+namespace cairn::server {
+
+struct CollabOptions {
+  // The most a document's log may hold (bytes of updates since its last compaction, and its
+  // compacted state): an update that would take it past is refused (413 document too large,
+  // close 4413 on the socket).
+  std::size_t max_document_bytes = 64 * 1024 * 1024;
+  // A document's log is compacted into one update once it holds this many.
+  std::size_t compact_after_updates = 256;
+  std::size_t max_connections = 10'000;
+  // Awareness states (Yjs clients) one connection may speak for.
+  std::size_t max_awareness_clients_per_connection = 16;
+};
+
+class CollabService {
+ public:
+  CollabService(Accounts& accounts, Storage& storage, std::shared_ptr<Clock> clock,
+                RateLimiter& limiter, CollabOptions options);
+  ~CollabService();
+  CollabService(const CollabService&) = delete;
+  CollabService& operator=(const CollabService&) = delete;
+
+  // A WebSocket upgrade of /api/collab/<datasetId>/<docName>: always accepted (binary frames),
+  // then closed with a close code when the caller may not have the document, so that y-websocket
+  // learns why.
+  WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer);
+  // GET (the document) and POST (an update) on /api/collab/<datasetId>/<docName>.
+  HttpResponse handle(const HttpRequest& request);
+  // Closes the connections that authenticated with the token (its hash).
+  void revoke(const std::string& token_hash);
+  // Closes `user_id`'s connections to documents of the dataset.
+  void member_removed(const std::string& dataset_id, const std::string& user_id);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::server
