@@ -79,17 +79,18 @@ cmake --build build/clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
   ctest --test-dir build/clang --output-on-failure -j "$jobs"
-for fuzzer in sync_request sync_response live_message id_token ydoc_update ydoc_update_v2 ydoc_position; do
+for fuzzer in sync_request sync_response live_message id_token ydoc_update ydoc_update_v2 ydoc_position \
+  collab_message; do
   mkdir -p "build/clang/corpus/$fuzzer"
   build/clang/fuzz/${fuzzer}_fuzzer "build/clang/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
     -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3
 done
 
-step "ThreadSanitizer build of the concurrency, sync client, in-process server and live channel tests"
+step "ThreadSanitizer build of the concurrency, sync client, in-process server, live channel and collab tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build build/tsan --target concurrency_test sync_test sync_service_test live_test
-for test in concurrency_test sync_test sync_service_test live_test; do
+cmake --build build/tsan --target concurrency_test sync_test sync_service_test live_test collab_test
+for test in concurrency_test sync_test sync_service_test live_test collab_test; do
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build/tsan/tests/$test"
 done
 
