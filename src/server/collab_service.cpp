@@ -260,10 +260,10 @@ class CollabService::Impl {
       room.awareness.erase(state);
     }
     room.peers.erase(peer);
-    if (!gone.empty()) {
-      room.broadcast(frame(protocol::AwarenessMessage{protocol::encode_awareness_update(gone)}),
-                     connection.id);
-    }
+    if (gone.empty()) return;
+    const crdt::Bytes update = protocol::encode_awareness_update(gone);
+    room.broadcast(frame(protocol::AwarenessMessage{update}), connection.id);
+    storage_.relay_awareness(room.dataset, room.name, text_of(update));
   }
 
   void revoke(const std::string& token_hash) {
@@ -280,6 +280,61 @@ class CollabService::Impl {
       if (connection->caller.user_id == user_id && connection->room->dataset == dataset_id) {
         connection->close(protocol::kCloseCollabNotFound,
                           "you are no longer a member of this document's dataset");
+      }
+    }
+  }
+
+  void document_moved(const std::string& dataset, const std::string& name, std::uint64_t seq) {
+    const std::shared_ptr<Room> room = loaded(dataset, name);
+    if (!room) return;
+    std::lock_guard lock(room->mutex);
+    if (room->doc && seq > room->seq) catch_up(*room);
+  }
+
+  void awareness_relayed(const std::string& dataset, const std::string& name,
+                         const std::string& update) {
+    const std::shared_ptr<Room> room = loaded(dataset, name);
+    if (!room) return;
+    std::vector<protocol::AwarenessEntry> entries;
+    try {
+      entries = protocol::decode_awareness_update(bytes_of(update));
+    } catch (const Refusal&) {
+      return;  // checked on the node that took it
+    }
+    std::lock_guard lock(room->mutex);
+    std::vector<protocol::AwarenessEntry> accepted;
+    for (protocol::AwarenessEntry& entry : entries) {
+      const auto known = room->awareness.find(entry.client);
+      // A client one of this node's connections speaks for stays theirs.
+      if (known != room->awareness.end() && !known->second.connection.empty()) continue;
+      if (entry.left()) {
+        if (known != room->awareness.end()) room->awareness.erase(known);
+      } else {
+        room->awareness[entry.client] = {entry.clock, entry.state, ""};  // another node's
+      }
+      accepted.push_back(std::move(entry));
+    }
+    if (!accepted.empty()) {
+      room->broadcast(
+          frame(protocol::AwarenessMessage{protocol::encode_awareness_update(accepted)}), "");
+    }
+  }
+
+  void resync() {
+    std::vector<std::shared_ptr<Room>> rooms;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [key, weak] : rooms_) {
+        if (auto room = weak.lock()) rooms.push_back(std::move(room));
+      }
+    }
+    for (const auto& room : rooms) {
+      std::lock_guard lock(room->mutex);
+      try {
+        catch_up(*room);
+      } catch (const Error& e) {
+        spdlog::warn("document '{}' of dataset '{}' not read again: {}", room->name, room->dataset,
+                     e.what());
       }
     }
   }
@@ -456,22 +511,55 @@ class CollabService::Impl {
       seq = tx->append_document_update(room.dataset, room.name, row);
       tx->commit();
     });
-    for (const DocumentUpdateRow& other : theirs) {
+    absorb(room, theirs);
+    room.seq = seq;
+    room.log_updates += 1;
+    room.log_bytes += data.size();
+  }
+
+  // Applies what other nodes appended to the log (`rows`, after room.seq) and relays it to the
+  // room's peers. Under the room's lock.
+  void absorb(Room& room, const std::vector<DocumentUpdateRow>& rows) {
+    for (const DocumentUpdateRow& row : rows) {
       crdt::Bytes integrated;
       const std::uint64_t handler =
           room.doc->on_update([&](std::span<const std::uint8_t> bytes, const void*) {
             integrated.insert(integrated.end(), bytes.begin(), bytes.end());
           });
-      room.doc->apply_update_v1(bytes_of(other.data));
+      try {
+        room.doc->apply_update_v1(bytes_of(row.data));
+      } catch (const crdt::DecodeError& e) {
+        room.doc->off(handler);
+        throw Error(ErrorCode::corrupt,
+                    fmt::format("update {} of document '{}' of dataset '{}' does not decode: {}",
+                                row.seq, room.name, room.dataset, e.what()));
+      }
       room.doc->off(handler);
       if (!integrated.empty()) {
         room.broadcast(frame(protocol::SyncMessage{protocol::SyncStep::update, integrated}), "");
       }
-      room.log_bytes += other.data.size();
+      room.seq = row.seq;
+      room.log_updates += 1;
+      room.log_bytes += row.data.size();
     }
-    room.seq = seq;
-    room.log_updates += theirs.size() + 1;
-    room.log_bytes += data.size();
+  }
+
+  // Reads the log past what the loaded room holds (another node appended to it).
+  void catch_up(Room& room) {
+    if (!room.doc) return;
+    std::vector<DocumentUpdateRow> rows;
+    {
+      auto tx = storage_.begin(false);
+      rows = tx->document_updates(room.dataset, room.name, room.seq);
+    }
+    absorb(room, rows);
+  }
+
+  // The loaded room of a document, if any.
+  std::shared_ptr<Room> loaded(const std::string& dataset, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    const auto found = rooms_.find(dataset + '/' + name);
+    return found == rooms_.end() ? nullptr : found->second.lock();
   }
 
   // Replaces the log with the document's state, as one update (not while some of it waits for
@@ -560,8 +648,9 @@ class CollabService::Impl {
       accepted.push_back(std::move(entry));
     }
     if (accepted.empty()) return;
-    room.broadcast(frame(protocol::AwarenessMessage{protocol::encode_awareness_update(accepted)}),
-                   connection.id);
+    const crdt::Bytes update = protocol::encode_awareness_update(accepted);
+    room.broadcast(frame(protocol::AwarenessMessage{update}), connection.id);
+    storage_.relay_awareness(room.dataset, room.name, text_of(update));
   }
 
   void handle(CollabConnection& connection, protocol::QueryAwarenessMessage&) {
@@ -684,6 +773,20 @@ void CollabService::revoke(const std::string& token_hash) {
 
 void CollabService::member_removed(const std::string& dataset_id, const std::string& user_id) {
   impl_->member_removed(dataset_id, user_id);
+}
+
+void CollabService::document_moved(const std::string& dataset_id, const std::string& name,
+                                   std::uint64_t seq) {
+  impl_->document_moved(dataset_id, name, seq);
+}
+
+void CollabService::awareness_relayed(const std::string& dataset_id, const std::string& name,
+                                      const std::string& update) {
+  impl_->awareness_relayed(dataset_id, name, update);
+}
+
+void CollabService::resync() {
+  impl_->resync();
 }
 
 }  // namespace cairn::server

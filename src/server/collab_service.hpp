@@ -19,6 +19,10 @@
 // among a document's peers and not stored; a connection's awareness states are removed for the
 // others when it closes.
 //
+// Several nodes sharing PostgreSQL serve every document: a node that commits an update tells the
+// others (Storage notifications), which read the log from where their loaded copy ends and relay
+// what it adds to their own peers; awareness travels the same way, unstored.
+//
 // Thread-safe: connections' messages arrive on the server's handler pool, one at a time per
 // connection; each document has its own lock.
 #pragma once
@@ -66,6 +70,12 @@ class CollabService {
   void revoke(const std::string& token_hash);
   // Closes `user_id`'s connections to documents of the dataset.
   void member_removed(const std::string& dataset_id, const std::string& user_id);
+  // From another node sharing the storage (StorageEvents): a document's log grew; awareness one of
+  // its peers sent; events may have been missed (every loaded document reads its log again).
+  void document_moved(const std::string& dataset_id, const std::string& name, std::uint64_t seq);
+  void awareness_relayed(const std::string& dataset_id, const std::string& name,
+                         const std::string& update);
+  void resync();
 
   class Impl;
 

@@ -121,9 +121,18 @@ class Server::Relay final : public StorageEvents {
     live_.member_removed(std::string(dataset_id), std::string(user_id));
     collab_.member_removed(std::string(dataset_id), std::string(user_id));
   }
+  void document_moved(std::string_view dataset_id, std::string_view name,
+                      std::uint64_t seq) override {
+    collab_.document_moved(std::string(dataset_id), std::string(name), seq);
+  }
+  void awareness_relayed(std::string_view dataset_id, std::string_view name,
+                         std::string_view update) override {
+    collab_.awareness_relayed(std::string(dataset_id), std::string(name), std::string(update));
+  }
   void missed_events() override {
     accounts_.forget_tokens();
     live_.resync();
+    collab_.resync();
   }
 
  private:

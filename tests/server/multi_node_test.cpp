@@ -16,6 +16,7 @@
 #include "support/postgres.hpp"
 #include "support/sync_bodies.hpp"
 #include "support/temp_dir.hpp"
+#include "support/y_client.hpp"
 
 namespace cairn::test {
 namespace {
@@ -100,6 +101,30 @@ TEST_F(MultiNodeTest, ALogoutOnOneNodeClosesLiveConnectionsOnTheOther) {
   // At once, not at the next token check (a minute by default).
   EXPECT_EQ(live.close_code(10s), protocol::kCloseUnauthorized);
   EXPECT_EQ(ApiClient(b_->port(), on_a.token()).get("/api/me").status, 401);
+}
+
+TEST_F(MultiNodeTest, EditorsOfOneDocumentOnDifferentNodesConvergeAndSeeEachOther) {
+  ApiClient owner = ApiClient::guest(a_->port());
+  const std::string dataset = owner.dataset_id();
+  YClient on_a(a_->port(), dataset, "notes", owner.token(), 1);
+  YClient on_b(b_->port(), dataset, "notes", owner.token(), 2);
+  ASSERT_TRUE(on_a.pump_until([&] { return on_a.synced(); }));
+  ASSERT_TRUE(on_b.pump_until([&] { return on_b.synced(); }));
+  on_a.insert(0, "from a");
+  ASSERT_TRUE(on_b.pump_until([&] { return on_b.text() == "from a"; })) << on_b.text();
+  on_b.insert(6, ", from b");
+  ASSERT_TRUE(on_a.pump_until([&] { return on_a.text() == "from a, from b"; })) << on_a.text();
+  on_a.set_awareness(1, R"({"user":{"name":"ada"}})");
+  ASSERT_TRUE(on_b.pump_until([&] { return on_b.awareness().contains(1); }));
+  EXPECT_EQ(on_b.awareness().at(1), R"({"user":{"name":"ada"}})");
+  // A late joiner on either node gets the whole document; the HTTP form on either agrees.
+  YClient late(b_->port(), dataset, "notes", owner.token(), 3);
+  ASSERT_TRUE(late.pump_until([&] { return late.text() == "from a, from b"; }));
+  EXPECT_EQ(ApiClient(b_->port(), owner.token())
+                .get("/api/collab/" + dataset + "/notes")
+                .at("json")
+                .at("t"),
+            "from a, from b");
 }
 
 TEST_F(MultiNodeTest, ARemovedMemberLosesTheSubscriptionOnEveryNode) {

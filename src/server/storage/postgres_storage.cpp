@@ -33,6 +33,10 @@
 //    their backend process ids): it announces its own commits itself, after they commit. A node
 //    whose listening connection broke reconnects and then reads everything again (missed_events),
 //    so a notification lost meanwhile loses nothing.
+//  - Collaborative documents: append_document_update notifies cairn_doc with "<dataset> <seq>
+//    <name>" inside its transaction (two nodes appending at once take the same seq; the second
+//    insert fails as TransactionConflict and runs again), and relay_awareness cairn_awareness
+//    with "<dataset> <name> <base64url awareness update>" (not stored; under 8000 bytes).
 //
 // Schema versions: cairn_schema holds the version the newest binary that upgraded it wrote, and
 // the oldest version a binary must know to use it (min_binary). Changes are additive (new tables,
@@ -408,6 +412,11 @@ class PostgresTransaction final : public StorageTransaction {
  public:
   PostgresTransaction(PostgresPool& pool, std::unique_ptr<Slot> slot, bool write)
       : pool_(pool), slot_(std::move(slot)), write_(write) {}
+
+  // Tells every node's listening connection `payload` on `channel` when this commits.
+  void notify(std::string_view channel, std::string_view payload) {
+    db().run("SELECT pg_notify($1, $2)", pq::Params().add(channel).add(payload));
+  }
   ~PostgresTransaction() override {
     if (open_ && slot_->db) {
       try {
@@ -756,7 +765,9 @@ class PostgresTransaction final : public StorageTransaction {
             .add(hex(row.data))
             .add(row.user_id)
             .add(row.server_ms));
-    return static_cast<std::uint64_t>(r.integer(0, 0));
+    const auto seq = static_cast<std::uint64_t>(r.integer(0, 0));
+    notify("cairn_doc", fmt::format("{} {} {}", dataset_id, seq, name));
+    return seq;
   }
 
   void compact_document(std::string_view dataset_id, std::string_view name,
@@ -910,7 +921,9 @@ class PostgresWatch final : public StorageWatch {
     while (!stopping_) {
       try {
         pq::Connection db(pool_.options.conninfo);
-        db.exec("SET application_name = 'cairnd-listen'; LISTEN cairn_feed; LISTEN cairn_access");
+        db.exec(
+            "SET application_name = 'cairnd-listen'; LISTEN cairn_feed; LISTEN cairn_access; "
+            "LISTEN cairn_doc; LISTEN cairn_awareness");
         pool_.listening = true;
         if (lost) {
           ++pool_.listen_reconnects;
@@ -961,6 +974,16 @@ class PostgresWatch final : public StorageWatch {
             std::errc()) {
       // This node announces its own commits itself, once they have committed.
       if (!pool_.own(note.backend_pid)) events_.feed_moved(word[0], position);
+    } else if (note.channel == "cairn_doc" && word.size() == 3 &&
+               std::from_chars(word[1].data(), word[1].data() + word[1].size(), position).ec ==
+                   std::errc()) {
+      // Each node relays its own documents' updates itself, once they have committed.
+      if (!pool_.own(note.backend_pid)) events_.document_moved(word[0], word[2], position);
+    } else if (note.channel == "cairn_awareness" && word.size() == 3) {
+      std::string update;
+      if (!pool_.own(note.backend_pid) && base64url_decode(word[2], update)) {
+        events_.awareness_relayed(word[0], word[1], update);
+      }
     } else if (note.channel == "cairn_access" && word.size() == 2 && word[0] == "revoke") {
       events_.token_revoked(word[1]);
     } else if (note.channel == "cairn_access" && word.size() == 3 && word[0] == "member") {
@@ -1031,6 +1054,26 @@ std::unique_ptr<StorageTransaction> PostgresStorage::begin(bool write) {
     }
   }
   return std::make_unique<PostgresTransaction>(*pool_, std::move(slot), write);
+}
+
+void PostgresStorage::relay_awareness(std::string_view dataset_id, std::string_view name,
+                                      std::string_view update) {
+  // PostgreSQL takes notifications of less than 8000 bytes; a larger awareness update (a state
+  // of several KiB) stays with this node's peers.
+  const std::string payload = fmt::format("{} {} {}", dataset_id, name, base64url_encode(update));
+  if (payload.size() >= 8000) {
+    spdlog::debug("an awareness update of {} bytes is too large to relay to other nodes",
+                  update.size());
+    return;
+  }
+  try {
+    auto tx = begin(true);
+    auto& postgres = static_cast<PostgresTransaction&>(*tx);
+    postgres.notify("cairn_awareness", payload);
+    tx->commit();
+  } catch (const Error& e) {
+    spdlog::debug("awareness not relayed to other nodes: {}", e.what());
+  }
 }
 
 std::unique_ptr<StorageWatch> PostgresStorage::watch(StorageEvents& events) {

@@ -50,6 +50,8 @@ class PostgresStorage final : public Storage {
   std::unique_ptr<StorageTransaction> begin(bool write) override;
   // LISTENs on a connection of its own (see postgres_storage.cpp).
   std::unique_ptr<StorageWatch> watch(StorageEvents& events) override;
+  void relay_awareness(std::string_view dataset_id, std::string_view name,
+                       std::string_view update) override;
   std::vector<StorageFigure> figures() const override;
 
   PoolStats pool_stats() const;

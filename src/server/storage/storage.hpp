@@ -271,6 +271,12 @@ class StorageEvents {
   virtual void feed_moved(std::string_view dataset_id, std::uint64_t position) = 0;
   virtual void token_revoked(std::string_view token_hash) = 0;
   virtual void member_removed(std::string_view dataset_id, std::string_view user_id) = 0;
+  // A collaborative document's log grew to `seq` (DocumentUpdateRow::seq).
+  virtual void document_moved(std::string_view dataset_id, std::string_view name,
+                              std::uint64_t seq) = 0;
+  // Awareness a peer of a document sent to another process (relay_awareness there).
+  virtual void awareness_relayed(std::string_view dataset_id, std::string_view name,
+                                 std::string_view update) = 0;
   // Events may have been missed (the relay lost its connection and has it back): everything that
   // depends on them must be read again from storage.
   virtual void missed_events() = 0;
@@ -298,6 +304,11 @@ class Storage {
   // Starts relaying other processes' commits to `events`; null when no other process can share
   // this storage (SQLite).
   virtual std::unique_ptr<StorageWatch> watch(StorageEvents& /*events*/) { return nullptr; }
+  // Passes an awareness update of a document's peer to the other processes sharing the storage
+  // (their StorageEvents::awareness_relayed), at most once, if it fits (PostgreSQL: a
+  // notification, under 8000 bytes); awareness is not stored. SQLite: nobody else to tell.
+  virtual void relay_awareness(std::string_view /*dataset_id*/, std::string_view /*name*/,
+                               std::string_view /*update*/) {}
   // Whether the database answers now: Error(unavailable) when it does not.
   virtual void check() { begin(false)->clock(); }
   // The storage's own figures for /metrics (a PostgreSQL pool's, for instance).
