@@ -172,6 +172,7 @@ class CollabConnection final : public WebSocketHandler,
   const Caller caller;
   const bool read_only;  // a viewer
   const std::shared_ptr<Room> room;
+  json::value user;  // the "user" of its awareness state, as presence shows it (room's lock)
 
  private:
   CollabService::Impl& service_;
@@ -260,6 +261,7 @@ class CollabService::Impl {
       room.awareness.erase(state);
     }
     room.peers.erase(peer);
+    publish_presence(connection, false);
     if (gone.empty()) return;
     const crdt::Bytes update = protocol::encode_awareness_update(gone);
     room.broadcast(frame(protocol::AwarenessMessage{update}), connection.id);
@@ -318,6 +320,10 @@ class CollabService::Impl {
       room->broadcast(
           frame(protocol::AwarenessMessage{protocol::encode_awareness_update(accepted)}), "");
     }
+  }
+
+  void on_presence(CollabService::PresenceListener listener) {
+    presence_listener_ = std::move(listener);
   }
 
   void resync() {
@@ -583,6 +589,7 @@ class CollabService::Impl {
     std::lock_guard lock(room.mutex);
     if (!room.doc) load(room);
     room.peers[connection.id].socket = connection.peer();
+    publish_presence(connection, true);
     // As y-websocket's server: our state vector first (the peer answers with what we lack), and
     // who is here.
     connection.send(protocol::SyncMessage{
@@ -644,6 +651,7 @@ class CollabService::Impl {
         }
         room.awareness[entry.client] = {entry.clock, entry.state, connection.id};
         peer.clients.insert(entry.client);
+        note_user(connection, entry.state);
       }
       accepted.push_back(std::move(entry));
     }
@@ -661,6 +669,26 @@ class CollabService::Impl {
 
   void handle(CollabConnection&, protocol::PermissionDeniedMessage&) {
     // Only the server denies: a client's is ignored, as y-websocket's server does.
+  }
+
+  void publish_presence(const CollabConnection& connection, bool present) {
+    if (!presence_listener_) return;
+    json::object state{{"document", connection.room->name}};
+    if (!connection.user.is_null()) state["user"] = connection.user;
+    presence_listener_(connection.room->dataset,
+                       {connection.id, connection.caller.user_id, std::move(state)}, present);
+  }
+
+  // An awareness state of the connection's: presence shows its "user" (name, colour… as the
+  // editor's binding sets them) once it has one or it changes.
+  void note_user(CollabConnection& connection, const std::string& state) {
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(state, ec);
+    if (ec || !parsed.is_object()) return;
+    const json::value* user = parsed.as_object().if_contains("user");
+    if (user == nullptr || *user == connection.user) return;
+    connection.user = *user;
+    publish_presence(connection, true);
   }
 
   static protocol::AwarenessMessage awareness_of(const Room& room) {
@@ -738,8 +766,9 @@ class CollabService::Impl {
   RateLimiter& limiter_;
   const CollabOptions options_;
 
-  std::mutex mutex_;                                  // the two maps
-  std::map<std::string, std::weak_ptr<Room>> rooms_;  // by dataset/name; loaded while held
+  CollabService::PresenceListener presence_listener_;  // set before serving
+  std::mutex mutex_;                                   // the two maps
+  std::map<std::string, std::weak_ptr<Room>> rooms_;   // by dataset/name; loaded while held
   std::size_t live_rooms_ = 0;
   std::map<std::string, std::weak_ptr<CollabConnection>> connections_;
 };
@@ -787,6 +816,10 @@ void CollabService::awareness_relayed(const std::string& dataset_id, const std::
 
 void CollabService::resync() {
   impl_->resync();
+}
+
+void CollabService::on_presence(PresenceListener listener) {
+  impl_->on_presence(std::move(listener));
 }
 
 }  // namespace cairn::server

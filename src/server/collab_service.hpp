@@ -30,9 +30,11 @@
 #include <cairn/clock.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "protocol/live.hpp"
 #include "server/accounts.hpp"
 #include "server/http.hpp"
 #include "server/rate_limiter.hpp"
@@ -76,6 +78,13 @@ class CollabService {
   void awareness_relayed(const std::string& dataset_id, const std::string& name,
                          const std::string& update);
   void resync();
+  // Told (under a document's lock: it must not block) when a peer joins a document (`present`,
+  // its state {"document": name, "user": the "user" of its awareness state, once it has one}),
+  // changes its "user", or leaves: the live channel shows it in the dataset's presence. Set
+  // before serving.
+  using PresenceListener = std::function<void(const std::string& dataset_id,
+                                              const protocol::PresencePeer& peer, bool present)>;
+  void on_presence(PresenceListener listener);
 
   class Impl;
 

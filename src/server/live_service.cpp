@@ -144,6 +144,24 @@ class LiveService::Impl {
     });
   }
 
+  void document_presence(const std::string& dataset, const protocol::PresencePeer& peer,
+                         bool present) {
+    post([this, dataset, peer, present] {
+      auto& peers = document_peers_[dataset];
+      protocol::PresenceUpdate update{dataset, {}, {}};
+      if (present) {
+        peers[peer.connection] = peer;
+        update.peers.push_back(peer);
+      } else {
+        if (peers.erase(peer.connection) == 0) return;
+        update.left.push_back(peer.connection);
+      }
+      if (peers.empty()) document_peers_.erase(dataset);
+      const auto hub_it = hubs_.find(dataset);
+      if (hub_it != hubs_.end()) broadcast(hub_it->second, "", update);
+    });
+  }
+
   void resync() {
     post([this] {
       for (const auto& [dataset, hub] : hubs_) {
@@ -508,6 +526,11 @@ class LiveService::Impl {
     for (const auto& [id, other] : hub.subscribers) {
       if (id != connection->id && other.presence) present.peers.push_back(peer(other));
     }
+    if (const auto documents = document_peers_.find(dataset.id);
+        documents != document_peers_.end()) {
+      for (const auto& [id, other] : documents->second)
+        present.peers.push_back(other);
+    }
     connection->send(present);
     catch_up(dataset.id, connection->id, generation, false);
   }
@@ -663,6 +686,9 @@ class LiveService::Impl {
   std::map<std::string, Pending, std::less<>> pending_;
 
   std::map<std::string, Hub, std::less<>> hubs_;  // lane only
+  // Who is in the datasets' collaborative documents (CollabService), by dataset and connection:
+  // shown in presence beside the subscribers. Lane only.
+  std::map<std::string, std::map<std::string, protocol::PresencePeer>> document_peers_;
 
   std::mutex lane_mutex_;
   std::condition_variable lane_wake_;
@@ -697,6 +723,11 @@ void LiveService::revoke(const std::string& token_hash) {
 
 void LiveService::member_removed(const std::string& dataset_id, const std::string& user_id) {
   impl_->member_removed(dataset_id, user_id);
+}
+
+void LiveService::document_presence(const std::string& dataset_id,
+                                    const protocol::PresencePeer& peer, bool present) {
+  impl_->document_presence(dataset_id, peer, present);
 }
 
 void LiveService::resync() {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "protocol/live.hpp"
 #include "server/accounts.hpp"
 #include "server/change_feed.hpp"
 #include "server/http.hpp"
@@ -58,6 +59,10 @@ class LiveService {
   // Ends `user_id`'s subscriptions to a dataset they are no longer a member of (at once on this
   // node; the token check also rechecks every subscription's membership).
   void member_removed(const std::string& dataset_id, const std::string& user_id);
+  // A peer of one of the dataset's collaborative documents joined or changed (`present`), or left:
+  // shown to the dataset's subscribers in presence, as a peer whose state names the document.
+  void document_presence(const std::string& dataset_id, const protocol::PresencePeer& peer,
+                         bool present);
   // Commits, revocations or membership changes may have gone unnoticed (another node's, while
   // the storage's relay was down): pushes whatever the subscribed datasets' feeds hold beyond
   // what was sent, and checks every connection's token and membership now.

@@ -188,6 +188,11 @@ Server::Server(ServerOptions options)
                                                *parts_->limiter, metrics_, live);
   parts_->collab = std::make_unique<CollabService>(
       *parts_->accounts, *parts_->storage, options_.clock, *parts_->limiter, options_.collab);
+  parts_->collab->on_presence([live = parts_->live.get()](const std::string& dataset_id,
+                                                          const protocol::PresencePeer& peer,
+                                                          bool present) {
+    live->document_presence(dataset_id, peer, present);
+  });
   parts_->accounts->on_revoke(
       [live = parts_->live.get(), collab = parts_->collab.get()](const std::string& token_hash) {
         live->revoke(token_hash);

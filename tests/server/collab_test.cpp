@@ -9,6 +9,7 @@
 
 #include "support/api_client.hpp"
 #include "support/in_process_cairnd.hpp"
+#include "support/live_client.hpp"
 #include "support/manual_clock.hpp"
 #include "support/temp_dir.hpp"
 #include "support/y_client.hpp"
@@ -162,6 +163,34 @@ TEST_F(CollabTest, AwarenessIsRelayedAndRemovedWhenItsConnectionCloses) {
   }
   ASSERT_TRUE(b.pump_until([&] { return b.awareness().at(14) == "null"; }));
   EXPECT_EQ(b.awareness().at(11), R"({"user":{"name":"ada"}})");
+}
+
+TEST_F(CollabTest, TheLiveChannelShowsWhoIsInWhichDocument) {
+  YClient before = peer(*owner_, 21, "plan");
+  ASSERT_TRUE(before.pump_until([&] { return before.synced(); }));
+  LiveClient live(port(), viewer_->token());
+  live.send({{"type", "subscribe"}, {"dataset", dataset_}});
+  live.next("subscribed");
+  // Already there: the peer in "plan".
+  const json::object present = live.next("presence");
+  ASSERT_EQ(present.at("peers").as_array().size(), 1u);
+  EXPECT_EQ(present.at("peers").at(0).at("userId"), json::value(owner_->user_id()));
+  EXPECT_EQ(present.at("peers").at(0).at("state"), (json::object{{"document", "plan"}}));
+  std::string connection;
+  {
+    YClient joining = peer(*owner_, 22, "notes");
+    const json::object joined = live.next("presence");
+    connection = std::string(joined.at("peers").at(0).at("connection").as_string());
+    EXPECT_EQ(joined.at("peers").at(0).at("state"), (json::object{{"document", "notes"}}));
+    // Its awareness "user" shows once it sets one.
+    joining.set_awareness(1, R"({"user":{"name":"ada","color":"#f80"},"cursor":{"anchor":3}})");
+    const json::object named = live.next("presence");
+    EXPECT_EQ(
+        named.at("peers").at(0).at("state"),
+        (json::object{{"document", "notes"}, {"user", {{"name", "ada"}, {"color", "#f80"}}}}));
+  }
+  const json::object left = live.next("presence");
+  EXPECT_EQ(left.at("left"), (json::array{json::value(connection)}));
 }
 
 TEST_F(CollabTest, MalformedMessagesCloseTheirConnectionAndOthersGoOn) {
