@@ -78,6 +78,9 @@ std::string encode_history(const HistoryMessage& history) {
     if (!v.resolution.empty()) version["resolution"] = v.resolution;
     versions.push_back(std::move(version));
   }
+  if (history.store.empty()) {
+    return json_text(json::object{{"document", history.key}, {"versions", std::move(versions)}});
+  }
   return json_text(json::object{
       {"store", history.store}, {"key", history.key}, {"versions", std::move(versions)}});
 }

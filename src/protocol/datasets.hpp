@@ -58,10 +58,11 @@ struct HistoryVersion {
   std::uint64_t client_seq = 0;
   std::string resolution;  // client-won, server-won, or empty
 };
-// {"store", "key", "versions": [...]}
+// {"store", "key", "versions": [...]}, or for a collaborative document {"document", "versions"}
+// (its updates: op "update", payload {"bytes": N}).
 struct HistoryMessage {
-  std::string store;
-  std::string key;
+  std::string store;  // empty for a document's
+  std::string key;    // the document's name, for a document's
   std::vector<HistoryVersion> versions;
 };
 std::string encode_history(const HistoryMessage& history);

@@ -235,9 +235,15 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     const auto dataset_param = query.find("dataset");
     const DatasetRow dataset = accounts_.authorize(
         caller, dataset_param == query.end() ? "" : dataset_param->second, Role::viewer);
-    return json_response(200, protocol::encode_history(sync_.history(
-                                  dataset, required_param(query, "store"),
-                                  required_param(query, "key"), size_param(query, "limit", 1000))));
+    const std::size_t limit = size_param(query, "limit", 1000);
+    // A collaborative document's updates are kept under the empty store (no store has that name).
+    if (const auto document = query.find("document"); document != query.end()) {
+      return json_response(
+          200, protocol::encode_history(sync_.history(dataset, "", document->second, limit)));
+    }
+    return json_response(
+        200, protocol::encode_history(sync_.history(dataset, required_param(query, "store"),
+                                                    required_param(query, "key"), limit)));
   }
   route = "unknown";
   throw Refusal(Code::not_found, fmt::format("no route for {} {}", method, path));

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url.hpp>
+#include <charconv>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -119,11 +120,12 @@ struct Room {
   const std::string dataset;
   const std::string name;
 
-  std::mutex mutex;                // everything below
-  std::unique_ptr<crdt::Doc> doc;  // null until loaded
-  std::uint64_t seq = 0;           // the last update of the log in `doc`
-  std::size_t log_updates = 0;     // updates in the log
-  std::size_t log_bytes = 0;       // their bytes
+  std::mutex mutex;                   // everything below
+  std::unique_ptr<crdt::Doc> doc;     // null until loaded
+  std::uint64_t seq = 0;              // the last update of the log in `doc`
+  std::size_t log_updates = 0;        // updates in the log
+  std::size_t log_bytes = 0;          // their bytes
+  std::int64_t last_snapshot_ms = 0;  // when the latest snapshot was taken
   struct Peer {
     std::weak_ptr<WebSocketPeer> socket;
     std::set<std::uint64_t> clients;  // the awareness clients it speaks for
@@ -351,8 +353,15 @@ class CollabService::Impl {
     try {
       const boost::urls::url_view url = parse_target(request.target);
       const DocumentPath named = document_path(url);
+      const auto param = [&](std::string_view name) -> std::optional<std::string> {
+        const auto found = url.params().find(name);
+        if (found == url.params().end()) return std::nullopt;
+        return std::string((*found).value);
+      };
       if (request.method == "GET" || request.method == "HEAD") {
         authorize(request, named.dataset, Role::viewer);
+        if (param("history")) return history(named, url);
+        if (const auto at = param("at")) return read_snapshot(named, snapshot_id(*at), url);
         return read(*room(named.dataset, named.name), url);
       }
       if (request.method == "POST") {
@@ -360,6 +369,13 @@ class CollabService::Impl {
         const std::shared_ptr<Room> document = room(named.dataset, named.name);
         std::lock_guard lock(document->mutex);
         if (!document->doc) load(*document);
+        if (const auto label = param("snapshot")) {
+          const std::uint64_t id = snapshot(*document, caller.user_id, *label);
+          return {201,
+                  "application/json",
+                  json_text(json::object{{"id", id}, {"seq", document->seq}}),
+                  {}};
+        }
         const bool changed = apply(*document, bytes_of(request.body), caller.user_id, "");
         return {200,
                 "application/json",
@@ -438,10 +454,13 @@ class CollabService::Impl {
       seq = row.seq;
       bytes += row.data.size();
     }
+    const std::vector<DocumentSnapshotRow> snapshots =
+        tx->document_snapshots(room.dataset, room.name);
     room.doc = std::move(doc);
     room.seq = seq;
     room.log_updates = log.size();
     room.log_bytes = bytes;
+    room.last_snapshot_ms = snapshots.empty() ? 0 : snapshots.back().server_ms;
   }
 
   static std::uint64_t random_client_id() {
@@ -488,7 +507,7 @@ class CollabService::Impl {
                                          ? update
                                          : std::span<const std::uint8_t>(integrated)));
     try {
-      persist(room, stored, user_id);
+      persist(room, stored, user_id, from);
     } catch (...) {
       // The loaded document holds what the log does not: unloaded, so that the next peer loads
       // the log; its peers reconnect and send what it lacks again.
@@ -507,20 +526,45 @@ class CollabService::Impl {
     return true;
   }
 
-  void persist(Room& room, const std::string& data, const std::string& user_id) {
-    const DocumentUpdateRow row{0, data, user_id, static_cast<std::int64_t>(clock_->now_ms())};
+  // Appends `data` to the log, with its audit record (who, when, from which connection), in one
+  // transaction; then takes a snapshot when the last is older than the schedule's interval.
+  void persist(Room& room, const std::string& data, const std::string& user_id,
+               const std::string& from) {
+    const auto now = static_cast<std::int64_t>(clock_->now_ms());
+    const DocumentUpdateRow row{0, data, user_id, now};
     std::vector<DocumentUpdateRow> theirs;  // what other nodes appended since the room loaded
     std::uint64_t seq = 0;
     retry_conflicts([&] {
       auto tx = storage_.begin(true);
       theirs = tx->document_updates(room.dataset, room.name, room.seq);
       seq = tx->append_document_update(room.dataset, room.name, row);
+      tx->append_history({0, room.dataset, "", room.name, seq, user_id,
+                          from.empty() ? "http" : from, 0, Timestamp(), "", now, "update",
+                          json_text(json::object{{"bytes", data.size()}}), "applied", ""});
       tx->commit();
     });
     absorb(room, theirs);
     room.seq = seq;
     room.log_updates += 1;
     room.log_bytes += data.size();
+    if (now - room.last_snapshot_ms >= options_.snapshot_interval.count()) {
+      snapshot(room, "", "");
+    }
+  }
+
+  // Keeps the document's state now as a snapshot; its id.
+  std::uint64_t snapshot(Room& room, const std::string& user_id, const std::string& label) {
+    const auto now = static_cast<std::int64_t>(clock_->now_ms());
+    const crdt::Bytes state = room.doc->encode_state_as_update_v1();
+    std::uint64_t id = 0;
+    retry_conflicts([&] {
+      auto tx = storage_.begin(true);
+      id = tx->add_document_snapshot(
+          room.dataset, room.name, {0, room.seq, now, user_id, label, std::string(text_of(state))});
+      tx->commit();
+    });
+    room.last_snapshot_ms = now;
+    return id;
   }
 
   // Applies what other nodes appended to the log (`rows`, after room.seq) and relays it to the
@@ -700,10 +744,84 @@ class CollabService::Impl {
 
   // --- reading over HTTP ---
 
+  static std::uint64_t snapshot_id(const std::string& text) {
+    std::uint64_t id = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id == 0) {
+      throw Refusal(Code::invalid_request, "?at= takes a snapshot's id (?history lists them)");
+    }
+    return id;
+  }
+
+  // ?history: the snapshots kept and the updates the audit log holds, oldest first.
+  HttpResponse history(const DocumentPath& named, const boost::urls::url_view& url) {
+    std::size_t limit = 1000;
+    if (const auto found = url.params().find("limit"); found != url.params().end()) {
+      const std::string text = (*found).value;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+      if (ec != std::errc() || end != text.data() + text.size() || limit == 0) {
+        throw Refusal(Code::invalid_request, "?limit= takes a positive number");
+      }
+    }
+    auto tx = storage_.begin(false);
+    json::array snapshots;
+    for (const DocumentSnapshotRow& row : tx->document_snapshots(named.dataset, named.name)) {
+      json::object snapshot{{"id", row.id}, {"seq", row.seq}, {"serverTime", row.server_ms}};
+      if (!row.user_id.empty()) snapshot["userId"] = row.user_id;
+      if (!row.label.empty()) snapshot["label"] = row.label;
+      snapshots.push_back(std::move(snapshot));
+    }
+    json::array updates;
+    for (const HistoryRow& row : tx->history(named.dataset, "", named.name, limit)) {
+      updates.push_back(json::object{{"seq", row.seq},
+                                     {"userId", row.user_id},
+                                     {"clientId", row.client_id},
+                                     {"serverTime", row.server_ms},
+                                     {"bytes", json::parse(row.payload).at("bytes")}});
+    }
+    return {200,
+            "application/json",
+            json_text(json::object{{"name", named.name},
+                                   {"snapshots", std::move(snapshots)},
+                                   {"updates", std::move(updates)}}),
+            {}};
+  }
+
+  // ?at=<id>: the document as a snapshot holds it, in the forms GET gives the document now.
+  HttpResponse read_snapshot(const DocumentPath& named, std::uint64_t id,
+                             const boost::urls::url_view& url) {
+    std::optional<DocumentSnapshotRow> row;
+    {
+      auto tx = storage_.begin(false);
+      row = tx->document_snapshot(named.dataset, named.name, id);
+    }
+    if (!row) {
+      throw Refusal(Code::not_found,
+                    fmt::format("document '{}' has no snapshot {}", named.name, id));
+    }
+    crdt::Doc doc(random_client_id());
+    doc.apply_update_v1(bytes_of(row->data));
+    HttpResponse response = render(named.name, doc, url);
+    if (response.content_type == "application/json") {
+      json::object body = json::parse(response.body).as_object();
+      body["snapshot"] =
+          json::object{{"id", row->id}, {"seq", row->seq}, {"serverTime", row->server_ms}};
+      response.body = json_text(body);
+    }
+    return response;
+  }
+
   HttpResponse read(Room& room, const boost::urls::url_view& url) {
     std::lock_guard lock(room.mutex);
     if (!room.doc) load(room);
-    const crdt::Bytes state = room.doc->encode_state_as_update_v1();
+    return render(room.name, *room.doc, url);
+  }
+
+  // A document as GET gives it: JSON with its state vector, its state and its content rendered,
+  // or (?format=update) its state's bytes.
+  HttpResponse render(const std::string& name, const crdt::Doc& doc,
+                      const boost::urls::url_view& url) {
+    const crdt::Bytes state = doc.encode_state_as_update_v1();
     const auto format = url.params().find("format");
     if (format != url.params().end() && (*format).value == "update") {
       return {200, "application/octet-stream", std::string(text_of(state)), {}};
@@ -730,10 +848,11 @@ class CollabService::Impl {
     } catch (const std::invalid_argument& e) {
       throw Refusal(Code::invalid_request, e.what());
     }
+    const std::string state_vector(text_of(crdt::Doc::encode_state_vector(doc.state_vector())));
     return {200,
             "application/json",
-            json_text(json::object{{"name", room.name},
-                                   {"stateVector", state_vector_text(room)},
+            json_text(json::object{{"name", name},
+                                   {"stateVector", base64_encode(state_vector)},
                                    {"update", base64_encode(text_of(state))},
                                    {"json", std::move(rendered)}}),
             {}};

@@ -49,6 +49,8 @@ struct CollabOptions {
   std::size_t max_document_bytes = 64 * 1024 * 1024;
   // A document's log is compacted into one update once it holds this many.
   std::size_t compact_after_updates = 256;
+  // While a document changes, a snapshot of it is kept at most this often (others on request).
+  std::chrono::milliseconds snapshot_interval{3'600'000};
   std::size_t max_connections = 10'000;
   // Awareness states (Yjs clients) one connection may speak for.
   std::size_t max_awareness_clients_per_connection = 16;

@@ -246,6 +246,62 @@ TEST_F(CollabTest, TheDocumentOverHttpReadsAndWrites) {
   EXPECT_EQ(owner_->post_text("/api/collab/" + dataset_ + "/fresh", "\x01").status, 400);
 }
 
+TEST_F(CollabTest, HistoryKeepsWhoSentEachUpdateAndSnapshotsShowThePast) {
+  server::ServerOptions options = defaults();
+  options.collab.snapshot_interval = std::chrono::minutes(10);
+  options.collab.compact_after_updates = 4;  // the audit outlives compaction
+  start(std::move(options));
+  ApiClient editor_http(port(), owner_->token());
+  const std::string path = "/api/collab/" + dataset_ + "/notes";
+  {
+    YClient a = peer(*owner_, 1);
+    ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));
+    a.insert(0, "first");  // the first update: a snapshot on the schedule
+    YClient b = peer(*owner_, 2);
+    ASSERT_TRUE(b.pump_until([&] { return b.text() == "first"; }));
+    // On request, with a label.
+    const ApiResult taken = editor_http.post_text(path + "?snapshot=before%20more", "");
+    ASSERT_EQ(taken.status, 201) << taken.body;
+    EXPECT_EQ(taken.at("id"), 2);
+    for (int i = 0; i < 5; ++i)
+      a.insert(5, "!");
+    ASSERT_TRUE(b.pump_until([&] { return b.text() == "first!!!!!"; }));
+    clock_->advance(11 * 60 * 1000);
+    a.insert(0, "> ");  // past the interval: another scheduled snapshot
+    ASSERT_TRUE(b.pump_until([&] { return b.text() == "> first!!!!!"; }));
+  }
+  const ApiResult history = owner_->get(path + "?history");
+  ASSERT_EQ(history.status, 200) << history.body;
+  const json::array& snapshots = history.at("snapshots").as_array();
+  ASSERT_EQ(snapshots.size(), 3u);
+  EXPECT_FALSE(snapshots[0].as_object().contains("userId"));  // the schedule's
+  EXPECT_EQ(snapshots[1].at("label"), "before more");
+  EXPECT_EQ(snapshots[1].at("userId"), json::value(owner_->user_id()));
+  const json::array& updates = history.at("updates").as_array();
+  ASSERT_EQ(updates.size(), 7u);
+  for (const json::value& update : updates) {
+    EXPECT_EQ(update.at("userId"), json::value(owner_->user_id()));
+    EXPECT_GT(update.at("bytes").as_int64(), 0);
+  }
+  // The document as each snapshot holds it.
+  EXPECT_EQ(owner_->get(path + "?at=1").at("json").at("t"), "first");
+  EXPECT_EQ(owner_->get(path + "?at=2").at("snapshot").at("id"), 2);
+  EXPECT_EQ(owner_->get(path + "?at=3").at("json").at("t"), "> first!!!!!");
+  EXPECT_EQ(owner_->get(path + "?at=9").status, 404);
+  EXPECT_EQ(owner_->get(path + "?at=x").status, 400);
+  // The audit log covers documents too; viewers read it, strangers do not.
+  ApiClient viewer(port(), viewer_->token());
+  const ApiResult audit =
+      viewer.get("/api/history?dataset=" + dataset_ + "&document=notes&limit=3");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  EXPECT_EQ(audit.at("document"), "notes");
+  ASSERT_EQ(audit.at("versions").as_array().size(), 3u);
+  EXPECT_EQ(audit.at("versions").at(0).at("op"), "update");
+  EXPECT_EQ(stranger_->get(path + "?history").status, 404);
+  // Viewers may read history but not take snapshots.
+  EXPECT_EQ(viewer.post_text(path + "?snapshot", "").status, 403);
+}
+
 TEST_F(CollabTest, ALoggedOutTokenEndsItsSessions) {
   YClient a = peer(*owner_, 1);
   ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));

@@ -257,6 +257,30 @@ TEST_P(StorageConformance, DocumentLogsKeepBytesInOrderAndCompactIntoOneUpdate) 
   EXPECT_EQ(tx->document_updates("d1", "notes/2", 0).size(), 1u);
 }
 
+TEST_P(StorageConformance, DocumentSnapshotsAreNumberedPerDocumentAndKeepTheirBytes) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  const std::string binary("\0\xfe\x01", 3);
+  {
+    auto tx = storage().begin(true);
+    EXPECT_EQ(tx->add_document_snapshot("d1", "notes", {0, 4, 100, "", "", binary}), 1u);
+    EXPECT_EQ(tx->add_document_snapshot("d1", "other", {0, 1, 101, "u1", "x", "y"}), 1u);
+    EXPECT_EQ(tx->add_document_snapshot("d1", "notes", {0, 9, 102, "u1", "before the edit", "z"}),
+              2u);
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const std::vector<server::DocumentSnapshotRow> listed = tx->document_snapshots("d1", "notes");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].seq, 4u);
+  EXPECT_EQ(listed[1].label, "before the edit");
+  EXPECT_EQ(listed[1].user_id, "u1");
+  EXPECT_EQ(listed[1].server_ms, 102);
+  EXPECT_TRUE(listed[1].data.empty());  // listed without their bytes
+  EXPECT_EQ(tx->document_snapshot("d1", "notes", 1)->data, binary);
+  EXPECT_FALSE(tx->document_snapshot("d1", "notes", 3));
+  EXPECT_FALSE(tx->document_snapshot("d2", "notes", 1));
+}
+
 TEST_P(StorageConformance, ATransactionThatIsNotCommittedLeavesNothing) {
   add_user_with_dataset(storage(), "u1", "d1");
   {
@@ -314,6 +338,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
     tx->append_history({0, "d1", "journal", "k1", 1, "u1", "phone", 7, Timestamp(9, 1), "r1", 10,
                         "put", R"({"value":1})", "applied", "client-won"});
     tx->append_document_update("d1", "notes/a", {0, std::string("\0\x01\xff\x80", 4), "u1", 12});
+    tx->add_document_snapshot("d1", "notes/a", {0, 1, 12, "u1", "first", std::string("\0\x02", 2)});
     tx->save_clock(Timestamp(777, 3));
     tx->commit();
   }
@@ -325,6 +350,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
   EXPECT_EQ(rows["entries"], 1120u);
   EXPECT_EQ(rows["history"], 1u);
   EXPECT_EQ(rows["document_updates"], 1u);
+  EXPECT_EQ(rows["document_snapshots"], 1u);
 
   auto original = storage().begin(false);
   auto copied = copy->begin(false);

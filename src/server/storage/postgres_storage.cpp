@@ -165,6 +165,17 @@ constexpr const char* kSchemaV2 = R"sql(
     server_ms  bigint NOT NULL,
     PRIMARY KEY (dataset_id, name, seq)
   );
+  CREATE TABLE document_snapshots (
+    dataset_id text COLLATE "C" NOT NULL,
+    name       text COLLATE "C" NOT NULL,
+    id         bigint NOT NULL,
+    seq        bigint NOT NULL,
+    server_ms  bigint NOT NULL,
+    user_id    text NOT NULL,
+    label      text NOT NULL,
+    data       bytea NOT NULL,
+    PRIMARY KEY (dataset_id, name, id)
+  );
 )sql";
 
 // Brings the schema to kSchemaVersion; runs with the schema lock held.
@@ -778,6 +789,57 @@ class PostgresTransaction final : public StorageTransaction {
         "INSERT INTO document_updates (dataset_id, name, seq, data, user_id, server_ms) "
         "VALUES ($1, $2, $3, decode($4, 'hex'), '', 0)",
         pq::Params().add(dataset_id).add(name).add(through_seq).add(hex(merged)));
+  }
+
+  std::uint64_t add_document_snapshot(std::string_view dataset_id, std::string_view name,
+                                      const DocumentSnapshotRow& snapshot) override {
+    const pq::Result r = db().run(
+        "INSERT INTO document_snapshots (dataset_id, name, id, seq, server_ms, user_id, label, "
+        "data) SELECT $1, $2, coalesce(max(id), 0) + 1, $3, $4, $5, $6, decode($7, 'hex') "
+        "FROM document_snapshots WHERE dataset_id = $1 AND name = $2 RETURNING id",
+        pq::Params()
+            .add(dataset_id)
+            .add(name)
+            .add(snapshot.seq)
+            .add(snapshot.server_ms)
+            .add(snapshot.user_id)
+            .add(snapshot.label)
+            .add(hex(snapshot.data)));
+    return static_cast<std::uint64_t>(r.integer(0, 0));
+  }
+
+  std::vector<DocumentSnapshotRow> document_snapshots(std::string_view dataset_id,
+                                                      std::string_view name) override {
+    const pq::Result r = db().run(
+        "SELECT id, seq, server_ms, user_id, label FROM document_snapshots "
+        "WHERE dataset_id = $1 AND name = $2 ORDER BY id",
+        pq::Params().add(dataset_id).add(name));
+    std::vector<DocumentSnapshotRow> rows;
+    for (int i = 0; i < r.rows(); ++i) {
+      rows.push_back({static_cast<std::uint64_t>(r.integer(i, 0)),
+                      static_cast<std::uint64_t>(r.integer(i, 1)),
+                      r.integer(i, 2),
+                      std::string(r.text(i, 3)),
+                      std::string(r.text(i, 4)),
+                      {}});
+    }
+    return rows;
+  }
+
+  std::optional<DocumentSnapshotRow> document_snapshot(std::string_view dataset_id,
+                                                       std::string_view name,
+                                                       std::uint64_t id) override {
+    const pq::Result r = db().run(
+        "SELECT id, seq, server_ms, user_id, label, encode(data, 'hex') FROM document_snapshots "
+        "WHERE dataset_id = $1 AND name = $2 AND id = $3",
+        pq::Params().add(dataset_id).add(name).add(id));
+    if (r.empty()) return std::nullopt;
+    return DocumentSnapshotRow{static_cast<std::uint64_t>(r.integer(0, 0)),
+                               static_cast<std::uint64_t>(r.integer(0, 1)),
+                               r.integer(0, 2),
+                               std::string(r.text(0, 3)),
+                               std::string(r.text(0, 4)),
+                               stored_bytes(r.text(0, 5))};
   }
 
   std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,

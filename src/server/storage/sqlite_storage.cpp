@@ -37,6 +37,17 @@ void create_document_tables(sqlite::Connection& db) {
       server_ms  INTEGER NOT NULL,
       PRIMARY KEY (dataset_id, name, seq)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS document_snapshots (
+      dataset_id TEXT NOT NULL,
+      name       TEXT NOT NULL,
+      id         INTEGER NOT NULL,
+      seq        INTEGER NOT NULL,
+      server_ms  INTEGER NOT NULL,
+      user_id    TEXT NOT NULL,
+      label      TEXT NOT NULL,
+      data       BLOB NOT NULL,
+      PRIMARY KEY (dataset_id, name, id)
+    ) WITHOUT ROWID;
   )sql");
 }
 
@@ -568,6 +579,68 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(3, static_cast<std::int64_t>(through_seq))
         .bind_blob(4, merged)
         .run();
+  }
+
+  std::uint64_t add_document_snapshot(std::string_view dataset_id, std::string_view name,
+                                      const DocumentSnapshotRow& snapshot) override {
+    auto& last = db_.cached(
+        "SELECT coalesce(max(id), 0) FROM document_snapshots WHERE dataset_id = ?1 AND name = ?2");
+    last.bind(1, dataset_id).bind(2, name);
+    last.step();
+    const auto id = static_cast<std::uint64_t>(last.column_int(0)) + 1;
+    last.reset();
+    db_.cached(
+           "INSERT INTO document_snapshots (dataset_id, name, id, seq, server_ms, user_id, "
+           "label, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+        .bind(1, dataset_id)
+        .bind(2, name)
+        .bind(3, static_cast<std::int64_t>(id))
+        .bind(4, static_cast<std::int64_t>(snapshot.seq))
+        .bind(5, snapshot.server_ms)
+        .bind(6, snapshot.user_id)
+        .bind(7, snapshot.label)
+        .bind_blob(8, snapshot.data)
+        .run();
+    return id;
+  }
+
+  std::vector<DocumentSnapshotRow> document_snapshots(std::string_view dataset_id,
+                                                      std::string_view name) override {
+    auto& q = db_.cached(
+        "SELECT id, seq, server_ms, user_id, label FROM document_snapshots "
+        "WHERE dataset_id = ?1 AND name = ?2 ORDER BY id");
+    q.bind(1, dataset_id).bind(2, name);
+    std::vector<DocumentSnapshotRow> rows;
+    while (q.step()) {
+      rows.push_back({static_cast<std::uint64_t>(q.column_int(0)),
+                      static_cast<std::uint64_t>(q.column_int(1)),
+                      q.column_int(2),
+                      std::string(q.column_text(3)),
+                      std::string(q.column_text(4)),
+                      {}});
+    }
+    q.reset();
+    return rows;
+  }
+
+  std::optional<DocumentSnapshotRow> document_snapshot(std::string_view dataset_id,
+                                                       std::string_view name,
+                                                       std::uint64_t id) override {
+    auto& q = db_.cached(
+        "SELECT id, seq, server_ms, user_id, label, data FROM document_snapshots "
+        "WHERE dataset_id = ?1 AND name = ?2 AND id = ?3");
+    q.bind(1, dataset_id).bind(2, name).bind(3, static_cast<std::int64_t>(id));
+    std::optional<DocumentSnapshotRow> row;
+    if (q.step()) {
+      row = DocumentSnapshotRow{static_cast<std::uint64_t>(q.column_int(0)),
+                                static_cast<std::uint64_t>(q.column_int(1)),
+                                q.column_int(2),
+                                std::string(q.column_text(3)),
+                                std::string(q.column_text(4)),
+                                std::string(q.column_blob(5))};
+    }
+    q.reset();
+    return row;
   }
 
   std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,

@@ -103,6 +103,16 @@ struct DocumentUpdateRow {
   std::int64_t server_ms = 0;
 };
 
+// A collaborative document as it was at one point of its log: its whole state as one update.
+struct DocumentSnapshotRow {
+  std::uint64_t id = 0;   // per document, from 1, in the order taken
+  std::uint64_t seq = 0;  // the last update of the log it holds
+  std::int64_t server_ms = 0;
+  std::string user_id;  // who asked for it; empty when the server took it on its schedule
+  std::string label;
+  std::string data;  // an update, format v1 (bytes); empty when listed without data
+};
+
 // This transaction lost a race with a concurrent one (PostgreSQL: a serialization failure, a
 // deadlock, a duplicate key inserted by both) and was rolled back: running the same work again,
 // from the start, sees the winner's work. retry_conflicts does that.
@@ -160,6 +170,11 @@ inline const std::vector<StoredTable>& stored_tables() {
        {"dataset_id", "name", "seq", "data", "user_id", "server_ms"},
        {"dataset_id", "name", "seq"},
        {"seq"},
+       {"data"}},
+      {"document_snapshots",
+       {"dataset_id", "name", "id", "seq", "server_ms", "user_id", "label", "data"},
+       {"dataset_id", "name", "id"},
+       {"id"},
        {"data"}},
   };
   return tables;
@@ -252,6 +267,17 @@ class StorageTransaction {
   // `through_seq`, sent by nobody): compaction.
   virtual void compact_document(std::string_view dataset_id, std::string_view name,
                                 std::uint64_t through_seq, std::string_view merged) = 0;
+
+  // Keeps a snapshot of a document (its id is not read); the id it took.
+  virtual std::uint64_t add_document_snapshot(std::string_view dataset_id, std::string_view name,
+                                              const DocumentSnapshotRow& snapshot) = 0;
+  // A document's snapshots, oldest first, without their data.
+  virtual std::vector<DocumentSnapshotRow> document_snapshots(std::string_view dataset_id,
+                                                              std::string_view name) = 0;
+  // One snapshot with its data.
+  virtual std::optional<DocumentSnapshotRow> document_snapshot(std::string_view dataset_id,
+                                                               std::string_view name,
+                                                               std::uint64_t id) = 0;
 
   // Moving a server between backends: the rows of `table` in its key's order, after `after` (a
   // row's key columns; empty: from the first), at most `limit`.
