@@ -302,6 +302,12 @@ class Doc {
   // map_set/map_delete; an XmlText's text through the text functions.
   Type& map_set_type(Type& map, const std::string& key, TypeKind kind, std::string name = {});
   Type& array_insert_type(Type& array, std::uint64_t index, TypeKind kind, std::string name = {});
+  // Makes `into` hold what `from` (a type of the same kind, in another document) holds, in one
+  // transaction of local edits: everything `into` holds is deleted (its map keys that `from` lacks)
+  // and `from`'s content inserted again as new items, nested types copied as new types — so that
+  // every replica that applies the edits ends up holding `from`'s content (a restore). Subdocuments
+  // are not copied.
+  void assign(Type& into, const Type& from);
 
   // --- internals shared with the update code ---
   struct Store;

@@ -376,3 +376,79 @@ void Doc::map_delete(Type& map, const std::string& key) {
 }
 
 }  // namespace cairn::crdt
+
+namespace cairn::crdt {
+
+namespace {
+
+// The plain values an item of a list holds (none for types, subdocuments and text).
+std::optional<std::vector<Any>> list_values(const Content& content) {
+  if (const auto* any = std::get_if<ContentAny>(&content)) return any->values;
+  if (const auto* json = std::get_if<ContentJson>(&content)) return json->values;
+  if (const auto* binary = std::get_if<ContentBinary>(&content)) {
+    return std::vector<Any>{Any(binary->bytes)};
+  }
+  return std::nullopt;
+}
+
+bool is_text(TypeKind kind) {
+  return kind == TypeKind::text || kind == TypeKind::xml_text;
+}
+
+}  // namespace
+
+void Doc::assign(Type& into, const Type& from) {
+  run(
+      [&](Transaction&) {
+        // The sequence: what `into` holds goes, what `from` holds comes as new items.
+        if (into.length > 0) {
+          is_text(into.kind) ? text_delete(into, 0, into.length)
+                             : array_delete(into, 0, into.length);
+        }
+        std::uint64_t index = 0;
+        if (is_text(from.kind)) {
+          for (const DeltaOp& op : from.to_delta()) {
+            if (const auto* text = std::get_if<std::string>(&op.insert.value)) {
+              text_insert(into, index, *text, op.attributes);
+              index += utf16(*text).size();
+            } else {
+              text_insert_embed(into, index, op.insert, op.attributes);
+              index += 1;
+            }
+          }
+        } else {
+          for (const Item* item = from.start; item != nullptr; item = item->right) {
+            if (item->deleted) continue;
+            if (const auto* type = std::get_if<ContentType>(&item->content)) {
+              assign(array_insert_type(into, index++, type->type->kind, type->type->name),
+                     *type->type);
+            } else if (std::optional<std::vector<Any>> values = list_values(item->content)) {
+              const std::size_t count = values->size();
+              array_insert(into, index, std::move(*values));
+              index += count;
+            }
+          }
+        }
+        // The map (a Map's entries, an XmlElement's attributes).
+        for (const std::string& key : from.keys) {
+          const auto found = from.map.find(key);
+          if (found == from.map.end() || found->second->deleted) continue;
+          const Item& item = *found->second;
+          if (const auto* type = std::get_if<ContentType>(&item.content)) {
+            assign(map_set_type(into, key, type->type->kind, type->type->name), *type->type);
+          } else if (std::optional<std::vector<Any>> values = list_values(item.content)) {
+            if (!values->empty()) map_set(into, key, std::move(values->back()));
+          }
+        }
+        const std::vector<std::string> keys = into.keys;
+        for (const std::string& key : keys) {
+          const auto mine = into.map.find(key);
+          if (mine == into.map.end() || mine->second->deleted) continue;
+          const auto theirs = from.map.find(key);
+          if (theirs == from.map.end() || theirs->second->deleted) map_delete(into, key);
+        }
+      },
+      nullptr, true);
+}
+
+}  // namespace cairn::crdt

@@ -67,6 +67,7 @@ int cairnd_main(int argc, char** argv) {
   WebSocketOptions& live_frames = options.http.websocket;
   std::int64_t live_ping_ms = live_frames.ping_interval.count();
   std::int64_t live_token_check_ms = options.live.token_check_interval.count();
+  std::int64_t collab_snapshot_ms = options.collab.snapshot_interval.count();
 
   std::vector<Setting> settings = {
       setting("--address", "address", "Address to listen on", options.http.address),
@@ -144,6 +145,9 @@ int cairnd_main(int argc, char** argv) {
       setting("--collab-compact-after", "collabCompactAfter",
               "Updates a document's log holds before it is compacted into one",
               options.collab.compact_after_updates),
+      setting("--collab-snapshot-interval-ms", "collabSnapshotIntervalMs",
+              "While a document changes, keep a snapshot of it at most this often",
+              collab_snapshot_ms),
       setting("--collab-max-connections", "collabMaxConnections",
               "Collaborative document connections in all (close 1013 above)",
               options.collab.max_connections),
@@ -223,6 +227,7 @@ int cairnd_main(int argc, char** argv) {
   options.http.drain_timeout = std::chrono::milliseconds(drain_timeout_ms);
   live_frames.ping_interval = std::chrono::milliseconds(live_ping_ms);
   options.live.token_check_interval = std::chrono::milliseconds(live_token_check_ms);
+  options.collab.snapshot_interval = std::chrono::milliseconds(collab_snapshot_ms);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));

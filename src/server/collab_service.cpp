@@ -369,6 +369,14 @@ class CollabService::Impl {
         const std::shared_ptr<Room> document = room(named.dataset, named.name);
         std::lock_guard lock(document->mutex);
         if (!document->doc) load(*document);
+        if (const auto at = param("restore")) {
+          const bool changed = restore(*document, snapshot_id(*at), caller.user_id);
+          return {200,
+                  "application/json",
+                  json_text(json::object{{"changed", changed},
+                                         {"stateVector", state_vector_text(*document)}}),
+                  {}};
+        }
         if (const auto label = param("snapshot")) {
           const std::uint64_t id = snapshot(*document, caller.user_id, *label);
           return {201,
@@ -740,6 +748,56 @@ class CollabService::Impl {
     for (const auto& [client, state] : room.awareness)
       entries.push_back({client, state.clock, state.state});
     return {protocol::encode_awareness_update(entries)};
+  }
+
+  // POST ?restore=<id>: edits that bring the document back to a snapshot's content, applied and
+  // relayed like any update (so every peer converges to it; the history keeps what came before).
+  // Under the room's lock.
+  bool restore(Room& room, std::uint64_t id, const std::string& user_id) {
+    std::optional<DocumentSnapshotRow> row;
+    {
+      auto tx = storage_.begin(false);
+      row = tx->document_snapshot(room.dataset, room.name, id);
+    }
+    if (!row) {
+      throw Refusal(Code::not_found,
+                    fmt::format("document '{}' has no snapshot {}", room.name, id));
+    }
+    crdt::Doc past(random_client_id());
+    past.apply_update_v1(bytes_of(row->data));
+    crdt::Doc now(random_client_id());
+    now.apply_update_v1(room.doc->encode_state_as_update_v1());
+    // Updates do not say what kind each root is: both are inferred (the snapshot's first), and
+    // a document that already shows what the snapshot holds is left as it is.
+    crdt::ShowOptions exact;
+    exact.delta = true;  // formats count
+    if (crdt::to_json(crdt::show_document(past, exact)) ==
+        crdt::to_json(crdt::show_document(now, exact))) {
+      return false;
+    }
+    std::map<std::string, crdt::TypeKind> kinds;
+    for (const auto& [name, type] : now.roots())
+      kinds[name] = type->kind;
+    for (const auto& [name, type] : past.roots()) {
+      if (type->kind != crdt::TypeKind::unknown) kinds[name] = type->kind;
+    }
+    crdt::Bytes update;
+    now.on_update([&](std::span<const std::uint8_t> bytes, const void*) {
+      update.insert(update.end(), bytes.begin(), bytes.end());
+    });
+    try {
+      now.transact([&](crdt::Transaction&) {
+        for (const auto& [name, kind] : kinds) {
+          if (kind == crdt::TypeKind::unknown) continue;
+          now.assign(now.get(name, kind), past.get(name, kind));
+        }
+      });
+    } catch (const std::invalid_argument& e) {
+      throw Refusal(Code::invalid_request,
+                    std::string("the document cannot go back to that snapshot: ") + e.what());
+    }
+    if (update.empty()) return false;
+    return apply(room, update, user_id, "");
   }
 
   // --- reading over HTTP ---

@@ -346,3 +346,35 @@ TEST(Nesting, TypesNestedTooDeeplyAreRefused) {
 
 }  // namespace
 }  // namespace cairn::crdt
+
+namespace cairn::crdt {
+namespace {
+
+TEST(Assign, ATypeTakesAnotherDocumentsContentAsNewEditsThatEveryReplicaFollows) {
+  Doc source(1);
+  Type& xml = source.get("x", TypeKind::xml_fragment);
+  Type& paragraph = source.array_insert_type(xml, 0, TypeKind::xml_element, "p");
+  source.map_set(paragraph, "class", Any(std::string("lead")));
+  Type& words = source.array_insert_type(paragraph, 0, TypeKind::xml_text);
+  source.text_insert(words, 0, "hi ");
+  source.text_insert(words, 3, "there", Any::Object{{"italic", Any(true)}});
+  Doc target(2);
+  Type& old = target.get("x", TypeKind::xml_fragment);
+  Type& stale = target.array_insert_type(old, 0, TypeKind::xml_element, "h1");
+  target.map_set(stale, "id", Any(std::string("gone")));
+  Doc replica(3);
+  replica.apply_update_v1(target.encode_state_as_update_v1());
+  Bytes edits;
+  target.on_update([&](std::span<const std::uint8_t> update, const void*) {
+    edits.assign(update.begin(), update.end());
+  });
+  target.assign(old, xml);
+  const std::string expected = R"(<p class="lead">hi <italic>there</italic></p>)";
+  EXPECT_EQ(xml.to_string(), expected);
+  EXPECT_EQ(old.to_string(), expected);
+  replica.apply_update_v1(edits);  // one transaction: one update
+  EXPECT_EQ(replica.get("x", TypeKind::xml_fragment).to_string(), expected);
+}
+
+}  // namespace
+}  // namespace cairn::crdt

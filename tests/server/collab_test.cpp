@@ -302,6 +302,56 @@ TEST_F(CollabTest, HistoryKeepsWhoSentEachUpdateAndSnapshotsShowThePast) {
   EXPECT_EQ(viewer.post_text(path + "?snapshot", "").status, 403);
 }
 
+TEST_F(CollabTest, RestoringASnapshotBringsEveryPeerBackToIt) {
+  ApiClient editor(port(), owner_->token());
+  const std::string path = "/api/collab/" + dataset_ + "/notes";
+  YClient a = peer(*owner_, 1);
+  YClient b = peer(*owner_, 2);
+  ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));
+  ASSERT_TRUE(b.pump_until([&] { return b.synced(); }));
+  crdt::Doc& doc = a.doc();
+  doc.transact([&](crdt::Transaction&) {
+    crdt::Type& text = doc.get("t", crdt::TypeKind::text);
+    doc.text_insert(text, 0, "plain ");
+    doc.text_insert(text, 6, "bold", crdt::Any::Object{{"bold", crdt::Any(true)}});
+    crdt::Type& map = doc.get("m", crdt::TypeKind::map);
+    doc.map_set(map, "kept", crdt::Any(std::string("v1")));
+    crdt::Type& nested = doc.map_set_type(map, "inner", crdt::TypeKind::array);
+    doc.array_insert(nested, 0, {crdt::Any(1), crdt::Any(2)});
+  });
+  ASSERT_TRUE(b.pump_until([&] { return b.text() == "plain bold"; }));
+  const ApiResult taken = editor.post_text(path + "?snapshot=good", "");
+  ASSERT_EQ(taken.status, 201);
+  const std::string id = std::to_string(taken.at("id").as_int64());
+  const json::value before = owner_->get(path + "?at=" + id).at("json");
+  // Edits after it, from both peers.
+  doc.transact([&](crdt::Transaction&) {
+    doc.text_delete(doc.get("t", crdt::TypeKind::text), 0, 6);
+    crdt::Type& map = doc.get("m", crdt::TypeKind::map);
+    doc.map_set(map, "kept", crdt::Any(std::string("v2")));
+    doc.map_set(map, "added", crdt::Any(3));
+  });
+  b.insert(0, "> ");
+  ASSERT_TRUE(a.pump_until([&] { return a.text() == "> bold"; })) << a.text();
+  ASSERT_NE(owner_->get(path).at("json"), before);
+  // Back to the snapshot: the server's document and both peers.
+  const ApiResult restored = editor.post_text(path + "?restore=" + id, "");
+  ASSERT_EQ(restored.status, 200) << restored.body;
+  EXPECT_TRUE(restored.at("changed").as_bool());
+  EXPECT_EQ(owner_->get(path).at("json"), before);
+  ASSERT_TRUE(a.pump_until([&] { return a.text() == "plain bold"; })) << a.text();
+  ASSERT_TRUE(b.pump_until([&] { return b.text() == "plain bold"; })) << b.text();
+  EXPECT_EQ(crdt::to_json(a.doc().get("m", crdt::TypeKind::map).to_json()),
+            R"({"kept":"v1","inner":[1,2]})");
+  const std::vector<crdt::DeltaOp> delta = b.doc().get("t", crdt::TypeKind::text).to_delta();
+  ASSERT_EQ(delta.size(), 2u);
+  EXPECT_EQ(delta[1].attributes, (crdt::Any::Object{{"bold", crdt::Any(true)}}));
+  // Restoring what is already there changes nothing; an unknown snapshot is 404.
+  EXPECT_FALSE(editor.post_text(path + "?restore=" + id, "").at("changed").as_bool());
+  EXPECT_EQ(editor.post_text(path + "?restore=99", "").status, 404);
+  EXPECT_EQ(ApiClient(port(), viewer_->token()).post_text(path + "?restore=" + id, "").status, 403);
+}
+
 TEST_F(CollabTest, ALoggedOutTokenEndsItsSessions) {
   YClient a = peer(*owner_, 1);
   ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));
