@@ -233,6 +233,10 @@ class CollabService::Impl {
   }
 
   void on_message(CollabConnection& connection, const std::string& message) {
+    if (static_cast<std::int64_t>(clock_->now_ms()) >= connection.caller.expires_ms) {
+      connection.close(protocol::kCloseCollabUnauthorized, "the token expired; sign in again");
+      return;
+    }
     try {
       protocol::CollabMessage decoded = protocol::decode_collab_message(bytes_of(message));
       std::visit([&](auto& m) { handle(connection, m); }, decoded);

@@ -360,6 +360,16 @@ TEST_F(CollabTest, ALoggedOutTokenEndsItsSessions) {
   EXPECT_EQ(a.closed(), protocol::kCloseCollabUnauthorized);
 }
 
+TEST_F(CollabTest, AnExpiredTokenEndsTheSessionAtItsNextMessage) {
+  YClient a = peer(*owner_, 1);
+  ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));
+  clock_->advance(31LL * 24 * 3600 * 1000);  // past the token's 30 days
+  a.insert(0, "too late");
+  a.pump_until([] { return false; }, 5s);
+  EXPECT_EQ(a.closed(), protocol::kCloseCollabUnauthorized);
+  EXPECT_EQ(owner_->get("/api/collab/" + dataset_ + "/notes").status, 401);
+}
+
 TEST_F(CollabTest, ADocumentIsBoundedAndItsLogIsCompacted) {
   server::ServerOptions options = defaults();
   options.collab.max_document_bytes = 4096;
