@@ -11,6 +11,7 @@
 #include <random>
 
 #include "support/api_client.hpp"
+#include "support/fault_proxy.hpp"
 #include "support/in_process_cairnd.hpp"
 #include "support/process.hpp"
 #include "support/seeds.hpp"
@@ -129,6 +130,57 @@ TEST_F(CollabInterop, NodeEditorsAndACairnPeerConvergeWithTheStoredDocument) {
     std::sort(names.begin(), names.end());  // as the peer sorts them
     EXPECT_EQ(peers, json::value_from(names));
   }
+}
+
+TEST_F(CollabInterop, NodeEditorsConvergeThroughDropsDelaysAndAServerRestart) {
+  const std::uint64_t seed = env_or("CAIRN_COLLAB_SEED", 7);
+  std::printf("seed %llu (CAIRN_COLLAB_SEED replays it)\n", static_cast<unsigned long long>(seed));
+  FaultProxy proxy(cairnd_->port());
+  const std::string room = dataset_ + "/faults";
+  NodePeer first(proxy.port(), room, owner_->token(), static_cast<std::uint32_t>(seed), 200);
+  NodePeer second(proxy.port(), room, owner_->token(), static_cast<std::uint32_t>(seed) + 1, 200);
+  ASSERT_EQ(first.next().at("synced"), true);
+  ASSERT_EQ(second.next().at("synced"), true);
+  // While they edit: connections dropped (y-websocket reconnects and syncs again), messages
+  // delayed, then the server restarts on the same storage (a new port behind the proxy).
+  FaultProxy::Weights weights;
+  weights.pass = 80;
+  weights.drop_before = 5;
+  weights.drop_after = 5;
+  weights.delay = 10;
+  proxy.set_schedule(seed, weights);
+  ASSERT_EQ(first.next().at("edited"), 200);
+  proxy.clear_schedule();
+  proxy.set_mode(FaultProxy::Mode::pass);
+  server::ServerOptions options;
+  options.storage.data_dir = dir_.path() / "data";
+  options.storage.durability = Durability::normal;
+  options.rate_limit = 0;
+  cairnd_.reset();
+  cairnd_.emplace(std::move(options));
+  proxy.set_target(cairnd_->port());
+  proxy.cut();
+  ASSERT_EQ(second.next().at("edited"), 200);
+  ApiClient owner(cairnd_->port(), owner_->token());
+  std::string a, b, stored;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  do {
+    a = std::string(first.report().at("text").as_string());
+    b = std::string(second.report().at("text").as_string());
+    const ApiResult read = owner.get("/api/collab/" + room);
+    stored = read.status == 200 && read.at("json").as_object().contains("t")
+                 ? std::string(read.at("json").at("t").as_string())
+                 : std::string();
+  } while (!(a == b && b == stored) && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(b, stored);
+  EXPECT_FALSE(stored.empty());
+  std::printf("faults: %llu dropped before, %llu after\n",
+              static_cast<unsigned long long>(proxy.dropped_before()),
+              static_cast<unsigned long long>(proxy.dropped_after()));
+  // A late joiner gets the whole document.
+  YClient late(cairnd_->port(), dataset_, "faults", owner_->token(), 99);
+  ASSERT_TRUE(late.pump_until([&] { return late.text() == stored; }));
 }
 
 }  // namespace
