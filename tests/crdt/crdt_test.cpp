@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "crdt/comments.hpp"
 #include "crdt/doc.hpp"
 #include "crdt/position.hpp"
 #include "crdt/undo.hpp"
@@ -374,6 +375,45 @@ TEST(Assign, ATypeTakesAnotherDocumentsContentAsNewEditsThatEveryReplicaFollows)
   EXPECT_EQ(old.to_string(), expected);
   replica.apply_update_v1(edits);  // one transaction: one update
   EXPECT_EQ(replica.get("x", TypeKind::xml_fragment).to_string(), expected);
+}
+
+}  // namespace
+}  // namespace cairn::crdt
+
+namespace cairn::crdt {
+namespace {
+
+TEST(Comments, AnchorsFollowConcurrentEditsAndCommentsResolveAndGo) {
+  Doc a(1);
+  Type& text = a.get("t", TypeKind::text);
+  a.text_insert(text, 0, "hello world");
+  const std::string id = add_comment(a, "t", 6, 11, "who?", "ada", 1);  // "world"
+  EXPECT_THROW(add_comment(a, "t", 3, 3, "empty", "ada", 1), std::out_of_range);
+  EXPECT_THROW(add_comment(a, "t", 5, 12, "past the end", "ada", 1), std::out_of_range);
+  Doc b(2);
+  b.apply_update_v1(a.encode_state_as_update_v1());
+  // Concurrently: b writes before the range, a inside it.
+  b.text_insert(b.get("t", TypeKind::text), 0, ">> ");
+  a.text_insert(text, 8, "!");
+  b.apply_update_v1(a.encode_state_as_update_v1());
+  a.apply_update_v1(b.encode_state_as_update_v1());
+  for (Doc* doc : {&a, &b}) {
+    const std::vector<Comment> all = comments(*doc);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].id, id);
+    EXPECT_EQ(all[0].start, 9u);
+    EXPECT_EQ(all[0].end, 15u);  // "wo!rld"
+    EXPECT_EQ(all[0].body, "who?");
+    EXPECT_FALSE(all[0].resolved);
+  }
+  set_comment_resolved(b, id, true);
+  a.apply_update_v1(b.encode_state_as_update_v1());
+  EXPECT_TRUE(comments(a).at(0).resolved);
+  EXPECT_THROW(set_comment_resolved(a, "nope", true), std::invalid_argument);
+  a.text_delete(text, 9, 6);  // all of its characters
+  EXPECT_TRUE(comments(a).at(0).detached);
+  delete_comment(a, id);
+  EXPECT_TRUE(comments(a).empty());
 }
 
 }  // namespace

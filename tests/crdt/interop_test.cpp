@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "crdt/comments.hpp"
 #include "crdt/doc.hpp"
 #include "crdt/position.hpp"
 #include "crdt/undo.hpp"
@@ -312,6 +313,45 @@ TEST_F(YjsInterop, CairnsLocalEditsEncodeAsYjsEncodesThemAndYjsLoadsThem) {
                static_cast<std::streamsize>(state.size()));
     EXPECT_EQ(content_json(yjs("load", file.string())), content_json(local));
   }
+}
+
+// Comments in the documented layout: Cairn's, read by plain Yjs after it edited around and
+// inside them, resolve to the same ranges on both sides; Yjs's own comment reads in Cairn.
+TEST_F(YjsInterop, CommentsAreReadAndWrittenWithPlainYjs) {
+  test::TempDir dir;
+  Doc doc(7);
+  Type& text = doc.get("t", TypeKind::text);
+  doc.text_insert(text, 0, "The quick brown fox jumps over the lazy dog");
+  const std::string quick = add_comment(doc, "t", 4, 9, "fast?", "ada", 1.7e12);    // "quick"
+  const std::string lazy = add_comment(doc, "t", 35, 39, "unkind", "ada", 1.7e12);  // "lazy"
+  const Bytes state = doc.encode_state_as_update_v1();
+  const auto file = dir.path() / "comments.bin";
+  std::ofstream(file, std::ios::binary)
+      .write(reinterpret_cast<const char*>(state.data()),
+             static_cast<std::streamsize>(state.size()));
+  const json::object yjs_side = yjs("comments", file.string());
+  doc.apply_update_v1(base64(yjs_side.at("state").as_string()));
+  EXPECT_EQ(text.to_string(), yjs_side.at("text").as_string());
+  std::map<std::string, Comment> by_id;
+  for (Comment& comment : comments(doc))
+    by_id[comment.id] = comment;
+  ASSERT_EQ(by_id.size(), 3u);
+  const json::object& ranges = yjs_side.at("ranges").as_object();
+  for (const auto& [id, comment] : by_id) {
+    const json::array& range = ranges.at(id).as_array();
+    EXPECT_EQ(comment.start, range.at(0).to_number<std::uint64_t>()) << id;
+    EXPECT_EQ(comment.end, range.at(1).to_number<std::uint64_t>()) << id;
+  }
+  // "quick" grew by what Yjs typed inside it; "lazy" was deleted; Yjs's comment reads in full.
+  const std::string now = text.to_string();
+  EXPECT_EQ(now.substr(by_id.at(quick).start, by_id.at(quick).end - by_id.at(quick).start),
+            "qu--ick");
+  EXPECT_TRUE(by_id.at(lazy).detached);
+  EXPECT_FALSE(by_id.at(quick).detached);
+  const Comment& theirs = by_id.at("yjs-1");
+  EXPECT_EQ(now.substr(theirs.start, theirs.end - theirs.start), "brown");
+  EXPECT_EQ(theirs.author, "yjs");
+  EXPECT_EQ(theirs.body, "colour?");
 }
 
 // Relative positions: Cairn creates the bytes Yjs creates for every index of a Text, a nested

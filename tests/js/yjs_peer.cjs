@@ -580,7 +580,37 @@ function load (file) {
   return { ...content(doc), state: b64(Y.encodeStateAsUpdate(doc)) }
 }
 
+// Comments in the layout docs/collaboration.md gives, read and written with plain Yjs: the
+// document Cairn wrote (FILE) is edited around and inside its comments' ranges, one comment is
+// added; each comment's range as Yjs resolves it afterwards, and the state, are printed.
+function comments (file) {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, fs.readFileSync(file))
+  const text = doc.getText('t')
+  const all = doc.getMap('comments')
+  text.insert(0, 'Yjs was here. ')          // before every range
+  text.insert(text.toString().indexOf('quick') + 2, '--')  // inside one
+  const lazy = text.toString().indexOf('lazy ')
+  text.delete(lazy, 5)                      // all of another's characters
+  const mine = new Y.Map()
+  all.set('yjs-1', mine)
+  const from = text.toString().indexOf('brown')
+  mine.set('text', 't')
+  mine.set('start', Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(text, from, 0)))
+  mine.set('end', Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(text, from + 5, -1)))
+  mine.set('body', 'colour?')
+  mine.set('author', 'yjs')
+  mine.set('createdAt', 1700000000000)
+  mine.set('resolved', false)
+  const ranges = {}
+  all.forEach((comment, id) => {
+    const at = (key) => Y.createAbsolutePositionFromRelativePosition(Y.decodeRelativePosition(comment.get(key)), doc).index
+    ranges[id] = [at('start'), at('end')]
+  })
+  return { text: text.toString(), ranges, state: b64(Y.encodeStateAsUpdate(doc)) }
+}
+
 const [mode, arg] = process.argv.slice(2)
-const modes = { driver, session: () => session(Number(arg)), local: () => local(Number(arg)), rich, formatting: () => formatting(Number(arg)), positions, snapshots, events, undo, load: () => load(arg) }
+const modes = { driver, session: () => session(Number(arg)), local: () => local(Number(arg)), rich, formatting: () => formatting(Number(arg)), positions, snapshots, events, undo, load: () => load(arg), comments: () => comments(arg) }
 const out = modes[mode]()
 if (out !== undefined) process.stdout.write(JSON.stringify(out) + '\n')
