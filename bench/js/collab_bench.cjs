@@ -36,6 +36,7 @@ const EDITORS = Number(option('editors', 4))
 const EDITS = Number(option('edits', 500)) // per editor
 const RATE = Number(option('rate', 200)) // edits a second, per editor
 const root = path.resolve(__dirname, '..', '..')
+process.setMaxListeners(0) // every provider listens for the process's exit
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
