@@ -210,11 +210,11 @@ class CollabService::Impl {
       auto connection =
           std::make_shared<CollabConnection>(*this, "y" + random_id(9), caller, role < Role::editor,
                                              room(named.dataset, named.name), peer);
+      join(*connection);
       {
         std::lock_guard lock(mutex_);
         connections_.emplace(connection->id, connection);
       }
-      join(*connection);
       accepted.handler = connection;
     } catch (const Refusal& refusal) {
       refuse(accepted, refusal);
@@ -255,22 +255,27 @@ class CollabService::Impl {
       connections_.erase(connection.id);
     }
     Room& room = *connection.room;
-    std::lock_guard lock(room.mutex);
-    const auto peer = room.peers.find(connection.id);
-    if (peer == room.peers.end()) return;
-    // Its awareness states leave with it, for the others (y-protocols' removeAwarenessStates).
-    std::vector<protocol::AwarenessEntry> gone;
-    for (const std::uint64_t client : peer->second.clients) {
-      const auto state = room.awareness.find(client);
-      if (state == room.awareness.end()) continue;
-      gone.push_back({client, state->second.clock + 1, "null"});
-      room.awareness.erase(state);
+    crdt::Bytes update;
+    {
+      std::lock_guard lock(room.mutex);
+      const auto peer = room.peers.find(connection.id);
+      if (peer == room.peers.end()) return;
+      // Its awareness states leave with it, for the others (y-protocols'
+      // removeAwarenessStates).
+      std::vector<protocol::AwarenessEntry> gone;
+      for (const std::uint64_t client : peer->second.clients) {
+        const auto state = room.awareness.find(client);
+        if (state == room.awareness.end()) continue;
+        gone.push_back({client, state->second.clock + 1, "null"});
+        room.awareness.erase(state);
+      }
+      room.peers.erase(peer);
+      publish_presence(connection, false);
+      if (gone.empty()) return;
+      update = protocol::encode_awareness_update(gone);
+      room.broadcast(frame(protocol::AwarenessMessage{update}), connection.id);
     }
-    room.peers.erase(peer);
-    publish_presence(connection, false);
-    if (gone.empty()) return;
-    const crdt::Bytes update = protocol::encode_awareness_update(gone);
-    room.broadcast(frame(protocol::AwarenessMessage{update}), connection.id);
+    // Other nodes' peers hear of it too; a database write, not under the document's lock.
     storage_.relay_awareness(room.dataset, room.name, text_of(update));
   }
 
@@ -690,6 +695,16 @@ class CollabService::Impl {
 
   void handle(CollabConnection& connection, protocol::AwarenessMessage& message) {
     Room& room = *connection.room;
+    const crdt::Bytes update = accept_awareness(connection, message);
+    // Other nodes' peers hear of it too; a database write, not under the document's lock.
+    if (!update.empty()) storage_.relay_awareness(room.dataset, room.name, text_of(update));
+  }
+
+  // Keeps the entries of an awareness message the connection may speak for and relays them to
+  // the document's other peers here; what it kept, encoded (empty: nothing).
+  crdt::Bytes accept_awareness(CollabConnection& connection,
+                               const protocol::AwarenessMessage& message) {
+    Room& room = *connection.room;
     std::lock_guard lock(room.mutex);
     Room::Peer& peer = room.peers[connection.id];
     std::vector<protocol::AwarenessEntry> accepted;
@@ -711,10 +726,10 @@ class CollabService::Impl {
       }
       accepted.push_back(std::move(entry));
     }
-    if (accepted.empty()) return;
-    const crdt::Bytes update = protocol::encode_awareness_update(accepted);
+    if (accepted.empty()) return {};
+    crdt::Bytes update = protocol::encode_awareness_update(accepted);
     room.broadcast(frame(protocol::AwarenessMessage{update}), connection.id);
-    storage_.relay_awareness(room.dataset, room.name, text_of(update));
+    return update;
   }
 
   void handle(CollabConnection& connection, protocol::QueryAwarenessMessage&) {
