@@ -420,13 +420,7 @@ class CollabService::Impl {
   // The caller and their role in the dataset, when it is at least `needed`.
   std::pair<Caller, Role> authorize(const HttpRequest& request, const std::string& dataset,
                                     Role needed) {
-    const std::string header = authorization_of(request);
-    const std::string bucket = header.empty() ? "ip:" + request.remote : header;
-    if (const int wait = limiter_.acquire(bucket); wait > 0) {
-      throw Refusal(Code::rate_limited, fmt::format("too many requests; retry in {} s", wait),
-                    json::object{{"retryAfter", wait}});
-    }
-    const Caller caller = accounts_.authenticate(header);
+    const Caller caller = accounts_.authenticate(limited_authorization(request, limiter_));
     auto tx = storage_.begin(false);
     accounts_.authorize(*tx, caller, dataset, needed);  // not_found for strangers
     return {caller, tx->role(dataset, caller.user_id).value_or(Role::viewer)};

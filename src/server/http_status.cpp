@@ -1,5 +1,8 @@
 #include "server/http_status.hpp"
 
+#include <fmt/format.h>
+
+#include <boost/json/object.hpp>
 #include <boost/url/parse.hpp>
 #include <string>
 
@@ -96,6 +99,17 @@ std::string authorization_of(const HttpRequest& request) {
   const auto token = url->params().find("token");
   if (token == url->params().end() || (*token).value.empty()) return {};
   return "Bearer " + (*token).value;
+}
+
+std::string limited_authorization(const HttpRequest& request, RateLimiter& limiter) {
+  std::string header = authorization_of(request);
+  const std::string bucket = header.empty() ? "ip:" + request.remote : header;
+  if (const int wait = limiter.acquire(bucket); wait > 0) {
+    throw protocol::Refusal(protocol::Code::rate_limited,
+                            fmt::format("too many requests; retry in {} s", wait),
+                            boost::json::object{{"retryAfter", wait}});
+  }
+  return header;
 }
 
 std::string loggable_target(std::string_view target) {

@@ -10,6 +10,7 @@
 
 #include "protocol/errors.hpp"
 #include "server/http.hpp"
+#include "server/rate_limiter.hpp"
 
 namespace cairn::server {
 
@@ -24,6 +25,9 @@ HttpResponse refusal_response(protocol::Code code, std::string_view message);
 // The credentials a request carries: its Authorization header, or — for browsers, which cannot
 // set headers on a WebSocket — "Bearer " and its `token` query parameter; empty when neither.
 std::string authorization_of(const HttpRequest& request);
+// authorization_of(request), once the request is within its rate limit (per token, or per peer
+// address without one): Refusal rate_limited (with retryAfter) when it is not.
+std::string limited_authorization(const HttpRequest& request, RateLimiter& limiter);
 
 // A request target fit for a log line: the value of a `token` query parameter (a browser's way to
 // authenticate a WebSocket) is replaced by "REDACTED".

@@ -112,13 +112,7 @@ class LiveService::Impl {
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
     WebSocketUpgrade decision;
     try {
-      const std::string header = authorization_of(request);
-      const std::string bucket = header.empty() ? "ip:" + request.remote : header;
-      if (const int wait = limiter_.acquire(bucket); wait > 0) {
-        throw Refusal(Code::rate_limited, fmt::format("too many requests; retry in {} s", wait),
-                      json::object{{"retryAfter", wait}});
-      }
-      const Caller caller = accounts_.authenticate(header);
+      const Caller caller = accounts_.authenticate(limited_authorization(request, limiter_));
       auto connection = std::make_shared<LiveConnection>(*this, "c" + random_id(9), caller, peer);
       admit(connection);
       decision.handler = std::move(connection);

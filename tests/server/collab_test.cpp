@@ -360,6 +360,19 @@ TEST_F(CollabTest, ALoggedOutTokenEndsItsSessions) {
   EXPECT_EQ(a.closed(), protocol::kCloseCollabUnauthorized);
 }
 
+TEST_F(CollabTest, OverTheRateLimitAConnectionIsClosedWithTryAgainLater) {
+  server::ServerOptions options = defaults();
+  options.rate_limit = 0.001;  // a token's burst, then next to nothing
+  options.rate_burst = 3;      // creating the dataset and adding a member take two
+  start(std::move(options));
+  YClient first = peer(*owner_, 1);
+  ASSERT_TRUE(first.pump_until([&] { return first.synced(); }));
+  YClient second = peer(*owner_, 2);
+  second.pump_until([] { return false; }, 5s);
+  EXPECT_EQ(second.closed(), 1013);  // y-websocket comes back later
+  EXPECT_EQ(owner_->get("/api/collab/" + dataset_ + "/notes").status, 429);
+}
+
 TEST_F(CollabTest, AnExpiredTokenEndsTheSessionAtItsNextMessage) {
   YClient a = peer(*owner_, 1);
   ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));

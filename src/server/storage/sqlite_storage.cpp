@@ -545,12 +545,7 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::uint64_t append_document_update(std::string_view dataset_id, std::string_view name,
                                        const DocumentUpdateRow& row) override {
-    auto& last = db_.cached(
-        "SELECT coalesce(max(seq), 0) FROM document_updates WHERE dataset_id = ?1 AND name = ?2");
-    last.bind(1, dataset_id).bind(2, name);
-    last.step();
-    const auto seq = static_cast<std::uint64_t>(last.column_int(0)) + 1;
-    last.reset();
+    const std::uint64_t seq = next_number("document_updates", "seq", dataset_id, name);
     db_.cached(
            "INSERT INTO document_updates (dataset_id, name, seq, data, user_id, server_ms) "
            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -583,12 +578,7 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::uint64_t add_document_snapshot(std::string_view dataset_id, std::string_view name,
                                       const DocumentSnapshotRow& snapshot) override {
-    auto& last = db_.cached(
-        "SELECT coalesce(max(id), 0) FROM document_snapshots WHERE dataset_id = ?1 AND name = ?2");
-    last.bind(1, dataset_id).bind(2, name);
-    last.step();
-    const auto id = static_cast<std::uint64_t>(last.column_int(0)) + 1;
-    last.reset();
+    const std::uint64_t id = next_number("document_snapshots", "id", dataset_id, name);
     db_.cached(
            "INSERT INTO document_snapshots (dataset_id, name, id, seq, server_ms, user_id, "
            "label, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
@@ -691,6 +681,18 @@ class SqliteTransaction final : public StorageTransaction {
   }
 
  private:
+  // One more than the greatest `column` of a document's rows in `table` (1 for the first).
+  std::uint64_t next_number(std::string_view table, std::string_view column,
+                            std::string_view dataset_id, std::string_view name) {
+    auto& last = db_.cached(fmt::format(
+        "SELECT coalesce(max({}), 0) FROM {} WHERE dataset_id = ?1 AND name = ?2", column, table));
+    last.bind(1, dataset_id).bind(2, name);
+    last.step();
+    const auto next = static_cast<std::uint64_t>(last.column_int(0)) + 1;
+    last.reset();
+    return next;
+  }
+
   std::optional<UserRow> find_user(const std::string& sql, std::string_view value) {
     auto& q = db_.cached(sql);
     q.bind(1, value);
