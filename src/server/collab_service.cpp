@@ -7,11 +7,14 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url.hpp>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "crdt/doc.hpp"
@@ -114,7 +117,7 @@ class RefusedConnection final : public WebSocketHandler {
 }  // namespace
 
 // One loaded document, and who is in it.
-struct Room {
+struct Room : std::enable_shared_from_this<Room> {
   Room(std::string dataset, std::string name)
       : dataset(std::move(dataset)), name(std::move(name)) {}
   const std::string dataset;
@@ -126,6 +129,7 @@ struct Room {
   std::size_t log_updates = 0;        // updates in the log
   std::size_t log_bytes = 0;          // their bytes
   std::int64_t last_snapshot_ms = 0;  // when the latest snapshot was taken
+  bool compaction_queued = false;     // the compactor will compact it
   struct Peer {
     std::weak_ptr<WebSocketPeer> socket;
     std::set<std::uint64_t> clients;  // the awareness clients it speaks for
@@ -190,6 +194,16 @@ class CollabService::Impl {
         clock_(std::move(clock)),
         limiter_(limiter),
         options_(options) {}
+  ~Impl() {
+    {
+      std::lock_guard lock(compact_mutex_);
+      compactor_stopping_ = true;
+    }
+    compact_wake_.notify_one();
+    compactor_.join();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // --- the socket ---
 
@@ -533,7 +547,14 @@ class CollabService::Impl {
     if (!integrated.empty()) {
       room.broadcast(frame(protocol::SyncMessage{protocol::SyncStep::update, integrated}), from);
     }
-    if (room.log_updates >= options_.compact_after_updates) compact(room);
+    if (room.log_updates >= options_.compact_after_updates && !room.compaction_queued) {
+      room.compaction_queued = true;
+      {
+        std::lock_guard lock(compact_mutex_);
+        compact_queue_.push_back(room.weak_from_this());
+      }
+      compact_wake_.notify_one();
+    }
     return true;
   }
 
@@ -623,8 +644,33 @@ class CollabService::Impl {
     return found == rooms_.end() ? nullptr : found->second.lock();
   }
 
+  // The compactor's thread: documents whose log grew past compact_after_updates are compacted
+  // here, so that no peer waits for it.
+  void run_compactor() {
+    std::unique_lock lock(compact_mutex_);
+    for (;;) {
+      compact_wake_.wait(lock, [&] { return compactor_stopping_ || !compact_queue_.empty(); });
+      if (compactor_stopping_) return;
+      const std::shared_ptr<Room> room = compact_queue_.front().lock();
+      compact_queue_.pop_front();
+      if (!room) continue;  // unloaded meanwhile: its log is compacted when next it grows
+      lock.unlock();
+      {
+        std::lock_guard room_lock(room->mutex);
+        room->compaction_queued = false;
+        try {
+          if (room->doc) compact(*room);
+        } catch (const std::exception& e) {
+          spdlog::warn("document '{}' of dataset '{}' not compacted: {}", room->name, room->dataset,
+                       e.what());
+        }
+      }
+      lock.lock();
+    }
+  }
+
   // Replaces the log with the document's state, as one update (not while some of it waits for
-  // missing dependencies: the state would leave those out).
+  // missing dependencies: the state would leave those out). Under the room's lock.
   void compact(Room& room) {
     if (room.doc->has_pending() || room.log_updates <= 1) return;
     const crdt::Bytes state = room.doc->encode_state_as_update_v1();
@@ -961,6 +1007,12 @@ class CollabService::Impl {
   std::map<std::string, std::weak_ptr<Room>> rooms_;   // by dataset/name; loaded while held
   std::size_t live_rooms_ = 0;
   std::map<std::string, std::weak_ptr<CollabConnection>> connections_;
+
+  std::mutex compact_mutex_;  // the compactor's queue
+  std::condition_variable compact_wake_;
+  std::deque<std::weak_ptr<Room>> compact_queue_;
+  bool compactor_stopping_ = false;
+  std::thread compactor_{[this] { run_compactor(); }};  // last: starts once the rest exists
 };
 
 void CollabConnection::on_message(std::string message) {

@@ -3,8 +3,8 @@
 // editors join unmodified, and the same documents over plain HTTP (GET the state, POST an update).
 //
 // A document belongs to a dataset and is kept as a log of Yjs updates (Storage's
-// document_updates), compacted into one update from time to time. It is loaded when a peer or a
-// request needs it and unloaded when none holds it any more.
+// document_updates), compacted into one update from time to time by the service's own thread. It is
+// loaded when a peer or a request needs it and unloaded when none holds it any more.
 //
 // Authorisation is the HTTP API's: members of the dataset only (anyone else gets not_found,
 // whether or not the document exists); viewers receive the document, its updates and awareness,
