@@ -6,8 +6,9 @@
 # clang and libclang-rt-14-dev are there for libFuzzer (fuzz/), which GCC does not have; openssl
 # (the command) makes the throwaway certificate authority the TLS tests trust; postgresql is the
 # server the tests start a throwaway cluster of (cairnd itself needs only libpq); nodejs and npm run
-# the JavaScript peers of the interop tests (tests/js: yjs, installed into build/js); zlib1g-dev
-# lets the CRDT benchmark read the gzipped editing trace (bench/data).
+# the JavaScript peers of the interop tests (tests/js: yjs, installed into build/js) and bundle the
+# demo editor (demo/editor); chromium is the browser its test drives, headless; zlib1g-dev lets
+# the CRDT benchmark read the gzipped editing trace (bench/data).
 
 set -euo pipefail
 
@@ -20,7 +21,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   curl ccache
-  openssl
+  openssl chromium
 )
 
 missing=()

@@ -3,13 +3,15 @@
 # the whole suite several ways:
 #   0. clang-format check of every C++ file (first: it takes seconds)
 #   1. Release build, every test (ctest); the server's tests twice, on SQLite and on a throwaway
-#      PostgreSQL cluster (scripts/postgres-test-cluster.sh); the CRDT's interop tests against Yjs
-#      under Node (npm packages pinned in tests/js, installed into build/js)
+#      PostgreSQL cluster (scripts/postgres-test-cluster.sh); the CRDT's and the collaborative
+#      documents' interop tests against Yjs and y-websocket under Node (npm packages pinned in
+#      tests/js, installed into build/js); the demo editor (scripts/build-demo.sh) in headless
+#      Chromium
 #   2. one Clang build (AddressSanitizer, UndefinedBehaviorSanitizer, libFuzzer coverage on every
 #      library): it proves the locking annotations (-Wthread-safety, as errors), runs every test
 #      (ctest), then each libFuzzer target for CAIRN_FUZZ_SECONDS (20) from fuzz/corpus
 #   3. ThreadSanitizer build of the concurrency stress test, the sync client's tests and the
-#      server's in-process tests (handler pool, change feed, live channel)
+#      server's in-process tests (handler pool, change feed, live channel, collaborative documents)
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
 #      two sync example processes converging through the installed cairnd
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
@@ -56,6 +58,8 @@ cmake --build build/release
 mkdir -p build/js
 cp tests/js/package.json tests/js/package-lock.json build/js/
 (cd build/js && npm ci --no-audit --no-fund --loglevel=error)
+# The demo editor, for its test in headless Chromium.
+scripts/build-demo.sh
 # A throwaway PostgreSQL cluster for this pass only (the server's tests run on both backends:
 # tests named postgresql/…); stopped and removed on the way out, also on failure.
 pg_dir=$(mktemp -d /tmp/cairn-test-pg.XXXXXX)
@@ -63,7 +67,7 @@ stop_postgres() { scripts/postgres-test-cluster.sh stop "$pg_dir"; }
 trap 'stop_postgres; finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT
 pg_uri=$(scripts/postgres-test-cluster.sh start "$pg_dir")
 CAIRN_TEST_POSTGRES=$pg_uri CAIRN_TEST_POSTGRES_DIR=$pg_dir \
-  CAIRN_TEST_NODE_MODULES="$root/build/js/node_modules" \
+  CAIRN_TEST_NODE_MODULES="$root/build/js/node_modules" CAIRN_TEST_DEMO_DIR="$root/build/demo/dist" \
   ctest --test-dir build/release --output-on-failure -j "$jobs"
 stop_postgres
 trap 'finish_step; printf "=== total: %d s ===\n" $SECONDS' EXIT

@@ -91,6 +91,10 @@ int cairnd_main(int argc, char** argv) {
       setting("--log-level", "logLevel", "trace, debug, info, warn, error", log_level),
       setting("--schema", "schema", "Schema file: stores, versions, merge policies",
               options.schema_file),
+      setting("--demo-dir", "demoDir",
+              "Serve the demo editor (/demo/editor) from here: scripts/build-demo.sh builds it "
+              "into build/demo/dist",
+              options.demo_dir),
       setting("--profile-template", "profileTemplate",
               "JSON {\"stores\": {...}} seeded into new users' datasets", options.profile_template),
       setting("--jwks", "jwks", "Google's signing keys (JWKS file) for Google sign-in",

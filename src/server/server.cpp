@@ -279,12 +279,38 @@ HttpResponse Server::health() {
   return response;
 }
 
+// The demo editor (docs/collaboration.md), from where scripts/build-demo.sh built it.
+HttpResponse Server::demo(const HttpRequest& request, const std::string& path) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse refused = refusal_response(protocol::Code::method_not_allowed, "use GET");
+    refused.headers.emplace_back("Allow", "GET, HEAD");
+    return refused;
+  }
+  const bool page = path == "/demo/editor";
+  const std::filesystem::path file = options_.demo_dir / (page ? "index.html" : "editor.js");
+  std::ifstream in(file, std::ios::binary);
+  if (options_.demo_dir.empty() || !in) {
+    return refusal_response(protocol::Code::not_found,
+                            "the demo editor is not built for this cairnd: run "
+                            "scripts/build-demo.sh, then start cairnd with --demo-dir "
+                            "build/demo/dist");
+  }
+  HttpResponse response;
+  response.content_type = page ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8";
+  response.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  return response;
+}
+
 HttpResponse Server::handle(const HttpRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   const std::string path = request.target.substr(0, request.target.find('?'));
   std::string route = path;
   HttpResponse response;
-  if (path == "/healthz" || path == "/metrics") {
+  if (path == "/demo/editor" || path == "/demo/editor.js") {
+    route = path;
+    response = demo(request, path);
+  } else if (path == "/healthz" || path == "/metrics") {
     if (request.method != "GET" && request.method != "HEAD") {
       response = refusal_response(protocol::Code::method_not_allowed, "use GET for " + path);
       response.headers.emplace_back("Allow", "GET, HEAD");

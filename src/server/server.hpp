@@ -30,7 +30,10 @@ struct ServerOptions {
   std::filesystem::path schema_file;              // stores, versions, policies (optional)
   std::filesystem::path profile_template;  // entries seeded into new users' datasets (optional)
   std::filesystem::path jwks_file;         // Google's signing keys (optional)
-  std::string google_client_id;            // the `aud` of accepted Google ID tokens
+  // The demo editor's built files (scripts/build-demo.sh: index.html, editor.js), served under
+  // /demo/editor; empty: the demo is not served.
+  std::filesystem::path demo_dir;
+  std::string google_client_id;  // the `aud` of accepted Google ID tokens
   std::chrono::seconds token_lifetime{30 * 24 * 3600};
   std::size_t max_json_depth = 64;
   std::size_t max_key_bytes = 1024;
@@ -59,6 +62,7 @@ class Server {
   class Relay;
   HttpResponse handle(const HttpRequest& request);
   HttpResponse health();
+  HttpResponse demo(const HttpRequest& request, const std::string& path);
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer);
 
   ServerOptions options_;
