@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const crdt::Bytes again = protocol::encode_collab_message(message);
-  if (protocol::encode_collab_message(protocol::decode_collab_message(again)) != again) std::abort();
+  if (protocol::encode_collab_message(protocol::decode_collab_message(again)) != again)
+    std::abort();
   const auto* sync = std::get_if<protocol::SyncMessage>(&message);
   if (sync == nullptr) return 0;
   crdt::Doc doc(1);
