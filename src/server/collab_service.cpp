@@ -210,6 +210,7 @@ class CollabService::Impl {
   WebSocketUpgrade upgrade(const HttpRequest& request, std::shared_ptr<WebSocketPeer> peer) {
     WebSocketUpgrade accepted;
     accepted.binary = true;
+    accepted.shutdown_code = kCloseTryAgainLater;  // editors come back to another node
     try {
       const DocumentPath named = document_path(parse_target(request.target));
       const auto [caller, role] = authorize(request, named.dataset, Role::viewer);

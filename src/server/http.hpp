@@ -88,6 +88,9 @@ struct WebSocketUpgrade {
   // reaches a WebSocket client as a close code (browsers see no HTTP status).
   std::uint16_t close_code = 0;
   std::string close_reason;
+  // The close code when the server shuts down: 1001 (going away), or what the application's
+  // clients read as "come back" (y-websocket: anything outside 4400-4499, 1013 by convention).
+  std::uint16_t shutdown_code = 1001;
 };
 // Decides on a request to upgrade to a WebSocket; `peer` is the connection it would become (frames
 // sent before the handshake completes wait for it). Runs on the handler pool.

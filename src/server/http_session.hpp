@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -210,7 +211,7 @@ class WsSession final : public Connection,
     });
   }
 
-  void shutdown() override { close(1001, "the server is shutting down; reconnect"); }
+  void shutdown() override { close(shutdown_code_, "the server is shutting down; reconnect"); }
 
   bool send(OutgoingFrame frame) override {
     const std::size_t size = frame.payload->size();
@@ -273,6 +274,7 @@ class WsSession final : public Connection,
     if (!decision.handler) return refuse(std::move(decision.refusal));
     handler_ = std::move(decision.handler);
     binary_ = decision.binary;
+    shutdown_code_ = decision.shutdown_code;
     if (decision.close_code != 0) {
       pending_close_.emplace(decision.close_code, std::move(decision.close_reason));
     }
@@ -470,6 +472,7 @@ class WsSession final : public Connection,
   const WebSocketOptions& options_;
   std::shared_ptr<WebSocketHandler> handler_;
   bool binary_ = false;  // the kind of frame both ways, as the upgrade decided
+  std::atomic<std::uint16_t> shutdown_code_{1001};
   beast::flat_buffer buffer_;
   // Frame budget (token bucket), on the network thread.
   double tokens_;

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "support/api_client.hpp"
 #include "support/in_process_cairnd.hpp"
@@ -371,6 +372,15 @@ TEST_F(CollabTest, OverTheRateLimitAConnectionIsClosedWithTryAgainLater) {
   second.pump_until([] { return false; }, 5s);
   EXPECT_EQ(second.closed(), 1013);  // y-websocket comes back later
   EXPECT_EQ(owner_->get("/api/collab/" + dataset_ + "/notes").status, 429);
+}
+
+TEST_F(CollabTest, AServerShuttingDownClosesWithTryAgainLater) {
+  YClient a = peer(*owner_, 1);
+  ASSERT_TRUE(a.pump_until([&] { return a.synced(); }));
+  std::thread stopping([&] { cairnd_.reset(); });  // waits for its connections to close
+  a.pump_until([] { return false; }, 10s);
+  stopping.join();
+  EXPECT_EQ(a.closed(), 1013);  // y-websocket reconnects
 }
 
 TEST_F(CollabTest, AnExpiredTokenEndsTheSessionAtItsNextMessage) {
