@@ -19,11 +19,18 @@ const WebSocket = require('ws')
 
 const [port, screenshotFile] = process.argv.slice(2)
 const say = (value) => process.stdout.write(JSON.stringify(value) + '\n')
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-chromium-'))
 const chromium = spawn('/usr/bin/chromium', ['--headless=new', '--no-sandbox', '--disable-gpu',
   '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${profile}`,
-  '--window-size=1200,800', 'about:blank'], { stdio: ['ignore', 'ignore', 'ignore'] })
+  '--window-size=1200,800', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] })
+// Chromium says where its DevTools endpoint listens, on stderr, once it does.
+const endpoint = new Promise((resolve, reject) => {
+  readline.createInterface({ input: chromium.stderr }).on('line', (line) => {
+    const found = /DevTools listening on (ws:\/\/\S+)/.exec(line)
+    if (found) resolve(found[1])
+  })
+  chromium.on('exit', (code) => reject(new Error(`chromium exited (${code}) before listening`)))
+})
 const lines = []
 const readers = []
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
@@ -36,34 +43,43 @@ const done = (code) => {
   process.exit(code)
 }
 
+// The DevTools protocol: send(method, params, session) answers with the result; once(method,
+// session) resolves at the next such event.
 async function devtools () {
-  const file = path.join(profile, 'DevToolsActivePort')
-  for (let i = 0; i < 300 && !fs.existsSync(file); i++) await sleep(50)
-  const [debugPort, browserPath] = fs.readFileSync(file, 'utf8').trim().split('\n')
-  const socket = new WebSocket(`ws://127.0.0.1:${debugPort}${browserPath}`)
+  const socket = new WebSocket(await endpoint)
   await new Promise((resolve, reject) => { socket.on('open', resolve); socket.on('error', reject) })
   let next = 0
   const waiting = new Map()
+  const listeners = []
   socket.on('message', (data) => {
     const message = JSON.parse(data)
     if (message.id !== undefined && waiting.has(message.id)) {
       const { resolve, reject } = waiting.get(message.id)
       waiting.delete(message.id)
       message.error ? reject(new Error(JSON.stringify(message.error))) : resolve(message.result)
+    } else if (message.method) {
+      const at = listeners.findIndex((l) => l.method === message.method && l.sessionId === message.sessionId)
+      if (at >= 0) listeners.splice(at, 1)[0].resolve(message.params)
     }
   })
-  return (method, params = {}, sessionId) => new Promise((resolve, reject) => {
+  const send = (method, params = {}, sessionId) => new Promise((resolve, reject) => {
     const id = ++next
     waiting.set(id, { resolve, reject })
     socket.send(JSON.stringify({ id, method, params, sessionId }))
   })
+  const once = (method, sessionId) => new Promise((resolve) => listeners.push({ method, sessionId, resolve }))
+  return { send, once }
 }
 
 async function main () {
-  const send = await devtools()
+  const { send, once } = await devtools()
   const open = async (who) => {
-    const { targetId } = await send('Target.createTarget', { url: `http://127.0.0.1:${port}/demo/editor?name=${who}` })
+    const { targetId } = await send('Target.createTarget', { url: 'about:blank' })
     const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true })
+    await send('Page.enable', {}, sessionId)
+    const loaded = once('Page.loadEventFired', sessionId)
+    await send('Page.navigate', { url: `http://127.0.0.1:${port}/demo/editor?name=${who}` }, sessionId)
+    await loaded
     const evaluate = async (expression) => {
       const { result, exceptionDetails } = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)
       if (exceptionDetails) throw new Error(`${who}: ${exceptionDetails.exception ? exceptionDetails.exception.description : exceptionDetails.text}`)
@@ -71,12 +87,33 @@ async function main () {
     }
     return { who, sessionId, evaluate }
   }
+  // Resolves once `expression` holds in the page: checked now and again at each change that can
+  // make it hold (the DOM, the document, the provider's sync); the page's editor script may still
+  // be starting. Fails after 20 s.
   const until = async (page, expression, what) => {
-    for (let i = 0; i < 400; i++) {
-      try { if (await page.evaluate(expression)) return } catch { /* the page is still loading */ }
-      await sleep(50)
-    }
-    throw new Error(`${page.who}: ${what} did not happen`)
+    const holds = await page.evaluate(`new Promise((resolve) => {
+      const check = () => {
+        try { if (${expression}) { stop(); resolve(true); return } } catch { /* not ready yet */ }
+        hook()
+      }
+      let hooked = false
+      const hook = () => {
+        if (hooked || window.cairnDemo === undefined) return
+        hooked = true
+        window.cairnDemo.ydoc.on('update', check)
+        window.cairnDemo.provider.on('sync', check)
+      }
+      const observer = new MutationObserver(check)
+      const timer = setTimeout(() => { stop(); resolve(false) }, 20000)
+      const stop = () => {
+        observer.disconnect()
+        clearTimeout(timer)
+        if (hooked) { window.cairnDemo.ydoc.off('update', check); window.cairnDemo.provider.off('sync', check) }
+      }
+      observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true })
+      check()
+    })`)
+    if (!holds) throw new Error(`${page.who}: ${what} did not happen`)
   }
   const alice = await open('alice')
   await until(alice, 'window.cairnDemo !== undefined && window.cairnDemo.synced()', 'sync')
