@@ -398,7 +398,7 @@ class CollabService::Impl {
           return {200,
                   "application/json",
                   json_text(json::object{{"changed", changed},
-                                         {"stateVector", state_vector_text(*document)}}),
+                                         {"stateVector", state_vector_text(*document->doc)}}),
                   {}};
         }
         if (const auto label = param("snapshot")) {
@@ -412,7 +412,7 @@ class CollabService::Impl {
         return {200,
                 "application/json",
                 json_text(json::object{{"changed", changed},
-                                       {"stateVector", state_vector_text(*document)}}),
+                                       {"stateVector", state_vector_text(*document->doc)}}),
                 {}};
       }
       HttpResponse refused =
@@ -953,7 +953,8 @@ class CollabService::Impl {
       const std::string value = param.value;
       const std::size_t colon = value.rfind(':');
       const std::optional<crdt::TypeKind> kind =
-          colon == std::string::npos ? std::nullopt : kind_named(value.substr(colon + 1));
+          colon == std::string::npos ? std::nullopt
+                                     : crdt::root_kind_named(value.substr(colon + 1));
       if (!kind) {
         throw Refusal(Code::invalid_request,
                       "?type= takes NAME:text, NAME:map, NAME:array or NAME:xml");
@@ -966,26 +967,17 @@ class CollabService::Impl {
     } catch (const std::invalid_argument& e) {
       throw Refusal(Code::invalid_request, e.what());
     }
-    const std::string state_vector(text_of(crdt::Doc::encode_state_vector(doc.state_vector())));
     return {200,
             "application/json",
             json_text(json::object{{"name", name},
-                                   {"stateVector", base64_encode(state_vector)},
+                                   {"stateVector", state_vector_text(doc)},
                                    {"update", base64_encode(text_of(state))},
                                    {"json", std::move(rendered)}}),
             {}};
   }
 
-  static std::optional<crdt::TypeKind> kind_named(std::string_view name) {
-    if (name == "text") return crdt::TypeKind::text;
-    if (name == "map") return crdt::TypeKind::map;
-    if (name == "array") return crdt::TypeKind::array;
-    if (name == "xml") return crdt::TypeKind::xml_fragment;
-    return std::nullopt;
-  }
-
-  static std::string state_vector_text(const Room& room) {
-    return base64_encode(text_of(crdt::Doc::encode_state_vector(room.doc->state_vector())));
+  static std::string state_vector_text(const crdt::Doc& doc) {
+    return base64_encode(text_of(crdt::Doc::encode_state_vector(doc.state_vector())));
   }
 
   std::vector<std::shared_ptr<CollabConnection>> connections() {
