@@ -5,7 +5,7 @@
 # This file is read by src/CMakeLists.txt (to build the targets) and by cmake/CheckLayers.cmake,
 # which runs as part of every `cmake --build` and fails it when a file includes a header of a
 # layer above its own.
-set(CAIRN_LAYERS foundation storage merge crdt protocol store sync testing server cli tools)
+set(CAIRN_LAYERS foundation storage crdt merge protocol store sync testing server cli tools)
 
 set(CAIRN_LAYER_foundation_DIRS src/foundation)
 set(CAIRN_LAYER_foundation_HEADERS error.hpp clock.hpp version.hpp limits.hpp durability.hpp)
@@ -15,17 +15,17 @@ set(CAIRN_LAYER_storage_DIRS src/storage)
 set(CAIRN_LAYER_storage_HEADERS)
 set(CAIRN_LAYER_storage_USES foundation)
 
-set(CAIRN_LAYER_merge_DIRS src/merge)
-set(CAIRN_LAYER_merge_HEADERS merge_policy.hpp)
-set(CAIRN_LAYER_merge_USES foundation)
-
 set(CAIRN_LAYER_crdt_DIRS src/crdt)
 set(CAIRN_LAYER_crdt_HEADERS)
 set(CAIRN_LAYER_crdt_USES foundation)
 
+set(CAIRN_LAYER_merge_DIRS src/merge)
+set(CAIRN_LAYER_merge_HEADERS merge_policy.hpp)
+set(CAIRN_LAYER_merge_USES foundation crdt)
+
 set(CAIRN_LAYER_protocol_DIRS src/protocol)
 set(CAIRN_LAYER_protocol_HEADERS)
-set(CAIRN_LAYER_protocol_USES merge crdt)
+set(CAIRN_LAYER_protocol_USES merge)
 
 set(CAIRN_LAYER_store_DIRS src/store src/migration)
 set(CAIRN_LAYER_store_HEADERS migration.hpp schema.hpp change.hpp entry.hpp database.hpp

@@ -121,6 +121,15 @@ class Database {
   std::vector<StoreInfo> stores() const;
   StoreInfo store_info(std::string_view store) const;
 
+  // --- Documents: the entries of stores declared with MergePolicy::document() (see
+  // docs/collaboration.md). Error(invalid_argument) for a store of another policy. ---
+  // The document's whole state as a Yjs update v1 (bytes: Y.applyUpdate(doc, state) loads it);
+  // empty when the key holds no document.
+  std::string document(std::string_view store, std::string_view key) const;
+  // Root text `root` of the document as UTF-8; empty when there is none.
+  std::string document_text(std::string_view store, std::string_view key,
+                            std::string_view root = "content") const;
+
   // --- Writes. ---
   // Starts a transaction. Nothing is locked until commit.
   Transaction transaction();

@@ -38,6 +38,18 @@ class Transaction {
   void increment(std::string_view store, std::string_view key, std::string_view field,
                  std::int64_t delta);
 
+  // Documents (stores declared with MergePolicy::document(); docs/collaboration.md), created on
+  // first write. update_document merges a Yjs update v1 (bytes, from any Yjs peer: Y.encodeState-
+  // AsUpdate, a 'update' event); Error(invalid_value) when it does not decode. edit_text edits
+  // root text `root`: `erase` characters from `index` removed, then `insert` (UTF-8) inserted
+  // there — positions and lengths in UTF-16 code units, as Yjs counts them; Error(invalid_argument)
+  // for a range beyond the text. Either goes to the outbox as a Yjs update. Their keys, with the
+  // store's name, form the document's name on the server ("<store>/<key>"), so they are limited
+  // to A-Z a-z 0-9 _ - . : / (Error(invalid_key)). Other writes to a document store are refused.
+  void update_document(std::string_view store, std::string_view key, std::string_view update);
+  void edit_text(std::string_view store, std::string_view key, std::uint64_t index,
+                 std::uint64_t erase, std::string_view insert, std::string_view root = "content");
+
   // Typed writes through Boost.JSON's value_from.
   template <class T>
   void put_as(std::string_view store, std::string_view key, const T& value) {

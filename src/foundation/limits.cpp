@@ -81,4 +81,14 @@ void check_value_size(std::string_view store, std::string_view key, std::size_t 
   }
 }
 
+bool valid_document_name(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace cairn

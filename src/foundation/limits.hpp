@@ -20,6 +20,11 @@ void check_key(std::string_view store, std::string_view key, const Limits& limit
 void check_value_size(std::string_view store, std::string_view key, std::size_t bytes,
                       const Limits& limits);
 
+// A collaborative document's name: 1 to 256 characters of A-Z a-z 0-9 _ - . : / (y-websocket
+// does not encode a room's name in its URL). The document of entry `key` of document store
+// `store` is named "<store>/<key>".
+bool valid_document_name(std::string_view name);
+
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 

@@ -11,6 +11,8 @@
 namespace cairn::merge {
 namespace json = boost::json;
 
+Applied apply_update(Entry& entry, const Change& change);  // document.cpp
+
 namespace {
 
 bool fits_int64(const json::value& v) {
@@ -246,7 +248,8 @@ json::value subtract_numbers(const json::value& a, const json::value& b) {
 }
 
 Applied apply_change(Entry& entry, const Change& change, const MergePolicy& policy) {
-  if (policy.kind == MergePolicy::Kind::lww) {
+  if (change.op == Change::Op::update) return apply_update(entry, change);
+  if (policy.kind != MergePolicy::Kind::field_lww) {
     switch (change.op) {
       case Change::Op::put:
         return verbatim_if_changed(apply_whole(entry, change, change.value));
@@ -255,6 +258,8 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
       case Change::Op::patch:
         return apply_whole(entry, change,
                            patched(entry.deleted ? json::value() : entry.value, change));
+      case Change::Op::update:
+        break;
     }
   }
   switch (change.op) {
@@ -267,13 +272,15 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
       return apply_erase_fields(entry, change);
     case Change::Op::patch:
       return apply_patch(entry, change);
+    case Change::Op::update:
+      break;
   }
   return {};
 }
 
 Applied apply_change(Entry& entry, Change&& change, const MergePolicy& policy) {
   if (change.op != Change::Op::put) return apply_change(entry, std::as_const(change), policy);
-  if (policy.kind == MergePolicy::Kind::lww || !change.value.is_object()) {
+  if (policy.kind != MergePolicy::Kind::field_lww || !change.value.is_object()) {
     return verbatim_if_changed(apply_whole(entry, change, std::move(change.value)));
   }
   if (entry.stamp < change.stamp) {

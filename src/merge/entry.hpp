@@ -16,6 +16,10 @@
 //   counter fields: increments (patch "add") add up, in any order, except increments stamped at
 //     or before the floor, which a delete or whole put has already swept away. A whole put sets
 //     a counter like any field; convergence of counters is guaranteed for increments.
+//   text stores (documents): an entry's value is {"yjs": "<base64: the document's whole state as
+//     a Yjs update v1>"} and a change is a Yjs update (op "update"), merged by the CRDT
+//     (src/crdt) so that every order of delivery converges; its stamp only moves the entry's
+//     stamp forward. Documents are never deleted.
 //
 // Entry invariant: `fields` is empty when every present field carries the entry's stamp and no
 // field was removed; otherwise it lists every present field and every removed field ("field
@@ -70,8 +74,9 @@ struct Entry {
 
 // One write, as replicas exchange it (an outbox record with its stamp).
 struct Change {
-  enum class Op { put, patch, erase };
+  enum class Op { put, patch, erase, update };
   Op op = Op::put;
+  std::string update;              // update: a Yjs update v1 (bytes)
   boost::json::value value;        // put: the whole new value
   boost::json::object set;         // patch: fields set to new values
   std::vector<std::string> unset;  // patch: fields removed
@@ -94,7 +99,7 @@ Applied apply_change(Entry& entry, const Change& change, const MergePolicy& poli
 Applied apply_change(Entry& entry, Change&& change, const MergePolicy& policy);
 
 // The outbox form of a change (cairn/entry.hpp, OutboxRecord): "put" {"value": V},
-// "patch" {"set", "unset", "add"}, "delete" null.
+// "patch" {"set", "unset", "add"}, "delete" null, "update" {"update": "<base64>"}.
 std::string_view op_name(Change::Op op);
 boost::json::value change_payload(const Change& change);
 // Throws Error(invalid_value) when op or payload are malformed.
@@ -133,6 +138,23 @@ LocalWrite plan_increment(const Entry& current, std::string_view field, std::int
 // to counter fields (increments cannot be told apart from the sum), except within a whole put.
 std::vector<Change> own_writes(const Entry& entry, const MergePolicy& policy,
                                std::string_view replica);
+
+// --- Documents (text stores; document.cpp) ---
+// The document's state (a Yjs update v1) that a text store's entry holds; empty for none.
+// Throws Error(corrupt) when the entry's value is not a document's.
+std::string document_state(const Entry& entry);
+// Plans applying `update` (a Yjs update v1) to a document entry; nothing when it adds nothing
+// (every part of it is there already). Throws Error(invalid_value) when it does not decode.
+std::optional<LocalWrite> plan_update(const Entry& current, std::string update, Stamp stamp,
+                                      std::uint32_t schema_version);
+// The update that edits root text `root` of the document `state`, as Yjs client `client`:
+// `erase` UTF-16 code units from `index` removed, then `insert` (UTF-8) inserted there. Empty
+// when it changes nothing. Throws Error(invalid_argument) for a range beyond the text, or a root
+// of another kind.
+std::string text_edit(std::string_view state, std::uint64_t client, const std::string& root,
+                      std::uint64_t index, std::uint64_t erase, std::string_view insert);
+// Root text `root` of the document `state`, as UTF-8 (empty when there is none).
+std::string document_text(std::string_view state, const std::string& root);
 
 // Every present field and field tombstone of `entry` with its stamp, sorted by name (the
 // invariant's implicit form made explicit).

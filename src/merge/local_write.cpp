@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "foundation/base64.hpp"
 #include "foundation/json_text.hpp"
 #include "merge/entry.hpp"
 
@@ -121,6 +122,8 @@ std::string_view op_name(Change::Op op) {
       return "patch";
     case Change::Op::erase:
       return "delete";
+    case Change::Op::update:
+      return "update";
   }
   return "unknown";
 }
@@ -131,6 +134,8 @@ json::value change_payload(const Change& change) {
       return json::object{{"value", change.value}};
     case Change::Op::erase:
       return nullptr;
+    case Change::Op::update:
+      return json::object{{"update", base64_encode(change.update)}};
     case Change::Op::patch: {
       json::object payload;
       if (!change.set.empty()) payload["set"] = change.set;
@@ -167,6 +172,15 @@ Change change_from_payload(std::string_view op, json::value&& payload, Stamp sta
     if (value == nullptr) invalid("a put needs {\"value\": ...}");
     change.op = Change::Op::put;
     change.value = std::move(*value);
+    return change;
+  }
+  if (op == "update") {
+    const json::value* update = object ? object->if_contains("update") : nullptr;
+    std::optional<std::string> bytes =
+        update && update->is_string() ? base64_decode(update->get_string()) : std::nullopt;
+    if (!bytes) invalid("an update needs {\"update\": \"<base64 of a Yjs update v1>\"}");
+    change.op = Change::Op::update;
+    change.update = std::move(*bytes);
     return change;
   }
   if (op != "patch") invalid(fmt::format("unknown operation '{}'", op));
@@ -208,6 +222,11 @@ std::vector<Change> own_writes(const Entry& entry, const MergePolicy& policy,
     changes.back().schema_version = entry.schema_version;
     return changes.back();
   };
+  if (policy.kind == MergePolicy::Kind::text) {
+    // A document: its whole state, which the server merges (adding what it lost).
+    if (!entry.deleted) change(Change::Op::update, entry.stamp).update = document_state(entry);
+    return changes;
+  }
   const bool object = !entry.deleted && entry.value.is_object();
   if (policy.kind == MergePolicy::Kind::lww || (!entry.deleted && !object)) {
     // The whole entry is the write that set it.

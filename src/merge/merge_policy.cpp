@@ -16,7 +16,7 @@ bool MergePolicy::is_counter(std::string_view field) const {
 
 json::value MergePolicy::to_json() const {
   json::object object;
-  object["merge"] = kind == Kind::lww ? "lww" : "field-lww";
+  object["merge"] = kind == Kind::lww ? "lww" : kind == Kind::field_lww ? "field-lww" : "text";
   if (!counters.empty()) {
     json::array names;
     for (const auto& name : counters)
@@ -31,8 +31,8 @@ MergePolicy MergePolicy::from_json(const json::value& value) {
   const json::value* merge = object ? object->if_contains("merge") : nullptr;
   if (merge == nullptr || !merge->is_string()) {
     throw Error(ErrorCode::invalid_argument,
-                fmt::format("a merge policy is an object with \"merge\": \"lww\" or "
-                            "\"field-lww\", not {}",
+                fmt::format("a merge policy is an object with \"merge\": \"lww\", "
+                            "\"field-lww\" or \"text\", not {}",
                             json_text(value)));
   }
   MergePolicy policy;
@@ -40,9 +40,12 @@ MergePolicy MergePolicy::from_json(const json::value& value) {
     policy.kind = Kind::lww;
   } else if (merge->get_string() == "field-lww") {
     policy.kind = Kind::field_lww;
+  } else if (merge->get_string() == "text") {
+    policy.kind = Kind::text;
   } else {
     throw Error(ErrorCode::invalid_argument,
-                fmt::format("unknown merge policy \"{}\" (expected \"lww\" or \"field-lww\")",
+                fmt::format("unknown merge policy \"{}\" (expected \"lww\", \"field-lww\" or "
+                            "\"text\")",
                             std::string_view(merge->get_string())));
   }
   if (const json::value* counters = object->if_contains("counters")) {

@@ -130,14 +130,4 @@ crdt::Bytes encode_awareness_update(const std::vector<AwarenessEntry>& entries) 
   return out.bytes();
 }
 
-bool valid_document_name(std::string_view name) {
-  if (name.empty() || name.size() > 256) return false;
-  for (const char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace cairn::protocol

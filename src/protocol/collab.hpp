@@ -67,8 +67,4 @@ struct AwarenessEntry {
 std::vector<AwarenessEntry> decode_awareness_update(std::span<const std::uint8_t> bytes);
 crdt::Bytes encode_awareness_update(const std::vector<AwarenessEntry>& entries);
 
-// A document name: 1 to 256 characters of A-Z a-z 0-9 _ - . : / (y-websocket does not encode a
-// room's name in its URL).
-bool valid_document_name(std::string_view name);
-
 }  // namespace cairn::protocol

@@ -20,7 +20,9 @@
 #include "crdt/doc.hpp"
 #include "crdt/lib0.hpp"
 #include "crdt/show.hpp"
+#include "foundation/base64.hpp"
 #include "foundation/json_text.hpp"
+#include "foundation/limits.hpp"
 #include "protocol/collab.hpp"
 #include "server/auth/tokens.hpp"
 #include "server/http_status.hpp"
@@ -72,7 +74,7 @@ DocumentPath document_path(const boost::urls::url_view& url) {
     throw Refusal(Code::not_found, "a document is /api/collab/<datasetId>/<docName>");
   }
   DocumentPath named{rest.substr(0, slash), rest.substr(slash + 1)};
-  if (!protocol::valid_document_name(named.name)) {
+  if (!valid_document_name(named.name)) {
     throw Refusal(Code::invalid_request,
                   "a document name is 1 to 256 characters of A-Z a-z 0-9 _ - . : /");
   }

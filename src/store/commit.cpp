@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cairn/error.hpp>
 
+#include "crdt/doc.hpp"
 #include "foundation/json_text.hpp"
 #include "foundation/limits.hpp"
 #include "store/staged_commit.hpp"
@@ -40,6 +41,14 @@ std::optional<PlannedWrite> plan_write(const merge::Entry& current, const Pendin
         return PlannedWrite{std::move(*plan), {}};
       }
       return std::nullopt;
+    case PendingWrite::Kind::update: {
+      std::optional<merge::LocalWrite> plan =
+          merge::plan_update(current, write.serialized, stamp, version);
+      if (!plan) return std::nullopt;
+      std::string text = json_text(plan->entry.value);
+      check_value_size(write.store, write.key, text.size(), limits);
+      return PlannedWrite{std::move(*plan), std::move(text)};
+    }
     case PendingWrite::Kind::increment: {
       merge::LocalWrite plan =
           merge::plan_increment(current, write.field, write.delta, policy, stamp, version);
@@ -125,6 +134,31 @@ void StoreEngine::check_write(const PendingWrite& write) const {
   check_key(write.store, write.key, options_.limits);
   if (write.kind == PendingWrite::Kind::put) {
     check_value_size(write.store, write.key, write.serialized.size(), options_.limits);
+  }
+  const bool documents = state.schema.policy.kind == MergePolicy::Kind::text;
+  if (write.kind == PendingWrite::Kind::update) {
+    require_documents(state);
+    if (!valid_document_name(write.store + '/' + write.key)) {
+      throw Error(ErrorCode::invalid_key,
+                  fmt::format("store '{}': '{}' cannot name a document: with the store's name, "
+                              "at most 256 characters of A-Z a-z 0-9 _ - . : /",
+                              write.store, write.key));
+    }
+    // (Empty while edit_text checks a write it has not made yet.)
+    if (!write.serialized.empty()) try {
+        crdt::encode_state_vector_from_update_v1(
+            {reinterpret_cast<const std::uint8_t*>(write.serialized.data()),
+             write.serialized.size()});
+      } catch (const crdt::DecodeError& e) {
+        throw Error(ErrorCode::invalid_value,
+                    fmt::format("store '{}': the update to '{}' is not a Yjs update v1: {}",
+                                write.store, write.key, e.what()));
+      }
+  } else if (documents) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("store '{}' holds documents: they change through update_document and "
+                            "edit_text, not puts, deletes or increments",
+                            write.store));
   }
   if (write.kind == PendingWrite::Kind::increment && !state.schema.policy.is_counter(write.field)) {
     throw Error(

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <cairn/database.hpp>
+#include <cairn/error.hpp>
 #include <cairn/transaction.hpp>
 
 #include "foundation/json_text.hpp"
@@ -69,6 +70,15 @@ void Database::for_each(std::string_view store, const Visitor& visit) const {
 void Database::scan(std::string_view store, std::string_view from, std::string_view to,
                     const Visitor& visit) const {
   engine_->scan(store, from, to, visit);
+}
+
+std::string Database::document(std::string_view store, std::string_view key) const {
+  return engine_->document(store, key);
+}
+
+std::string Database::document_text(std::string_view store, std::string_view key,
+                                    std::string_view root) const {
+  return merge::document_text(engine_->document(store, key), std::string(root));
 }
 
 std::vector<StoreInfo> Database::stores() const {
@@ -188,6 +198,41 @@ void Transaction::increment(std::string_view store, std::string_view key, std::s
                      delta};
   pending.engine->check_write(write);
   pending.writes.push_back(std::move(write));
+}
+
+void Transaction::update_document(std::string_view store, std::string_view key,
+                                  std::string_view update) {
+  PendingWrites& pending = open_writes();
+  if (update.empty()) {
+    throw Error(ErrorCode::invalid_value, "an empty update (Yjs's empty update is two zero bytes)");
+  }
+  PendingWrite write{PendingWrite::Kind::update,
+                     std::string(store),
+                     std::string(key),
+                     {},
+                     std::string(update),
+                     {},
+                     0};
+  pending.engine->check_write(write);
+  pending.writes.push_back(std::move(write));
+}
+
+void Transaction::edit_text(std::string_view store, std::string_view key, std::uint64_t index,
+                            std::uint64_t erase, std::string_view insert, std::string_view root) {
+  PendingWrites& pending = open_writes();
+  PendingWrite write{
+      PendingWrite::Kind::update, std::string(store), std::string(key), {}, {}, {}, 0};
+  pending.engine->check_write(write);
+  // The edit is made on the document as this transaction leaves it.
+  merge::Entry current;
+  if (auto value = pending.engine->preview(pending.writes, store, key)) {
+    current.value = std::move(*value);
+    current.deleted = false;
+  }
+  write.serialized =
+      merge::text_edit(merge::document_state(current), pending.engine->document_client(),
+                       std::string(root), index, erase, insert);
+  if (!write.serialized.empty()) pending.writes.push_back(std::move(write));
 }
 
 std::optional<json::value> Transaction::get(std::string_view store, std::string_view key) const {

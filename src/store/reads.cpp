@@ -19,6 +19,15 @@ const StoreState& StoreEngine::find_store(std::string_view name) const {
   return it->second;
 }
 
+void require_documents(const StoreState& state) {
+  if (state.schema.policy.kind != MergePolicy::Kind::text) {
+    throw Error(ErrorCode::invalid_argument,
+                fmt::format("store '{}' holds no documents (its merge policy is not text; "
+                            "declare it with MergePolicy::document())",
+                            state.schema.name));
+  }
+}
+
 std::string StoreEngine::replica_id() {
   MutexLock lock(write_mutex_);
   return *self_;
@@ -88,6 +97,24 @@ StoreInfo StoreEngine::info_of(const StoreState& state) const {
 StoreInfo StoreEngine::store_info(std::string_view store) const {
   ReaderLock lock(state_mutex_);
   return info_of(find_store(store));
+}
+
+std::string StoreEngine::document(std::string_view store, std::string_view key) const {
+  ReaderLock lock(state_mutex_);
+  const StoreState& state = find_store(store);
+  require_documents(state);
+  auto found = state.entries.find(key);
+  return found == state.entries.end() ? std::string() : merge::document_state(found->second);
+}
+
+std::uint64_t StoreEngine::document_client() {
+  // FNV-1a of the replica id, to Yjs's 32 bits: distinct replicas' edits need distinct clients.
+  std::uint32_t hash = 2166136261u;
+  for (const char c : replica_id()) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return hash;
 }
 
 std::vector<StoreInfo> StoreEngine::stores() const {

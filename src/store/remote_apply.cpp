@@ -80,6 +80,46 @@ std::size_t StoreEngine::requeue_own_writes() {
   return added;
 }
 
+bool StoreEngine::apply_document(std::string_view store_name, std::string_view key,
+                                 std::string_view update) {
+  if (options_.read_only) {
+    throw Error(ErrorCode::read_only, "a read-only database cannot sync");
+  }
+  MutexLock write_lock(write_mutex_);
+  StagedCommit staged(Origin::remote);
+  const bool notify = !subscribers_->empty();
+  {
+    ReaderLock state_lock(state_mutex_);
+    StoreState& store = const_cast<StoreState&>(find_store(store_name));
+    require_documents(store);
+    StagedCommit::Slot& slot = staged.slot(store, key);
+    const StoredEntry& current = StagedCommit::current(slot);
+    // Stamped by this replica, which merged it: a document's stamp only orders its metadata.
+    std::optional<merge::LocalWrite> plan = merge::plan_update(
+        current, std::string(update), {clock_->now(), self_}, store.schema.version);
+    if (!plan) return false;
+    StoredEntry next;
+    static_cast<merge::Entry&>(next) = std::move(plan->entry);
+    next.pending = current.pending;
+    if (notify) {
+      staged.change_set().changes.push_back(
+          {store.schema.name, std::string(key), std::optional<json::value>(next.value),
+           current.deleted ? std::nullopt : std::optional<json::value>(current.value),
+           next.stamp.hlc});
+    }
+    std::string text = json_text(next.value);
+    StagedCommit::set(slot, key, std::move(next), std::move(text));
+  }
+  sqlite::TransactionGuard guard(file_.connection(), sqlite::TransactionGuard::Kind::immediate);
+  file_.save_clock(clock_->last(), next_seq_);
+  publish(staged, guard);
+  if (!notify) return true;
+  RecursiveLock notify_lock(notify_mutex_);
+  write_lock.unlock();
+  subscribers_->notify(staged.change_set());
+  return true;
+}
+
 StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
                                                    std::vector<RemoteEntry> entries,
                                                    LocalFile::SyncState state,
@@ -112,6 +152,12 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
         continue;
       }
       StoreState& store = found->second;
+      if (store.schema.policy.kind == MergePolicy::Kind::text) {
+        // The server's entry of a document marks that it changed; its state comes from the
+        // document (apply_document).
+        result.documents.emplace_back(store.schema.name, remote.key);
+        continue;
+      }
       merge::Entry incoming = std::move(remote.entry);
       const std::uint32_t declared = store.schema.version;
       if (incoming.schema_version != declared && !incoming.deleted) {

@@ -39,12 +39,12 @@ namespace cairn {
 
 // One write of a Transaction, checked when it was added.
 struct PendingWrite {
-  enum class Kind { put, erase, increment };
+  enum class Kind { put, erase, increment, update };
   Kind kind = Kind::put;
   std::string store;
   std::string key;
   boost::json::value value;  // put: the value
-  std::string serialized;    // put: the value as JSON text
+  std::string serialized;    // put: the value as JSON text; update: the Yjs update (bytes)
   std::string field;         // increment: the counter field
   std::int64_t delta = 0;    // increment: the amount
 };
@@ -78,6 +78,9 @@ struct StoreState {
   void recount();
 };
 
+// Throws Error(invalid_argument) unless the store holds documents (MergePolicy::document()).
+void require_documents(const StoreState& state);
+
 // An entry's per-field stamps and floor as the file keeps them (replicas by ref), and back.
 // read_stamps throws Error(corrupt) for a replica ref the table does not know.
 EntryStamps stored_stamps(const merge::Entry& entry, const ReplicaTable& replicas);
@@ -108,6 +111,11 @@ class StoreEngine {
   void scan(std::string_view store, std::string_view from, std::string_view to,
             const Database::Visitor& visit) const EXCLUDES(state_mutex_);
   StoreInfo store_info(std::string_view store) const EXCLUDES(state_mutex_);
+  // A document's state (a Yjs update v1); empty when none. Error(invalid_argument) when the store
+  // holds no documents.
+  std::string document(std::string_view store, std::string_view key) const EXCLUDES(state_mutex_);
+  // The Yjs client id of this replica's edits to documents (from its replica id).
+  std::uint64_t document_client() EXCLUDES(write_mutex_);
   std::vector<StoreInfo> stores() const EXCLUDES(state_mutex_);
   // Reads of the file.
   std::vector<OutboxRecord> outbox(std::uint64_t after_seq, std::size_t limit)
@@ -148,6 +156,9 @@ class StoreEngine {
     std::size_t applied = 0;       // entries whose local state changed
     std::size_t held = 0;          // entries skipped: written by a newer schema than declared
     std::size_t skipped = 0;       // entries skipped: of stores this database does not declare
+    // Documents the server's feed says changed: their entries there only mark it (the state is
+    // fetched from the document itself, apply_document); (store, key), in feed order.
+    std::vector<std::pair<std::string, std::string>> documents;
   };
   // In one SQLite transaction: removes the outbox records up to `acked_through` (lowering their
   // entries' pending counts), merges the server's entry states (rebasing this replica's pending
@@ -158,6 +169,11 @@ class StoreEngine {
   // (nothing applied).
   RemoteApplied apply_sync(std::uint64_t acked_through, std::vector<RemoteEntry> entries,
                            LocalFile::SyncState state, std::vector<RemoteEntry> before_ack = {})
+      EXCLUDES(write_mutex_, state_mutex_);
+  // Merges a Yjs update from the server (what this replica's copy of a document lacked) into the
+  // document `key`, without an outbox record; subscribers hear of it with origin remote. Whether
+  // it changed the document. Throws Error(invalid_value) when it does not decode.
+  bool apply_document(std::string_view store, std::string_view key, std::string_view update)
       EXCLUDES(write_mutex_, state_mutex_);
   // The server expects this replica's next change to be number `first` (it was restored from a
   // backup and lost changes it had acknowledged): the outbox is renumbered from there.

@@ -10,11 +10,12 @@
 
 #include <stdexcept>
 
+#include "foundation/base64.hpp"
 #include "server/auth/tokens.hpp"
 
 namespace cairn::test {
 namespace json = boost::json;
-using server::base64url_encode;
+using cairn::base64url_encode;
 
 struct JwtSigner::Key {
   EVP_PKEY* pkey = nullptr;

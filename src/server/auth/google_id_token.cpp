@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "foundation/base64.hpp"
 #include "protocol/errors.hpp"
 #include "server/auth/tokens.hpp"
 

@@ -13,10 +13,4 @@ std::string token_hash(std::string_view token);
 // n random bytes as hex, for identifiers (user and dataset ids).
 std::string random_id(std::size_t bytes = 12);
 
-// Unpadded base64url, as JWTs use it. decode returns false on malformed input.
-std::string base64url_encode(std::string_view bytes);
-bool base64url_decode(std::string_view text, std::string& bytes);
-// Padded base64 with the standard alphabet (RFC 4648 §4), as JavaScript's btoa writes it.
-std::string base64_encode(std::string_view bytes);
-
 }  // namespace cairn::server

@@ -60,6 +60,7 @@
 #include <thread>
 #include <vector>
 
+#include "foundation/base64.hpp"
 #include "server/auth/tokens.hpp"
 #include "server/storage/pq.hpp"
 
