@@ -94,6 +94,7 @@ struct SyncReport {
   std::size_t held_back = 0;     // received entries written by a newer schema, not applied
   std::size_t skipped = 0;       // received entries of stores this database does not declare
   std::size_t conflicts = 0;     // conflicts the server reported for this database's changes
+  std::size_t documents = 0;     // documents (MergePolicy::document()) that took in others' edits
   bool full = false;             // the sync pulled the whole dataset (first use, or resync)
   // The server had lost changes it acknowledged (restored from a backup): the outbox was numbered
   // again from where the server stands, and this database's writes that its entries still show

@@ -191,7 +191,7 @@ WireChange change_from_json(json::value&& value, const std::string* replica) {
   const std::string_view op = string_member(object, "op", "a change");
   json::object payload;
   for (auto& [name, member] : object) {
-    if (name == "value" || name == "set" || name == "unset" || name == "add") {
+    if (name == "value" || name == "set" || name == "unset" || name == "add" || name == "update") {
       payload[name] = std::move(member);
     } else if (name != "seq" && name != "store" && name != "key" && name != "op" && name != "hlc" &&
                name != "schemaVersion") {

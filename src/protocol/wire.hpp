@@ -6,8 +6,9 @@
 //   entry meta   {"hlc", "replica", "schemaVersion", "deleted"?: true,
 //                 "fields"?: {name: {"hlc", "replica", "deleted"?: true}},
 //                 "floor"?: {"hlc", "replica"}}
-//   change       {"seq", "store", "key", "op": "put" | "patch" | "delete", "value"? | "set"? |
-//                 "unset"? | "add"?, "hlc"?, "schemaVersion"?}
+//   change       {"seq", "store", "key", "op": "put" | "patch" | "delete" | "update", "value"? |
+//                 "set"? | "unset"? | "add"? | "update"? (base64 of a Yjs update v1), "hlc"?,
+//                 "schemaVersion"?}
 //
 // Decoders take untrusted input: every malformed shape throws Error(invalid_value) with a message
 // that names what is wrong; nothing else escapes.

@@ -189,10 +189,11 @@ class CollabConnection final : public WebSocketHandler,
 
 class CollabService::Impl {
  public:
-  Impl(Accounts& accounts, Storage& storage, std::shared_ptr<Clock> clock, RateLimiter& limiter,
-       CollabOptions options)
+  Impl(Accounts& accounts, Storage& storage, SyncService& sync, std::shared_ptr<Clock> clock,
+       RateLimiter& limiter, CollabOptions options)
       : accounts_(accounts),
         storage_(storage),
+        sync_(sync),
         clock_(std::move(clock)),
         limiter_(limiter),
         options_(options) {}
@@ -569,6 +570,7 @@ class CollabService::Impl {
     const DocumentUpdateRow row{0, data, user_id, now};
     std::vector<DocumentUpdateRow> theirs;  // what other nodes appended since the room loaded
     std::uint64_t seq = 0;
+    std::uint64_t position = 0;  // the document's entry in the dataset's feed, if it has one
     retry_conflicts([&] {
       auto tx = storage_.begin(true);
       theirs = tx->document_updates(room.dataset, room.name, room.seq);
@@ -576,8 +578,10 @@ class CollabService::Impl {
       tx->append_history({0, room.dataset, "", room.name, seq, user_id,
                           from.empty() ? "http" : from, 0, Timestamp(), "", now, "update",
                           json_text(json::object{{"bytes", data.size()}}), "applied", ""});
+      position = sync_.mark_document(*tx, room.dataset, room.name, seq);
       tx->commit();
     });
+    if (position != 0) sync_.announce(room.dataset, position);
     absorb(room, theirs);
     room.seq = seq;
     room.log_updates += 1;
@@ -941,14 +945,15 @@ class CollabService::Impl {
   // or (?format=update) its state's bytes.
   HttpResponse render(const std::string& name, const crdt::Doc& doc,
                       const boost::urls::url_view& url) {
-    const crdt::Bytes state = doc.encode_state_as_update_v1();
+    const crdt::StateVector known = since(url);
+    const crdt::Bytes state = doc.encode_state_as_update_v1(known);
     const auto format = url.params().find("format");
     if (format != url.params().end() && (*format).value == "update") {
       return {200, "application/octet-stream", std::string(text_of(state)), {}};
     }
     // The JSON rendering, on a copy: inferring the roots' kinds fixes them in the document.
     crdt::Doc copy(random_client_id());
-    copy.apply_update_v1(state);
+    copy.apply_update_v1(known.empty() ? state : doc.encode_state_as_update_v1());
     crdt::ShowOptions options;
     for (const auto& param : url.params()) {
       if (param.key != "type") continue;
@@ -978,6 +983,24 @@ class CollabService::Impl {
             {}};
   }
 
+  // ?stateVector=<base64 or base64url of a Yjs state vector>: what a copy at that state lacks
+  // (Yjs's encodeStateAsUpdate(doc, stateVector)); empty (the whole state) without it.
+  static crdt::StateVector since(const boost::urls::url_view& url) {
+    const auto param = url.params().find("stateVector");
+    if (param == url.params().end()) return {};
+    const std::string text = (*param).value;
+    std::optional<std::string> bytes = base64_decode(text);
+    if (!bytes) {
+      bytes.emplace();
+      if (!base64url_decode(text, *bytes)) bytes.reset();
+    }
+    try {
+      if (bytes) return crdt::Doc::decode_state_vector(bytes_of(*bytes));
+    } catch (const crdt::DecodeError&) {
+    }
+    throw Refusal(Code::invalid_request, "?stateVector= takes a Yjs state vector in base64");
+  }
+
   static std::string state_vector_text(const crdt::Doc& doc) {
     return base64_encode(text_of(crdt::Doc::encode_state_vector(doc.state_vector())));
   }
@@ -993,6 +1016,7 @@ class CollabService::Impl {
 
   Accounts& accounts_;
   Storage& storage_;
+  SyncService& sync_;
   std::shared_ptr<Clock> clock_;
   RateLimiter& limiter_;
   const CollabOptions options_;
@@ -1018,9 +1042,10 @@ void CollabConnection::on_close() {
   service_.leave(*this);
 }
 
-CollabService::CollabService(Accounts& accounts, Storage& storage, std::shared_ptr<Clock> clock,
-                             RateLimiter& limiter, CollabOptions options)
-    : impl_(std::make_unique<Impl>(accounts, storage, std::move(clock), limiter, options)) {}
+CollabService::CollabService(Accounts& accounts, Storage& storage, SyncService& sync,
+                             std::shared_ptr<Clock> clock, RateLimiter& limiter,
+                             CollabOptions options)
+    : impl_(std::make_unique<Impl>(accounts, storage, sync, std::move(clock), limiter, options)) {}
 
 CollabService::~CollabService() = default;
 

@@ -19,6 +19,10 @@
 // among a document's peers and not stored; a connection's awareness states are removed for the
 // others when it closes.
 //
+// A document named "<store>/<key>" is also an entry of that store in the dataset's change feed
+// (SyncService::mark_document), moved in the transaction of each update, so that devices syncing
+// the store learn that it changed and fetch what they lack (GET ?stateVector=).
+//
 // Several nodes sharing PostgreSQL serve every document: a node that commits an update tells the
 // others (Storage notifications), which read the log from where their loaded copy ends and relay
 // what it adds to their own peers; awareness travels the same way, unstored.
@@ -39,6 +43,7 @@
 #include "server/http.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/storage/storage.hpp"
+#include "server/sync_service.hpp"
 
 namespace cairn::server {
 
@@ -58,8 +63,8 @@ struct CollabOptions {
 
 class CollabService {
  public:
-  CollabService(Accounts& accounts, Storage& storage, std::shared_ptr<Clock> clock,
-                RateLimiter& limiter, CollabOptions options);
+  CollabService(Accounts& accounts, Storage& storage, SyncService& sync,
+                std::shared_ptr<Clock> clock, RateLimiter& limiter, CollabOptions options);
   ~CollabService();
   CollabService(const CollabService&) = delete;
   CollabService& operator=(const CollabService&) = delete;

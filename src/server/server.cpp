@@ -164,6 +164,7 @@ Server::Server(ServerOptions options)
   settings.max_clock_skew = options_.max_clock_skew;
   settings.page_size = options_.page_size;
   settings.profile_template = load_profile_template(options_.profile_template);
+  settings.max_update_bytes = options_.collab.max_document_bytes;
   std::vector<StoreSchema> schema;
   if (!options_.schema_file.empty()) schema = load_schema_file(options_.schema_file);
   parts_->sync = std::make_unique<SyncService>(*parts_->storage, metrics_, feed_, options_.clock,
@@ -186,8 +187,14 @@ Server::Server(ServerOptions options)
   live.max_json_depth = options_.max_json_depth;
   parts_->live = std::make_unique<LiveService>(*parts_->accounts, *parts_->sync, feed_,
                                                *parts_->limiter, metrics_, live);
-  parts_->collab = std::make_unique<CollabService>(
-      *parts_->accounts, *parts_->storage, options_.clock, *parts_->limiter, options_.collab);
+  parts_->collab =
+      std::make_unique<CollabService>(*parts_->accounts, *parts_->storage, *parts_->sync,
+                                      options_.clock, *parts_->limiter, options_.collab);
+  parts_->sync->on_document_moved([collab = parts_->collab.get()](const std::string& dataset_id,
+                                                                  const std::string& name,
+                                                                  std::uint64_t log_seq) {
+    collab->document_moved(dataset_id, name, log_seq);
+  });
   parts_->collab->on_presence([live = parts_->live.get()](const std::string& dataset_id,
                                                           const protocol::PresencePeer& peer,
                                                           bool present) {

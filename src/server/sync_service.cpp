@@ -6,7 +6,9 @@
 #include <boost/json.hpp>
 #include <map>
 
+#include "crdt/doc.hpp"
 #include "foundation/json_text.hpp"
+#include "foundation/limits.hpp"
 #include "merge/entry.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/sync_request.hpp"
@@ -52,6 +54,28 @@ protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& rep
   return {row.store, row.key, row.seq, to_entry(row, replicas)};
 }
 
+// The entry that marks document `name` in the feed: its store and key, when the name has that
+// form ("<store>/<key>", a valid store name before the first slash).
+std::optional<std::pair<std::string_view, std::string_view>> document_entry(std::string_view name) {
+  const std::size_t slash = name.find('/');
+  if (slash == std::string_view::npos || slash + 1 == name.size()) return std::nullopt;
+  try {
+    check_store_name(name.substr(0, slash));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  return std::pair{name.substr(0, slash), name.substr(slash + 1)};
+}
+
+merge::Entry document_marker(std::string_view name, std::uint64_t log_seq, merge::Stamp stamp) {
+  merge::Entry entry;
+  entry.value = json::object{{"document", name}, {"seq", log_seq}};
+  entry.deleted = false;
+  entry.stamp = stamp;
+  entry.schema_version = 1;
+  return entry;
+}
+
 // A cursor beyond the feed's end was not given out by this dataset (a restored server).
 void check_cursor(std::uint64_t cursor, std::uint64_t last_seq) {
   if (cursor > last_seq) {
@@ -85,10 +109,13 @@ void check_resent(StorageTransaction& tx, const DatasetRow& dataset,
                   const protocol::SyncRequest& request, std::uint64_t applied) {
   for (const protocol::WireChange& change : request.changes) {
     if (change.seq > applied) return;
-    // Every numbered change the server applied has its history row; none for this entry means
-    // the change under that number was to another entry.
-    const std::optional<HistoryRow> before =
-        tx.client_change(dataset.id, change.store, change.key, request.client_id, change.seq);
+    // Every numbered change the server applied has its history row (a document update's under
+    // the document's name); none for this entry means the change under that number was to
+    // another entry.
+    const bool update = change.change.op == merge::Change::Op::update;
+    const std::optional<HistoryRow> before = tx.client_change(
+        dataset.id, update ? "" : change.store,
+        update ? change.store + '/' + change.key : change.key, request.client_id, change.seq);
     if (before && before->op == merge::op_name(change.change.op) &&
         (change.change.stamp.hlc.is_zero() || before->hlc == change.change.stamp.hlc)) {
       continue;
@@ -107,6 +134,7 @@ void check_resent(StorageTransaction& tx, const DatasetRow& dataset,
 
 struct SyncService::Applied {
   std::vector<protocol::ConflictResolution> conflicts;
+  std::map<std::string, std::uint64_t> documents;  // documents appended to: their last log seq
   std::size_t changed = 0;
   std::uint64_t ack = 0;
   std::uint64_t last_seq = 0;  // the dataset's feed position afterwards
@@ -221,6 +249,15 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     }
 
     std::optional<EntryRow>& row = touched.row;
+    if (change.op == merge::Change::Op::update) {
+      const std::string name = wire.store + '/' + wire.key;
+      const std::uint64_t log_seq =
+          append_update(tx, caller, dataset, request, wire, name, server_ms, history);
+      row = to_row(wire.store, wire.key, document_marker(name, log_seq, change.stamp), ++seq);
+      result.documents[name] = log_seq;
+      ++result.changed;
+      continue;
+    }
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
     // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
     // both.
@@ -286,6 +323,64 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
   return result;
 }
 
+// A document update a sync request carries: checked, appended to the document's log with its
+// history row; the log position it took.
+std::uint64_t SyncService::append_update(StorageTransaction& tx, const Caller& caller,
+                                         const DatasetRow& dataset,
+                                         const protocol::SyncRequest& request,
+                                         const protocol::WireChange& wire, const std::string& name,
+                                         std::int64_t server_ms, std::vector<HistoryRow>& history) {
+  const merge::Change& change = wire.change;
+  if (!valid_document_name(name)) {
+    throw Refusal(Code::invalid_key,
+                  fmt::format("{}/{} cannot name a document: at most 256 characters of "
+                              "A-Z a-z 0-9 _ - . : /",
+                              wire.store, wire.key));
+  }
+  if (change.update.size() > settings_.max_update_bytes) {
+    throw Refusal(Code::payload_too_large,
+                  fmt::format("the update to document '{}' holds {} bytes, over the limit of {}",
+                              name, change.update.size(), settings_.max_update_bytes));
+  }
+  try {
+    crdt::encode_state_vector_from_update_v1(
+        {reinterpret_cast<const std::uint8_t*>(change.update.data()), change.update.size()});
+  } catch (const crdt::DecodeError& e) {
+    throw Refusal(Code::invalid_request,
+                  fmt::format("the update to document '{}' does not decode: {}", name, e.what()));
+  }
+  const std::uint64_t log_seq =
+      tx.append_document_update(dataset.id, name, {0, change.update, caller.user_id, server_ms});
+  history.push_back({0, dataset.id, "", name, log_seq, caller.user_id, request.client_id, wire.seq,
+                     change.stamp.hlc, std::string(change.stamp.replica_view()), server_ms,
+                     "update", json_text(json::object{{"bytes", change.update.size()}}), "applied",
+                     ""});
+  return log_seq;
+}
+
+std::uint64_t SyncService::mark_document(StorageTransaction& tx, const std::string& dataset_id,
+                                         std::string_view name, std::uint64_t log_seq) {
+  const auto entry = document_entry(name);
+  if (!entry) return 0;
+  const std::optional<DatasetRow> dataset = tx.dataset(dataset_id);
+  if (!dataset) return 0;
+  HybridClock& hlc = this->hlc(tx);
+  protocol::ReplicaInterner replicas;
+  const std::uint64_t seq = dataset->last_seq + 1;
+  tx.put_entry(dataset_id,
+               to_row(entry->first, entry->second,
+                      document_marker(name, log_seq, {hlc.now(), replicas.intern(replica_)}), seq));
+  tx.set_last_seq(dataset_id, seq);
+  tx.save_clock(hlc.last());
+  return seq;
+}
+
+void SyncService::documents_moved(const std::string& dataset_id, const Applied& applied) {
+  if (!document_moved_) return;
+  for (const auto& [name, log_seq] : applied.documents)
+    document_moved_(dataset_id, name, log_seq);
+}
+
 protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer& authorize,
                                          json::object& body) {
   auto tx = storage_.begin(true);
@@ -301,6 +396,7 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
     response.entries.push_back(feed_item(row, response.replicas));
   }
   tx->commit();
+  documents_moved(dataset.id, applied);
   if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);
   response.server_time = now_ms();
   response.conflicts = std::move(applied.conflicts);
@@ -328,6 +424,7 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();
+  documents_moved(dataset.id, applied);
   if (on_commit) on_commit(dataset.id, applied.written);
   if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);
   return response;

@@ -45,6 +45,7 @@ struct SyncSettings {
   std::chrono::milliseconds max_clock_skew{5 * 60'000};  // clocks further ahead are refused
   std::size_t page_size = 1000;                          // changes per response, at most
   boost::json::object profile_template;                  // {store: {key: value}} for new users
+  std::size_t max_update_bytes = 64 * 1024 * 1024;       // a document update, at most
 };
 
 class SyncService {
@@ -83,6 +84,22 @@ class SyncService {
   // Tells the change feed that a committed transaction moved `dataset_id`'s feed to `position`.
   void announce(std::string_view dataset_id, std::uint64_t position);
 
+  // Documents (docs/collaboration.md). A document named "<store>/<key>" is entry `key` of store
+  // `store` in the change feed, and a sync change "update" to that entry is an update of the
+  // document: appended to its log in the request's transaction (exactly once, as every change).
+  // The entry itself only marks the document's log position: {"document": name, "seq": N}.
+  //
+  // In the transaction that appended update `log_seq` to document `name` (the collaborative
+  // documents' own path): moves its entry in the feed; the feed position it took, which the
+  // caller announces once committed (0: the name is not "<store>/<key>", no entry).
+  std::uint64_t mark_document(StorageTransaction& tx, const std::string& dataset_id,
+                              std::string_view name, std::uint64_t log_seq);
+  // Told, once a sync request that appended updates to documents has committed, of each
+  // document and the log position its last update took (the loaded copies read their log on).
+  using DocumentMoved = std::function<void(const std::string& dataset_id, const std::string& name,
+                                           std::uint64_t log_seq)>;
+  void on_document_moved(DocumentMoved listener) { document_moved_ = std::move(listener); }
+
   // Milliseconds since the Unix epoch, from the injected clock.
   std::int64_t now_ms() const { return static_cast<std::int64_t>(clock_->now_ms()); }
   const std::string& replica() const { return replica_; }
@@ -95,6 +112,11 @@ class SyncService {
   Applied apply(StorageTransaction& tx, const Caller& caller, const DatasetRow& dataset,
                 protocol::SyncRequest& request);
   HybridClock& hlc(StorageTransaction& tx);
+  std::uint64_t append_update(StorageTransaction& tx, const Caller& caller,
+                              const DatasetRow& dataset, const protocol::SyncRequest& request,
+                              const protocol::WireChange& wire, const std::string& name,
+                              std::int64_t server_ms, std::vector<HistoryRow>& history);
+  void documents_moved(const std::string& dataset_id, const Applied& applied);
 
   Storage& storage_;
   Metrics& metrics_;
@@ -106,6 +128,7 @@ class SyncService {
   std::once_flag hlc_loaded_;
   std::unique_ptr<HybridClock> hlc_;
   const std::string replica_;
+  DocumentMoved document_moved_;
 };
 
 }  // namespace cairn::server

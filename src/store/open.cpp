@@ -40,6 +40,11 @@ StoreEngine::StoreEngine(const std::filesystem::path& path, DatabaseOptions opti
       migrated = migrated || state.stored_version == state.schema.version;
     }
   }
+  for (const auto& [name, state] : stores_) {
+    if (state.schema.policy.kind != MergePolicy::Kind::text) continue;
+    for (const auto& [key, entry] : state.entries)
+      note_stale_document({name, key});
+  }
   // Sync skipped entries of newer store versions and of stores this build did not declare; now
   // that the application has upgraded, the next sync pulls the dataset from the beginning to
   // fetch them.

@@ -80,6 +80,18 @@ std::size_t StoreEngine::requeue_own_writes() {
   return added;
 }
 
+std::vector<StoreEngine::DocumentKey> StoreEngine::take_stale_documents() {
+  MutexLock lock(stale_mutex_);
+  std::vector<DocumentKey> taken(stale_documents_.begin(), stale_documents_.end());
+  stale_documents_.clear();
+  return taken;
+}
+
+void StoreEngine::note_stale_document(DocumentKey document) {
+  MutexLock lock(stale_mutex_);
+  stale_documents_.insert(std::move(document));
+}
+
 bool StoreEngine::apply_document(std::string_view store_name, std::string_view key,
                                  std::string_view update) {
   if (options_.read_only) {
@@ -155,7 +167,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
       if (store.schema.policy.kind == MergePolicy::Kind::text) {
         // The server's entry of a document marks that it changed; its state comes from the
         // document (apply_document).
-        result.documents.emplace_back(store.schema.name, remote.key);
+        note_stale_document({store.schema.name, remote.key});
         continue;
       }
       merge::Entry incoming = std::move(remote.entry);

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -156,9 +157,6 @@ class StoreEngine {
     std::size_t applied = 0;       // entries whose local state changed
     std::size_t held = 0;          // entries skipped: written by a newer schema than declared
     std::size_t skipped = 0;       // entries skipped: of stores this database does not declare
-    // Documents the server's feed says changed: their entries there only mark it (the state is
-    // fetched from the document itself, apply_document); (store, key), in feed order.
-    std::vector<std::pair<std::string, std::string>> documents;
   };
   // In one SQLite transaction: removes the outbox records up to `acked_through` (lowering their
   // entries' pending counts), merges the server's entry states (rebasing this replica's pending
@@ -170,6 +168,13 @@ class StoreEngine {
   RemoteApplied apply_sync(std::uint64_t acked_through, std::vector<RemoteEntry> entries,
                            LocalFile::SyncState state, std::vector<RemoteEntry> before_ack = {})
       EXCLUDES(write_mutex_, state_mutex_);
+  // Documents whose copy on the server moved past what this replica has: the server's feed only
+  // marks that a document changed (apply_sync notes which), and the sync client fetches what
+  // this replica lacks from the document itself (apply_document). Every document is noted when
+  // the database opens, as what a crash lost of the notes is not known. Taking empties the set.
+  using DocumentKey = std::pair<std::string, std::string>;  // (store, key)
+  std::vector<DocumentKey> take_stale_documents() EXCLUDES(stale_mutex_);
+  void note_stale_document(DocumentKey document) EXCLUDES(stale_mutex_);
   // Merges a Yjs update from the server (what this replica's copy of a document lacked) into the
   // document `key`, without an outbox record; subscribers hear of it with origin remote. Whether
   // it changed the document. Throws Error(invalid_value) when it does not decode.
@@ -224,6 +229,9 @@ class StoreEngine {
   std::map<std::uint32_t, std::string> store_names_ GUARDED_BY(write_mutex_);  // every store, by id
 
   RecursiveMutex notify_mutex_ ACQUIRED_BEFORE(state_mutex_);
+
+  Mutex stale_mutex_;
+  std::set<DocumentKey> stale_documents_ GUARDED_BY(stale_mutex_);
 
   mutable SharedMutex state_mutex_;
   std::map<std::string, StoreState, std::less<>> stores_ GUARDED_BY(state_mutex_);

@@ -260,8 +260,15 @@ class SyncClient::Impl {
       return;
     }
     link_failures_ = 0;
+    try {
+      engine_.fetch_documents(report);  // what the pushes said changed
+    } catch (const SyncFailure&) {
+      // Noted still: fetched after the next push, or by the next HTTP sync.
+    }
     if (link_->take_peers_changed()) publish_peers(link_->peers());
-    if (report.acknowledged > 0 || report.applied > 0 || report.sent > 0) publish(SyncState::idle);
+    if (report.acknowledged > 0 || report.applied > 0 || report.sent > 0 || report.documents > 0) {
+      publish(SyncState::idle);
+    }
     if (link_->settled()) {
       std::lock_guard lock(mutex_);
       ++successes_;

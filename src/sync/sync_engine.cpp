@@ -6,6 +6,8 @@
 #include <boost/url.hpp>
 #include <chrono>
 
+#include "crdt/doc.hpp"
+#include "foundation/base64.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_response.hpp"
@@ -205,6 +207,45 @@ void SyncEngine::resend_own_writes(SyncReport& report) {
   report.resent = db_.requeue_own_writes();
 }
 
+void SyncEngine::fetch_documents(SyncReport& report) {
+  std::vector<StoreEngine::DocumentKey> stale = db_.take_stale_documents();
+  if (stale.empty()) return;
+  const LocalFile::SyncState state = db_.sync_state();
+  for (std::size_t i = 0; i < stale.size(); ++i) {
+    const auto& [store, key] = stale[i];
+    try {
+      const std::string local = db_.document(store, key);
+      const crdt::Bytes vector =
+          local.empty() ? crdt::Doc::encode_state_vector({})
+                        : crdt::encode_state_vector_from_update_v1(
+                              {reinterpret_cast<const std::uint8_t*>(local.data()), local.size()});
+      const net::HttpResult result =
+          call("GET",
+               fmt::format(
+                   "/api/collab/{}/{}/{}?format=update&stateVector={}", state.dataset, store, key,
+                   base64url_encode({reinterpret_cast<const char*>(vector.data()), vector.size()})),
+               "", state.token);
+      if (result.status != 200) throw failure_of(result, "fetching a document");
+      if (db_.apply_document(store, key, result.body)) ++report.documents;
+    } catch (...) {
+      for (std::size_t j = i; j < stale.size(); ++j)
+        db_.note_stale_document(stale[j]);
+      try {
+        throw;
+      } catch (const crdt::DecodeError& e) {
+        throw SyncFailure{false,
+                          fmt::format("document {}/{} does not decode: {}", store, key, e.what()),
+                          0, ErrorCode::corrupt};
+      } catch (const SyncFailure&) {
+        throw;
+      } catch (const Error& e) {
+        throw SyncFailure{false, fmt::format("document {}/{}: {}", store, key, e.what()), 0,
+                          e.code()};
+      }
+    }
+  }
+}
+
 std::unique_ptr<LiveLink> SyncEngine::open_live() {
   const LocalFile::SyncState state = db_.sync_state();
   try {
@@ -280,6 +321,7 @@ SyncReport SyncEngine::run(bool full, bool send) {
       }
       if (!response.page->has_more && (sending == 0 || db_.pending_count() == 0)) break;
     }
+    fetch_documents(report);
     state = db_.sync_state();
     state.last_success_ms = wall_ms();
     state.last_error.clear();

@@ -48,6 +48,10 @@ class SyncEngine {
   SyncReport run(bool full = false, bool send = true);
   // Breaks off a request in flight from another thread (for a prompt shutdown).
   void abort();
+  // Fetches, for each document the server's feed said changed, what this replica lacks of it
+  // (GET /api/collab/<dataset>/<store>/<key>?stateVector=…) and merges it. Needs a run() before.
+  // Throws SyncFailure, leaving the documents not fetched yet noted for the next time.
+  void fetch_documents(SyncReport& report);
   // Opens the live channel to the server and dataset of the last successful run(), subscribed
   // from its cursor. Throws SyncFailure.
   std::unique_ptr<LiveLink> open_live();

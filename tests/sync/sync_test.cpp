@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "support/announced.hpp"
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
 #include "support/fault_proxy.hpp"
@@ -598,24 +599,6 @@ TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {
 
 namespace cairn::test {
 namespace {
-
-// Waits for a condition that listeners announce (no polling): each announcement checks it again.
-class Announced {
- public:
-  void announce() {
-    std::lock_guard lock(mutex_);
-    changed_.notify_all();
-  }
-  template <class F>
-  bool wait(F condition, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, condition);
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-};
 
 // A device syncing live: no periodic polling, so what it learns of others comes by push.
 struct LiveDevice {
