@@ -22,6 +22,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cairn/change.hpp>
 #include <cairn/database.hpp>
 #include <chrono>
@@ -142,6 +143,50 @@ class SyncClient {
   // The bearer token kept in the database (empty before the first sync): a secret, shown only so
   // that a second device can join as the same user (`cairn sync DB --token TOKEN`).
   static std::string stored_token(Database& db);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Another peer of a document's live session: its Yjs client id and its awareness state (what
+// a y-websocket editor sets with awareness.setLocalState: its user, cursor…).
+struct DocumentPeer {
+  std::uint64_t client = 0;
+  boost::json::value state;
+};
+
+// This device as a peer of a document's live session on cairnd (docs/collaboration.md), as a
+// browser editor with y-websocket is one: while the session lives and the server can be
+// reached, editors' changes reach the document here as they are made, this device's edits to it
+// go to them as they commit, and each side sees the other's awareness. The outbox still
+// delivers every edit exactly once (with a SyncClient); the session makes it immediate and
+// shows who is here. It reconnects after failures; a server that refuses the document for good
+// (not a member, a bad token: close codes 4400-4499) ends it, and error() says why.
+//
+// The server, token and dataset are SyncOptions' or, when empty, those a sync kept in the
+// database. Runs its own thread; its methods are safe from any thread. Destroying it leaves the
+// session (the others see this device go).
+class DocumentSession {
+ public:
+  // Joins document `key` of `store` (a store declared with MergePolicy::document()), showing
+  // `awareness` (a JSON object; may be empty) to the other peers. Throws Error(invalid_argument)
+  // when the store holds no documents, Error(read_only) for a read-only database.
+  DocumentSession(Database& db, std::string store, std::string key,
+                  boost::json::object awareness = {}, SyncOptions options = {});
+  ~DocumentSession();
+  DocumentSession(const DocumentSession&) = delete;
+  DocumentSession& operator=(const DocumentSession&) = delete;
+
+  // Connected and in step with the server's copy (the initial exchange done).
+  bool connected() const;
+  // Why the session ended for good; empty while it goes on.
+  std::string error() const;
+  // The other peers, as last heard; none while disconnected.
+  std::vector<DocumentPeer> peers() const;
+  void set_awareness(boost::json::object state);
+  // Called (on the session's thread) when it connects or disconnects and when peers change.
+  Subscription subscribe(std::function<void()> listener);
 
  private:
   class Impl;

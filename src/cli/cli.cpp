@@ -474,6 +474,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   auto* ydoc_state_vector_cmd = ydoc_cmd->add_subcommand(
       "state-vector", "Write the state vector of the merged updates to stdout");
   add_updates(ydoc_state_vector_cmd);
+  auto* ydoc_extract_cmd = ydoc_cmd->add_subcommand(
+      "extract",
+      "Write a document of a database (a store with the text policy) to stdout, as one update");
+  add_path(ydoc_extract_cmd);
+  ydoc_extract_cmd->add_option("STORE", store, "Store name")->required();
+  ydoc_extract_cmd->add_option("KEY", key, "The document's key")->required();
 
   try {
     app.parse(argc, argv);
@@ -504,6 +510,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       ydoc_diff(ydoc_arguments, out);
     }
     if (*ydoc_state_vector_cmd) ydoc_state_vector(ydoc_arguments, out);
+    if (*ydoc_extract_cmd) ydoc_extract(path, store, key, out);
 
   } catch (const NotFound& e) {
     err << "cairn: " << e.message << '\n';

@@ -24,7 +24,9 @@ DatabaseOptions writable_options() {
 }
 
 std::string policy_name(const MergePolicy& policy) {
-  std::string name = policy.kind == MergePolicy::Kind::lww ? "lww" : "field-lww";
+  std::string name = policy.kind == MergePolicy::Kind::lww         ? "lww"
+                     : policy.kind == MergePolicy::Kind::field_lww ? "field-lww"
+                                                                   : "text";
   for (std::size_t i = 0; i < policy.counters.size(); ++i) {
     name += (i == 0 ? " counters=" : ",") + policy.counters[i];
   }

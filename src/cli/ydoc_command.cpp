@@ -1,8 +1,9 @@
-// `cairn ydoc`: the crdt layer's documents and updates, without a database or a server.
+// `cairn ydoc`: the crdt layer's documents and updates, from files or a database's documents.
 #include "cli/ydoc_command.hpp"
 
 #include <fmt/format.h>
 
+#include <cairn/database.hpp>
 #include <cairn/error.hpp>
 
 #include "cli/command.hpp"
@@ -126,6 +127,17 @@ void ydoc_diff(const YdocArguments& arguments, std::ostream& out) {
 
 void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out) {
   write_bytes(out, format(arguments).state_vector(merged(arguments, read_updates(arguments))));
+}
+
+void ydoc_extract(const std::filesystem::path& path, const std::string& store, const std::string& key,
+              std::ostream& out) {
+  const Database db = Database::open(path, read_only_options());
+  const std::string state = db.document(store, key);
+  if (state.empty()) {
+    throw Error(ErrorCode::not_found,
+                fmt::format("store '{}' holds no document '{}' in {}", store, key, path.string()));
+  }
+  out.write(state.data(), static_cast<std::streamsize>(state.size()));
 }
 
 }  // namespace cairn::cli

@@ -1,7 +1,8 @@
-// `cairn ydoc show|merge|diff|state-vector`: Yjs documents from the command line, for people
+// `cairn ydoc show|merge|diff|state-vector|extract`: Yjs documents from the command line, for people
 // debugging them. Files hold raw update bytes; "-" reads standard input.
 #pragma once
 
+#include <filesystem>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -25,5 +26,11 @@ void ydoc_merge(const YdocArguments& arguments, std::ostream& out);
 void ydoc_diff(const YdocArguments& arguments, std::ostream& out);
 // The state vector the merged updates bring, as raw bytes.
 void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out);
+
+// Document `key` of store `store` of the database at `path` (opened read-only), as one update
+// (raw bytes): `cairn ydoc extract app.db notes plan | cairn ydoc show -`. Error(not_found) when the
+// key holds no document.
+void ydoc_extract(const std::filesystem::path& path, const std::string& store, const std::string& key,
+              std::ostream& out);
 
 }  // namespace cairn::cli

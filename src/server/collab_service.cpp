@@ -351,6 +351,20 @@ class CollabService::Impl {
     }
   }
 
+  bool adds_to(const std::string& dataset, const std::string& name, std::string_view update) {
+    const std::shared_ptr<Room> room = loaded(dataset, name);
+    if (!room) return true;
+    // Asked inside a storage transaction, while a room's holder may wait for storage: never
+    // waits (busy, it says yes; the update is then appended, which changes nothing but the log).
+    std::unique_lock lock(room->mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return true;
+    try {
+      return !room->doc || room->doc->would_change_v1(bytes_of(update));
+    } catch (const crdt::DecodeError&) {
+      return true;  // the caller refuses it
+    }
+  }
+
   void on_presence(CollabService::PresenceListener listener) {
     presence_listener_ = std::move(listener);
   }
@@ -1078,6 +1092,11 @@ void CollabService::awareness_relayed(const std::string& dataset_id, const std::
 
 void CollabService::resync() {
   impl_->resync();
+}
+
+bool CollabService::adds_to(const std::string& dataset_id, const std::string& name,
+                            std::string_view update) {
+  return impl_->adds_to(dataset_id, name, update);
 }
 
 void CollabService::on_presence(PresenceListener listener) {

@@ -85,6 +85,11 @@ class CollabService {
   void awareness_relayed(const std::string& dataset_id, const std::string& name,
                          const std::string& update);
   void resync();
+  // Whether `update` would add something to document `name` as this node has it loaded (true
+  // when it is not loaded, busy, or does not decode): a sync change that an editor's session
+  // already brought (a device sends its edits both ways) is not appended to the log again. Never
+  // waits for the document's lock (callers hold a storage transaction).
+  bool adds_to(const std::string& dataset_id, const std::string& name, std::string_view update);
   // Told (under a document's lock: it must not block) when a peer joins a document (`present`,
   // its state {"document": name, "user": the "user" of its awareness state, once it has one}),
   // changes its "user", or leaves: the live channel shows it in the dataset's presence. Set

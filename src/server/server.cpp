@@ -195,6 +195,11 @@ Server::Server(ServerOptions options)
                                                                   std::uint64_t log_seq) {
     collab->document_moved(dataset_id, name, log_seq);
   });
+  parts_->sync->on_document_update([collab = parts_->collab.get()](const std::string& dataset_id,
+                                                                   const std::string& name,
+                                                                   std::string_view update) {
+    return collab->adds_to(dataset_id, name, update);
+  });
   parts_->collab->on_presence([live = parts_->live.get()](const std::string& dataset_id,
                                                           const protocol::PresencePeer& peer,
                                                           bool present) {

@@ -253,9 +253,11 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
       const std::string name = wire.store + '/' + wire.key;
       const std::uint64_t log_seq =
           append_update(tx, caller, dataset, request, wire, name, server_ms, history);
-      row = to_row(wire.store, wire.key, document_marker(name, log_seq, change.stamp), ++seq);
-      result.documents[name] = log_seq;
-      ++result.changed;
+      if (log_seq != 0) {  // appended (not already there)
+        row = to_row(wire.store, wire.key, document_marker(name, log_seq, change.stamp), ++seq);
+        result.documents[name] = log_seq;
+        ++result.changed;
+      }
       continue;
     }
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
@@ -324,7 +326,8 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
 }
 
 // A document update a sync request carries: checked, appended to the document's log with its
-// history row; the log position it took.
+// history row; the log position it took (0: not appended, as it adds nothing to the document
+// its editors hold).
 std::uint64_t SyncService::append_update(StorageTransaction& tx, const Caller& caller,
                                          const DatasetRow& dataset,
                                          const protocol::SyncRequest& request,
@@ -349,12 +352,15 @@ std::uint64_t SyncService::append_update(StorageTransaction& tx, const Caller& c
     throw Refusal(Code::invalid_request,
                   fmt::format("the update to document '{}' does not decode: {}", name, e.what()));
   }
+  const bool adds = !adds_to_document_ || adds_to_document_(dataset.id, name, change.update);
   const std::uint64_t log_seq =
-      tx.append_document_update(dataset.id, name, {0, change.update, caller.user_id, server_ms});
+      adds ? tx.append_document_update(dataset.id, name,
+                                       {0, change.update, caller.user_id, server_ms})
+           : 0;
   history.push_back({0, dataset.id, "", name, log_seq, caller.user_id, request.client_id, wire.seq,
                      change.stamp.hlc, std::string(change.stamp.replica_view()), server_ms,
-                     "update", json_text(json::object{{"bytes", change.update.size()}}), "applied",
-                     ""});
+                     "update", json_text(json::object{{"bytes", change.update.size()}}),
+                     adds ? "applied" : "unchanged", ""});
   return log_seq;
 }
 
@@ -396,6 +402,7 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
     response.entries.push_back(feed_item(row, response.replicas));
   }
   tx->commit();
+  tx.reset();  // the storage's lock goes before the documents' (their updates take it under theirs)
   documents_moved(dataset.id, applied);
   if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);
   response.server_time = now_ms();
@@ -424,6 +431,7 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();
+  tx.reset();  // the storage's lock goes before the documents' (their updates take it under theirs)
   documents_moved(dataset.id, applied);
   if (on_commit) on_commit(dataset.id, applied.written);
   if (applied.last_seq != dataset.last_seq) announce(dataset.id, applied.last_seq);

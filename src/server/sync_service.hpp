@@ -99,6 +99,12 @@ class SyncService {
   using DocumentMoved = std::function<void(const std::string& dataset_id, const std::string& name,
                                            std::uint64_t log_seq)>;
   void on_document_moved(DocumentMoved listener) { document_moved_ = std::move(listener); }
+  // Asked whether a document update adds anything to the document as its editors have it: one
+  // that does not (the device's session sent it already) is recorded in the history, as
+  // "unchanged", but not appended again.
+  using DocumentFilter = std::function<bool(const std::string& dataset_id,
+                                            const std::string& name, std::string_view update)>;
+  void on_document_update(DocumentFilter adds) { adds_to_document_ = std::move(adds); }
 
   // Milliseconds since the Unix epoch, from the injected clock.
   std::int64_t now_ms() const { return static_cast<std::int64_t>(clock_->now_ms()); }
@@ -129,6 +135,7 @@ class SyncService {
   std::unique_ptr<HybridClock> hlc_;
   const std::string replica_;
   DocumentMoved document_moved_;
+  DocumentFilter adds_to_document_;
 };
 
 }  // namespace cairn::server

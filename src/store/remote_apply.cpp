@@ -92,6 +92,11 @@ void StoreEngine::note_stale_document(DocumentKey document) {
   stale_documents_.insert(std::move(document));
 }
 
+bool StoreEngine::has_stale_documents() {
+  MutexLock lock(stale_mutex_);
+  return !stale_documents_.empty();
+}
+
 bool StoreEngine::apply_document(std::string_view store_name, std::string_view key,
                                  std::string_view update) {
   if (options_.read_only) {

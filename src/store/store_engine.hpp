@@ -175,6 +175,7 @@ class StoreEngine {
   using DocumentKey = std::pair<std::string, std::string>;  // (store, key)
   std::vector<DocumentKey> take_stale_documents() EXCLUDES(stale_mutex_);
   void note_stale_document(DocumentKey document) EXCLUDES(stale_mutex_);
+  bool has_stale_documents() EXCLUDES(stale_mutex_);
   // Merges a Yjs update from the server (what this replica's copy of a document lacked) into the
   // document `key`, without an outbox record; subscribers hear of it with origin remote. Whether
   // it changed the document. Throws Error(invalid_value) when it does not decode.

@@ -77,6 +77,7 @@ void LiveLink::pump(std::chrono::milliseconds timeout, SyncReport& report) {
       send_outbox(report);
       if (!was_settled && settled()) return;  // the outbox has drained: worth telling
       if (peers_changed_) return;             // so is presence
+      if (db_.has_stale_documents()) return;  // documents to fetch (SyncEngine::fetch_documents)
       if (Clock::now() >= deadline) return;
     }
   } catch (const net::WebSocketClosed& closed) {

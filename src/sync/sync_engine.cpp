@@ -75,6 +75,23 @@ OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint6
   return batch;
 }
 
+ServerAddress server_address(const std::string& server, const std::string& ca_file) {
+  const auto url = boost::urls::parse_uri(server);
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
+    throw SyncFailure{false, fmt::format("'{}' is not an http:// or https:// server URL", server),
+                      0, ErrorCode::invalid_argument};
+  }
+  ServerAddress address;
+  address.tls = {url->scheme() == "https", ca_file};
+  address.host = url->host_address();
+  address.port = url->has_port() ? static_cast<std::uint16_t>(url->port_number())
+                                 : (address.tls.enabled ? 443 : 80);
+  address.base_path = url->path();
+  while (!address.base_path.empty() && address.base_path.back() == '/')
+    address.base_path.pop_back();
+  return address;
+}
+
 SyncEngine::SyncEngine(StoreEngine& db, SyncOptions options)
     : db_(db), options_(std::move(options)) {}
 
@@ -86,7 +103,7 @@ net::HttpResult SyncEngine::call(const std::string& method, const std::string& p
                                  const std::string& body, const std::string& token) {
   std::map<std::string, std::string> headers;
   if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-  return http_->request(method, base_path_ + path, body, headers);
+  return http_->request(method, address_.base_path + path, body, headers);
 }
 
 // Settles which server, token and dataset this sync uses, and keeps them in the database. A
@@ -99,20 +116,9 @@ void SyncEngine::configure(LocalFile::SyncState& state, SyncReport& report) {
                       ErrorCode::invalid_argument};
   }
   if (server != configured_server_) {
-    const auto url = boost::urls::parse_uri(server);
-    if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
-      throw SyncFailure{false, fmt::format("'{}' is not an http:// or https:// server URL", server),
-                        0, ErrorCode::invalid_argument};
-    }
-    tls_ = {url->scheme() == "https", options_.ca_file};
-    host_ = url->host_address();
-    port_ = url->has_port() ? static_cast<std::uint16_t>(url->port_number())
-                            : (tls_.enabled ? 443 : 80);
-    base_path_ = url->path();
-    while (!base_path_.empty() && base_path_.back() == '/')
-      base_path_.pop_back();
+    address_ = server_address(server, options_.ca_file);
     try {
-      http_.emplace(host_, port_, options_.request_timeout, tls_);
+      http_.emplace(address_.host, address_.port, options_.request_timeout, address_.tls);
     } catch (const std::runtime_error& e) {  // the CA file
       throw SyncFailure{false, e.what(), 0, ErrorCode::invalid_argument};
     }
@@ -250,9 +256,9 @@ std::unique_ptr<LiveLink> SyncEngine::open_live() {
   const LocalFile::SyncState state = db_.sync_state();
   try {
     auto socket = std::make_unique<net::WebSocketClient>(
-        host_, port_, base_path_ + "/api/live",
+        address_.host, address_.port, address_.base_path + "/api/live",
         std::map<std::string, std::string>{{"Authorization", "Bearer " + state.token}},
-        options_.request_timeout, tls_);
+        options_.request_timeout, address_.tls);
     return std::make_unique<LiveLink>(db_, options_, std::move(socket), state.dataset,
                                       state.cursor);
   } catch (const net::WebSocketRefused& refused) {

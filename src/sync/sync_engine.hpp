@@ -37,6 +37,16 @@ struct OutboxBatch {
 OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
                          const std::string& dataset, const std::string& cursor);
 
+// Where a server URL ("http://host:port/base" or "https://…") points. Throws
+// SyncFailure(invalid_argument) for anything else, or a CA file that cannot be read.
+struct ServerAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string base_path;  // without a trailing slash
+  net::TlsOptions tls;
+};
+ServerAddress server_address(const std::string& server, const std::string& ca_file);
+
 class LiveLink;
 
 class SyncEngine {
@@ -67,10 +77,7 @@ class SyncEngine {
 
   StoreEngine& db_;
   SyncOptions options_;
-  std::string host_;
-  std::uint16_t port_ = 0;
-  std::string base_path_;
-  net::TlsOptions tls_;
+  ServerAddress address_;
   std::string configured_server_;
   std::optional<net::HttpClient> http_;
 };

@@ -376,3 +376,38 @@ TEST(YdocCliTest, WhatIsNotAnUpdateIsAClearErrorNamingTheFile) {
 
 }  // namespace
 }  // namespace cairn::test
+
+namespace cairn::test {
+namespace {
+
+// `cairn ydoc extract` reads a document out of a database file, for `cairn ydoc show`.
+TEST(YdocCliTest, GetReadsADocumentOutOfADatabase) {
+  TempDir dir;
+  const auto path = dir / "app.db";
+  {
+    DatabaseOptions options;
+    options.stores = {{"notes", 1, MergePolicy::document()}, {"journal", 1, MergePolicy{}}};
+    Database db = Database::open(path, options);
+    auto tx = db.transaction();
+    tx.edit_text("notes", "plan", 0, 0, "Ship the docs");
+    tx.commit();
+  }
+  const RunResult got = cairn_cli({"ydoc", "extract", path.string(), "notes", "plan"});
+  ASSERT_EQ(got.status, 0) << got.err;
+  const RunResult shown = cairn_cli({"ydoc", "show", "-"}, got.out);
+  ASSERT_EQ(shown.status, 0) << shown.err;
+  EXPECT_EQ(json::parse(shown.out), json::parse(R"({"content":"Ship the docs"})"));
+  // The stores say their policy.
+  const RunResult stores = cairn_cli({"inspect", path.string()});
+  EXPECT_NE(stores.out.find("text"), std::string::npos) << stores.out;
+
+  const RunResult missing = cairn_cli({"ydoc", "extract", path.string(), "notes", "nope"});
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.err.find("no document 'nope'"), std::string::npos) << missing.err;
+  const RunResult wrong_store = cairn_cli({"ydoc", "extract", path.string(), "journal", "x"});
+  EXPECT_NE(wrong_store.status, 0);
+  EXPECT_NE(wrong_store.err.find("holds no documents"), std::string::npos) << wrong_store.err;
+}
+
+}  // namespace
+}  // namespace cairn::test

@@ -186,5 +186,81 @@ TEST_F(CollabDeviceTest, ALiveDeviceTakesInEditorsEditsAsTheyHappen) {
   })) << browser.text("content");
 }
 
+TEST_F(CollabDeviceTest, ADeviceInTheDocumentsSessionSeesEditorsAndIsSeenByThem) {
+  Database device = open("device");
+  Announced heard;
+  Subscription changes = device.subscribe("notes", [&](const ChangeSet&) { heard.announce(); });
+  std::optional<DocumentSession> session(std::in_place, device, "notes", "room",
+                                         json::object{{"user", {{"name", "device"}}}},
+                                         sync_options());
+  Subscription news = session->subscribe([&] { heard.announce(); });
+  ASSERT_TRUE(heard.wait([&] { return session->connected(); })) << session->error();
+
+  YClient browser = editor("room", 303);
+  ASSERT_TRUE(browser.pump_until([&] { return browser.synced(); }));
+  browser.set_awareness(1, R"({"user":{"name":"browser"}})");
+  browser.insert(0, "hello", "content");
+  // The browser's edit and awareness reach the device through the session (no sync runs).
+  ASSERT_TRUE(heard.wait([&] { return device.document_text("notes", "room") == "hello"; }))
+      << device.document_text("notes", "room");
+  ASSERT_TRUE(heard.wait([&] {
+    for (const DocumentPeer& peer : session->peers()) {
+      if (peer.state.as_object().contains("user") &&
+          peer.state.at("user").at("name") == "browser") {
+        return true;
+      }
+    }
+    return false;
+  }));
+  // The browser sees the device, and the device's edit as it commits.
+  ASSERT_TRUE(browser.pump_until([&] {
+    for (const auto& [client, state] : browser.awareness())
+      if (state.find("\"device\"") != std::string::npos) return true;
+    return false;
+  }));
+  auto tx = device.transaction();
+  tx.edit_text("notes", "room", 5, 0, " world");
+  tx.commit();
+  ASSERT_TRUE(browser.pump_until([&] { return browser.text("content") == "hello world"; }))
+      << browser.text("content");
+
+  // The outbox still delivers the edit exactly once; the server does not append it again.
+  EXPECT_EQ(device.pending_count(), 1u);
+  EXPECT_EQ(SyncClient::sync_once(device, sync_options()).acknowledged, 1u);
+  const ApiResult audit = owner_->get("/api/history?dataset=" + dataset_ + "&document=notes/room");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  std::size_t applied = 0, unchanged = 0;
+  for (const auto& version : audit.at("versions").as_array()) {
+    applied += version.at("outcome") == "applied";
+    unchanged += version.at("outcome") == "unchanged";
+  }
+  EXPECT_EQ(applied, 2u);  // the browser's and the device's, each once
+  EXPECT_EQ(unchanged, 1u);
+  EXPECT_EQ(server_text("room"), "hello world");
+
+  // Leaving: the browser sees the device go.
+  session.reset();
+  EXPECT_TRUE(browser.pump_until([&] {
+    for (const auto& [client, state] : browser.awareness())
+      if (state.find("\"device\"") != std::string::npos) return false;
+    return true;
+  }));
+}
+
+TEST_F(CollabDeviceTest, ASessionTheServerRefusesForGoodEndsAndSaysWhy) {
+  Database device = open("device");
+  const ApiClient stranger = ApiClient::guest(port());
+  SyncOptions options = sync_options();
+  options.token = stranger.token();  // not a member of the dataset
+  Announced heard;
+  DocumentSession session(device, "notes", "secret", {}, options);
+  Subscription news = session.subscribe([&] { heard.announce(); });
+  ASSERT_TRUE(heard.wait([&] { return !session.error().empty(); }));
+  EXPECT_NE(session.error().find("4404"), std::string::npos) << session.error();
+  EXPECT_FALSE(session.connected());
+  // A store that holds no documents cannot be joined.
+  EXPECT_THROW(DocumentSession(device, "journal", "x", {}, options), Error);
+}
+
 }  // namespace
 }  // namespace cairn::test

@@ -1,11 +1,13 @@
 // Browser editors on cairnd: the unmodified y-websocket provider under Node (tests/js/
-// collab_peer.cjs, npm packages pinned in tests/js) and a peer written with Cairn's CRDT edit one
+// collab_peer.cjs, npm packages pinned in tests/js), a peer written with Cairn's CRDT and a
+// libcairn device (a document store, syncing through its outbox and the live channel) edit one
 // document at once through a real cairnd; all converge, and the server's stored document equals
 // theirs. Skips unless CAIRN_TEST_NODE_MODULES is set (scripts/test.sh sets it, Release pass).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cairn/cairn.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -132,26 +134,67 @@ TEST_F(CollabInterop, NodeEditorsAndACairnPeerConvergeWithTheStoredDocument) {
   }
 }
 
-TEST_F(CollabInterop, NodeEditorsConvergeThroughDropsDelaysAndAServerRestart) {
+TEST_F(CollabInterop, NodeEditorsAndADeviceConvergeThroughDropsDelaysAndAServerRestart) {
   const std::uint64_t seed = env_or("CAIRN_COLLAB_SEED", 7);
   std::printf("seed %llu (CAIRN_COLLAB_SEED replays it)\n", static_cast<unsigned long long>(seed));
   FaultProxy proxy(cairnd_->port());
-  const std::string room = dataset_ + "/faults";
+  // The document is entry "faults" of the device's document store "notes".
+  const std::string room = dataset_ + "/notes/faults";
   NodePeer first(proxy.port(), room, owner_->token(), static_cast<std::uint32_t>(seed), 200);
   NodePeer second(proxy.port(), room, owner_->token(), static_cast<std::uint32_t>(seed) + 1, 200);
   ASSERT_EQ(first.next().at("synced"), true);
   ASSERT_EQ(second.next().at("synced"), true);
-  // While they edit: connections dropped (y-websocket reconnects and syncs again), messages
-  // delayed, then the server restarts on the same storage (a new port behind the proxy).
+  // A libcairn device, live, through the same proxy. It starts offline: its first edits wait in
+  // its outbox until it first syncs.
+  DatabaseOptions stores;
+  stores.stores = {{"notes", 1, MergePolicy::document()}};
+  Database device = Database::open(dir_.path() / "device.db", stores);
+  std::mt19937 random(static_cast<std::uint32_t>(seed) + 2);
+  const auto device_edits = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      const std::uint64_t length = crdt::utf16(device.document_text("notes", "faults", "t")).size();
+      auto tx = device.transaction();
+      if (length > 0 && random() % 10 < 3) {
+        const std::uint64_t at = random() % length;
+        tx.edit_text("notes", "faults", at, std::min<std::uint64_t>(length - at, 1 + random() % 3),
+                     "", "t");
+      } else {
+        tx.edit_text("notes", "faults", random() % (length + 1), 0,
+                     std::string(1 + random() % 3, 'a' + random() % 26), "t");
+      }
+      tx.commit();
+    }
+  };
+  device_edits(50);
+  SyncOptions sync_options;
+  sync_options.server = "http://127.0.0.1:" + std::to_string(proxy.port());
+  sync_options.token = owner_->token();
+  sync_options.dataset = dataset_;
+  sync_options.debounce = 5ms;
+  sync_options.interval = 100ms;
+  sync_options.backoff_base = 20ms;
+  sync_options.backoff_cap = 200ms;
+  sync_options.request_timeout = 2s;
+  std::optional<SyncClient> sync(std::in_place, device, sync_options);
+  // And it is in the document's live session, through the proxy too.
+  std::optional<DocumentSession> session(std::in_place, device, "notes", "faults",
+                                         json::object{{"user", {{"name", "device"}}}},
+                                         sync_options);
+  // While they edit: connections dropped (y-websocket reconnects and syncs again; the device
+  // sends again what was not acknowledged), messages delayed, then the server restarts on the
+  // same storage (a new port behind the proxy).
   FaultProxy::Weights weights;
   weights.pass = 80;
   weights.drop_before = 5;
   weights.drop_after = 5;
   weights.delay = 10;
   proxy.set_schedule(seed, weights);
+  device_edits(150);
   ASSERT_EQ(first.next().at("edited"), 200);
+  // The server goes down (every connection cut, new ones refused) and comes back.
   proxy.clear_schedule();
-  proxy.set_mode(FaultProxy::Mode::pass);
+  proxy.set_mode(FaultProxy::Mode::refuse);
+  proxy.cut();
   server::ServerOptions options;
   options.storage.data_dir = dir_.path() / "data";
   options.storage.durability = Durability::normal;
@@ -159,27 +202,45 @@ TEST_F(CollabInterop, NodeEditorsConvergeThroughDropsDelaysAndAServerRestart) {
   cairnd_.reset();
   cairnd_.emplace(std::move(options));
   proxy.set_target(cairnd_->port());
-  proxy.cut();
+  proxy.set_mode(FaultProxy::Mode::pass);
   ASSERT_EQ(second.next().at("edited"), 200);
   ApiClient owner(cairnd_->port(), owner_->token());
-  std::string a, b, stored;
+  std::string a, b, c, stored;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   do {
+    sync->sync_now();
+    sync->wait_until_synced(1s);
     a = std::string(first.report().at("text").as_string());
     b = std::string(second.report().at("text").as_string());
+    c = device.document_text("notes", "faults", "t");
     const ApiResult read = owner.get("/api/collab/" + room);
     stored = read.status == 200 && read.at("json").as_object().contains("t")
                  ? std::string(read.at("json").at("t").as_string())
                  : std::string();
-  } while (!(a == b && b == stored) && std::chrono::steady_clock::now() < deadline);
+  } while (!(a == b && b == c && c == stored && device.pending_count() == 0) &&
+           std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(a, b);
-  EXPECT_EQ(b, stored);
+  EXPECT_EQ(b, c);
+  EXPECT_EQ(c, stored);
+  EXPECT_EQ(device.pending_count(), 0u);
   EXPECT_FALSE(stored.empty());
+  session.reset();
+  sync.reset();
+  // Exactly once: the audit log holds each of the device's 200 outbox updates once, whatever was
+  // sent again after drops (appended, or "unchanged" when its session had brought it already).
+  std::size_t from_device = 0;
+  const ApiResult audit =
+      owner.get("/api/history?dataset=" + dataset_ + "&document=notes/faults&limit=100000");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  for (const auto& version : audit.at("versions").as_array()) {
+    if (version.at("clientId").as_string() == device.replica_id()) ++from_device;
+  }
+  EXPECT_EQ(from_device, 200u);
   std::printf("faults: %llu dropped before, %llu after\n",
               static_cast<unsigned long long>(proxy.dropped_before()),
               static_cast<unsigned long long>(proxy.dropped_after()));
   // A late joiner gets the whole document.
-  YClient late(cairnd_->port(), dataset_, "faults", owner_->token(), 99);
+  YClient late(cairnd_->port(), dataset_, "notes/faults", owner_->token(), 99);
   ASSERT_TRUE(late.pump_until([&] { return late.text() == stored; }));
 }
 
