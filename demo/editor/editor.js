@@ -4,8 +4,9 @@
 // describes, so a Cairn device sees the same ones. Bundled by scripts/build-demo.sh.
 //
 // /demo/editor[?doc=NAME][&dataset=ID][&name=WHO]: a guest session is made once per browser
-// (kept in localStorage), and the document is NAME (default "demo") in that guest's own dataset,
-// or in dataset ID when the guest is a member of it.
+// (kept in localStorage), and the document is NAME (default "notes/demo": entry "demo" of a
+// device's document store "notes") in that guest's own dataset, or in dataset ID when the guest
+// is a member of it.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { yCollab } from 'y-codemirror.next'
@@ -28,11 +29,11 @@ async function session () {
 const palette = ['#30bced', '#6eeb83', '#ffbc42', '#ee6352', '#9ac2c9', '#8acb88', '#1be7ff']
 const me = await session()
 const dataset = params.get('dataset') || me.datasetId
-const name = params.get('doc') || 'demo'
+const name = params.get('doc') || 'notes/demo'
 const ydoc = new Y.Doc()
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
 const provider = new WebsocketProvider(`${scheme}://${location.host}/api/collab`, `${dataset}/${name}`, ydoc, { params: { token: me.token } })
-const ytext = ydoc.getText('t')
+const ytext = ydoc.getText('content')
 const color = palette[ydoc.clientID % palette.length]
 provider.awareness.setLocalStateField('user', { name: params.get('name') || `guest ${ydoc.clientID % 1000}`, color, colorLight: color + '33' })
 $('#document').textContent = name
@@ -99,7 +100,7 @@ function addComment (from, to, body) {
   const comment = new Y.Map()
   ydoc.transact(() => {
     comments.set(`${ydoc.clientID}-${Date.now()}`, comment)
-    comment.set('text', 't')
+    comment.set('text', 'content')
     comment.set('start', Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(ytext, from, 0)))
     comment.set('end', Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(ytext, to, -1)))
     comment.set('body', body)

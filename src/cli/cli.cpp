@@ -106,23 +106,6 @@ void get(const std::string& path, const std::string& store, const std::string& k
   out << (as_json ? json_text(entry_json(db, store, key)) : pretty_json(*value)) << '\n';
 }
 
-// Whether `path` holds a database: an empty file holds none, as Database::open sees it.
-bool database_exists(const std::string& path) {
-  std::error_code error;
-  return std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0;
-}
-
-// The stores a database file declares; none when there is no database.
-std::vector<StoreSchema> existing_stores(const std::string& path) {
-  std::vector<StoreSchema> declared;
-  if (database_exists(path)) {
-    Database existing = Database::open(path, read_only_options());
-    for (const auto& info : existing.stores())
-      declared.push_back(info.schema);
-  }
-  return declared;
-}
-
 // Creates a database that declares the schema file's stores (none without one).
 void init(const std::string& path, const std::string& schema_file, bool as_json,
           std::ostream& out) {
@@ -474,6 +457,22 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   auto* ydoc_state_vector_cmd = ydoc_cmd->add_subcommand(
       "state-vector", "Write the state vector of the merged updates to stdout");
   add_updates(ydoc_state_vector_cmd);
+  YdocEdit ydoc_edit_arguments;
+  auto* ydoc_edit_cmd = ydoc_cmd->add_subcommand(
+      "edit", "Edit a root text of a database's document (committed; `cairn sync` sends it)");
+  add_path(ydoc_edit_cmd);
+  ydoc_edit_cmd->add_option("STORE", ydoc_edit_arguments.store, "Store name")->required();
+  ydoc_edit_cmd->add_option("KEY", ydoc_edit_arguments.key, "The document's key")->required();
+  ydoc_edit_cmd->add_option("--insert", ydoc_edit_arguments.insert, "Text to insert (UTF-8)");
+  ydoc_edit_cmd->add_option("--at", ydoc_edit_arguments.at,
+                            "Where, in UTF-16 code units as Yjs counts (default: the end)");
+  ydoc_edit_cmd->add_option("--erase", ydoc_edit_arguments.erase,
+                            "How many UTF-16 code units to remove at --at first");
+  ydoc_edit_cmd->add_option("--root", ydoc_edit_arguments.root,
+                            "The root text's name (default: content)");
+  ydoc_edit_cmd->add_flag("--create", ydoc_edit_arguments.create,
+                          "Create the database and declare the store as a document store when "
+                          "missing");
   auto* ydoc_extract_cmd = ydoc_cmd->add_subcommand(
       "extract",
       "Write a document of a database (a store with the text policy) to stdout, as one update");
@@ -511,6 +510,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     }
     if (*ydoc_state_vector_cmd) ydoc_state_vector(ydoc_arguments, out);
     if (*ydoc_extract_cmd) ydoc_extract(path, store, key, out);
+    if (*ydoc_edit_cmd) ydoc_edit(path, ydoc_edit_arguments, out);
 
   } catch (const NotFound& e) {
     err << "cairn: " << e.message << '\n';

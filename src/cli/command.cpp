@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,6 +22,21 @@ DatabaseOptions writable_options() {
   DatabaseOptions options;
   options.create_if_missing = false;
   return options;
+}
+
+bool database_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0;
+}
+
+std::vector<StoreSchema> existing_stores(const std::string& path) {
+  std::vector<StoreSchema> declared;
+  if (database_exists(path)) {
+    Database existing = Database::open(path, read_only_options());
+    for (const auto& info : existing.stores())
+      declared.push_back(info.schema);
+  }
+  return declared;
 }
 
 std::string policy_name(const MergePolicy& policy) {

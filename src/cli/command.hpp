@@ -6,6 +6,7 @@
 #include <cairn/database.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cairn::cli {
 
@@ -17,6 +18,10 @@ struct NotFound {
 // Tools never create a database by accident, and read without taking the writer lock.
 DatabaseOptions read_only_options();
 DatabaseOptions writable_options();
+// Whether `path` holds a database (an empty file holds none, as Database::open sees it), and
+// the stores it declares (none when there is none).
+bool database_exists(const std::string& path);
+std::vector<StoreSchema> existing_stores(const std::string& path);
 
 // "field-lww counters=xp"
 std::string policy_name(const MergePolicy& policy);

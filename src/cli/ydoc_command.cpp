@@ -3,10 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cairn/database.hpp>
 #include <cairn/error.hpp>
+#include <cairn/transaction.hpp>
 
 #include "cli/command.hpp"
+#include "crdt/lib0.hpp"
 #include "crdt/show.hpp"
 
 namespace cairn::cli {
@@ -129,8 +132,32 @@ void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out) {
   write_bytes(out, format(arguments).state_vector(merged(arguments, read_updates(arguments))));
 }
 
-void ydoc_extract(const std::filesystem::path& path, const std::string& store, const std::string& key,
-              std::ostream& out) {
+void ydoc_edit(const std::string& path, const YdocEdit& edit, std::ostream& out) {
+  if (!edit.create && !database_exists(path)) {
+    throw Error(ErrorCode::not_found,
+                fmt::format("there is no Cairn database at '{}'; add --create to make one", path));
+  }
+  DatabaseOptions options = writable_options();
+  if (edit.create) {
+    options.create_if_missing = true;
+    options.stores = existing_stores(path);
+    if (std::none_of(options.stores.begin(), options.stores.end(),
+                     [&](const StoreSchema& s) { return s.name == edit.store; })) {
+      options.stores.push_back({edit.store, 1, MergePolicy::document()});
+    }
+  }
+  Database db = Database::open(path, std::move(options));
+  const std::uint64_t at =
+      edit.at ? *edit.at : crdt::utf16(db.document_text(edit.store, edit.key, edit.root)).size();
+  auto tx = db.transaction();
+  tx.edit_text(edit.store, edit.key, at, edit.erase, edit.insert, edit.root);
+  tx.commit();
+  out << "edited " << edit.store << '/' << edit.key << " (" << db.pending_count()
+      << " pending; `cairn sync " << path << "` sends them)\n";
+}
+
+void ydoc_extract(const std::filesystem::path& path, const std::string& store,
+                  const std::string& key, std::ostream& out) {
   const Database db = Database::open(path, read_only_options());
   const std::string state = db.document(store, key);
   if (state.empty()) {

@@ -1,8 +1,10 @@
-// `cairn ydoc show|merge|diff|state-vector|extract`: Yjs documents from the command line, for people
-// debugging them. Files hold raw update bytes; "-" reads standard input.
+// `cairn ydoc show|merge|diff|state-vector|extract|edit`: Yjs documents from the command line, for
+// people debugging them. Files hold raw update bytes; "-" reads standard input.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,10 +29,23 @@ void ydoc_diff(const YdocArguments& arguments, std::ostream& out);
 // The state vector the merged updates bring, as raw bytes.
 void ydoc_state_vector(const YdocArguments& arguments, std::ostream& out);
 
+// `cairn ydoc edit`: one edit of a root text of a database's document, committed (and queued for
+// `cairn sync`) as libcairn's Transaction::edit_text makes it.
+struct YdocEdit {
+  std::string store;
+  std::string key;
+  std::string root = "content";
+  std::optional<std::uint64_t> at;  // UTF-16 position; default: the end of the text
+  std::uint64_t erase = 0;
+  std::string insert;
+  bool create = false;  // create the database, and declare the store as a document store
+};
+void ydoc_edit(const std::string& path, const YdocEdit& edit, std::ostream& out);
+
 // Document `key` of store `store` of the database at `path` (opened read-only), as one update
-// (raw bytes): `cairn ydoc extract app.db notes plan | cairn ydoc show -`. Error(not_found) when the
-// key holds no document.
-void ydoc_extract(const std::filesystem::path& path, const std::string& store, const std::string& key,
-              std::ostream& out);
+// (raw bytes): `cairn ydoc extract app.db notes plan | cairn ydoc show -`. Error(not_found) when
+// the key holds no document.
+void ydoc_extract(const std::filesystem::path& path, const std::string& store,
+                  const std::string& key, std::ostream& out);
 
 }  // namespace cairn::cli

@@ -381,7 +381,7 @@ namespace cairn::test {
 namespace {
 
 // `cairn ydoc extract` reads a document out of a database file, for `cairn ydoc show`.
-TEST(YdocCliTest, GetReadsADocumentOutOfADatabase) {
+TEST(YdocCliTest, ExtractAndEditADatabasesDocument) {
   TempDir dir;
   const auto path = dir / "app.db";
   {
@@ -400,6 +400,28 @@ TEST(YdocCliTest, GetReadsADocumentOutOfADatabase) {
   // The stores say their policy.
   const RunResult stores = cairn_cli({"inspect", path.string()});
   EXPECT_NE(stores.out.find("text"), std::string::npos) << stores.out;
+
+  // `cairn ydoc edit` edits it (at the end by default), queued for `cairn sync`.
+  RunResult edited =
+      cairn_cli({"ydoc", "edit", path.string(), "notes", "plan", "--insert", " today"});
+  ASSERT_EQ(edited.status, 0) << edited.err;
+  EXPECT_NE(edited.out.find("2 pending"), std::string::npos) << edited.out;
+  edited = cairn_cli({"ydoc", "edit", path.string(), "notes", "plan", "--at", "0", "--erase", "4",
+                      "--insert", "Write"});
+  ASSERT_EQ(edited.status, 0) << edited.err;
+  EXPECT_EQ(
+      json::parse(cairn_cli({"ydoc", "show", "-"},
+                            cairn_cli({"ydoc", "extract", path.string(), "notes", "plan"}).out)
+                      .out),
+      json::parse(R"({"content":"Write the docs today"})"));
+  EXPECT_NE(
+      cairn_cli({"ydoc", "edit", path.string(), "notes", "plan", "--at", "99", "--insert", "x"})
+          .status,
+      0);
+  const auto fresh = dir / "fresh.db";
+  edited = cairn_cli({"ydoc", "edit", fresh.string(), "notes", "n", "--create", "--insert", "hi"});
+  ASSERT_EQ(edited.status, 0) << edited.err;
+  EXPECT_NE(cairn_cli({"inspect", fresh.string()}).out.find("text"), std::string::npos);
 
   const RunResult missing = cairn_cli({"ydoc", "extract", path.string(), "notes", "nope"});
   EXPECT_NE(missing.status, 0);

@@ -1,5 +1,6 @@
 // The demo editor (/demo/editor) in a real browser: headless Chromium (Debian's chromium) opens
-// two pages of it on a real cairnd and a Cairn device joins the same document; all three type,
+// two pages of it on a real cairnd and a libcairn device joins the same document (syncing, and
+// in the document's session); all three type,
 // one page comments, and everything converges — in both pages, on the device and in the stored
 // document — while each page shows who is here and the comment; a screenshot of the page is
 // taken and checked. Skips unless CAIRN_TEST_NODE_MODULES and CAIRN_TEST_DEMO_DIR (the built
@@ -7,15 +8,16 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cairn/cairn.hpp>
 #include <cstdlib>
 #include <filesystem>
 
 #include "crdt/comments.hpp"
+#include "support/announced.hpp"
 #include "support/api_client.hpp"
 #include "support/in_process_cairnd.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
-#include "support/y_client.hpp"
 
 namespace cairn::test {
 namespace {
@@ -51,12 +53,26 @@ TEST(DemoBrowser, TwoPagesAndADeviceEditTogetherAndThePageShowsThePeersAndTheCom
     return message;
   };
   const json::object session = next();
-  const std::string token(session.at("token").as_string());
-  const std::string dataset(session.at("dataset").as_string());
-  YClient device(cairnd.port(), dataset, "demo", token, 4242);
-  ASSERT_TRUE(device.pump_until([&] { return device.synced(); }));
-  device.set_awareness(1, R"({"user":{"name":"device","color":"#8acb88"}})");
-  device.insert(0, "device says hi.");
+  // A libcairn device: the page's document is entry "demo" of its document store "notes"; it
+  // syncs (its outbox, the live channel) and is in the document's session, shown as "device".
+  DatabaseOptions stores;
+  stores.stores = {{"notes", 1, MergePolicy::document()}};
+  Database device = Database::open(dir.path() / "device.db", stores);
+  SyncOptions sync_options;
+  sync_options.server = "http://127.0.0.1:" + std::to_string(cairnd.port());
+  sync_options.token = std::string(session.at("token").as_string());
+  sync_options.dataset = std::string(session.at("dataset").as_string());
+  SyncClient sync(device, sync_options);
+  Announced heard;
+  Subscription changes = device.subscribe("notes", [&](const ChangeSet&) { heard.announce(); });
+  DocumentSession joined(device, "notes", "demo",
+                         json::object{{"user", {{"name", "device"}, {"color", "#8acb88"}}}},
+                         sync_options);
+  Subscription news = joined.subscribe([&] { heard.announce(); });
+  ASSERT_TRUE(heard.wait([&] { return joined.connected(); })) << joined.error();
+  auto tx = device.transaction();
+  tx.edit_text("notes", "demo", 0, 0, "device says hi.");
+  tx.commit();
   browser.write("go\n");
   const json::object shown = next();
   EXPECT_EQ(shown.at("a"), shown.at("b"));
@@ -72,14 +88,25 @@ TEST(DemoBrowser, TwoPagesAndADeviceEditTogetherAndThePageShowsThePeersAndTheCom
   ASSERT_EQ(shown.at("comments").as_array().size(), 1u);
   EXPECT_NE(std::string(shown.at("comments").at(0).as_string()).find("hello from alice"),
             std::string::npos);
-  ASSERT_TRUE(device.pump_until([&] {
-    return device.text() == text && crdt::comments(device.doc()).size() == 1;
-  })) << device.text();
-  const std::vector<crdt::Comment> comments = crdt::comments(device.doc());
+  const auto comments_of_device = [&] {
+    crdt::Doc doc(1);
+    const std::string state = device.document("notes", "demo");
+    doc.apply_update_v1({reinterpret_cast<const std::uint8_t*>(state.data()), state.size()});
+    return crdt::comments(doc);
+  };
+  ASSERT_TRUE(heard.wait([&] {
+    return device.document_text("notes", "demo") == text && comments_of_device().size() == 1;
+  })) << device.document_text("notes", "demo");
+  const std::vector<crdt::Comment> comments = comments_of_device();
   EXPECT_EQ(text.substr(comments[0].start, comments[0].end - comments[0].start), "alice");
-  EXPECT_EQ(
-      ApiClient(cairnd.port(), token).get("/api/collab/" + dataset + "/demo").at("json").at("t"),
-      json::value(text));
+  EXPECT_EQ(ApiClient(cairnd.port(), sync_options.token)
+                .get("/api/collab/" + sync_options.dataset + "/notes/demo")
+                .at("json")
+                .at("content"),
+            json::value(text));
+  // The device's edit also went through its outbox, exactly once.
+  EXPECT_TRUE(sync.wait_until_synced(10s));
+  EXPECT_EQ(device.pending_count(), 0u);
   // The screenshot: a real PNG of the page at the window's size.
   const json::object shot = next();
   EXPECT_GT(shot.at("bytes").as_int64(), 10'000);
