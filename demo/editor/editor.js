@@ -37,6 +37,20 @@ const ytext = ydoc.getText('content')
 const color = palette[ydoc.clientID % palette.length]
 provider.awareness.setLocalStateField('user', { name: params.get('name') || `guest ${ydoc.clientID % 1000}`, color, colorLight: color + '33' })
 $('#document').textContent = name
+
+// How a device joins from the command line: the document is entry KEY of a document store STORE
+// when its name is STORE/KEY (docs/collaboration.md, "Documents in libcairn").
+const slash = name.indexOf('/')
+if (slash > 0) {
+  const [store, key] = [name.slice(0, slash), name.slice(slash + 1)]
+  $('#device').textContent = [
+    `cairn ydoc edit app.db ${store} ${key} --create --insert ' hello from a device'`,
+    `cairn sync app.db --server ${location.origin} --dataset ${dataset} --token ${me.token}`,
+    `cairn ydoc extract app.db ${store} ${key} | cairn ydoc show -`
+  ].join('\n')
+} else {
+  $('#device').closest('section').hidden = true
+}
 provider.on('status', (event) => { $('#status').textContent = event.status })
 provider.on('connection-close', (event) => {
   if (event && event.code >= 4400 && event.code < 4500) $('#status').textContent = `refused: ${event.reason}`

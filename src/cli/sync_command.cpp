@@ -69,6 +69,7 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
                                   {"applied", report.applied},
                                   {"heldBack", report.held_back},
                                   {"skipped", report.skipped},
+                                  {"documents", report.documents},
                                   {"conflicts", report.conflicts},
                                   {"full", report.full},
                                   {"renumbered", report.renumbered},
@@ -81,6 +82,10 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   out << fmt::format("sent {} change{} ({} acknowledged), received {} entr{} ({} changed here)",
                      report.sent, report.sent == 1 ? "" : "s", report.acknowledged, report.received,
                      report.received == 1 ? "y" : "ies", report.applied);
+  if (report.documents > 0) {
+    out << fmt::format(", {} document{} took in others' edits", report.documents,
+                       report.documents == 1 ? "" : "s");
+  }
   if (report.conflicts > 0)
     out << fmt::format(", {} conflicts decided by the server", report.conflicts);
   if (report.held_back > 0) out << fmt::format(", {} held back (newer schema)", report.held_back);
