@@ -21,6 +21,15 @@ namespace cairn::crdt {
 
 using Bytes = std::vector<std::uint8_t>;
 
+// Bytes that a std::string holds (as storage, HTTP and sockets carry them) seen as bytes, and
+// bytes seen as text; neither copies.
+inline std::span<const std::uint8_t> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+inline std::string_view text_of(std::span<const std::uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
 // Malformed or truncated input.
 class DecodeError : public std::runtime_error {
  public:

@@ -12,16 +12,10 @@
 
 namespace cairn::merge {
 namespace json = boost::json;
+using crdt::bytes_of;
+using crdt::text_of;
 
 namespace {
-
-std::span<const std::uint8_t> bytes_of(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
-std::string text_of(const crdt::Bytes& bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
 
 // A document decoded from its state. Its client id is the editor's (local edits) or any
 // (reading, merging remote updates: they add no item of their own).
@@ -102,7 +96,7 @@ std::string text_edit(std::string_view state, std::uint64_t client, const std::s
   } catch (const std::invalid_argument& e) {
     throw Error(ErrorCode::invalid_argument, fmt::format("root '{}': {}", root, e.what()));
   }
-  return text_of(update);
+  return std::string(text_of(update));
 }
 
 std::string document_text(std::string_view state, const std::string& root) {

@@ -33,6 +33,9 @@ namespace json = boost::json;
 using protocol::Code;
 using protocol::Refusal;
 
+using crdt::bytes_of;
+using crdt::text_of;
+
 namespace {
 
 // Closes for decisions reconnecting cannot change: a malformed message, a document past its
@@ -42,14 +45,6 @@ constexpr std::uint16_t kCloseTooLarge = 4413;
 // RFC 6455: a server error; try again later.
 constexpr std::uint16_t kCloseServerError = 1011;
 constexpr std::uint16_t kCloseTryAgainLater = 1013;
-
-std::span<const std::uint8_t> bytes_of(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
-std::string_view text_of(std::span<const std::uint8_t> bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
 
 OutgoingFrame frame(const protocol::CollabMessage& message) {
   const crdt::Bytes bytes = protocol::encode_collab_message(message);

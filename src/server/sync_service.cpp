@@ -346,8 +346,7 @@ std::uint64_t SyncService::append_update(StorageTransaction& tx, const Caller& c
                               name, change.update.size(), settings_.max_update_bytes));
   }
   try {
-    crdt::encode_state_vector_from_update_v1(
-        {reinterpret_cast<const std::uint8_t*>(change.update.data()), change.update.size()});
+    crdt::encode_state_vector_from_update_v1(crdt::bytes_of(change.update));
   } catch (const crdt::DecodeError& e) {
     throw Refusal(Code::invalid_request,
                   fmt::format("the update to document '{}' does not decode: {}", name, e.what()));

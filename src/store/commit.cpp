@@ -146,9 +146,7 @@ void StoreEngine::check_write(const PendingWrite& write) const {
     }
     // (Empty while edit_text checks a write it has not made yet.)
     if (!write.serialized.empty()) try {
-        crdt::encode_state_vector_from_update_v1(
-            {reinterpret_cast<const std::uint8_t*>(write.serialized.data()),
-             write.serialized.size()});
+        crdt::encode_state_vector_from_update_v1(crdt::bytes_of(write.serialized));
       } catch (const crdt::DecodeError& e) {
         throw Error(ErrorCode::invalid_value,
                     fmt::format("store '{}': the update to '{}' is not a Yjs update v1: {}",

@@ -20,20 +20,15 @@
 #include "net/websocket_client.hpp"
 #include "protocol/collab.hpp"
 #include "store/store_engine.hpp"
+#include "sync/listeners.hpp"
 #include "sync/sync_engine.hpp"
 
 namespace cairn {
 namespace json = boost::json;
+using crdt::bytes_of;
+using crdt::text_of;
 
 namespace {
-
-std::span<const std::uint8_t> bytes_of(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
-std::string text_of(const crdt::Bytes& bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
 
 crdt::StateVector state_vector_of(const std::string& state) {
   if (state.empty()) return {};
@@ -102,13 +97,7 @@ class DocumentSession::Impl {
     if (socket_ != nullptr) socket_->interrupt();
   }
   Subscription subscribe(std::function<void()> listener) {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t id = ++next_listener_;
-    listeners_.emplace_back(id, std::move(listener));
-    return Subscription([this, id] {
-      std::lock_guard lock(mutex_);
-      std::erase_if(listeners_, [&](const auto& l) { return l.first == id; });
-    });
+    return listeners_.add(std::move(listener));
   }
 
  private:
@@ -196,7 +185,7 @@ class DocumentSession::Impl {
   }
 
   void send(net::WebSocketClient& socket, const protocol::CollabMessage& message) {
-    socket.send_binary(text_of(protocol::encode_collab_message(message)));
+    socket.send_binary(std::string(text_of(protocol::encode_collab_message(message))));
   }
 
   // What of this device's document the server lacks beyond `theirs` (its state vector), as one
@@ -293,21 +282,7 @@ class DocumentSession::Impl {
     tell();
   }
 
-  void tell() {
-    std::vector<std::function<void()>> listeners;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& [id, listener] : listeners_)
-        listeners.push_back(listener);
-    }
-    for (const auto& listener : listeners) {
-      try {
-        listener();
-      } catch (...) {
-        // A listener's failure must not end the session.
-      }
-    }
-  }
+  void tell() { listeners_.notify(); }
 
   StoreEngine& db_;
   const std::string store_;
@@ -326,8 +301,7 @@ class DocumentSession::Impl {
   std::string error_;
   std::map<std::uint64_t, json::value> peers_;
   net::WebSocketClient* socket_ = nullptr;  // the connection, for interrupting its wait
-  std::uint64_t next_listener_ = 0;
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> listeners_;
+  Listeners<> listeners_;
   Subscription local_;
   std::thread thread_;
 };

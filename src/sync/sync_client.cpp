@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "store/store_engine.hpp"
+#include "sync/listeners.hpp"
 #include "sync/live_link.hpp"
 #include "sync/sync_engine.hpp"
 
@@ -119,23 +120,11 @@ class SyncClient::Impl {
   }
 
   Subscription subscribe_presence(std::function<void(const std::vector<Peer>&)> listener) {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t id = ++next_listener_;
-    presence_listeners_.emplace_back(id, std::move(listener));
-    return Subscription([this, id] {
-      std::lock_guard lock(mutex_);
-      std::erase_if(presence_listeners_, [&](const auto& l) { return l.first == id; });
-    });
+    return presence_listeners_.add(std::move(listener));
   }
 
   Subscription subscribe(std::function<void(const SyncStatus&)> listener) {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t id = ++next_listener_;
-    listeners_.emplace_back(id, std::move(listener));
-    return Subscription([this, id] {
-      std::lock_guard lock(mutex_);
-      std::erase_if(listeners_, [&](const auto& l) { return l.first == id; });
-    });
+    return listeners_.add(std::move(listener));
   }
 
  private:
@@ -277,38 +266,20 @@ class SyncClient::Impl {
   }
 
   void publish_peers(const std::vector<Peer>& peers) {
-    std::vector<std::function<void(const std::vector<Peer>&)>> listeners;
     {
       std::lock_guard lock(mutex_);
       peers_ = peers;
-      for (const auto& [id, listener] : presence_listeners_)
-        listeners.push_back(listener);
     }
-    for (const auto& listener : listeners) {
-      try {
-        listener(peers);
-      } catch (...) {
-        // A listener's failure must not stop syncing.
-      }
-    }
+    presence_listeners_.notify(peers);
   }
 
   void publish(SyncState state) {
-    SyncStatus status = status_from(store_, state, live_);
-    std::vector<std::function<void(const SyncStatus&)>> listeners;
+    const SyncStatus status = status_from(store_, state, live_);
     {
       std::lock_guard lock(mutex_);
       status_ = status;
-      for (const auto& [id, listener] : listeners_)
-        listeners.push_back(listener);
     }
-    for (const auto& listener : listeners) {
-      try {
-        listener(status);
-      } catch (...) {
-        // A listener's failure must not stop syncing.
-      }
-    }
+    listeners_.notify(status);
   }
 
   StoreEngine& store_;
@@ -326,8 +297,7 @@ class SyncClient::Impl {
   Clock::time_point next_link_attempt_;
   std::uint64_t successes_ = 0;
   SyncStatus status_;
-  std::uint64_t next_listener_ = 0;
-  std::vector<std::pair<std::uint64_t, std::function<void(const SyncStatus&)>>> listeners_;
+  Listeners<const SyncStatus&> listeners_;
   // The live connection: replaced only by the sync thread, under mutex_ (other threads interrupt
   // it under mutex_); used by the sync thread alone.
   std::unique_ptr<LiveLink> link_;
@@ -335,8 +305,7 @@ class SyncClient::Impl {
   std::optional<json::object> presence_;  // this device's, as the application set it
   bool presence_dirty_ = false;
   std::vector<Peer> peers_;
-  std::vector<std::pair<std::uint64_t, std::function<void(const std::vector<Peer>&)>>>
-      presence_listeners_;
+  Listeners<const std::vector<Peer>&> presence_listeners_;
   Subscription local_;
   std::thread thread_;
 };

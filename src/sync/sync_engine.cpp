@@ -223,13 +223,11 @@ void SyncEngine::fetch_documents(SyncReport& report) {
       const std::string local = db_.document(store, key);
       const crdt::Bytes vector =
           local.empty() ? crdt::Doc::encode_state_vector({})
-                        : crdt::encode_state_vector_from_update_v1(
-                              {reinterpret_cast<const std::uint8_t*>(local.data()), local.size()});
+                        : crdt::encode_state_vector_from_update_v1(crdt::bytes_of(local));
       const net::HttpResult result =
           call("GET",
-               fmt::format(
-                   "/api/collab/{}/{}/{}?format=update&stateVector={}", state.dataset, store, key,
-                   base64url_encode({reinterpret_cast<const char*>(vector.data()), vector.size()})),
+               fmt::format("/api/collab/{}/{}/{}?format=update&stateVector={}", state.dataset,
+                           store, key, base64url_encode(crdt::text_of(vector))),
                "", state.token);
       if (result.status != 200) throw failure_of(result, "fetching a document");
       if (db_.apply_document(store, key, result.body)) ++report.documents;
