@@ -102,8 +102,8 @@ class SyncService {
   // Asked whether a document update adds anything to the document as its editors have it: one
   // that does not (the device's session sent it already) is recorded in the history, as
   // "unchanged", but not appended again.
-  using DocumentFilter = std::function<bool(const std::string& dataset_id,
-                                            const std::string& name, std::string_view update)>;
+  using DocumentFilter = std::function<bool(const std::string& dataset_id, const std::string& name,
+                                            std::string_view update)>;
   void on_document_update(DocumentFilter adds) { adds_to_document_ = std::move(adds); }
 
   // Milliseconds since the Unix epoch, from the injected clock.
