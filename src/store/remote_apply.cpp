@@ -107,7 +107,7 @@ bool StoreEngine::apply_document(std::string_view store_name, std::string_view k
   const bool notify = !subscribers_->empty();
   {
     ReaderLock state_lock(state_mutex_);
-    StoreState& store = const_cast<StoreState&>(find_store(store_name));
+    StoreState& store = writable_store(store_name);
     require_documents(store);
     StagedCommit::Slot& slot = staged.slot(store, key);
     const StoredEntry& current = StagedCommit::current(slot);
