@@ -2,10 +2,12 @@
 // written through one node reaches live subscribers of another by push (LISTEN/NOTIFY), a logout
 // or a member's removal on one node takes effect on the others at once, a node that lost its
 // listening connection catches up, and a numbered change retried through another node is applied
-// once. Real processes, a real PostgreSQL (scripts/test.sh starts one); skipped without it.
+// once; editors and a libcairn device share a document across nodes. Real processes, a real
+// PostgreSQL (scripts/test.sh starts one); skipped without it.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cairn/cairn.hpp>
 #include <optional>
 #include <string>
 
@@ -125,6 +127,35 @@ TEST_F(MultiNodeTest, EditorsOfOneDocumentOnDifferentNodesConvergeAndSeeEachOthe
                 .at("json")
                 .at("t"),
             "from a, from b");
+}
+
+TEST_F(MultiNodeTest, ADeviceSyncingThroughOneNodeAndAnEditorOnTheOtherShareADocument) {
+  ApiClient owner = ApiClient::guest(a_->port());
+  const std::string dataset = owner.dataset_id();
+  YClient editor(b_->port(), dataset, "notes/plan", owner.token(), 7);
+  ASSERT_TRUE(editor.pump_until([&] { return editor.synced(); }));
+  editor.insert(0, "editor on b. ", "content");
+  // Stored: a peer on node a has it.
+  YClient watcher(a_->port(), dataset, "notes/plan", owner.token(), 8);
+  ASSERT_TRUE(watcher.pump_until([&] { return watcher.text("content") == "editor on b. "; }));
+  // A libcairn device syncs through node a: its edit reaches the editor on node b, and it takes
+  // in the editor's through node a's feed.
+  DatabaseOptions stores;
+  stores.stores = {{"notes", 1, MergePolicy::document()}};
+  Database device = Database::open(dir_.path() / "device.db", stores);
+  auto tx = device.transaction();
+  tx.edit_text("notes", "plan", 0, 0, "device via a. ");
+  tx.commit();
+  SyncOptions options;
+  options.server = "http://127.0.0.1:" + std::to_string(a_->port());
+  options.token = owner.token();
+  const SyncReport report = SyncClient::sync_once(device, options);
+  EXPECT_EQ(report.acknowledged, 1u);
+  EXPECT_EQ(report.documents, 1u);
+  const std::string merged = device.document_text("notes", "plan");
+  EXPECT_EQ(merged.size(), std::string("editor on b. device via a. ").size()) << merged;
+  ASSERT_TRUE(editor.pump_until([&] { return editor.text("content") == merged; }))
+      << editor.text("content");
 }
 
 TEST_F(MultiNodeTest, ARemovedMemberLosesTheSubscriptionOnEveryNode) {
