@@ -185,7 +185,8 @@ class DocumentSession {
   // The other peers, as last heard; none while disconnected.
   std::vector<DocumentPeer> peers() const;
   void set_awareness(boost::json::object state);
-  // Called (on the session's thread) when it connects or disconnects and when peers change.
+  // Called (on the session's thread) when it connects or disconnects and when peers change. The
+  // Subscription may outlive the session.
   Subscription subscribe(std::function<void()> listener);
 
  private:
