@@ -54,9 +54,9 @@ void LiveLink::send_outbox(SyncReport& report) {
         in_flight_.empty() ? db_.acknowledged_through() : in_flight_.back().last_seq;
     const OutboxBatch outbox = outbox_batch(db_, options_, after, dataset_, "");
     if (outbox.changes == 0) return;
-    Batch batch{next_id_++, outbox.last_seq, outbox.changes, outbox.keys};
+    const Batch batch{next_id_++, outbox.last_seq, outbox.changes};
     socket_->send(protocol::encode_patch_message(batch.id, outbox.body));
-    in_flight_.push_back(std::move(batch));
+    in_flight_.push_back(batch);
     report.sent += batch.changes;
   }
 }
@@ -103,15 +103,11 @@ std::vector<StoreEngine::RemoteEntry> LiveLink::release_held(std::optional<std::
   std::vector<StoreEngine::RemoteEntry> entries;
   while (!held_.empty() && (!until || held_.front().page.cursor < *until)) {
     protocol::ChangesMessage& changes = held_.front();
-    const std::uint64_t cursor = changes.page.cursor;
     for (protocol::FeedItem& item : changes.page.changes) {
-      const auto written = written_at_.find({item.store, item.key});
-      if (written != written_at_.end() && written->second > cursor) continue;  // older than ours
       // Interned into the engine's own table when applied: the page may go first.
       entries.push_back({std::move(item.store), std::move(item.key), std::move(item.entry)});
     }
-    std::erase_if(written_at_, [&](const auto& entry) { return entry.second <= cursor; });
-    state.cursor = std::to_string(cursor);
+    state.cursor = std::to_string(changes.page.cursor);
     released_.push_back(std::move(changes));
     held_.pop_front();
   }
@@ -167,7 +163,7 @@ void LiveLink::handle(const std::string& text, SyncReport& report) {
               fall_back(
                   fmt::format("an acknowledgement of patch {} that was not expected", ack.id));
             }
-            const Batch batch = std::move(in_flight_.front());
+            const Batch batch = in_flight_.front();
             in_flight_.pop_front();
             const std::uint64_t acked = ack.body.ack.value_or(0);
             const std::uint64_t before = db_.acknowledged_through();
@@ -183,10 +179,6 @@ void LiveLink::handle(const std::string& text, SyncReport& report) {
             // when nothing else is in flight, the rest (which hold it, no longer pending).
             LocalFile::SyncState state = db_.sync_state();
             std::vector<StoreEngine::RemoteEntry> older = release_held(ack.body.cursor, state);
-            for (const auto& key : batch.keys) {
-              std::uint64_t& at = written_at_[key];
-              at = std::max(at, ack.body.cursor);
-            }
             std::vector<StoreEngine::RemoteEntry> newer;
             if (in_flight_.empty()) newer = release_held(std::nullopt, state);
             apply(acked, std::move(newer), std::move(state), report, std::move(older));

@@ -14,10 +14,8 @@
 #include <cairn/sync.hpp>
 #include <chrono>
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -55,7 +53,6 @@ class LiveLink {
     std::uint64_t id = 0;
     std::uint64_t last_seq = 0;
     std::size_t changes = 0;
-    std::set<std::pair<std::string, std::string>> keys;  // (store, key) it writes
   };
   void send_outbox(SyncReport& report);
   // Takes the held pushes from before `until` (all of them when empty), in order, as entries;
@@ -76,11 +73,6 @@ class LiveLink {
   std::deque<protocol::ChangesMessage> held_;       // pushes waiting for acknowledgements
   std::vector<protocol::ChangesMessage> released_;  // their replica ids, while being applied
   std::uint64_t next_id_ = 1;
-  // Where the server committed this replica's acknowledged writes, per (store, key): a push read
-  // from the feed before that commit but delivered after its ack (the server sends pushes and
-  // acks from different threads) holds the entry as it was before the write, which the
-  // acknowledged write replaced; such entries are skipped. Forgotten once pushes pass them.
-  std::map<std::pair<std::string, std::string>, std::uint64_t> written_at_;
   std::vector<Peer> peers_;
   bool peers_changed_ = false;
 };

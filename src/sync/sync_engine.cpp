@@ -69,7 +69,6 @@ OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint6
                            if (full) return;
                            if (batch.first_seq == 0) batch.first_seq = row.seq;
                            batch.last_seq = row.seq;
-                           batch.keys.emplace(store, row.key);
                          });
   batch.changes = writer.changes();
   batch.body = std::move(writer).finish();
@@ -280,10 +279,7 @@ SyncReport SyncEngine::run(bool full, bool send) {
           send ? outbox_batch(db_, options_, 0, state.dataset, cursor)
                : OutboxBatch{
                      protocol::encode_patch_request({db_.replica_id(), state.dataset, cursor, {}}),
-                     0,
-                     0,
-                     0,
-                     {}};
+                     0, 0, 0};
       const std::size_t sending = batch.changes;
       const net::HttpResult result = call("POST", "/api/sync/patch", batch.body, state.token);
 

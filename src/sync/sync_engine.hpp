@@ -9,7 +9,6 @@
 #include <cairn/sync.hpp>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 
 #include "net/http_client.hpp"
@@ -33,8 +32,7 @@ struct SyncFailure {
 struct OutboxBatch {
   std::string body;
   std::size_t changes = 0;
-  std::uint64_t first_seq = 0, last_seq = 0;           // 0 when empty
-  std::set<std::pair<std::string, std::string>> keys;  // (store, key) of its changes
+  std::uint64_t first_seq = 0, last_seq = 0;  // 0 when empty
 };
 OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
                          const std::string& dataset, const std::string& cursor);
