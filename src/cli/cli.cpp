@@ -144,15 +144,9 @@ void put(const std::string& path, const std::string& store, const std::string& k
                             "[--schema FILE]`, or add --create to this command",
                             path, path));
   }
-  DatabaseOptions options = writable_options();
-  if (create) {
-    options.create_if_missing = true;
-    options.stores = existing_stores(path);
-    const bool declared = std::any_of(options.stores.begin(), options.stores.end(),
-                                      [&](const StoreSchema& s) { return s.name == store; });
-    if (!declared) options.stores.push_back({store, 1, MergePolicy::whole_entry()});
-  }
-  Database db = Database::open(path, std::move(options));
+  Database db =
+      Database::open(path, create ? creating_options(path, {store, 1, MergePolicy::whole_entry()})
+                                  : writable_options());
   const auto stores = db.stores();
   if (std::none_of(stores.begin(), stores.end(),
                    [&](const StoreInfo& info) { return info.schema.name == store; })) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,17 @@ std::vector<StoreSchema> existing_stores(const std::string& path) {
       declared.push_back(info.schema);
   }
   return declared;
+}
+
+DatabaseOptions creating_options(const std::string& path, StoreSchema store) {
+  DatabaseOptions options = writable_options();
+  options.create_if_missing = true;
+  options.stores = existing_stores(path);
+  if (std::none_of(options.stores.begin(), options.stores.end(),
+                   [&](const StoreSchema& s) { return s.name == store.name; })) {
+    options.stores.push_back(std::move(store));
+  }
+  return options;
 }
 
 std::string policy_name(const MergePolicy& policy) {

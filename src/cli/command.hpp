@@ -22,6 +22,9 @@ DatabaseOptions writable_options();
 // the stores it declares (none when there is none).
 bool database_exists(const std::string& path);
 std::vector<StoreSchema> existing_stores(const std::string& path);
+// Options for a command's `--create`: the database made when missing, declaring the stores it
+// has and `store` when it is not among them.
+DatabaseOptions creating_options(const std::string& path, StoreSchema store);
 
 // "field-lww counters=xp"
 std::string policy_name(const MergePolicy& policy);

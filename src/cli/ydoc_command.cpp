@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cairn/database.hpp>
 #include <cairn/error.hpp>
 #include <cairn/transaction.hpp>
@@ -137,16 +136,9 @@ void ydoc_edit(const std::string& path, const YdocEdit& edit, std::ostream& out)
     throw Error(ErrorCode::not_found,
                 fmt::format("there is no Cairn database at '{}'; add --create to make one", path));
   }
-  DatabaseOptions options = writable_options();
-  if (edit.create) {
-    options.create_if_missing = true;
-    options.stores = existing_stores(path);
-    if (std::none_of(options.stores.begin(), options.stores.end(),
-                     [&](const StoreSchema& s) { return s.name == edit.store; })) {
-      options.stores.push_back({edit.store, 1, MergePolicy::document()});
-    }
-  }
-  Database db = Database::open(path, std::move(options));
+  Database db = Database::open(
+      path, edit.create ? creating_options(path, {edit.store, 1, MergePolicy::document()})
+                        : writable_options());
   const std::uint64_t at =
       edit.at ? *edit.at : crdt::utf16(db.document_text(edit.store, edit.key, edit.root)).size();
   auto tx = db.transaction();

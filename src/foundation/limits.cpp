@@ -81,6 +81,13 @@ void check_value_size(std::string_view store, std::string_view key, std::size_t 
   }
 }
 
+std::string document_name(std::string_view store, std::string_view key) {
+  std::string name;
+  name.reserve(store.size() + 1 + key.size());
+  name.append(store).append(1, '/').append(key);
+  return name;
+}
+
 bool valid_document_name(std::string_view name) {
   if (name.empty() || name.size() > 256) return false;
   for (const char c : name) {

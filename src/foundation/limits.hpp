@@ -4,6 +4,7 @@
 
 #include <cairn/limits.hpp>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace cairn {
@@ -24,6 +25,7 @@ void check_value_size(std::string_view store, std::string_view key, std::size_t 
 // does not encode a room's name in its URL). The document of entry `key` of document store
 // `store` is named "<store>/<key>".
 bool valid_document_name(std::string_view name);
+std::string document_name(std::string_view store, std::string_view key);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(std::string_view text);

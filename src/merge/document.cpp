@@ -99,6 +99,17 @@ std::string text_edit(std::string_view state, std::uint64_t client, const std::s
   return std::string(text_of(update));
 }
 
+crdt::StateVector document_state_vector(std::string_view state) {
+  if (state.empty()) return {};
+  try {
+    return crdt::Doc::decode_state_vector(
+        crdt::encode_state_vector_from_update_v1(bytes_of(state)));
+  } catch (const crdt::DecodeError& e) {
+    throw Error(ErrorCode::corrupt,
+                fmt::format("a document's state does not decode: {}", e.what()));
+  }
+}
+
 std::string document_text(std::string_view state, const std::string& root) {
   std::unique_ptr<crdt::Doc> doc = load(state);
   if (!doc->roots().contains(root)) return {};

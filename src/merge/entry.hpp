@@ -32,6 +32,7 @@
 #include <cairn/clock.hpp>
 #include <cairn/merge_policy.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,6 +154,9 @@ std::optional<LocalWrite> plan_update(const Entry& current, std::string update, 
 // of another kind.
 std::string text_edit(std::string_view state, std::uint64_t client, const std::string& root,
                       std::uint64_t index, std::uint64_t erase, std::string_view insert);
+// The state vector of the document `state` (per Yjs client, the clock it holds up to; empty for
+// none), as crdt::StateVector.
+std::map<std::uint64_t, std::uint64_t> document_state_vector(std::string_view state);
 // Root text `root` of the document `state`, as UTF-8 (empty when there is none).
 std::string document_text(std::string_view state, const std::string& root);
 

@@ -113,9 +113,10 @@ void check_resent(StorageTransaction& tx, const DatasetRow& dataset,
     // the document's name); none for this entry means the change under that number was to
     // another entry.
     const bool update = change.change.op == merge::Change::Op::update;
-    const std::optional<HistoryRow> before = tx.client_change(
-        dataset.id, update ? "" : change.store,
-        update ? change.store + '/' + change.key : change.key, request.client_id, change.seq);
+    const std::optional<HistoryRow> before =
+        tx.client_change(dataset.id, update ? "" : change.store,
+                         update ? document_name(change.store, change.key) : change.key,
+                         request.client_id, change.seq);
     if (before && before->op == merge::op_name(change.change.op) &&
         (change.change.stamp.hlc.is_zero() || before->hlc == change.change.stamp.hlc)) {
       continue;
@@ -250,7 +251,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
 
     std::optional<EntryRow>& row = touched.row;
     if (change.op == merge::Change::Op::update) {
-      const std::string name = wire.store + '/' + wire.key;
+      const std::string name = document_name(wire.store, wire.key);
       const std::uint64_t log_seq =
           append_update(tx, caller, dataset, request, wire, name, server_ms, history);
       if (log_seq != 0) {  // appended (not already there)

@@ -138,7 +138,7 @@ void StoreEngine::check_write(const PendingWrite& write) const {
   const bool documents = state.schema.policy.kind == MergePolicy::Kind::text;
   if (write.kind == PendingWrite::Kind::update) {
     require_documents(state);
-    if (!valid_document_name(write.store + '/' + write.key)) {
+    if (!valid_document_name(document_name(write.store, write.key))) {
       throw Error(ErrorCode::invalid_key,
                   fmt::format("store '{}': '{}' cannot name a document: with the store's name, "
                               "at most 256 characters of A-Z a-z 0-9 _ - . : /",
@@ -248,11 +248,7 @@ void StoreEngine::commit(const std::vector<PendingWrite>& writes) {
       static_cast<merge::Entry&>(next) = std::move(plan->write.entry);
       next.pending = current.pending + 1;
       if (notify) {
-        staged.change_set().changes.push_back(
-            {write.store, write.key,
-             next.deleted ? std::nullopt : std::optional<json::value>(next.value),
-             current.deleted ? std::nullopt : std::optional<json::value>(current.value),
-             stamp.hlc});
+        staged.record(write.store, write.key, next, current, stamp.hlc);
       }
       const merge::Change& change = plan->write.change;
       outbox.push_back({seq++, state.id, write.key, std::string(merge::op_name(change.op)),

@@ -119,10 +119,7 @@ bool StoreEngine::apply_document(std::string_view store_name, std::string_view k
     static_cast<merge::Entry&>(next) = std::move(plan->entry);
     next.pending = current.pending;
     if (notify) {
-      staged.change_set().changes.push_back(
-          {store.schema.name, std::string(key), std::optional<json::value>(next.value),
-           current.deleted ? std::nullopt : std::optional<json::value>(current.value),
-           next.stamp.hlc});
+      staged.record(store.schema.name, key, next, current, next.stamp.hlc);
     }
     std::string text = json_text(next.value);
     StagedCommit::set(slot, key, std::move(next), std::move(text));
@@ -216,11 +213,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
       const StoredEntry& before = StagedCommit::committed(slot);
       if (notify && !(next.deleted && before.deleted) &&
           (next.deleted != before.deleted || next.value != before.value)) {
-        staged.change_set().changes.push_back(
-            {store.schema.name, remote.key,
-             next.deleted ? std::nullopt : std::optional<json::value>(next.value),
-             before.deleted ? std::nullopt : std::optional<json::value>(before.value),
-             next.stamp.hlc});
+        staged.record(store.schema.name, remote.key, next, before, next.stamp.hlc);
       }
       std::string text = next.deleted ? std::string() : json_text(next.value);
       StagedCommit::set(slot, remote.key, std::move(next), std::move(text));

@@ -61,6 +61,15 @@ class StagedCommit {
   const std::vector<Acknowledged>& acknowledged() const { return acknowledged_; }
   // What subscribers will hear, in the order the commit made the changes.
   ChangeSet& change_set() { return change_set_; }
+  // Adds to it that (store, key) went from `before` to `next`, by the write stamped `hlc`.
+  void record(std::string_view store, std::string_view key, const merge::Entry& next,
+              const merge::Entry& before, Timestamp hlc) {
+    const auto value_of = [](const merge::Entry& entry) {
+      return entry.deleted ? std::nullopt : std::optional<boost::json::value>(entry.value);
+    };
+    change_set_.changes.push_back(
+        {std::string(store), std::string(key), value_of(next), value_of(before), hlc});
+  }
 
  private:
   Slots slots_;

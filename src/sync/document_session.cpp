@@ -17,6 +17,7 @@
 
 #include "crdt/doc.hpp"
 #include "foundation/json_text.hpp"
+#include "foundation/limits.hpp"
 #include "net/websocket_client.hpp"
 #include "protocol/collab.hpp"
 #include "store/store_engine.hpp"
@@ -29,11 +30,6 @@ using crdt::bytes_of;
 using crdt::text_of;
 
 namespace {
-
-crdt::StateVector state_vector_of(const std::string& state) {
-  if (state.empty()) return {};
-  return crdt::Doc::decode_state_vector(crdt::encode_state_vector_from_update_v1(bytes_of(state)));
-}
 
 // A refusal that reconnecting will not change (y-websocket's rule: 4400-4499).
 struct Ended {
@@ -147,7 +143,8 @@ class DocumentSession::Impl {
     try {
       socket = std::make_unique<net::WebSocketClient>(
           address.host, address.port,
-          fmt::format("{}/api/collab/{}/{}/{}", address.base_path, dataset, store_, key_),
+          fmt::format("{}/api/collab/{}/{}", address.base_path, dataset,
+                      document_name(store_, key_)),
           std::map<std::string, std::string>{{"Authorization", "Bearer " + token}},
           options_.request_timeout, address.tls);
     } catch (const net::WebSocketRefused& refused) {
@@ -194,7 +191,7 @@ class DocumentSession::Impl {
     const std::string state = db_.document(store_, key_);
     if (state.empty()) return {0, 0};  // Yjs's empty update
     crdt::Bytes update = crdt::diff_update_v1(bytes_of(state), *theirs);
-    for (const auto& [client, clock] : state_vector_of(state)) {
+    for (const auto& [client, clock] : merge::document_state_vector(state)) {
       std::uint64_t& known = (*theirs)[client];
       known = std::max(known, clock);
     }
@@ -204,9 +201,9 @@ class DocumentSession::Impl {
   // The y-websocket exchange: each side sends its state vector (step 1) and answers the other's
   // with what it lacks (step 2); then updates both ways, and awareness.
   void converse(net::WebSocketClient& socket) {
-    send(socket, protocol::SyncMessage{
-                     protocol::SyncStep::step1,
-                     crdt::Doc::encode_state_vector(state_vector_of(db_.document(store_, key_)))});
+    send(socket, protocol::SyncMessage{protocol::SyncStep::step1,
+                                       crdt::Doc::encode_state_vector(merge::document_state_vector(
+                                           db_.document(store_, key_)))});
     std::optional<crdt::StateVector> theirs;  // once the server sent its step 1
     bool received = false;                    // the server's step 2 came
     for (;;) {

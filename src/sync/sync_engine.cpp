@@ -8,6 +8,7 @@
 
 #include "crdt/doc.hpp"
 #include "foundation/base64.hpp"
+#include "foundation/limits.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_response.hpp"
@@ -220,14 +221,12 @@ void SyncEngine::fetch_documents(SyncReport& report) {
   for (std::size_t i = 0; i < stale.size(); ++i) {
     const auto& [store, key] = stale[i];
     try {
-      const std::string local = db_.document(store, key);
       const crdt::Bytes vector =
-          local.empty() ? crdt::Doc::encode_state_vector({})
-                        : crdt::encode_state_vector_from_update_v1(crdt::bytes_of(local));
+          crdt::Doc::encode_state_vector(merge::document_state_vector(db_.document(store, key)));
       const net::HttpResult result =
           call("GET",
-               fmt::format("/api/collab/{}/{}/{}?format=update&stateVector={}", state.dataset,
-                           store, key, base64url_encode(crdt::text_of(vector))),
+               fmt::format("/api/collab/{}/{}?format=update&stateVector={}", state.dataset,
+                           document_name(store, key), base64url_encode(crdt::text_of(vector))),
                "", state.token);
       if (result.status != 200) throw failure_of(result, "fetching a document");
       if (db_.apply_document(store, key, result.body)) ++report.documents;
@@ -236,13 +235,7 @@ void SyncEngine::fetch_documents(SyncReport& report) {
         db_.note_stale_document(stale[j]);
       try {
         throw;
-      } catch (const crdt::DecodeError& e) {
-        throw SyncFailure{false,
-                          fmt::format("document {}/{} does not decode: {}", store, key, e.what()),
-                          0, ErrorCode::corrupt};
-      } catch (const SyncFailure&) {
-        throw;
-      } catch (const Error& e) {
+      } catch (const Error& e) {  // a state or an answer that does not decode
         throw SyncFailure{false, fmt::format("document {}/{}: {}", store, key, e.what()), 0,
                           e.code()};
       }
