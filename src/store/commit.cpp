@@ -232,7 +232,7 @@ void StoreEngine::commit(const std::vector<PendingWrite>& writes) {
   MutexLock write_lock(write_mutex_);
   StagedCommit staged(Origin::local);
   std::vector<LocalFile::OutboxRow> outbox;
-  const bool notify = !subscribers_->empty();
+  const bool notify = !subscribers_.empty();
   std::uint64_t seq = next_seq_;
   {
     ReaderLock state_lock(state_mutex_);
@@ -286,7 +286,7 @@ void StoreEngine::commit(const std::vector<PendingWrite>& writes) {
   if (!notify) return;
   RecursiveLock notify_lock(notify_mutex_);
   write_lock.unlock();
-  subscribers_->notify(staged.change_set());
+  subscribers_.notify(staged.change_set());
 }
 
 }  // namespace cairn

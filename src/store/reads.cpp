@@ -127,7 +127,7 @@ std::vector<StoreInfo> StoreEngine::stores() const {
 
 Subscription StoreEngine::subscribe(Subscribers::Filter filter, Listener listener) {
   if (filter.store) require_store(*filter.store);
-  return subscribers_->add(std::move(filter), std::move(listener));
+  return subscribers_.add(std::move(filter), std::move(listener));
 }
 
 void StoreEngine::for_each_outbox_row(

@@ -104,7 +104,7 @@ bool StoreEngine::apply_document(std::string_view store_name, std::string_view k
   }
   MutexLock write_lock(write_mutex_);
   StagedCommit staged(Origin::remote);
-  const bool notify = !subscribers_->empty();
+  const bool notify = !subscribers_.empty();
   {
     ReaderLock state_lock(state_mutex_);
     StoreState& store = writable_store(store_name);
@@ -130,7 +130,7 @@ bool StoreEngine::apply_document(std::string_view store_name, std::string_view k
   if (!notify) return true;
   RecursiveLock notify_lock(notify_mutex_);
   write_lock.unlock();
-  subscribers_->notify(staged.change_set());
+  subscribers_.notify(staged.change_set());
   return true;
 }
 
@@ -144,7 +144,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
   MutexLock write_lock(write_mutex_);
   RemoteApplied result;
   StagedCommit staged(Origin::remote);
-  const bool notify = !subscribers_->empty();
+  const bool notify = !subscribers_.empty();
   std::vector<std::uint32_t> new_refs;
   const auto intern = [&](const merge::Stamp& stamp) REQUIRES(write_mutex_) -> merge::Stamp {
     if (stamp.replica == nullptr) return stamp;
@@ -260,7 +260,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
   if (!notify || staged.change_set().changes.empty()) return result;
   RecursiveLock notify_lock(notify_mutex_);
   write_lock.unlock();
-  subscribers_->notify(staged.change_set());
+  subscribers_.notify(staged.change_set());
   return result;
 }
 

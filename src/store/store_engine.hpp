@@ -220,7 +220,7 @@ class StoreEngine {
   const std::optional<FileLock> lock_;
   std::unique_ptr<HybridClock> clock_;  // set once while opening; thread-safe itself
   std::atomic<std::uint64_t> pending_{0};
-  const std::shared_ptr<Subscribers> subscribers_ = std::make_shared<Subscribers>();
+  Subscribers subscribers_;
 
   mutable Mutex write_mutex_ ACQUIRED_BEFORE(notify_mutex_, state_mutex_);
   LocalFile file_ GUARDED_BY(write_mutex_);

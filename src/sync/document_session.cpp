@@ -20,8 +20,8 @@
 #include "foundation/limits.hpp"
 #include "net/websocket_client.hpp"
 #include "protocol/collab.hpp"
+#include "store/listeners.hpp"
 #include "store/store_engine.hpp"
-#include "sync/listeners.hpp"
 #include "sync/sync_engine.hpp"
 
 namespace cairn {

@@ -7,8 +7,8 @@
 #include <random>
 #include <thread>
 
+#include "store/listeners.hpp"
 #include "store/store_engine.hpp"
-#include "sync/listeners.hpp"
 #include "sync/live_link.hpp"
 #include "sync/sync_engine.hpp"
 
