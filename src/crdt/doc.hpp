@@ -264,6 +264,9 @@ class Doc {
   // Whether applying `update` (format v1) would change the document: structs it does not hold
   // yet, or deletes of content it has not deleted. Throws DecodeError when it is malformed.
   bool would_change_v1(std::span<const std::uint8_t> update) const;
+  // Applies `update` (format v1) as apply_update_v1 does when it would change the document (as
+  // would_change_v1 says); whether it did. Decodes it once.
+  bool apply_changes_v1(std::span<const std::uint8_t> update, const void* origin = nullptr);
 
   // --- transactions and what they report ---
   // Runs `f` as one transaction (Yjs's transact): its edits make one update, and observers run

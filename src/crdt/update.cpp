@@ -703,19 +703,21 @@ void Doc::apply_update_v2(std::span<const std::uint8_t> update, const void* orig
   apply_decoded(*this, read_update<codec::V2Reader>(update), origin);
 }
 
-bool Doc::would_change_v1(std::span<const std::uint8_t> update) const {
-  const Decoded decoded = read_update<codec::V1Reader>(update);
+namespace {
+
+// Whether `decoded` holds structs `store` does not yet, or deletes of content it has not deleted.
+bool would_change(const Doc::Store& store, const Decoded& decoded) {
   for (const auto& [client, structs] : decoded.clients) {
-    const std::uint64_t known = store_->state(client);
+    const std::uint64_t known = store.state(client);
     for (const auto& item : structs) {
       if (item->kind != StructKind::skip && item->id.clock + item->length > known) return true;
     }
   }
   for (const auto& [client, ranges] : decoded.deletes.clients) {
-    const auto found = store_->clients.find(client);
+    const auto found = store.clients.find(client);
     for (const auto& [clock, length] : ranges) {
       if (length == 0) continue;
-      if (found == store_->clients.end() || clock + length > store_->state(client)) return true;
+      if (found == store.clients.end() || clock + length > store.state(client)) return true;
       const StructList& structs = found->second;
       for (std::size_t i = structs.index_of(clock);
            i < structs.size() && structs[i]->id.clock < clock + length; ++i) {
@@ -724,6 +726,19 @@ bool Doc::would_change_v1(std::span<const std::uint8_t> update) const {
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool Doc::would_change_v1(std::span<const std::uint8_t> update) const {
+  return would_change(*store_, read_update<codec::V1Reader>(update));
+}
+
+bool Doc::apply_changes_v1(std::span<const std::uint8_t> update, const void* origin) {
+  Decoded decoded = read_update<codec::V1Reader>(update);
+  if (!would_change(*store_, decoded)) return false;
+  apply_decoded(*this, std::move(decoded), origin);
+  return true;
 }
 
 Bytes encode_transaction_update(const Transaction& transaction) {

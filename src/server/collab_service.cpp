@@ -9,6 +9,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -120,11 +121,25 @@ struct Room : std::enable_shared_from_this<Room> {
   const std::string dataset;
   const std::string name;
 
-  std::mutex mutex;                   // everything below
-  std::unique_ptr<crdt::Doc> doc;     // null until loaded
-  std::uint64_t seq = 0;              // the last update of the log in `doc`
-  std::size_t log_updates = 0;        // updates in the log
-  std::size_t log_bytes = 0;          // their bytes
+  std::mutex mutex;                // everything below
+  std::unique_ptr<crdt::Doc> doc;  // null until loaded
+  std::uint64_t loads = 0;         // how many times `doc` was loaded
+  std::uint64_t seq = 0;           // the last update of the log in `doc`
+  std::size_t log_updates = 0;     // updates in the log
+  std::size_t log_bytes = 0;       // their bytes
+  std::size_t unsaved_bytes = 0;   // those of the updates on their way to the log
+  // Updates applied to `doc` and queued for the log; of those, how many the committer is done
+  // with (in the log, or failed). Whatever a peer or reader is given of the document waits until
+  // the updates applied before it asked are settled, so that no one sees what a crash could lose.
+  std::uint64_t applied = 0;
+  std::uint64_t settled = 0;
+  std::condition_variable settled_changed;
+  struct Reply {
+    std::uint64_t after;  // sent once `settled` reaches it
+    std::weak_ptr<WebSocketPeer> socket;
+    OutgoingFrame frame;
+  };
+  std::vector<Reply> replies;
   std::int64_t last_snapshot_ms = 0;  // when the latest snapshot was taken
   bool compaction_queued = false;     // the compactor will compact it
   struct Peer {
@@ -193,6 +208,12 @@ class CollabService::Impl {
         limiter_(limiter),
         options_(options) {}
   ~Impl() {
+    {
+      std::lock_guard lock(commit_mutex_);
+      committer_stopping_ = true;  // once what is queued is committed
+    }
+    commit_wake_.notify_one();
+    committer_.join();
     {
       std::lock_guard lock(compact_mutex_);
       compactor_stopping_ = true;
@@ -354,7 +375,9 @@ class CollabService::Impl {
     std::unique_lock lock(room->mutex, std::try_to_lock);
     if (!lock.owns_lock()) return true;
     try {
-      return !room->doc || room->doc->would_change_v1(bytes_of(update));
+      // What the room holds and the log not yet does not count.
+      return !room->doc || room->settled < room->applied ||
+             room->doc->would_change_v1(bytes_of(update));
     } catch (const crdt::DecodeError&) {
       return true;  // the caller refuses it
     }
@@ -403,29 +426,27 @@ class CollabService::Impl {
       if (request.method == "POST") {
         const auto [caller, role] = authorize(request, named.dataset, Role::editor);
         const std::shared_ptr<Room> document = room(named.dataset, named.name);
-        std::lock_guard lock(document->mutex);
+        std::unique_lock lock(document->mutex);
         if (!document->doc) load(*document);
-        if (const auto at = param("restore")) {
-          const bool changed = restore(*document, snapshot_id(*at), caller.user_id);
-          return {200,
-                  "application/json",
-                  json_text(json::object{{"changed", changed},
-                                         {"stateVector", state_vector_text(*document->doc)}}),
-                  {}};
-        }
         if (const auto label = param("snapshot")) {
+          wait_settled(*document, lock);
           const std::uint64_t id = snapshot(*document, caller.user_id, *label);
           return {201,
                   "application/json",
                   json_text(json::object{{"id", id}, {"seq", document->seq}}),
                   {}};
         }
-        const bool changed = apply(*document, bytes_of(request.body), caller.user_id, "");
-        return {200,
-                "application/json",
-                json_text(json::object{{"changed", changed},
-                                       {"stateVector", state_vector_text(*document->doc)}}),
-                {}};
+        const auto restoring = param("restore");
+        Applied applied = restoring ? restore(*document, snapshot_id(*restoring), caller.user_id)
+                                    : apply(*document, bytes_of(request.body), caller.user_id, "");
+        const std::string state_vector = state_vector_text(*document->doc);
+        lock.unlock();
+        if (applied.changed) applied.durable.get();  // answered once the log holds it
+        return {
+            200,
+            "application/json",
+            json_text(json::object{{"changed", applied.changed}, {"stateVector", state_vector}}),
+            {}};
       }
       HttpResponse refused =
           refusal_response(Code::method_not_allowed, "use GET or POST for a document");
@@ -495,6 +516,7 @@ class CollabService::Impl {
     const std::vector<DocumentSnapshotRow> snapshots =
         tx->document_snapshots(room.dataset, room.name);
     room.doc = std::move(doc);
+    room.loads += 1;
     room.seq = seq;
     room.log_updates = log.size();
     room.log_bytes = bytes;
@@ -509,57 +531,212 @@ class CollabService::Impl {
     return id;
   }
 
-  // Applies `update` (v1) from `user_id`: appended to the log and committed, then sent to the
-  // room's peers but `from`. Whether it changed the document. Runs under the room's lock.
-  bool apply(Room& room, std::span<const std::uint8_t> update, const std::string& user_id,
-             const std::string& from) {
+  // An update applied to a loaded document, on its way to the log: committed with the others
+  // that queued meanwhile (for any document), then relayed.
+  struct Pending {
+    std::shared_ptr<Room> room;
+    std::uint64_t load = 0;  // the room's `loads` when applied
+    std::string data;        // as the log keeps it
+    crdt::Bytes relay;       // what the document's other peers get (empty: nothing)
+    std::string user_id;
+    std::string from;  // the connection that sent it; empty for HTTP
+    std::int64_t server_ms = 0;
+    std::promise<void> durable;
+  };
+
+  struct Applied {
     bool changed = false;
-    try {
-      changed = room.doc->would_change_v1(update);
-    } catch (const crdt::DecodeError& e) {
-      throw Refusal(Code::invalid_request, std::string("the update does not decode: ") + e.what());
-    }
-    if (!changed) return false;
-    if (room.log_bytes + update.size() > options_.max_document_bytes) {
+    std::future<void> durable;  // when changed: ready once the log holds the update
+  };
+
+  // Applies `update` (v1) from `user_id` to the loaded document and queues it for the log; the
+  // committer then relays it to the room's peers but `from`, once durable. Runs under the room's
+  // lock; whoever answers for the update waits for `durable` after releasing it.
+  Applied apply(Room& room, std::span<const std::uint8_t> update, const std::string& user_id,
+                const std::string& from) {
+    if (room.log_bytes + room.unsaved_bytes + update.size() > options_.max_document_bytes) {
+      try {
+        if (!room.doc->would_change_v1(update)) return {};
+      } catch (const crdt::DecodeError& e) {
+        throw Refusal(Code::invalid_request,
+                      std::string("the update does not decode: ") + e.what());
+      }
       compact(room);
-      if (room.log_bytes + update.size() > options_.max_document_bytes) {
+      if (room.log_bytes + room.unsaved_bytes + update.size() > options_.max_document_bytes) {
         throw Refusal(Code::payload_too_large,
                       fmt::format("document '{}' would grow past {} bytes, its limit", room.name,
                                   options_.max_document_bytes));
       }
     }
-    crdt::Bytes integrated;
+    Pending pending;
     const std::uint64_t handler =
         room.doc->on_update([&](std::span<const std::uint8_t> bytes, const void*) {
-          integrated.insert(integrated.end(), bytes.begin(), bytes.end());
+          pending.relay.insert(pending.relay.end(), bytes.begin(), bytes.end());
         });
+    bool changed = false;
     try {
-      room.doc->apply_update_v1(update);
+      changed = room.doc->apply_changes_v1(update);
     } catch (const crdt::DecodeError& e) {
       room.doc->off(handler);
       throw Refusal(Code::invalid_request, std::string("the update does not decode: ") + e.what());
     }
     room.doc->off(handler);
+    if (!changed) return {};
     // What waits for missing dependencies is kept too: the update as it came.
-    const std::string stored(text_of(room.doc->has_pending() || integrated.empty()
-                                         ? update
-                                         : std::span<const std::uint8_t>(integrated)));
-    try {
-      persist(room, stored, user_id, from);
-    } catch (...) {
-      // The loaded document holds what the log does not: unloaded, so that the next peer loads
-      // the log; its peers reconnect and send what it lacks again.
-      room.doc.reset();
-      for (const auto& [id, peer] : room.peers) {
-        if (auto socket = peer.socket.lock()) {
-          socket->close(kCloseServerError, "the document could not be saved; reconnect");
-        }
+    pending.data = std::string(text_of(room.doc->has_pending() || pending.relay.empty()
+                                           ? update
+                                           : std::span<const std::uint8_t>(pending.relay)));
+    pending.room = room.shared_from_this();
+    pending.load = room.loads;
+    pending.user_id = user_id;
+    pending.from = from;
+    pending.server_ms = static_cast<std::int64_t>(clock_->now_ms());
+    room.unsaved_bytes += pending.data.size();
+    room.applied += 1;
+    Applied applied{true, pending.durable.get_future()};
+    {
+      std::lock_guard lock(commit_mutex_);
+      commit_queue_.push_back(std::move(pending));
+    }
+    commit_wake_.notify_one();
+    return applied;
+  }
+
+  // The committer's thread: the updates that queued up while it committed the last ones go to
+  // the log together, in one transaction (group commit), and are then relayed, in the order they
+  // were applied. It stops once the queue is empty.
+  void run_committer() {
+    std::unique_lock lock(commit_mutex_);
+    for (;;) {
+      commit_wake_.wait(lock, [&] { return committer_stopping_ || !commit_queue_.empty(); });
+      if (commit_queue_.empty()) return;
+      std::vector<Pending> batch;
+      while (!commit_queue_.empty() && batch.size() < kMaxCommitBatch) {
+        batch.push_back(std::move(commit_queue_.front()));
+        commit_queue_.pop_front();
       }
-      throw;
+      lock.unlock();
+      commit(batch);
+      lock.lock();
     }
-    if (!integrated.empty()) {
-      room.broadcast(frame(protocol::SyncMessage{protocol::SyncStep::update, integrated}), from);
+  }
+
+  // One document's part of a batch.
+  struct RoomBatch {
+    std::shared_ptr<Room> room;
+    std::vector<Pending*> updates;
+    std::uint64_t after = 0;                // the room's seq before the batch
+    std::vector<DocumentUpdateRow> theirs;  // what other nodes appended since
+    std::uint64_t last_seq = 0;
+    std::uint64_t position = 0;  // the document's entry in the dataset's feed, if it has one
+  };
+
+  // Appends a batch to the logs, each update with its audit record (who, when, from which
+  // connection), in one transaction; then relays each document's updates to its peers.
+  void commit(std::vector<Pending>& batch) {
+    std::vector<RoomBatch> rooms;
+    for (Pending& pending : batch) {
+      auto found = std::find_if(rooms.begin(), rooms.end(),
+                                [&](const RoomBatch& b) { return b.room == pending.room; });
+      if (found == rooms.end()) {
+        found = rooms.emplace(rooms.end());
+        found->room = pending.room;
+      }
+      found->updates.push_back(&pending);
     }
+    for (RoomBatch& part : rooms) {
+      std::lock_guard lock(part.room->mutex);
+      part.after = part.room->seq;
+    }
+    try {
+      retry_conflicts([&] {
+        auto tx = storage_.begin(true);
+        for (RoomBatch& part : rooms) {
+          const Room& room = *part.room;
+          part.theirs = tx->document_updates(room.dataset, room.name, part.after);
+          for (const Pending* pending : part.updates) {
+            part.last_seq = tx->append_document_update(
+                room.dataset, room.name, {0, pending->data, pending->user_id, pending->server_ms});
+            tx->append_history({0, room.dataset, "", room.name, part.last_seq, pending->user_id,
+                                pending->from.empty() ? "http" : pending->from, 0, Timestamp(), "",
+                                pending->server_ms, "update",
+                                json_text(json::object{{"bytes", pending->data.size()}}), "applied",
+                                ""});
+          }
+          part.position = sync_.mark_document(*tx, room.dataset, room.name, part.last_seq);
+        }
+        tx->commit();
+      });
+    } catch (...) {
+      const std::exception_ptr failure = std::current_exception();
+      for (RoomBatch& part : rooms) {
+        // The loaded document holds what the log does not: unloaded, so that the next peer loads
+        // the log; its peers reconnect and send what it lacks again.
+        std::lock_guard lock(part.room->mutex);
+        part.room->doc.reset();
+        for (const auto& [id, peer] : part.room->peers) {
+          if (auto socket = peer.socket.lock()) {
+            socket->close(kCloseServerError, "the document could not be saved; reconnect");
+          }
+        }
+        part.room->replies.clear();  // their connections are closing
+        settle(*part.room, part.updates);
+      }
+      for (Pending& pending : batch)
+        pending.durable.set_exception(failure);
+      return;
+    }
+    for (const RoomBatch& part : rooms) {
+      if (part.position != 0) sync_.announce(part.room->dataset, part.position);
+    }
+    for (RoomBatch& part : rooms)
+      relay(part);
+    for (Pending& pending : batch)
+      pending.durable.set_value();
+  }
+
+  // A document's part of a committed batch: what other nodes appended meanwhile goes into the
+  // loaded document; a snapshot is kept when the last is older than the schedule's interval (before
+  // any peer hears of the updates, so that one that does finds it); the updates go to the peers
+  // (each peer one message: those it did not send, merged); the log is compacted once it has
+  // grown.
+  void relay(RoomBatch& part) {
+    Room& room = *part.room;
+    std::lock_guard lock(room.mutex);
+    settle(room, part.updates);
+    if (!room.doc) return;  // unloaded after a failure: the next peer loads the log
+    try {
+      if (part.updates.front()->load != room.loads) {
+        catch_up(room);  // loaded again meanwhile, perhaps without these
+        return;
+      }
+      std::erase_if(part.theirs, [&](const DocumentUpdateRow& row) { return row.seq <= room.seq; });
+      absorb(room, part.theirs);
+    } catch (const std::exception& e) {
+      spdlog::warn("document '{}' of dataset '{}' not read again: {}", room.name, room.dataset,
+                   e.what());
+    }
+    room.seq = std::max(room.seq, part.last_seq);
+    for (const Pending* pending : part.updates) {
+      room.log_updates += 1;
+      room.log_bytes += pending->data.size();
+    }
+    // By when the last update came (its peers may hear of it before the clock is read again).
+    if (part.updates.back()->server_ms - room.last_snapshot_ms >=
+        options_.snapshot_interval.count()) {
+      try {
+        snapshot(room, "", "");
+      } catch (const std::exception& e) {
+        spdlog::warn("document '{}' of dataset '{}': no scheduled snapshot: {}", room.name,
+                     room.dataset, e.what());
+      }
+    }
+    broadcast(room, part.updates);
+    std::erase_if(room.replies, [&](Room::Reply& reply) {
+      if (reply.after > room.settled) return false;
+      if (auto socket = reply.socket.lock()) socket->send(std::move(reply.frame));
+      return true;
+    });
     if (room.log_updates >= options_.compact_after_updates && !room.compaction_queued) {
       room.compaction_queued = true;
       {
@@ -568,35 +745,56 @@ class CollabService::Impl {
       }
       compact_wake_.notify_one();
     }
-    return true;
   }
 
-  // Appends `data` to the log, with its audit record (who, when, from which connection), in one
-  // transaction; then takes a snapshot when the last is older than the schedule's interval.
-  void persist(Room& room, const std::string& data, const std::string& user_id,
-               const std::string& from) {
-    const auto now = static_cast<std::int64_t>(clock_->now_ms());
-    const DocumentUpdateRow row{0, data, user_id, now};
-    std::vector<DocumentUpdateRow> theirs;  // what other nodes appended since the room loaded
-    std::uint64_t seq = 0;
-    std::uint64_t position = 0;  // the document's entry in the dataset's feed, if it has one
-    retry_conflicts([&] {
-      auto tx = storage_.begin(true);
-      theirs = tx->document_updates(room.dataset, room.name, room.seq);
-      seq = tx->append_document_update(room.dataset, room.name, row);
-      tx->append_history({0, room.dataset, "", room.name, seq, user_id,
-                          from.empty() ? "http" : from, 0, Timestamp(), "", now, "update",
-                          json_text(json::object{{"bytes", data.size()}}), "applied", ""});
-      position = sync_.mark_document(*tx, room.dataset, room.name, seq);
-      tx->commit();
-    });
-    if (position != 0) sync_.announce(room.dataset, position);
-    absorb(room, theirs);
-    room.seq = seq;
-    room.log_updates += 1;
-    room.log_bytes += data.size();
-    if (now - room.last_snapshot_ms >= options_.snapshot_interval.count()) {
-      snapshot(room, "", "");
+  // The committer is done with `updates` of the room (under its lock).
+  static void settle(Room& room, const std::vector<Pending*>& updates) {
+    for (const Pending* pending : updates)
+      room.unsaved_bytes -= pending->data.size();
+    room.settled += updates.size();
+    room.settled_changed.notify_all();
+  }
+
+  // Waits (the room's lock released meanwhile) until the updates applied to the room so far are
+  // settled, and loads the document again if they failed: what the caller reads of it is then
+  // in the log.
+  void wait_settled(Room& room, std::unique_lock<std::mutex>& lock) {
+    const std::uint64_t target = room.applied;
+    room.settled_changed.wait(lock, [&] { return room.settled >= target; });
+    if (!room.doc) load(room);
+  }
+
+  // Sends each of the room's peers the updates it did not send itself, as one message. Under the
+  // room's lock.
+  static void broadcast(Room& room, const std::vector<Pending*>& updates) {
+    if (updates.size() == 1) {
+      if (!updates.front()->relay.empty()) {
+        room.broadcast(
+            frame(protocol::SyncMessage{protocol::SyncStep::update, updates.front()->relay}),
+            updates.front()->from);
+      }
+      return;
+    }
+    std::map<std::vector<bool>, OutgoingFrame> merged;  // by which updates a peer gets
+    for (const auto& [id, peer] : room.peers) {
+      const std::shared_ptr<WebSocketPeer> socket = peer.socket.lock();
+      if (!socket) continue;
+      std::vector<bool> gets;
+      std::vector<std::span<const std::uint8_t>> parts;
+      for (const Pending* pending : updates) {
+        const bool its = pending->from != id && !pending->relay.empty();
+        gets.push_back(its);
+        if (its) parts.emplace_back(pending->relay);
+      }
+      if (parts.empty()) continue;
+      auto [found, added] = merged.try_emplace(gets);
+      if (added) {
+        found->second = frame(protocol::SyncMessage{
+            protocol::SyncStep::update,
+            parts.size() == 1 ? crdt::Bytes(parts.front().begin(), parts.front().end())
+                              : crdt::merge_updates_v1(parts)});
+      }
+      socket->send(found->second);
     }
   }
 
@@ -728,8 +926,13 @@ class CollabService::Impl {
       } catch (const crdt::DecodeError& e) {
         throw Refusal(Code::invalid_request, std::string("a bad state vector: ") + e.what());
       }
-      connection.send(protocol::SyncMessage{protocol::SyncStep::step2,
-                                            room.doc->encode_state_as_update_v1(since)});
+      OutgoingFrame reply = frame(protocol::SyncMessage{
+          protocol::SyncStep::step2, room.doc->encode_state_as_update_v1(since)});
+      if (room.settled >= room.applied) {
+        if (auto socket = connection.peer().lock()) socket->send(std::move(reply));
+      } else {
+        room.replies.push_back({room.applied, connection.peer(), std::move(reply)});
+      }
       return;
     }
     if (connection.read_only) {
@@ -828,7 +1031,7 @@ class CollabService::Impl {
   // POST ?restore=<id>: edits that bring the document back to a snapshot's content, applied and
   // relayed like any update (so every peer converges to it; the history keeps what came before).
   // Under the room's lock.
-  bool restore(Room& room, std::uint64_t id, const std::string& user_id) {
+  Applied restore(Room& room, std::uint64_t id, const std::string& user_id) {
     std::optional<DocumentSnapshotRow> row;
     {
       auto tx = storage_.begin(false);
@@ -848,7 +1051,7 @@ class CollabService::Impl {
     exact.delta = true;  // formats count
     if (crdt::to_json(crdt::show_document(past, exact)) ==
         crdt::to_json(crdt::show_document(now, exact))) {
-      return false;
+      return {};
     }
     std::map<std::string, crdt::TypeKind> kinds;
     for (const auto& [name, type] : now.roots())
@@ -871,7 +1074,7 @@ class CollabService::Impl {
       throw Refusal(Code::invalid_request,
                     std::string("the document cannot go back to that snapshot: ") + e.what());
     }
-    if (update.empty()) return false;
+    if (update.empty()) return {};
     return apply(room, update, user_id, "");
   }
 
@@ -945,8 +1148,9 @@ class CollabService::Impl {
   }
 
   HttpResponse read(Room& room, const boost::urls::url_view& url) {
-    std::lock_guard lock(room.mutex);
+    std::unique_lock lock(room.mutex);
     if (!room.doc) load(room);
+    wait_settled(room, lock);
     return render(room.name, *room.doc, url);
   }
 
@@ -1036,11 +1240,18 @@ class CollabService::Impl {
   std::size_t live_rooms_ = 0;
   std::map<std::string, std::weak_ptr<CollabConnection>> connections_;
 
+  static constexpr std::size_t kMaxCommitBatch = 1024;
+  std::mutex commit_mutex_;  // the committer's queue
+  std::condition_variable commit_wake_;
+  std::deque<Pending> commit_queue_;
+  bool committer_stopping_ = false;
+
   std::mutex compact_mutex_;  // the compactor's queue
   std::condition_variable compact_wake_;
   std::deque<std::weak_ptr<Room>> compact_queue_;
   bool compactor_stopping_ = false;
-  std::thread compactor_{[this] { run_compactor(); }};  // last: starts once the rest exists
+  std::thread compactor_{[this] { run_compactor(); }};  // last: start once the rest exists
+  std::thread committer_{[this] { run_committer(); }};
 };
 
 void CollabConnection::on_message(std::string message) {

@@ -13,9 +13,12 @@
 // stops reconnecting on 4400-4499), overload and rate limits with 1013, so editors come back. A
 // token revoked, or a member removed, closes that user's connections at once.
 //
-// Durable before relayed: an update is applied to the loaded document, appended to the log and
-// committed, and only then sent to the document's other peers — under the document's lock, so
-// that the log's order is the order peers see. Awareness (who is here, their cursors) is relayed
+// Durable before relayed: an update is applied to the loaded document and queued for the
+// service's committer thread, which appends the updates that queued up meanwhile (for any
+// document) to their logs in one transaction (group commit), and only once that is committed
+// sends each document's updates to its other peers — in the order they were applied, which is the
+// log's, each peer one message with what it did not send itself. An update over HTTP is answered
+// once committed. Awareness (who is here, their cursors) is relayed
 // among a document's peers and not stored; a connection's awareness states are removed for the
 // others when it closes.
 //

@@ -68,6 +68,9 @@ TEST_F(CollabDeviceTest, OfflineEditsAndEditorsEditsMergeAndEveryoneConverges) {
   YClient browser = editor("plan", 101);
   ASSERT_TRUE(browser.pump_until([&] { return browser.synced(); }));
   browser.insert(0, "Agenda: ", "content");
+  // Once another editor has it, the log has it (durable before relayed).
+  YClient witness = editor("plan", 102);
+  ASSERT_TRUE(witness.pump_until([&] { return witness.text("content") == "Agenda: "; }));
 
   // Offline, the device writes the document in several transactions, one with another store.
   for (const std::string word : {"budget", " hiring", " launch"}) {
