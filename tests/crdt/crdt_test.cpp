@@ -125,6 +125,21 @@ TEST(Update, StructsWaitForTheirDependenciesAndDeletesForTheirStructs) {
   EXPECT_EQ(b.encode_state_as_update_v1(), u.writer.encode_state_as_update_v1());
 }
 
+// What a relay asks of an update: whether it changes the document — and if so, applied.
+TEST(Update, AnUpdateIsAppliedOnlyWhenItChangesTheDocument) {
+  const TwoUpdates u;
+  Doc b(2);
+  EXPECT_TRUE(b.apply_changes_v1(u.second));  // it waits: that is a change too
+  EXPECT_TRUE(b.has_pending());
+  EXPECT_TRUE(b.apply_changes_v1(u.first));
+  EXPECT_EQ(b.get("t", TypeKind::text).to_string(), "ello world");
+  EXPECT_FALSE(b.apply_changes_v1(u.first));
+  EXPECT_FALSE(b.apply_changes_v1(u.writer.encode_state_as_update_v1()));
+  const Bytes before = b.encode_state_as_update_v1();
+  EXPECT_THROW(b.apply_changes_v1(bytes({0x01, 0x01, 0x01})), DecodeError);
+  EXPECT_EQ(b.encode_state_as_update_v1(), before);
+}
+
 TEST(Update, UpdatesMergeAndDiffWithoutADocument) {
   const TwoUpdates u;
   // In either order, the merge loads to the same document.
