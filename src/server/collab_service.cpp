@@ -689,8 +689,14 @@ class CollabService::Impl {
     for (const RoomBatch& part : rooms) {
       if (part.position != 0) sync_.announce(part.room->dataset, part.position);
     }
-    for (RoomBatch& part : rooms)
-      relay(part);
+    for (RoomBatch& part : rooms) {
+      try {
+        relay(part);
+      } catch (const std::exception& e) {  // the updates are in the log: peers catch up on rejoin
+        spdlog::error("document '{}' of dataset '{}' not relayed: {}", part.room->name,
+                      part.room->dataset, e.what());
+      }
+    }
     for (Pending& pending : batch)
       pending.durable.set_value();
   }
@@ -708,6 +714,7 @@ class CollabService::Impl {
     try {
       if (part.updates.front()->load != room.loads) {
         catch_up(room);  // loaded again meanwhile, perhaps without these
+        send_replies(room);
         return;
       }
       std::erase_if(part.theirs, [&](const DocumentUpdateRow& row) { return row.seq <= room.seq; });
@@ -732,11 +739,7 @@ class CollabService::Impl {
       }
     }
     broadcast(room, part.updates);
-    std::erase_if(room.replies, [&](Room::Reply& reply) {
-      if (reply.after > room.settled) return false;
-      if (auto socket = reply.socket.lock()) socket->send(std::move(reply.frame));
-      return true;
-    });
+    send_replies(room);
     if (room.log_updates >= options_.compact_after_updates && !room.compaction_queued) {
       room.compaction_queued = true;
       {
@@ -745,6 +748,15 @@ class CollabService::Impl {
       }
       compact_wake_.notify_one();
     }
+  }
+
+  // Sends the sync step 2 answers that waited for updates now settled (under the room's lock).
+  static void send_replies(Room& room) {
+    std::erase_if(room.replies, [&](Room::Reply& reply) {
+      if (reply.after > room.settled) return false;
+      if (auto socket = reply.socket.lock()) socket->send(std::move(reply.frame));
+      return true;
+    });
   }
 
   // The committer is done with `updates` of the room (under its lock).
