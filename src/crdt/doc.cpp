@@ -63,11 +63,6 @@ std::uint64_t content_length(const Content& content) {
       content);
 }
 
-bool content_countable(const Content& content) {
-  return !std::holds_alternative<ContentDeleted>(content) &&
-         !std::holds_alternative<ContentFormat>(content);
-}
-
 Content copy_content(const Content& content) {
   return std::visit(
       [](const auto& c) -> Content {
@@ -98,6 +93,9 @@ Content split_content(Content& content, std::uint64_t offset) {
         } else if constexpr (std::is_same_v<T, ContentString>) {
           ContentString right{c.text.substr(offset)};
           c.text.resize(offset);
+          // The left part rarely grows again (the clocks that followed it are the right part's):
+          // it gives back what it no longer holds.
+          if (c.text.capacity() > 2 * offset) c.text.shrink_to_fit();
           // A surrogate pair split in two: both halves become U+FFFD, as Yjs does.
           const char16_t last = c.text.empty() ? 0 : c.text.back();
           if (last >= 0xD800 && last <= 0xDBFF) {
@@ -159,10 +157,24 @@ std::uint64_t Doc::Store::state(std::uint64_t client) const {
 
 StateVector Doc::Store::state_vector() const {
   StateVector vector;
-  for (const auto& [client, structs] : clients) {
-    if (!structs.empty()) vector[client] = structs.back()->id.clock + structs.back()->length;
-  }
+  state_vector_into(vector);
   return vector;
+}
+
+void Doc::Store::state_vector_into(StateVector& vector) const {
+  auto out = vector.begin();
+  for (const auto& [client, structs] : clients) {
+    if (structs.empty()) continue;
+    const std::uint64_t state = structs.back()->id.clock + structs.back()->length;
+    while (out != vector.end() && out->first < client)
+      out = vector.erase(out);
+    if (out != vector.end() && out->first == client) {
+      (out++)->second = state;
+    } else {
+      vector.emplace_hint(out, client, state);
+    }
+  }
+  vector.erase(out, vector.end());
 }
 
 std::size_t StructList::index_of(std::uint64_t clock) const {
@@ -204,8 +216,21 @@ void Doc::Store::add(std::unique_ptr<Item> item) {
 
 // --- Transaction ---
 
-Transaction::Transaction(Doc& doc, bool local, const void* origin)
-    : doc(doc), local(local), origin(origin), before(doc.store().state_vector()) {}
+Transaction::Transaction(Doc& doc, bool local, const void* origin) : doc(doc) {
+  begin(local, origin);
+}
+
+void Transaction::begin(bool is_local, const void* by) {
+  local = is_local;
+  origin = by;
+  doc.store().state_vector_into(before);
+  after.clear();
+  deletes.clients.clear();
+  changed.clear();
+  changed_parents.clear();
+  merge_structs.clear();
+  changed_index_.clear();
+}
 
 bool Transaction::adds(const Item& item) const {
   const auto it = before.find(item.id.client);
@@ -727,6 +752,7 @@ void Doc::commit_all() {
       if (!error) error = std::current_exception();
     }
   }
+  if (!committing_.empty()) spare_ = std::move(committing_.front());
   committing_.clear();
   if (error) std::rethrow_exception(error);
 }

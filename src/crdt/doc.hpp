@@ -97,7 +97,10 @@ std::uint8_t content_ref(const Content& content);
 // The clock length a content takes.
 std::uint64_t content_length(const Content& content);
 // Whether it counts in its parent's length (format items do not, nor deleted content).
-bool content_countable(const Content& content);
+inline bool content_countable(const Content& content) {
+  return !std::holds_alternative<ContentDeleted>(content) &&
+         !std::holds_alternative<ContentFormat>(content);
+}
 
 // --- Structs ---
 
@@ -330,6 +333,9 @@ class Doc {
   std::map<std::string, std::unique_ptr<Type>> share_;
   Transaction* current_ = nullptr;
   std::vector<std::unique_ptr<Transaction>> committing_;  // ended, to commit in order
+  // The last transaction committed, begun again by the next: most edits are a transaction each,
+  // and one that keeps its containers allocates less.
+  std::unique_ptr<Transaction> spare_;
   std::vector<std::pair<std::uint64_t, UpdateHandler>> update_handlers_;
   std::vector<std::pair<std::uint64_t, TransactionHandler>> transaction_handlers_;
   std::uint64_t next_handler_ = 1;
@@ -388,6 +394,8 @@ class Transaction {
   // Records that `type` changed (its sequence when `key` is null), as Yjs's
   // addChangedTypeToTransaction does: only types that existed before this transaction.
   void note_changed(Type& type, const Name& key);
+  // Starts the transaction afresh (Doc reuses one that has committed).
+  void begin(bool is_local, const void* by);
   // Ends the transaction: observers, handlers, garbage collection, merging, the update event.
   void commit();
 

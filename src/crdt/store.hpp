@@ -122,6 +122,7 @@ struct Doc::Store {
 
   std::uint64_t state(std::uint64_t client) const;
   StateVector state_vector() const;
+  void state_vector_into(StateVector& vector) const;  // reusing the vector's nodes
   Item* find(const ID& id);
   void add(std::unique_ptr<Item> item);
   StructList& structs(std::uint64_t client) { return clients.at(client); }
@@ -133,7 +134,12 @@ void Doc::run(F&& f, const void* origin, bool local) {
     f(*current_);
     return;
   }
-  committing_.push_back(std::make_unique<Transaction>(*this, local, origin));
+  if (spare_ != nullptr) {
+    spare_->begin(local, origin);
+    committing_.push_back(std::move(spare_));
+  } else {
+    committing_.push_back(std::make_unique<Transaction>(*this, local, origin));
+  }
   current_ = committing_.back().get();
   const bool first =
       committing_.size() == 1;  // else an observer's: committed after the one running
