@@ -44,6 +44,25 @@ TEST(SqliteStorage, RefusesAFileThatIsNotCairnds) {
   }
 }
 
+TEST(SqliteStorage, AnOlderFormatGainsTheNewTablesWhenOpened) {
+  TempDir dir;
+  open_sqlite(dir.path());  // created at the current format, then made a format-1 file
+  {
+    sqlite::Connection db(dir / "cairnd.db", sqlite::Connection::Mode::read_write_create);
+    db.exec(
+        "DROP TABLE document_updates; DROP TABLE document_snapshots; DROP TABLE dataset_schemas; "
+        "PRAGMA user_version = 1");
+  }
+  const auto storage = open_sqlite(dir.path());
+  auto tx = storage->begin(true);
+  tx->add_dataset_schema("d1", {1, "{}", "u1", 1});
+  tx->append_document_update("d1", "notes", {0, "x", "u1", 1});
+  EXPECT_EQ(tx->dataset_schema("d1")->revision, 1u);
+  tx->commit();
+  sqlite::Connection db(dir / "cairnd.db", sqlite::Connection::Mode::read_only);
+  EXPECT_EQ(db.query_int("PRAGMA user_version"), 3);
+}
+
 TEST(SqliteStorage, AnUnknownBackendIsAnError) {
   server::StorageConfig config;
   config.backend = "mongodb";

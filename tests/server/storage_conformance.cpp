@@ -6,6 +6,7 @@
 #include <future>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "server/storage/storage_copy.hpp"
 
@@ -281,6 +282,38 @@ TEST_P(StorageConformance, DocumentSnapshotsAreNumberedPerDocumentAndKeepTheirBy
   EXPECT_FALSE(tx->document_snapshot("d2", "notes", 1));
 }
 
+TEST_P(StorageConformance, ADatasetKeepsEveryRevisionOfItsSchemaAndCountsEntriesPerVersion) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  add_user_with_dataset(storage(), "u2", "d2");
+  {
+    auto tx = storage().begin(true);
+    EXPECT_FALSE(tx->dataset_schema("d1"));
+    tx->add_dataset_schema("d1", {1, R"({"stores":{}})", "u1", 10});
+    tx->add_dataset_schema("d1", {2, R"({"stores":{"j":{"version":2}}})", "u1", 20});
+    std::uint64_t seq = 0;
+    for (const auto& [store, key, version] :
+         std::vector<std::tuple<std::string, std::string, std::uint32_t>>{
+             {"j", "a", 1}, {"j", "b", 2}, {"j", "c", 2}, {"j", "gone", 1}, {"a", "x", 3}}) {
+      EntryRow row = entry(store, key, key == "gone" ? std::nullopt : std::optional("{}"), ++seq);
+      row.schema_version = version;
+      tx->put_entry("d1", row);
+    }
+    tx->put_entry("d2", entry("j", "other", "{}", 1));
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const std::optional<server::DatasetSchemaRow> latest = tx->dataset_schema("d1");
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->revision, 2u);
+  EXPECT_EQ(latest->schema, R"({"stores":{"j":{"version":2}}})");
+  EXPECT_EQ(latest->user_id, "u1");
+  EXPECT_EQ(latest->server_ms, 20);
+  EXPECT_FALSE(tx->dataset_schema("d2"));
+  // Tombstones do not count: nothing needs translating there.
+  const std::vector<server::StoreVersionCount> expected = {{"a", 3, 1}, {"j", 1, 1}, {"j", 2, 2}};
+  EXPECT_EQ(tx->entry_versions("d1"), expected);
+}
+
 TEST_P(StorageConformance, ATransactionThatIsNotCommittedLeavesNothing) {
   add_user_with_dataset(storage(), "u1", "d1");
   {
@@ -339,6 +372,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
                         "put", R"({"value":1})", "applied", "client-won"});
     tx->append_document_update("d1", "notes/a", {0, std::string("\0\x01\xff\x80", 4), "u1", 12});
     tx->add_document_snapshot("d1", "notes/a", {0, 1, 12, "u1", "first", std::string("\0\x02", 2)});
+    tx->add_dataset_schema("d1", {1, R"({"stores":{"journal":{"version":2}}})", "u1", 13});
     tx->save_clock(Timestamp(777, 3));
     tx->commit();
   }
@@ -351,6 +385,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
   EXPECT_EQ(rows["history"], 1u);
   EXPECT_EQ(rows["document_updates"], 1u);
   EXPECT_EQ(rows["document_snapshots"], 1u);
+  EXPECT_EQ(rows["dataset_schemas"], 1u);
 
   auto original = storage().begin(false);
   auto copied = copy->begin(false);
@@ -374,6 +409,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
   EXPECT_EQ(kept.resolution, "client-won");
   EXPECT_EQ(copied->document_updates("d1", "notes/a", 0).at(0).data,
             std::string("\0\x01\xff\x80", 4));
+  EXPECT_EQ(copied->dataset_schema("d1")->schema, R"({"stores":{"journal":{"version":2}}})");
   copied.reset();
   {
     // History goes on after the copied rows.

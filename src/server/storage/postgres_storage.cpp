@@ -179,6 +179,18 @@ constexpr const char* kSchemaV2 = R"sql(
   );
 )sql";
 
+// Version 3: datasets' schemas.
+constexpr const char* kSchemaV3 = R"sql(
+  CREATE TABLE dataset_schemas (
+    dataset_id text COLLATE "C" NOT NULL,
+    revision   bigint NOT NULL,
+    schema     text NOT NULL,
+    user_id    text NOT NULL,
+    server_ms  bigint NOT NULL,
+    PRIMARY KEY (dataset_id, revision)
+  );
+)sql";
+
 // Brings the schema to kSchemaVersion; runs with the schema lock held.
 void create_or_upgrade(pq::Connection& db, const std::string& where) {
   const pq::Result exists = db.run("SELECT to_regclass('cairn_schema') IS NOT NULL");
@@ -186,6 +198,7 @@ void create_or_upgrade(pq::Connection& db, const std::string& where) {
     db.exec("BEGIN");
     db.exec(kSchemaV1);
     db.exec(kSchemaV2);
+    db.exec(kSchemaV3);
     db.run("INSERT INTO cairn_schema (id, version, min_binary) VALUES (1, $1, $2)",
            pq::Params()
                .add(std::int64_t{PostgresStorage::kSchemaVersion})
@@ -214,6 +227,12 @@ void create_or_upgrade(pq::Connection& db, const std::string& where) {
     db.exec("BEGIN");
     db.exec(kSchemaV2);
     db.exec("UPDATE cairn_schema SET version = 2 WHERE id = 1");
+    db.exec("COMMIT");
+  }
+  if (version < 3) {
+    db.exec("BEGIN");
+    db.exec(kSchemaV3);
+    db.exec("UPDATE cairn_schema SET version = 3 WHERE id = 1");
     db.exec("COMMIT");
   }
 }
@@ -841,6 +860,42 @@ class PostgresTransaction final : public StorageTransaction {
                                std::string(r.text(0, 3)),
                                std::string(r.text(0, 4)),
                                stored_bytes(r.text(0, 5))};
+  }
+
+  std::optional<DatasetSchemaRow> dataset_schema(std::string_view dataset_id) override {
+    const pq::Result r = db().run(
+        "SELECT revision, schema, user_id, server_ms FROM dataset_schemas "
+        "WHERE dataset_id = $1 ORDER BY revision DESC LIMIT 1",
+        pq::Params().add(dataset_id));
+    if (r.empty()) return std::nullopt;
+    return DatasetSchemaRow{static_cast<std::uint64_t>(r.integer(0, 0)), std::string(r.text(0, 1)),
+                            std::string(r.text(0, 2)), r.integer(0, 3)};
+  }
+
+  void add_dataset_schema(std::string_view dataset_id, const DatasetSchemaRow& row) override {
+    db().run(
+        "INSERT INTO dataset_schemas (dataset_id, revision, schema, user_id, server_ms) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        pq::Params()
+            .add(dataset_id)
+            .add(row.revision)
+            .add(row.schema)
+            .add(row.user_id)
+            .add(row.server_ms));
+  }
+
+  std::vector<StoreVersionCount> entry_versions(std::string_view dataset_id) override {
+    const pq::Result r = db().run(
+        "SELECT store, schema_version, count(*) FROM entries "
+        "WHERE dataset_id = $1 AND value IS NOT NULL "
+        "GROUP BY store, schema_version ORDER BY store, schema_version",
+        pq::Params().add(dataset_id));
+    std::vector<StoreVersionCount> rows;
+    for (int i = 0; i < r.rows(); ++i) {
+      rows.push_back({std::string(r.text(i, 0)), static_cast<std::uint32_t>(r.integer(i, 1)),
+                      static_cast<std::uint64_t>(r.integer(i, 2))});
+    }
+    return rows;
   }
 
   std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,

@@ -4,8 +4,8 @@
 // mutex, and a pool of read connections that see snapshots beside the writer. The SQL sticks to
 // what PostgreSQL also runs (INSERT ... ON CONFLICT, partial indexes); only the DDL is SQLite's.
 //
-// File format: application_id 0x43414944 ("CAID"), user_version 2 (1 had no document_updates;
-// such a file gains the table when opened).
+// File format: application_id 0x43414944 ("CAID"), user_version 3 (1 had no document tables, 2
+// no dataset_schemas; such a file gains the tables when opened).
 #include "server/storage/sqlite_storage.hpp"
 
 #include <fmt/format.h>
@@ -23,7 +23,7 @@ namespace cairn::server {
 namespace {
 
 constexpr std::int64_t kApplicationId = 0x43414944;
-constexpr std::int64_t kFormat = 2;
+constexpr std::int64_t kFormat = 3;
 
 // Collaborative documents' logs (format 2 on).
 void create_document_tables(sqlite::Connection& db) {
@@ -47,6 +47,20 @@ void create_document_tables(sqlite::Connection& db) {
       label      TEXT NOT NULL,
       data       BLOB NOT NULL,
       PRIMARY KEY (dataset_id, name, id)
+    ) WITHOUT ROWID;
+  )sql");
+}
+
+// Datasets' schemas (format 3 on).
+void create_dataset_schema_table(sqlite::Connection& db) {
+  db.exec(R"sql(
+    CREATE TABLE IF NOT EXISTS dataset_schemas (
+      dataset_id TEXT NOT NULL,
+      revision   INTEGER NOT NULL,
+      schema     TEXT NOT NULL,
+      user_id    TEXT NOT NULL,
+      server_ms  INTEGER NOT NULL,
+      PRIMARY KEY (dataset_id, revision)
     ) WITHOUT ROWID;
   )sql");
 }
@@ -127,6 +141,7 @@ void create_schema(sqlite::Connection& db) {
     CREATE INDEX history_entry ON history (dataset_id, store, key, id);
   )sql");
   create_document_tables(db);
+  create_dataset_schema_table(db);
   db.exec("INSERT INTO server (id, replica, hlc) VALUES (1, '', 0)");
   db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
@@ -633,6 +648,48 @@ class SqliteTransaction final : public StorageTransaction {
     return row;
   }
 
+  std::optional<DatasetSchemaRow> dataset_schema(std::string_view dataset_id) override {
+    auto& q = db_.cached(
+        "SELECT revision, schema, user_id, server_ms FROM dataset_schemas "
+        "WHERE dataset_id = ?1 ORDER BY revision DESC LIMIT 1");
+    q.bind(1, dataset_id);
+    std::optional<DatasetSchemaRow> row;
+    if (q.step()) {
+      row = DatasetSchemaRow{static_cast<std::uint64_t>(q.column_int(0)),
+                             std::string(q.column_text(1)), std::string(q.column_text(2)),
+                             q.column_int(3)};
+    }
+    q.reset();
+    return row;
+  }
+
+  void add_dataset_schema(std::string_view dataset_id, const DatasetSchemaRow& row) override {
+    db_.cached(
+           "INSERT INTO dataset_schemas (dataset_id, revision, schema, user_id, server_ms) "
+           "VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, dataset_id)
+        .bind(2, static_cast<std::int64_t>(row.revision))
+        .bind(3, row.schema)
+        .bind(4, row.user_id)
+        .bind(5, row.server_ms)
+        .run();
+  }
+
+  std::vector<StoreVersionCount> entry_versions(std::string_view dataset_id) override {
+    auto& q = db_.cached(
+        "SELECT store, schema_version, count(*) FROM entries "
+        "WHERE dataset_id = ?1 AND value IS NOT NULL "
+        "GROUP BY store, schema_version ORDER BY store, schema_version");
+    q.bind(1, dataset_id);
+    std::vector<StoreVersionCount> rows;
+    while (q.step()) {
+      rows.push_back({std::string(q.column_text(0)), static_cast<std::uint32_t>(q.column_int(1)),
+                      static_cast<std::uint64_t>(q.column_int(2))});
+    }
+    q.reset();
+    return rows;
+  }
+
   std::vector<StoredRow> table_rows(const StoredTable& table, const StoredRow& after,
                                     std::size_t limit) override {
     const std::string keys = column_list(table.key);
@@ -758,6 +815,7 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& file, Durability durab
   if (format < kFormat) {
     sqlite::TransactionGuard guard(db, sqlite::TransactionGuard::Kind::immediate);
     create_document_tables(db);
+    create_dataset_schema_table(db);
     db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
     guard.commit();
   }

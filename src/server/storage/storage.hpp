@@ -113,6 +113,23 @@ struct DocumentSnapshotRow {
   std::string data;  // an update, format v1 (bytes); empty when listed without data
 };
 
+// A dataset's schema as its owner published it (docs/migrations.md, "Old and new apps at once"):
+// each accepted upload is a revision, numbered from 1.
+struct DatasetSchemaRow {
+  std::uint64_t revision = 0;
+  std::string schema;  // JSON text in the form `cairn migrate --schema` reads
+  std::string user_id;
+  std::int64_t server_ms = 0;
+};
+
+// How many live entries (not tombstones) of a store are at one schema version.
+struct StoreVersionCount {
+  std::string store;
+  std::uint32_t version = 0;
+  std::uint64_t entries = 0;
+  friend bool operator==(const StoreVersionCount&, const StoreVersionCount&) = default;
+};
+
 // This transaction lost a race with a concurrent one (PostgreSQL: a serialization failure, a
 // deadlock, a duplicate key inserted by both) and was rolled back: running the same work again,
 // from the start, sees the winner's work. retry_conflicts does that.
@@ -176,6 +193,10 @@ inline const std::vector<StoredTable>& stored_tables() {
        {"dataset_id", "name", "id"},
        {"id"},
        {"data"}},
+      {"dataset_schemas",
+       {"dataset_id", "revision", "schema", "user_id", "server_ms"},
+       {"dataset_id", "revision"},
+       {"revision"}},
   };
   return tables;
 }
@@ -278,6 +299,13 @@ class StorageTransaction {
   virtual std::optional<DocumentSnapshotRow> document_snapshot(std::string_view dataset_id,
                                                                std::string_view name,
                                                                std::uint64_t id) = 0;
+
+  // The dataset's latest schema revision, if its owner published one.
+  virtual std::optional<DatasetSchemaRow> dataset_schema(std::string_view dataset_id) = 0;
+  // Keeps `row` as a revision of the dataset's schema (the caller numbers it: the latest + 1).
+  virtual void add_dataset_schema(std::string_view dataset_id, const DatasetSchemaRow& row) = 0;
+  // The dataset's live entries counted per store and schema version, by store and version.
+  virtual std::vector<StoreVersionCount> entry_versions(std::string_view dataset_id) = 0;
 
   // Moving a server between backends: the rows of `table` in its key's order, after `after` (a
   // row's key columns; empty: from the first), at most `limit`.
