@@ -25,6 +25,7 @@
 #include <boost/json/value.hpp>
 #include <cairn/change.hpp>
 #include <cairn/database.hpp>
+#include <cairn/schema.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -108,6 +109,14 @@ struct SyncReport {
   bool new_replica = false;
 };
 
+// A dataset's schema on the server (docs/migrations.md, "Old and new apps at once").
+struct DatasetSchemaInfo {
+  std::uint64_t revision = 0;  // 0: the dataset has none of its own; `stores` is the server's
+  std::vector<StoreSchema> stores;
+  std::string updated_by;  // who published the revision, and when (ms since the epoch)
+  std::int64_t updated_ms = 0;
+};
+
 class SyncClient {
  public:
   // Starts the background thread; a sync begins at once. Throws Error(invalid_argument) when no
@@ -138,6 +147,13 @@ class SyncClient {
   // Throws Error: io_error when the server cannot be reached, invalid_argument when it refuses.
   // With `full`, the dataset is pulled again from the beginning.
   static SyncReport sync_once(Database& db, const SyncOptions& options, bool full = false);
+  // The dataset's schema on the server, and publishing one as its next revision (owners only;
+  // the `cairn schema` command). A schema only moves forward: Error(refused) naming the server's
+  // reason (schema_conflict, invalid_schema) otherwise; invalid_argument for a custom step, which
+  // has no JSON form. Other errors as sync_once.
+  static DatasetSchemaInfo pull_schema(Database& db, const SyncOptions& options);
+  static DatasetSchemaInfo push_schema(Database& db, const SyncOptions& options,
+                                       const std::vector<StoreSchema>& stores);
   // What the database keeps about sync, without a server.
   static SyncStatus stored_status(Database& db);
   // The bearer token kept in the database (empty before the first sync): a secret, shown only so

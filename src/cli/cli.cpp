@@ -422,6 +422,30 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                         "Stop after this many lines (default: at Ctrl-C or SIGTERM)");
   add_json(watch_cmd);
 
+  auto* schema_cmd = app.add_subcommand(
+      "schema",
+      "Read or publish the schema of the dataset this database syncs with (owners "
+      "publish; see docs/migrations.md)");
+  schema_cmd->require_subcommand(1);
+  const auto add_server = [&](CLI::App* command) {
+    command->add_option("--server", sync_arguments.server,
+                        "Server URL, e.g. http://127.0.0.1:8787 (default: the one kept)");
+    command->add_option("--token", sync_arguments.token, "Bearer token (default: the one kept)");
+    command->add_option("--dataset", sync_arguments.dataset,
+                        "Dataset id (default: the one kept, or the user's personal dataset)");
+  };
+  auto* schema_pull_cmd = schema_cmd->add_subcommand(
+      "pull", "Print the dataset's schema as a schema file (--json: with its revision)");
+  add_path(schema_pull_cmd);
+  add_server(schema_pull_cmd);
+  add_json(schema_pull_cmd);
+  auto* schema_push_cmd = schema_cmd->add_subcommand(
+      "push", "Publish a schema file as the dataset's next revision (only forward)");
+  add_path(schema_push_cmd);
+  schema_push_cmd->add_option("SCHEMA", schema_file, "Schema file (JSON)")->required();
+  add_server(schema_push_cmd);
+  add_json(schema_push_cmd);
+
   YdocArguments ydoc_arguments;
   auto* ydoc_cmd = app.add_subcommand(
       "ydoc", "Read and combine Yjs documents' updates (files of raw update bytes; - for stdin)");
@@ -496,6 +520,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*status_cmd) show_status(path, show_token, as_json, out);
     if (*sync_cmd) sync(path, sync_arguments, as_json, out);
     if (*watch_cmd) watch(path, sync_arguments, watch_arguments, as_json, out);
+    if (*schema_pull_cmd) pull_schema(path, sync_arguments, as_json, out);
+    if (*schema_push_cmd) push_schema(path, schema_file, sync_arguments, as_json, out);
     if (*ydoc_show_cmd) ydoc_show(ydoc_arguments, out, err);
     if (*ydoc_merge_cmd) ydoc_merge(ydoc_arguments, out);
     if (*ydoc_diff_cmd) {

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "cli/command.hpp"
+#include "cli/pretty_json.hpp"
 #include "foundation/json_text.hpp"
 
 namespace cairn::cli {
@@ -15,8 +16,31 @@ namespace json = boost::json;
 
 namespace {
 
+SyncOptions options_of(const SyncArguments& arguments) {
+  SyncOptions options;
+  options.server = arguments.server;
+  options.token = arguments.token;
+  options.dataset = arguments.dataset;
+  return options;
+}
+
 std::string when(std::int64_t ms) {
   return ms == 0 ? "never" : Timestamp(static_cast<std::uint64_t>(ms), 0).to_string();
+}
+
+void print_schema(const DatasetSchemaInfo& info, bool whole, bool as_json, std::ostream& out) {
+  const json::value schema = schema_to_json(info.stores);
+  if (as_json) {
+    out << json_text(json::object{{"revision", info.revision},
+                                  {"schema", schema},
+                                  {"updatedBy", info.updated_by},
+                                  {"updatedTime", info.updated_ms}})
+        << '\n';
+  } else if (whole) {
+    out << pretty_json(schema) << '\n';
+  } else {
+    out << fmt::format("published revision {} of the dataset's schema\n", info.revision);
+  }
 }
 
 }  // namespace
@@ -57,11 +81,7 @@ void show_status(const std::string& path, bool show_token, bool as_json, std::os
 void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
           std::ostream& out) {
   Database db = Database::open(path, writable_options());
-  SyncOptions options;
-  options.server = arguments.server;
-  options.token = arguments.token;
-  options.dataset = arguments.dataset;
-  const SyncReport report = SyncClient::sync_once(db, options, arguments.full);
+  const SyncReport report = SyncClient::sync_once(db, options_of(arguments), arguments.full);
   if (as_json) {
     out << json_text(json::object{{"sent", report.sent},
                                   {"acknowledged", report.acknowledged},
@@ -108,6 +128,19 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   out << db.pending_count() << " pending\n";
 }
 
+void pull_schema(const std::string& path, const SyncArguments& arguments, bool as_json,
+                 std::ostream& out) {
+  Database db = Database::open(path, writable_options());
+  print_schema(SyncClient::pull_schema(db, options_of(arguments)), true, as_json, out);
+}
+
+void push_schema(const std::string& path, const std::string& schema_file,
+                 const SyncArguments& arguments, bool as_json, std::ostream& out) {
+  const std::vector<StoreSchema> stores = load_schema_file(schema_file);
+  Database db = Database::open(path, writable_options());
+  print_schema(SyncClient::push_schema(db, options_of(arguments), stores), false, as_json, out);
+}
+
 void watch(const std::string& path, const SyncArguments& arguments, const WatchArguments& watch,
            bool as_json, std::ostream& out) {
   json::object presence;
@@ -128,10 +161,7 @@ void watch(const std::string& path, const SyncArguments& arguments, const WatchA
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Database db = Database::open(path, writable_options());
-  SyncOptions options;
-  options.server = arguments.server;
-  options.token = arguments.token;
-  options.dataset = arguments.dataset;
+  SyncOptions options = options_of(arguments);
   std::mutex mutex;  // one line at a time
   std::size_t lines = 0;
   const auto print = [&](const std::string& line) {

@@ -195,6 +195,75 @@ StoreChanges run_store_migration(const StoreSchema& schema, std::uint32_t stored
   return changes;
 }
 
+std::optional<SuccessionProblem> check_succession(const std::vector<StoreSchema>& previous,
+                                                  const std::vector<StoreSchema>& next,
+                                                  const StoredVersions& stored) {
+  const auto declared = [&](const std::string& name) -> const StoreSchema* {
+    for (const StoreSchema& store : next)
+      if (store.name == name) return &store;
+    return nullptr;
+  };
+  for (const StoreSchema& before : previous) {
+    const StoreSchema* after = declared(before.name);
+    if (after == nullptr) {
+      return SuccessionProblem{before.name, fmt::format("store '{}' is no longer declared; a "
+                                                        "dataset's schema only moves forward",
+                                                        before.name)};
+    }
+    if (after->version < before.version) {
+      return SuccessionProblem{
+          before.name, fmt::format("store '{}' would go back from version {} to {}", before.name,
+                                   before.version, after->version)};
+    }
+    if (!(after->policy == before.policy)) {
+      return SuccessionProblem{before.name,
+                               fmt::format("store '{}' would change its merge policy from {} to "
+                                           "{}; entries were merged under the first",
+                                           before.name, json::serialize(before.policy.to_json()),
+                                           json::serialize(after->policy.to_json()))};
+    }
+    for (const MigrationStep& step : before.migrations) {
+      const MigrationStep* kept = find_step(*after, step.from);
+      if (kept == nullptr) continue;  // an early step dropped: the entries decide (below)
+      const auto ops_json = [](const MigrationStep& s) {
+        json::array ops;
+        for (const auto& op : s.ops)
+          ops.push_back(op.to_json());
+        return ops;
+      };
+      if (ops_json(*kept) != ops_json(step)) {
+        return SuccessionProblem{
+            before.name, fmt::format("store '{}' would change its step {} -> {}, which devices "
+                                     "have already run; declare a new version instead",
+                                     before.name, step.from, step.from + 1)};
+      }
+    }
+  }
+  for (const auto& [name, versions] : stored) {
+    const StoreSchema* store = declared(name);
+    if (store == nullptr) continue;  // not translated: no declaration to strand it
+    for (const auto& [version, entries] : versions) {
+      if (version > store->version) {
+        return SuccessionProblem{
+            name,
+            fmt::format("store '{}' holds {} entries at version {}, newer than the version {} "
+                        "declared",
+                        name, entries, version, store->version),
+            version, entries};
+      }
+      if (version < store->version && !can_migrate_entry(*store, version, store->version)) {
+        return SuccessionProblem{
+            name,
+            fmt::format("store '{}' holds {} entries at version {}, which its chain cannot take "
+                        "to version {}",
+                        name, entries, version, store->version),
+            version, entries};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<StoreSchema> schema_from_json(const json::value& value) {
   const auto bad = [](const std::string& why) {
     return Error(ErrorCode::invalid_argument, "invalid schema: " + why);

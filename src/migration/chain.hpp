@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace cairn {
 
@@ -41,5 +43,27 @@ struct StoreChanges {
 StoreChanges run_store_migration(const StoreSchema& schema, std::uint32_t stored_version,
                                  std::vector<MigratingEntry>& entries,
                                  const MigrationProgress& progress);
+
+// --- A dataset's schema, revision after revision (docs/migrations.md, "Old and new apps at once")
+
+// A dataset's live entries: per store, how many are at each schema version.
+using StoredVersions = std::map<std::string, std::map<std::uint32_t, std::uint64_t>>;
+
+// Why a schema cannot follow another.
+struct SuccessionProblem {
+  std::string store;
+  std::string message;
+  std::uint32_t version = 0;  // the entries' version it concerns, when it concerns entries
+  std::uint64_t entries = 0;  // how many entries it would strand
+};
+
+// Whether `next` may follow `previous` as a dataset's schema: schemas only move forward — every
+// store of `previous` is still declared, at the same or a higher version, with the same merge
+// policy, and a step both declare is the same step (devices have run it) — and every live entry
+// can be taken to its store's new version: its version is not above it and the chain has every
+// step from there. Nothing when it may.
+std::optional<SuccessionProblem> check_succession(const std::vector<StoreSchema>& previous,
+                                                  const std::vector<StoreSchema>& next,
+                                                  const StoredVersions& stored);
 
 }  // namespace cairn

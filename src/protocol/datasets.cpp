@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "foundation/json_text.hpp"
+#include "protocol/answer.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/wire.hpp"
 
@@ -47,6 +48,37 @@ std::string encode_members(const MembersMessage& members) {
   for (const auto& [user, role] : members.members)
     list.push_back(json::object{{"userId", user}, {"role", role}});
   return json_text(json::object{{"datasetId", members.dataset_id}, {"members", std::move(list)}});
+}
+
+std::string encode_dataset_schema(const DatasetSchemaMessage& message) {
+  json::object out{{"datasetId", message.dataset_id},
+                   {"revision", message.revision},
+                   {"schema", message.schema}};
+  if (message.revision > 0) {
+    out["updatedBy"] = message.updated_by;
+    out["updatedTime"] = message.updated_ms;
+  }
+  return json_text(out);
+}
+
+DatasetSchemaMessage decode_dataset_schema(std::string_view body) {
+  constexpr std::string_view what = "a dataset's schema";
+  const json::object object = parse_answer(body, what);
+  DatasetSchemaMessage message;
+  message.dataset_id = protocol::required_text(object, "datasetId", what);
+  const json::value& revision = required_member(object, "revision", what);
+  const json::value& schema = required_member(object, "schema", what);
+  if (!revision.is_uint64() && !(revision.is_int64() && revision.get_int64() >= 0)) {
+    invalid_answer("a dataset's schema has a \"revision\" that is not a count");
+  }
+  if (!schema.is_object()) invalid_answer("a dataset's schema has a \"schema\" that is no object");
+  message.revision = revision.to_number<std::uint64_t>();
+  message.schema = schema;
+  message.updated_by = optional_text(object, "updatedBy", what);
+  if (const json::value* time = object.if_contains("updatedTime"); time && time->is_int64()) {
+    message.updated_ms = time->get_int64();
+  }
+  return message;
 }
 
 std::string decode_dataset_name(const json::object& body) {

@@ -1,10 +1,12 @@
-// Datasets, their members, and the history of an entry: the messages of /api/datasets,
-// /api/datasets/:id/members and /api/history (docs/protocol.md), and the small request bodies of
-// the account routes. The server encodes the answers; the requests are decoded here, throwing
-// Refusal(invalid_request) for a missing or mistyped member.
+// Datasets, their members, their schemas, and the history of an entry: the messages of
+// /api/datasets, /api/datasets/:id/members, /api/datasets/:id/schema and /api/history
+// (docs/protocol.md), and the small request bodies of the account routes. The server encodes the
+// answers; the requests are decoded here, throwing Refusal(invalid_request) for a missing or
+// mistyped member.
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cairn/clock.hpp>
 #include <cstdint>
 #include <string>
@@ -31,6 +33,21 @@ struct MembersMessage {
   std::vector<std::pair<std::string, std::string>> members;  // user id, role
 };
 std::string encode_members(const MembersMessage& members);
+
+// GET and PUT /api/datasets/:id/schema answer {"datasetId", "revision", "schema", "updatedBy",
+// "updatedTime"}: the schema in the form `cairn migrate --schema` reads ({"stores": {...}}), and
+// who published that revision when (ms since the epoch). Revision 0: the dataset has no schema of
+// its own; `schema` is the server's default and there is no updatedBy or updatedTime.
+struct DatasetSchemaMessage {
+  std::string dataset_id;
+  std::uint64_t revision = 0;
+  boost::json::value schema;
+  std::string updated_by;
+  std::int64_t updated_ms = 0;
+};
+std::string encode_dataset_schema(const DatasetSchemaMessage& message);
+// The CLI reads it back; Error(invalid_value) for anything else.
+DatasetSchemaMessage decode_dataset_schema(std::string_view body);
 
 // POST /api/datasets: {"name"}
 std::string decode_dataset_name(const boost::json::object& body);

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<Code, std::string_view>, 25> kNames{{
+constexpr std::array<std::pair<Code, std::string_view>, 27> kNames{{
     {Code::invalid_request, "invalid_request"},
     {Code::malformed_json, "malformed_json"},
     {Code::json_too_deep, "json_too_deep"},
@@ -25,6 +25,8 @@ constexpr std::array<std::pair<Code, std::string_view>, 25> kNames{{
     {Code::sequence_reused, "sequence_reused"},
     {Code::account_exists, "account_exists"},
     {Code::owner_required, "owner_required"},
+    {Code::invalid_schema, "invalid_schema"},
+    {Code::schema_conflict, "schema_conflict"},
     {Code::cursor_expired, "cursor_expired"},
     {Code::payload_too_large, "payload_too_large"},
     {Code::invalid_key, "invalid_key"},

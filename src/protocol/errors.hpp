@@ -27,6 +27,8 @@ enum class Code {
   sequence_reused,     // other changes under numbers already applied
   account_exists,      // the Google account belongs to another user
   owner_required,      // a dataset must keep an owner
+  invalid_schema,      // a dataset's schema that does not parse or whose chains are not valid
+  schema_conflict,     // a dataset's schema that would go back or strand stored entries
   cursor_expired,      // the cursor is not one this dataset gave out: sync fully
   payload_too_large,   // body over the size limit
   invalid_key,         // a key is empty, not UTF-8, or over the key limit

@@ -197,6 +197,24 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     }
     method_not_allowed(parts.size() == 4 ? "POST" : "DELETE");
   }
+  if (parts.size() == 4 && parts[0] == "api" && parts[1] == "datasets" && parts[3] == "schema") {
+    route = "/api/datasets/:id/schema";
+    const Caller caller = authenticated();
+    const std::string dataset(parts[2]);
+    const auto authorizer = [&](Role needed) {
+      return [&, needed](StorageTransaction& tx) {
+        return accounts_.authorize(tx, caller, dataset, needed);
+      };
+    };
+    if (method == "GET") {
+      return json_response(
+          200, protocol::encode_dataset_schema(sync_.dataset_schema(authorizer(Role::viewer))));
+    }
+    if (method != "PUT") method_not_allowed("GET, PUT");
+    const json::value body = parse_body(request);
+    return json_response(200, protocol::encode_dataset_schema(
+                                  sync_.publish_schema(caller, authorizer(Role::owner), body)));
+  }
   if (is({"api", "sync", "full"}) || is({"api", "sync", "patch"})) {
     const bool full = parts[2] == "full";
     route = full ? "/api/sync/full" : "/api/sync/patch";

@@ -31,6 +31,7 @@ int http_status(protocol::Code code) noexcept {
     case Code::sequence_reused:
     case Code::account_exists:
     case Code::owner_required:
+    case Code::schema_conflict:
       return 409;
     case Code::cursor_expired:
       return 410;
@@ -40,6 +41,7 @@ int http_status(protocol::Code code) noexcept {
     case Code::value_too_large:
     case Code::invalid_store:
     case Code::clock_skew:
+    case Code::invalid_schema:
       return 422;
     case Code::rate_limited:
       return 429;

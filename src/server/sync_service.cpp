@@ -149,15 +149,13 @@ SyncService::SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed,
       metrics_(metrics),
       feed_(feed),
       clock_(std::move(clock)),
+      schemas_(std::move(schema)),
       settings_(std::move(settings)),
-      replica_("server-" + random_id(8)) {
-  for (auto& store : schema)
-    schema_.emplace(store.name, std::move(store));
-}
+      replica_("server-" + random_id(8)) {}
 
 const MergePolicy& SyncService::policy(std::string_view store) const {
-  auto it = schema_.find(store);
-  return it == schema_.end() ? default_policy_ : it->second.policy;
+  const StoreSchema* declared = schemas_.defaults().store(store);
+  return declared == nullptr ? default_policy_ : declared->policy;
 }
 
 // The HLC goes on from the last one any process saved, so that it never runs backwards across
@@ -445,6 +443,23 @@ protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
   check_cursor(since, current->last_seq);
   return feed_page(*tx, dataset.id, since, limit, current->last_seq);
+}
+
+protocol::DatasetSchemaMessage SyncService::dataset_schema(const Authorizer& authorize) {
+  auto tx = storage_.begin(false);
+  const DatasetRow dataset = authorize(*tx);
+  return schemas_.describe(*tx, dataset);
+}
+
+protocol::DatasetSchemaMessage SyncService::publish_schema(const Caller& caller,
+                                                           const Authorizer& authorize,
+                                                           const json::value& body) {
+  auto tx = storage_.begin(true);
+  const DatasetRow dataset = authorize(*tx);  // excludes the dataset's writers until the commit
+  protocol::DatasetSchemaMessage published =
+      schemas_.publish(*tx, dataset, caller.user_id, body, now_ms());
+  tx->commit();
+  return published;
 }
 
 protocol::HistoryMessage SyncService::history(const DatasetRow& dataset, std::string_view store,

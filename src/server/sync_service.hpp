@@ -35,6 +35,7 @@
 #include "protocol/sync_response.hpp"
 #include "server/accounts.hpp"
 #include "server/change_feed.hpp"
+#include "server/dataset_schemas.hpp"
 #include "server/metrics.hpp"
 #include "server/storage/storage.hpp"
 
@@ -76,6 +77,11 @@ class SyncService {
   protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
   protocol::HistoryMessage history(const DatasetRow& dataset, std::string_view store,
                                    std::string_view key, std::size_t limit);
+  // A dataset's schema (docs/migrations.md, "Old and new apps at once"): GET and PUT
+  // /api/datasets/:id/schema, each in its own transaction (see DatasetSchemas::publish).
+  protocol::DatasetSchemaMessage dataset_schema(const Authorizer& authorize);
+  protocol::DatasetSchemaMessage publish_schema(const Caller& caller, const Authorizer& authorize,
+                                                const boost::json::value& body);
 
   // Seeds a new dataset inside the caller's transaction; returns the dataset's feed position
   // afterwards (0 when the template is empty), which the caller announces once it has committed.
@@ -128,7 +134,7 @@ class SyncService {
   Metrics& metrics_;
   ChangeFeed& feed_;
   std::shared_ptr<Clock> clock_;
-  std::map<std::string, StoreSchema, std::less<>> schema_;
+  DatasetSchemas schemas_;
   SyncSettings settings_;
   MergePolicy default_policy_ = MergePolicy::per_field();
   std::once_flag hlc_loaded_;

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "foundation/json_text.hpp"
 #include "store/listeners.hpp"
 #include "store/store_engine.hpp"
 #include "sync/live_link.hpp"
@@ -30,6 +31,11 @@ std::string_view sync_state_name(SyncState state) noexcept {
 }
 
 namespace {
+
+// Syncing writes what it keeps (server, token, cursor) into the database.
+void require_writable(Database& db) {
+  if (db.options().read_only) throw Error(ErrorCode::read_only, "a read-only database cannot sync");
+}
 
 SyncStatus status_from(StoreEngine& db, SyncState state, bool live = false) {
   const LocalFile::SyncState stored = db.sync_state();
@@ -311,7 +317,7 @@ class SyncClient::Impl {
 };
 
 SyncClient::SyncClient(Database& db, SyncOptions options) {
-  if (db.options().read_only) throw Error(ErrorCode::read_only, "a read-only database cannot sync");
+  require_writable(db);
   if (options.server.empty() && engine_of(db).sync_state().server.empty()) {
     throw Error(ErrorCode::invalid_argument, "no server: set SyncOptions::server");
   }
@@ -353,11 +359,42 @@ Subscription SyncClient::subscribe_presence(
   return impl_->subscribe_presence(std::move(listener));
 }
 
+namespace {
+
+DatasetSchemaInfo schema_info(const protocol::DatasetSchemaMessage& message) {
+  return {message.revision, schema_from_json(message.schema), message.updated_by,
+          message.updated_ms};
+}
+
+}  // namespace
+
 SyncReport SyncClient::sync_once(Database& db, const SyncOptions& options, bool full) {
-  if (db.options().read_only) throw Error(ErrorCode::read_only, "a read-only database cannot sync");
+  require_writable(db);
   SyncEngine engine(engine_of(db), options);
   try {
     return engine.run(full);
+  } catch (const SyncFailure& failure) {
+    throw Error(failure.code, failure.message);
+  }
+}
+
+DatasetSchemaInfo SyncClient::pull_schema(Database& db, const SyncOptions& options) {
+  require_writable(db);
+  SyncEngine engine(engine_of(db), options);
+  try {
+    return schema_info(engine.dataset_schema(std::nullopt));
+  } catch (const SyncFailure& failure) {
+    throw Error(failure.code, failure.message);
+  }
+}
+
+DatasetSchemaInfo SyncClient::push_schema(Database& db, const SyncOptions& options,
+                                          const std::vector<StoreSchema>& stores) {
+  require_writable(db);
+  const std::string text = json_text(schema_to_json(stores));  // invalid_argument: a custom step
+  SyncEngine engine(engine_of(db), options);
+  try {
+    return schema_info(engine.dataset_schema(text));
   } catch (const SyncFailure& failure) {
     throw Error(failure.code, failure.message);
   }

@@ -243,6 +243,24 @@ void SyncEngine::fetch_documents(SyncReport& report) {
   }
 }
 
+protocol::DatasetSchemaMessage SyncEngine::dataset_schema(
+    const std::optional<std::string>& publish) {
+  LocalFile::SyncState state = db_.sync_state();
+  SyncReport ignored;
+  configure(state, ignored);
+  const net::HttpResult result =
+      call(publish ? "PUT" : "GET", fmt::format("/api/datasets/{}/schema", state.dataset),
+           publish.value_or(""), state.token);
+  if (result.status != 200) {
+    throw failure_of(result, publish ? "publishing the schema" : "reading the schema");
+  }
+  try {
+    return protocol::decode_dataset_schema(result.body);
+  } catch (const Error& e) {
+    throw SyncFailure{false, e.what(), 0, e.code()};
+  }
+}
+
 std::unique_ptr<LiveLink> SyncEngine::open_live() {
   const LocalFile::SyncState state = db_.sync_state();
   try {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "net/http_client.hpp"
+#include "protocol/datasets.hpp"
 #include "protocol/sync_request.hpp"
 #include "store/store_engine.hpp"
 
@@ -65,6 +66,9 @@ class SyncEngine {
   // Opens the live channel to the server and dataset of the last successful run(), subscribed
   // from its cursor. Throws SyncFailure.
   std::unique_ptr<LiveLink> open_live();
+  // The dataset's schema (GET /api/datasets/<dataset>/schema), or with `publish` (a schema file's
+  // JSON text) its next revision (PUT). Throws SyncFailure.
+  protocol::DatasetSchemaMessage dataset_schema(const std::optional<std::string>& publish);
 
  private:
   void configure(LocalFile::SyncState& state, SyncReport& report);

@@ -594,6 +594,45 @@ TEST_F(SyncTest, TheCliSyncsReportsAndShowsStatus) {
   EXPECT_NE(result.err.find("[unavailable]"), std::string::npos) << result.err;
 }
 
+TEST_F(SyncTest, TheCliPublishesAndReadsTheDatasetsSchema) {
+  const std::string db = (dir_ / "owner.db").string();
+  run({CAIRN_CLI_PATH, "init", db});
+  ASSERT_EQ(run({CAIRN_CLI_PATH, "sync", db, "--server", proxy_->url()}).status, 0);
+
+  // Before any revision the dataset reads as the server's default schema.
+  RunResult result = run({CAIRN_CLI_PATH, "schema", "pull", db, "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out).at("revision"), 0);
+  EXPECT_EQ(json::parse(result.out).at("schema").at("stores").at("journal").at("version"), 1);
+
+  const std::string v2 = (dir_ / "v2.json").string();
+  // The usual way: pull, edit, push. Every store stays declared (a schema only moves forward).
+  json::value next = json::parse(run({CAIRN_CLI_PATH, "schema", "pull", db}).out);
+  next.at("stores").at("journal") = j(R"({"version": 2, "policy": {"merge": "lww"},
+    "migrations": [{"from": 1, "ops": [{"op": "rename", "from": "text", "to": "body"}]}]})");
+  std::ofstream(v2) << json::serialize(next);
+  result = run({CAIRN_CLI_PATH, "schema", "push", db, v2});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.out, "published revision 1 of the dataset's schema\n");
+
+  // `pull` prints a schema file that `cairn migrate --schema` reads.
+  result = run({CAIRN_CLI_PATH, "schema", "pull", db});
+  ASSERT_EQ(result.status, 0) << result.err;
+  const json::value pulled = json::parse(result.out);
+  EXPECT_EQ(pulled.at("stores").at("journal").at("version"), 2);
+  EXPECT_EQ(pulled.at("stores").at("journal").at("migrations").as_array().size(), 1u);
+
+  // Going back is refused with the server's reason, and nothing changes.
+  const std::string v1 = (dir_ / "v1.json").string();
+  next.at("stores").at("journal") = j(R"({"version": 1, "policy": {"merge": "lww"}})");
+  std::ofstream(v1) << json::serialize(next);
+  result = run({CAIRN_CLI_PATH, "schema", "push", db, v1});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find("(schema_conflict)"), std::string::npos) << result.err;
+  EXPECT_EQ(json::parse(run({CAIRN_CLI_PATH, "schema", "pull", db, "--json"}).out).at("revision"),
+            1);
+}
+
 }  // namespace
 }  // namespace cairn::test
 
