@@ -63,21 +63,6 @@ Applied apply_whole(Entry& entry, const Change& change, std::optional<json::valu
   return {true, false};
 }
 
-// The value a patch leaves when applied to `base` without any stamps (lww stores).
-json::value patched(json::value base, const Change& change) {
-  if (!base.is_object()) base = json::object{};
-  json::object& object = base.get_object();
-  for (const auto& [name, value] : change.set)
-    object[name] = value;
-  for (const auto& name : change.unset)
-    object.stable_erase(name);
-  for (const auto& [name, delta] : change.add) {
-    const json::value* old = object.if_contains(name);
-    object[name] = old && old->is_number() ? add_numbers(*old, delta) : delta;
-  }
-  return base;
-}
-
 Applied apply_patch(Entry& entry, const Change& change) {
   const Stamp s = change.stamp;
   if (s <= entry.floor) return {false, true};  // written before a delete that is already here
@@ -214,6 +199,20 @@ Applied apply_replace(Entry& entry, const Change& change) {
 }
 
 }  // namespace
+
+json::value patched(json::value base, const Change& change) {
+  if (!base.is_object()) base = json::object{};
+  json::object& object = base.get_object();
+  for (const auto& [name, value] : change.set)
+    object[name] = value;
+  for (const auto& name : change.unset)
+    object.stable_erase(name);
+  for (const auto& [name, delta] : change.add) {
+    const json::value* old = object.if_contains(name);
+    object[name] = old && old->is_number() ? add_numbers(*old, delta) : delta;
+  }
+  return base;
+}
 
 std::vector<FieldStamp> field_stamps(const Entry& entry) {
   if (!entry.fields.empty() || entry.deleted || !entry.value.is_object()) return entry.fields;

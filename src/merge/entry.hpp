@@ -160,6 +160,10 @@ std::map<std::uint64_t, std::uint64_t> document_state_vector(std::string_view st
 // Root text `root` of the document `state`, as UTF-8 (empty when there is none).
 std::string document_text(std::string_view state, const std::string& root);
 
+// The value a patch leaves when applied to `base` without any stamps: how lww stores apply a patch
+// (a base that is not an object counts as {}).
+boost::json::value patched(boost::json::value base, const Change& change);
+
 // Every present field and field tombstone of `entry` with its stamp, sorted by name (the
 // invariant's implicit form made explicit).
 std::vector<FieldStamp> field_stamps(const Entry& entry);

@@ -55,8 +55,8 @@ bool can_migrate_entry(const StoreSchema& schema, std::uint32_t from, std::uint3
   return true;
 }
 
-json::value migrate_entry(const StoreSchema& schema, json::value value, std::uint32_t from,
-                          std::uint32_t to, std::string_view key) {
+void for_each_entry_op(const StoreSchema& schema, std::uint32_t from, std::uint32_t to,
+                       std::string_view key, const EntryOpVisitor& visit) {
   const auto fail = [&](std::uint32_t a, std::uint32_t b, const std::string& cause) {
     return MigrationError(schema.name, a, b, std::string(key), cause);
   };
@@ -72,7 +72,7 @@ json::value migrate_entry(const StoreSchema& schema, json::value value, std::uin
                                  op.describe()));
         }
         try {
-          value = op.apply(std::move(value));
+          visit(op, false);
         } catch (const std::exception& e) {
           throw fail(v, v + 1, cause_of(e));
         }
@@ -87,13 +87,20 @@ json::value migrate_entry(const StoreSchema& schema, json::value value, std::uin
           throw fail(v, v - 1, fmt::format("{} is not invertible", op->describe()));
         }
         try {
-          value = op->apply(std::move(value), /*backward=*/true);
+          visit(*op, true);
         } catch (const std::exception& e) {
           throw fail(v, v - 1, cause_of(e));
         }
       }
     }
   }
+}
+
+json::value migrate_entry(const StoreSchema& schema, json::value value, std::uint32_t from,
+                          std::uint32_t to, std::string_view key) {
+  for_each_entry_op(schema, from, to, key, [&](const MigrationOp& op, bool backward) {
+    value = op.apply(std::move(value), backward);
+  });
   return value;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cairn {
@@ -21,6 +22,14 @@ struct VersionedValue {
   std::uint32_t version = 0;  // the schema version the value is written in
 };
 using MigrationProgress = std::function<void(std::size_t done, std::size_t total)>;
+
+// Calls `visit` with each operation that takes one entry from version `from` to `to`, in order
+// (backward: true when going down, through the inverses), as migrate_entry runs them. Throws
+// MigrationError, naming `key` and the step, for a missing step, a whole-store or non-invertible
+// operation on the way, or whatever `visit` throws.
+using EntryOpVisitor = std::function<void(const MigrationOp& op, bool backward)>;
+void for_each_entry_op(const StoreSchema& schema, std::uint32_t from, std::uint32_t to,
+                       std::string_view key, const EntryOpVisitor& visit);
 
 // One live entry that a migration rewrites in place: its value and version belong to the caller.
 struct MigratingEntry {

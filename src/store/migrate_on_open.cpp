@@ -8,6 +8,7 @@
 #include "foundation/json_text.hpp"
 #include "foundation/limits.hpp"
 #include "migration/chain.hpp"
+#include "migration/translate.hpp"
 #include "store/store_engine.hpp"
 
 namespace cairn {
@@ -42,6 +43,26 @@ void StoreEngine::emit(const MigrationEvent& event) const {
   }
 }
 
+namespace {
+
+// The per-field stamps of an entry that a migration took from `before` to `after`: carried
+// through the steps (translate_entry) when they are per-entry, so that what a field's writer
+// wrote keeps its stamp; otherwise all at the entry's stamp, as nothing tells which field came
+// from where.
+std::vector<merge::FieldStamp> stamps_after_migration(const StoreSchema& schema,
+                                                      merge::Entry before,
+                                                      const merge::Entry& after) {
+  if (before.value == after.value) return std::move(before.fields);
+  try {
+    translate_entry(schema, before, after.schema_version);
+    if (before.value == after.value) return std::move(before.fields);
+  } catch (const MigrationError&) {  // a whole-store step
+  }
+  return {};
+}
+
+}  // namespace
+
 // Migrates one store from its stored version to the declared one: runs the chain over the
 // entries in memory, in place, checks the result, then backs the rows up and writes the result in
 // one SQLite transaction. Until that transaction commits nothing is written, so any failure leaves
@@ -64,11 +85,11 @@ void StoreEngine::migrate(StoreState& state) {
   emit({MigrationEvent::Kind::started, name, from, to, 0, state.live, elapsed(), {}});
   try {
     std::vector<MigratingEntry> work;
-    std::map<std::string_view, json::value> with_field_stamps;  // their values before
+    std::map<std::string_view, merge::Entry> with_field_stamps;  // as they were before
     for (auto& [key, entry] : state.entries) {
       if (entry.deleted || entry.schema_version >= to) continue;
       work.push_back({&key, &entry.value, &entry.schema_version});
-      if (!entry.fields.empty()) with_field_stamps.emplace(key, entry.value);
+      if (!entry.fields.empty()) with_field_stamps.emplace(key, entry);
     }
     // Progress is reported in entries: the share of (entry, step) pairs done.
     const std::size_t entries = work.size();
@@ -99,9 +120,8 @@ void StoreEngine::migrate(StoreState& state) {
     for (const MigratingEntry& item : work) {
       if (changes.dropped.count(*item.key)) continue;
       StoredEntry& entry = state.entries.find(*item.key)->second;
-      if (auto before = with_field_stamps.find(*item.key);
-          before != with_field_stamps.end() && before->second != entry.value) {
-        entry.fields.clear();
+      if (auto before = with_field_stamps.find(*item.key); before != with_field_stamps.end()) {
+        entry.fields = stamps_after_migration(state.schema, before->second, entry);
       }
       dirty.emplace_back(item.key, check(*item.key, entry));
     }

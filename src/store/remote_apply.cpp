@@ -6,6 +6,7 @@
 #include <cairn/error.hpp>
 
 #include "foundation/json_text.hpp"
+#include "migration/translate.hpp"
 #include "store/staged_commit.hpp"
 
 namespace cairn {
@@ -182,10 +183,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
           if (incoming.schema_version > declared) state.held_back = true;
           continue;
         }
-        json::value migrated = migrate_entry(store.schema, incoming.value, incoming.schema_version,
-                                             declared, remote.key);
-        if (migrated != incoming.value) incoming.fields.clear();  // they name the old fields
-        incoming.value = std::move(migrated);
+        translate_entry(store.schema, incoming, declared, remote.key);
       }
       if (incoming.deleted) incoming.value = nullptr;
       incoming.schema_version = std::max(incoming.schema_version, std::uint32_t{1});
