@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,10 @@ struct SyncStatus {
   std::string dataset;
   bool held_back = false;  // the server holds entries newer than this application's schema
   bool live = false;       // connected to the live channel: changes arrive by push
+  // By store: how many entries are written at a version of it this build cannot read (no
+  // invertible way down). They stay on the server, untouched, and arrive once the application
+  // runs that version (docs/migrations.md, "Old and new apps at once").
+  std::map<std::string, std::uint64_t, std::less<>> held_back_entries;
 };
 
 // Another device (a live connection) present in the dataset, with the state it set

@@ -24,6 +24,14 @@ SyncOptions options_of(const SyncArguments& arguments) {
   return options;
 }
 
+// {"journal": 3}: entries held back by store.
+json::object held_back_json(const SyncStatus& status) {
+  json::object counts;
+  for (const auto& [store, entries] : status.held_back_entries)
+    counts[store] = entries;
+  return counts;
+}
+
 std::string when(std::int64_t ms) {
   return ms == 0 ? "never" : Timestamp(static_cast<std::uint64_t>(ms), 0).to_string();
 }
@@ -60,7 +68,8 @@ void show_status(const std::string& path, bool show_token, bool as_json, std::os
                                   {"lastError", status.last_error},
                                   {"userId", status.user_id},
                                   {"dataset", status.dataset},
-                                  {"heldBack", status.held_back}})
+                                  {"heldBack", status.held_back},
+                                  {"heldBackEntries", held_back_json(status)}})
         << '\n';
     return;
   }
@@ -72,7 +81,13 @@ void show_status(const std::string& path, bool show_token, bool as_json, std::os
       << '\n'
       << "user          " << (status.user_id.empty() ? "-" : status.user_id) << '\n'
       << "dataset       " << (status.dataset.empty() ? "-" : status.dataset) << '\n';
-  if (status.held_back) {
+  for (const auto& [store, entries] : status.held_back_entries) {
+    out << fmt::format(
+        "held back     {} entr{} of {}: written by a newer version of the store; "
+        "they arrive when the application upgrades\n",
+        entries, entries == 1 ? "y" : "ies", store);
+  }
+  if (status.held_back && status.held_back_entries.empty()) {
     out << "note          the server holds entries written by a newer schema; upgrade to see "
            "them\n";
   }

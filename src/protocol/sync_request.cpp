@@ -21,7 +21,8 @@ namespace {
 
 constexpr std::string_view kReserved[] = {
     "clientVersion", "lastSyncTime", "clientId", "meta",       "cursor",
-    "dataset",       "changes",      "seq",      "serverTime", "conflictResolutions"};
+    "dataset",       "changes",      "seq",      "serverTime", "conflictResolutions",
+    "versions",      "heldBack"};
 
 void check_store_name(std::string_view name) {
   // Requests name a few stores many times: remember the last one checked on this thread.
@@ -71,6 +72,9 @@ SyncRequest common(const json::object& body, ReplicaInterner& replicas,
   if (body.contains("clientId")) check_client_id(request.client_id);
   if (const json::value* cursor = body.if_contains("cursor")) {
     request.cursor = parse_cursor(*cursor);
+  }
+  if (const json::value* versions = body.if_contains("versions")) {
+    request.versions = versions_from_json(*versions);
   }
   if (const json::value* version = body.if_contains("clientVersion");
       version && !version->is_string()) {
@@ -147,7 +151,7 @@ std::string request_dataset(const json::object& body) {
 }
 
 PatchRequestWriter::PatchRequestWriter(std::string_view client_id, std::string_view dataset,
-                                       std::string_view cursor) {
+                                       std::string_view cursor, const StoreVersions& versions) {
   text_ = "{\"clientId\":";
   append_json_text(text_, json::string(client_id));
   text_ += ",\"dataset\":";
@@ -155,6 +159,10 @@ PatchRequestWriter::PatchRequestWriter(std::string_view client_id, std::string_v
   if (!cursor.empty()) {
     text_ += ",\"cursor\":";
     append_json_text(text_, json::string(cursor));
+  }
+  if (!versions.empty()) {
+    text_ += ",\"versions\":";
+    append_json_text(text_, versions_to_json(versions));
   }
   text_ += ",\"changes\":[";
   changes_start_ = text_.size();
@@ -178,13 +186,56 @@ std::string PatchRequestWriter::finish() && {
 }
 
 std::string encode_patch_request(const PatchRequest& request) {
-  PatchRequestWriter writer(request.client_id, request.dataset, request.cursor);
+  PatchRequestWriter writer(request.client_id, request.dataset, request.cursor, request.versions);
   for (const WireChange& change : request.changes) {
     const std::string payload = json_text(merge::change_payload(change.change));
     writer.add({change.seq, change.store, change.key, merge::op_name(change.change.op), payload,
                 change.change.stamp.hlc, change.change.schema_version});
   }
   return std::move(writer).finish();
+}
+
+json::object versions_to_json(const StoreVersions& versions) {
+  json::object object;
+  for (const auto& [store, version] : versions)
+    object[store] = version;
+  return object;
+}
+
+StoreVersions versions_from_json(const json::value& value) {
+  const json::object* object = value.if_object();
+  if (object == nullptr) malformed("\"versions\" must be an object: {\"<store>\": <version>}");
+  StoreVersions versions;
+  for (const auto& [store, version] : *object) {
+    check_store_name(store);
+    if (!version.is_int64() || version.get_int64() < 1 || version.get_int64() > UINT32_MAX) {
+      malformed(fmt::format("\"versions\": the version of '{}' must be a positive integer",
+                            std::string_view(store)));
+    }
+    versions.emplace(store, static_cast<std::uint32_t>(version.get_int64()));
+  }
+  return versions;
+}
+
+StoreVersions versions_from_query(std::string_view text) {
+  StoreVersions versions;
+  if (text.empty()) return versions;
+  for (bool more = true; more;) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    more = comma != std::string_view::npos;
+    text.remove_prefix(more ? comma + 1 : text.size());
+    const std::size_t colon = item.rfind(':');
+    std::uint32_t version = 0;
+    const char* end = item.data() + item.size();
+    if (colon == std::string_view::npos ||
+        std::from_chars(item.data() + colon + 1, end, version).ptr != end || version < 1) {
+      malformed("versions=<store>:<version>,... (a positive version for each store)");
+    }
+    check_store_name(item.substr(0, colon));
+    versions.emplace(item.substr(0, colon), version);
+  }
+  return versions;
 }
 
 std::uint64_t parse_cursor(std::string_view text) {

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <cairn/limits.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,12 +17,23 @@
 
 namespace cairn::protocol {
 
+// The schema version a client runs of each store (a request's "versions": {"journal": 2}): the
+// server serves each entry translated to it (docs/migrations.md, "Old and new apps at once").
+// Stores it does not name are served as stored.
+using StoreVersions = std::map<std::string, std::uint32_t, std::less<>>;
+boost::json::object versions_to_json(const StoreVersions& versions);
+// Refusal(invalid_request) unless an object of valid store names to integers >= 1.
+StoreVersions versions_from_json(const boost::json::value& json);
+// The query parameter's form: "journal:2,notes:1".
+StoreVersions versions_from_query(std::string_view text);
+
 struct SyncRequest {
   std::string dataset;    // empty: the caller's personal dataset
   std::string client_id;  // empty when the client sent none
   std::optional<std::uint64_t> cursor;
   std::vector<WireChange> changes;  // in order
   bool numbered = false;            // the changes carry consecutive sequence numbers (exactly-once)
+  StoreVersions versions;           // empty: every entry as stored
 };
 
 // Top-level members that are Cairn's or the roadmap's, never store names.
@@ -48,6 +60,7 @@ struct PatchRequest {
   std::string dataset;
   std::string cursor;  // "0": the feed from its beginning
   std::vector<WireChange> changes;
+  StoreVersions versions;
 };
 // Without "cursor" when it is empty (the live channel's "patch" messages have none).
 std::string encode_patch_request(const PatchRequest& request);
@@ -56,7 +69,8 @@ std::string encode_patch_request(const PatchRequest& request);
 // client can bound a batch by its size as it reads the outbox. encode_patch_request uses it.
 class PatchRequestWriter {
  public:
-  PatchRequestWriter(std::string_view client_id, std::string_view dataset, std::string_view cursor);
+  PatchRequestWriter(std::string_view client_id, std::string_view dataset, std::string_view cursor,
+                     const StoreVersions& versions = {});
   // Adds `change` unless the changes would then take more than `max_bytes` (the first change
   // is always added); returns whether it was.
   bool add(const StoredChange& change, std::size_t max_bytes = SIZE_MAX);

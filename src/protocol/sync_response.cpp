@@ -19,6 +19,35 @@ json::array conflicts_to_json(const std::vector<ConflictResolution>& conflicts) 
   return array;
 }
 
+void add_held_back(json::object& object, const std::vector<HeldBack>& held_back) {
+  if (held_back.empty()) return;
+  json::array items;
+  for (const HeldBack& held : held_back) {
+    items.push_back(
+        json::object{{"store", held.store}, {"key", held.key}, {"schemaVersion", held.version}});
+  }
+  object["heldBack"] = std::move(items);
+}
+
+std::vector<HeldBack> held_back_from_json(const json::object& object) {
+  std::vector<HeldBack> held_back;
+  const json::value* member = object.if_contains("heldBack");
+  if (member == nullptr) return held_back;
+  const json::array* items = member->if_array();
+  if (items == nullptr) invalid_answer("\"heldBack\" must be an array");
+  constexpr std::string_view kHeld = "a held-back entry";
+  for (const auto& item : *items) {
+    const json::object* held = item.if_object();
+    if (held == nullptr) invalid_answer("a held-back entry must be an object");
+    const auto version =
+        exact_integer<std::uint32_t>(required_member(*held, "schemaVersion", kHeld));
+    if (!version) invalid_answer("a held-back entry's \"schemaVersion\" is a positive integer");
+    held_back.push_back(
+        {required_text(*held, "store", kHeld), required_text(*held, "key", kHeld), *version});
+  }
+  return held_back;
+}
+
 void add_page(json::object& object, const FeedPage& page) {
   json::array items;
   items.reserve(page.changes.size());
@@ -27,6 +56,7 @@ void add_page(json::object& object, const FeedPage& page) {
   object["changes"] = std::move(items);
   object["hasMore"] = page.has_more;
   object["cursor"] = std::to_string(page.cursor);
+  add_held_back(object, page.held_back);
 }
 
 }  // namespace
@@ -106,6 +136,7 @@ PatchResponse patch_response_from_json(const json::object& object) {
     if (!more.is_bool()) invalid_answer("\"hasMore\" must be true or false");
     page.has_more = more.get_bool();
     page.cursor = response.cursor;
+    page.held_back = held_back_from_json(object);
     response.page = std::move(page);
   }
   if (const json::value* conflicts = object.if_contains("conflictResolutions")) {
@@ -147,6 +178,7 @@ std::string encode_full_response(const FullResponse& response) {
   object["cursor"] = std::to_string(response.cursor);
   object["conflictResolutions"] = conflicts_to_json(response.conflicts);
   object["meta"] = std::move(meta);
+  add_held_back(object, response.held_back);
   if (!response.client_id.empty()) object["clientId"] = response.client_id;
   return json_text(object);
 }

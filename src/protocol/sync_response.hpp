@@ -30,10 +30,20 @@ struct FeedItem {
 boost::json::object feed_item_to_json(const FeedItem& item);
 FeedItem feed_item_from_json(const boost::json::value& json, ReplicaInterner& replicas);
 
+// An entry the server keeps from a client (docs/migrations.md, "Old and new apps at once"): it is
+// written at a version of its store that the client's version cannot read (no invertible way
+// down). {"store", "key", "schemaVersion"}; it arrives once the client runs that version.
+struct HeldBack {
+  std::string store;
+  std::string key;
+  std::uint32_t version = 0;
+};
+
 // A page of the feed: the items after a cursor, whether more wait, and where to go on from.
 struct FeedPage {
   ReplicaInterner replicas;  // the replica ids the items' stamps point to
   std::vector<FeedItem> changes;
+  std::vector<HeldBack> held_back;  // items of the page kept from the client ("heldBack")
   bool has_more = false;
   std::uint64_t cursor = 0;
 };
@@ -69,6 +79,7 @@ std::string encode_changes_response(const FeedPage& page, std::int64_t server_ti
 struct FullResponse {
   ReplicaInterner replicas;       // the replica ids the entries' stamps point to
   std::vector<FeedItem> entries;  // by store and key, tombstones included
+  std::vector<HeldBack> held_back;
   std::uint64_t cursor = 0;
   std::int64_t server_time = 0;
   std::vector<ConflictResolution> conflicts;

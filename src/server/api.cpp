@@ -234,12 +234,15 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
     const DatasetRow dataset = accounts_.authorize(
         caller, dataset_param == query.end() ? "" : dataset_param->second, Role::viewer);
     const auto since = query.find("since");
+    const auto versions = query.find("versions");
     return json_response(
-        200,
-        protocol::encode_changes_response(
-            sync_.changes(dataset, since == query.end() ? 0 : protocol::parse_cursor(since->second),
-                          size_param(query, "limit", sync_.settings().page_size)),
-            sync_.now_ms()));
+        200, protocol::encode_changes_response(
+                 sync_.changes(
+                     dataset, since == query.end() ? 0 : protocol::parse_cursor(since->second),
+                     size_param(query, "limit", sync_.settings().page_size),
+                     versions == query.end() ? protocol::StoreVersions{}
+                                             : protocol::versions_from_query(versions->second)),
+                 sync_.now_ms()));
   }
   if (is({"api", "live"})) {
     route = "/api/live";

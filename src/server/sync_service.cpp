@@ -10,6 +10,7 @@
 #include "foundation/json_text.hpp"
 #include "foundation/limits.hpp"
 #include "merge/entry.hpp"
+#include "migration/translate.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
@@ -54,6 +55,34 @@ protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& rep
   return {row.store, row.key, row.seq, to_entry(row, replicas)};
 }
 
+// Adds the entry `row` to what a client running `versions` reads: translated to its version of
+// the store (translate.hpp) into `items`, or, when it is written at a newer version that the
+// chain cannot take down to the client's, into `held_back`. Entries of stores the client names
+// no version of, and older ones the chain cannot take up, go as stored (the client migrates or
+// holds them itself).
+void serve(const EntryRow& row, const DatasetSchema& schema,
+           const protocol::StoreVersions& versions, protocol::ReplicaInterner& replicas,
+           std::vector<protocol::FeedItem>& items, std::vector<protocol::HeldBack>& held_back) {
+  protocol::FeedItem item = feed_item(row, replicas);
+  const auto wanted = versions.find(row.store);
+  if (wanted != versions.end() && item.entry.schema_version != wanted->second) {
+    const std::uint32_t written = item.entry.schema_version;
+    const StoreSchema* declared = schema.store(row.store);
+    try {
+      if (declared == nullptr)
+        throw MigrationError(row.store, written, wanted->second, row.key,
+                             "the dataset's schema does not declare it");
+      translate_entry(*declared, item.entry, wanted->second, row.key);
+    } catch (const MigrationError&) {
+      if (written > wanted->second) {
+        held_back.push_back({row.store, row.key, written});
+        return;
+      }
+    }
+  }
+  items.push_back(std::move(item));
+}
+
 // The entry that marks document `name` in the feed: its store and key, when the name has that
 // form ("<store>/<key>", a valid store name before the first slash).
 std::optional<std::pair<std::string_view, std::string_view>> document_entry(std::string_view name) {
@@ -76,6 +105,28 @@ merge::Entry document_marker(std::string_view name, std::uint64_t log_seq, merge
   return entry;
 }
 
+// Brings an entry and a change to it to one version before they merge, so that the merge compares
+// like with like (docs/migrations.md, "Old and new apps at once"): an entry written at an older
+// version goes up to the change's, a change from an older client up to the entry's. Versions
+// the store's chain does not connect (a step the schema does not declare yet) merge as they are.
+// Returns whether the change was rewritten.
+bool align_versions(const StoreSchema& schema, merge::Entry& entry, merge::Change& change,
+                    std::string_view key) {
+  const std::uint32_t written = std::max<std::uint32_t>(change.schema_version, 1);
+  const std::uint32_t held = entry.schema_version;
+  if (change.op == merge::Change::Op::update || held == 0 || written == held) return false;
+  try {
+    if (written > held) {
+      translate_entry(schema, entry, written, key);
+      return false;
+    }
+    change = translate_change(schema, entry, change, held, key);
+    return true;
+  } catch (const MigrationError&) {
+    return false;
+  }
+}
+
 // A cursor beyond the feed's end was not given out by this dataset (a restored server).
 void check_cursor(std::uint64_t cursor, std::uint64_t last_seq) {
   if (cursor > last_seq) {
@@ -85,15 +136,17 @@ void check_cursor(std::uint64_t cursor, std::uint64_t last_seq) {
   }
 }
 
-// The feed after `since`: at most `limit` entries, whether more wait, and where to continue.
+// The feed after `since` as a client running `versions` reads it (serve): at most `limit`
+// entries, whether more wait, and where to continue.
 protocol::FeedPage feed_page(StorageTransaction& tx, const std::string& dataset_id,
-                             std::uint64_t since, std::size_t limit, std::uint64_t last_seq) {
+                             std::uint64_t since, std::size_t limit, std::uint64_t last_seq,
+                             const DatasetSchema& schema, const protocol::StoreVersions& versions) {
   const auto rows = tx.changes_since(dataset_id, since, limit + 1);
   protocol::FeedPage page;
   page.has_more = rows.size() > limit;
   std::uint64_t cursor = since;
   for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
-    page.changes.push_back(feed_item(rows[i], page.replicas));
+    serve(rows[i], schema, versions, page.replicas, page.changes, page.held_back);
     cursor = rows[i].seq;
   }
   page.cursor = page.has_more ? cursor : last_seq;
@@ -154,7 +207,11 @@ SyncService::SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed,
       replica_("server-" + random_id(8)) {}
 
 const MergePolicy& SyncService::policy(std::string_view store) const {
-  const StoreSchema* declared = schemas_.defaults().store(store);
+  return policy(schemas_.defaults(), store);
+}
+
+const MergePolicy& SyncService::policy(const DatasetSchema& schema, std::string_view store) const {
+  const StoreSchema* declared = schema.store(store);
   return declared == nullptr ? default_policy_ : declared->policy;
 }
 
@@ -208,6 +265,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     }
   }
 
+  const std::shared_ptr<const DatasetSchema> schema = schemas_.of(tx, dataset.id);
   const std::uint64_t cursor = request.cursor.value_or(0);
   std::uint64_t seq = dataset.last_seq;
   protocol::ReplicaInterner replicas;
@@ -262,11 +320,20 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
     // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
     // both.
-    const std::string value_text =
+    std::string value_text =
         change.op == merge::Change::Op::put ? json_text(change.value) : std::string();
+    // The history keeps the change as the client sent it, in its own version.
+    std::string sent = change.op == merge::Change::Op::put
+                           ? "{\"value\":" + value_text + "}"
+                           : json_text(merge::change_payload(change));
+    if (const StoreSchema* declared = schema->store(wire.store);
+        declared && align_versions(*declared, entry, change, wire.key) &&
+        change.op == merge::Change::Op::put) {
+      value_text = json_text(change.value);
+    }
     // Moves a put's value into the entry; value_text stands for it from here on.
     const merge::Applied outcome =
-        merge::apply_change(entry, std::move(change), policy(wire.store));
+        merge::apply_change(entry, std::move(change), policy(*schema, wire.store));
     std::string resolution;
     if (outcome.rejected) {
       resolution = "server-won";
@@ -290,9 +357,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     history.push_back(
         {0, dataset.id, wire.store, wire.key, outcome.changed ? seq : 0, caller.user_id,
          request.client_id, wire.seq, change.stamp.hlc, std::string(change.stamp.replica_view()),
-         server_ms, std::string(merge::op_name(change.op)),
-         change.op == merge::Change::Op::put ? "{\"value\":" + value_text + "}"
-                                             : json_text(merge::change_payload(change)),
+         server_ms, std::string(merge::op_name(change.op)), std::move(sent),
          outcome.rejected ? (outcome.changed ? "partial" : "rejected") : "applied", resolution});
     if (!resolution.empty()) {
       result.conflicts.push_back({wire.store, wire.key, resolution});
@@ -395,9 +460,10 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
   Applied applied = apply(*tx, caller, dataset, request);
 
   protocol::FullResponse response;
+  const std::shared_ptr<const DatasetSchema> schema = schemas_.of(*tx, dataset.id);
   for (const EntryRow& row : tx->all_entries(dataset.id)) {
     response.cursor = std::max(response.cursor, row.seq);
-    response.entries.push_back(feed_item(row, response.replicas));
+    serve(row, *schema, request.versions, response.replicas, response.entries, response.held_back);
   }
   tx->commit();
   tx.reset();  // the storage's lock goes before the documents' (their updates take it under theirs)
@@ -424,8 +490,8 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   response.server_time = now_ms();
   response.cursor = applied.last_seq;
   if (request.cursor) {
-    response.page =
-        feed_page(*tx, dataset.id, *request.cursor, settings_.page_size, applied.last_seq);
+    response.page = feed_page(*tx, dataset.id, *request.cursor, settings_.page_size,
+                              applied.last_seq, *schemas_.of(*tx, dataset.id), request.versions);
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();
@@ -437,12 +503,14 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
 }
 
 protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t since,
-                                        std::size_t limit) {
+                                        std::size_t limit,
+                                        const protocol::StoreVersions& versions) {
   limit = std::clamp<std::size_t>(limit, 1, settings_.page_size);
   auto tx = storage_.begin(false);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
   check_cursor(since, current->last_seq);
-  return feed_page(*tx, dataset.id, since, limit, current->last_seq);
+  return feed_page(*tx, dataset.id, since, limit, current->last_seq, *schemas_.of(*tx, dataset.id),
+                   versions);
 }
 
 protocol::DatasetSchemaMessage SyncService::dataset_schema(const Authorizer& authorize) {

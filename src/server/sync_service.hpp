@@ -74,7 +74,10 @@ class SyncService {
       std::function<void(const std::string& dataset, const std::vector<Written>& written)>;
   protocol::PatchResponse patch(const Caller& caller, const Authorizer& authorize,
                                 boost::json::object& body, const OnCommit& on_commit = {});
-  protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit);
+  // The feed after `since`, each entry translated to the `versions` the client runs (none: as
+  // stored); entries it cannot read are listed as held back.
+  protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit,
+                             const protocol::StoreVersions& versions = {});
   protocol::HistoryMessage history(const DatasetRow& dataset, std::string_view store,
                                    std::string_view key, std::size_t limit);
   // A dataset's schema (docs/migrations.md, "Old and new apps at once"): GET and PUT
@@ -116,7 +119,9 @@ class SyncService {
   std::int64_t now_ms() const { return static_cast<std::int64_t>(clock_->now_ms()); }
   const std::string& replica() const { return replica_; }
 
+  // The store's merge policy in the server's default schema, or in a dataset's.
   const MergePolicy& policy(std::string_view store) const;
+  const MergePolicy& policy(const DatasetSchema& schema, std::string_view store) const;
   const SyncSettings& settings() const { return settings_; }
 
  private:

@@ -160,6 +160,16 @@ LocalFile::LocalFile(const std::filesystem::path& path, bool read_only, bool cre
   }
 }
 
+// Format 3.
+constexpr const char* kHeldBackTable = R"sql(
+    CREATE TABLE held_back (
+      store_id INTEGER NOT NULL,
+      key      TEXT NOT NULL,
+      version  INTEGER NOT NULL,
+      PRIMARY KEY (store_id, key)
+    ) WITHOUT ROWID;
+)sql";
+
 // Brings an older format this build reads up to kFormat, in one transaction.
 void LocalFile::upgrade_format() {
   if (connection_.query_int("PRAGMA user_version") >= kFormat) return;
@@ -167,6 +177,7 @@ void LocalFile::upgrade_format() {
   const std::int64_t format = connection_.query_int("PRAGMA user_version");  // under the lock
   if (format >= kFormat) return;
   if (format < 2) connection_.exec("ALTER TABLE entries DROP COLUMN pending");
+  if (format < 3) connection_.exec(kHeldBackTable);
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
   guard.commit();
 }
@@ -243,6 +254,7 @@ void LocalFile::create_schema() {
       PRIMARY KEY (backup_id, key)
     ) WITHOUT ROWID;
   )sql");
+  connection_.exec(kHeldBackTable);
   connection_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
   const std::string id = new_replica_id();
@@ -453,6 +465,37 @@ void LocalFile::save_sync_state(const SyncState& state) {
       .bind(8, state.last_error_ms)
       .bind(9, state.last_error)
       .run();
+  if (state.cursor.empty()) connection_.cached("DELETE FROM held_back").run();
+}
+
+void LocalFile::hold_back(std::uint32_t store_id, std::string_view key, std::uint32_t version) {
+  connection_
+      .cached(
+          "INSERT INTO held_back (store_id, key, version) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (store_id, key) DO UPDATE SET version = excluded.version")
+      .bind(1, store_id)
+      .bind(2, key)
+      .bind(3, version)
+      .run();
+}
+
+void LocalFile::release_held(std::uint32_t store_id, std::string_view key) {
+  connection_.cached("DELETE FROM held_back WHERE store_id = ?1 AND key = ?2")
+      .bind(1, store_id)
+      .bind(2, key)
+      .run();
+}
+
+std::vector<std::pair<std::uint32_t, std::uint64_t>> LocalFile::held_back_counts() {
+  auto& q = connection_.cached(
+      "SELECT store_id, count(*) FROM held_back GROUP BY store_id ORDER BY store_id");
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> counts;
+  while (q.step()) {
+    counts.emplace_back(static_cast<std::uint32_t>(q.column_int(0)),
+                        static_cast<std::uint64_t>(q.column_int(1)));
+  }
+  q.reset();
+  return counts;
 }
 
 void LocalFile::for_each_outbox_through(

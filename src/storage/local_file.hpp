@@ -14,13 +14,15 @@
 //             number of its outbox records (read at open through the outbox_entry index), so an
 //             acknowledgement deletes outbox rows and never rewrites entries.
 //   sync_state one row: the server, token, dataset and change-feed cursor of sync (src/sync).
+//   held_back  entries the feed up to the cursor held back from this database: written at a
+//             version of their store it cannot read (format 3). Emptied with the cursor.
 //   backups, backup_entries
 //             copies of a store's entries rows taken before it migrated (the newest 3 per store).
 //
 // Formats are numbered; a file is readable when kMinReadableFormat <= user_version <= kFormat.
 // Format 1 also kept each entry's pending count in entries.pending; opening a format-1 file for
 // writing drops that column and records format 2 (a format-1 build then refuses the file as too
-// new, rather than trusting counts it no longer finds maintained).
+// new, rather than trusting counts it no longer finds maintained). Format 3 adds held_back.
 // Opening checks the header through a read-only connection first, so a file that is not a Cairn
 // database, is damaged or is too new is never modified.
 //
@@ -44,7 +46,7 @@ namespace cairn {
 class LocalFile {
  public:
   static constexpr std::int64_t kApplicationId = 0x4341524E;  // "CARN"
-  static constexpr std::int64_t kFormat = 2;
+  static constexpr std::int64_t kFormat = 3;
   static constexpr std::int64_t kMinReadableFormat = 1;
 
   // Opens or creates the file. Throws Error: not_a_cairn_database, corrupt, format_too_new,
@@ -123,7 +125,16 @@ class LocalFile {
     std::string last_error;
   };
   SyncState sync_state();
+  // Saving an empty cursor also forgets the entries held back (the feed is read again).
   void save_sync_state(const SyncState& state);
+
+  // Entries the server holds back from this database (docs/migrations.md, "Old and new apps at
+  // once"): kept by (store, key) with the version they are written at.
+  void hold_back(std::uint32_t store_id, std::string_view key, std::uint32_t version);
+  // Forgets (store, key): it arrived.
+  void release_held(std::uint32_t store_id, std::string_view key);
+  // (store_id, entries held back) for every store with some, by store id.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> held_back_counts();
 
   // The (store, key) of every outbox record up to `seq`, in order; then deleting them.
   void for_each_outbox_through(std::uint64_t seq,

@@ -45,12 +45,13 @@ StoreEngine::StoreEngine(const std::filesystem::path& path, DatabaseOptions opti
     for (const auto& [key, entry] : state.entries)
       note_stale_document({name, key});
   }
-  // Sync skipped entries of newer store versions and of stores this build did not declare; now
-  // that the application has upgraded, the next sync pulls the dataset from the beginning to
-  // fetch them.
+  // Sync skipped entries of newer store versions and of stores this build did not declare, and
+  // the server translated entries down to the versions this build ran, leaving out what they do
+  // not know (a field added since); now that the application has upgraded, the next sync pulls
+  // the dataset from the beginning, at the new versions.
   if ((migrated || added) && !options_.read_only) {
     LocalFile::SyncState sync = file_.sync_state();
-    if ((migrated && sync.held_back) || (added && sync.skipped_stores)) {
+    if ((migrated && !sync.cursor.empty()) || (added && sync.skipped_stores)) {
       sync.cursor.clear();
       sync.held_back = sync.skipped_stores = false;  // the next sync says again what it skips
       file_.save_sync_state(sync);

@@ -125,6 +125,26 @@ std::vector<StoreInfo> StoreEngine::stores() const {
   return infos;
 }
 
+std::map<std::string, std::uint64_t, std::less<>> StoreEngine::held_back() {
+  MutexLock write_lock(write_mutex_);
+  ReaderLock state_lock(state_mutex_);
+  std::map<std::string, std::uint64_t, std::less<>> counts;
+  for (const auto& [store_id, entries] : file_.held_back_counts()) {
+    for (const auto& [name, state] : stores_) {
+      if (state.id == store_id) counts.emplace(name, entries);
+    }
+  }
+  return counts;
+}
+
+std::map<std::string, std::uint32_t, std::less<>> StoreEngine::declared_versions() const {
+  ReaderLock lock(state_mutex_);
+  std::map<std::string, std::uint32_t, std::less<>> versions;
+  for (const auto& [name, state] : stores_)
+    versions.emplace(name, state.schema.version);
+  return versions;
+}
+
 Subscription StoreEngine::subscribe(Subscribers::Filter filter, Listener listener) {
   if (filter.store) require_store(*filter.store);
   return subscribers_.add(std::move(filter), std::move(listener));

@@ -146,6 +146,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
   RemoteApplied result;
   StagedCommit staged(Origin::remote);
   const bool notify = !subscribers_.empty();
+  const bool holding = !file_.held_back_counts().empty();
   std::vector<std::uint32_t> new_refs;
   const auto intern = [&](const merge::Stamp& stamp) REQUIRES(write_mutex_) -> merge::Stamp {
     if (stamp.replica == nullptr) return stamp;
@@ -175,14 +176,21 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
       }
       merge::Entry incoming = std::move(remote.entry);
       const std::uint32_t declared = store.schema.version;
-      if (incoming.schema_version != declared && !incoming.deleted) {
-        // Older entries are migrated on arrival; newer ones translated down through lenses, or
-        // held back untouched on the server until this application upgrades.
-        if (!can_migrate_entry(store.schema, incoming.schema_version, declared)) {
-          ++result.held;
-          if (incoming.schema_version > declared) state.held_back = true;
-          continue;
+      // Older entries are migrated on arrival; newer ones translated down through lenses, or
+      // held back untouched on the server until this application upgrades (the server holds
+      // back what it cannot translate for this version; this build, what it cannot).
+      if (remote.held_back ||
+          (incoming.schema_version != declared && !incoming.deleted &&
+           !can_migrate_entry(store.schema, incoming.schema_version, declared))) {
+        ++result.held;
+        if (incoming.schema_version > declared) {
+          state.held_back = true;
+          file_.hold_back(store.id, remote.key, incoming.schema_version);
         }
+        continue;
+      }
+      if (holding) file_.release_held(store.id, remote.key);
+      if (incoming.schema_version != declared && !incoming.deleted) {
         translate_entry(store.schema, incoming, declared, remote.key);
       }
       if (incoming.deleted) incoming.value = nullptr;

@@ -118,6 +118,13 @@ class StoreEngine {
   // The Yjs client id of this replica's edits to documents (from its replica id).
   std::uint64_t document_client() EXCLUDES(write_mutex_);
   std::vector<StoreInfo> stores() const EXCLUDES(state_mutex_);
+  // How many entries sync holds back from each store (written at a version this build cannot
+  // read), by store name; stores with none are left out.
+  std::map<std::string, std::uint64_t, std::less<>> held_back() EXCLUDES(write_mutex_);
+  // The schema version of each store as this database declares it: the versions sync asks the
+  // server to serve (docs/migrations.md, "Old and new apps at once").
+  std::map<std::string, std::uint32_t, std::less<>> declared_versions() const
+      EXCLUDES(state_mutex_);
   // Reads of the file.
   std::vector<OutboxRecord> outbox(std::uint64_t after_seq, std::size_t limit)
       EXCLUDES(write_mutex_);
@@ -151,6 +158,9 @@ class StoreEngine {
     std::string store;
     std::string key;
     merge::Entry entry;
+    // The server holds the entry back from this database (docs/migrations.md, "Old and new apps
+    // at once"): `entry` only says the version it is written at.
+    bool held_back = false;
   };
   struct RemoteApplied {
     std::size_t acknowledged = 0;  // outbox records removed

@@ -92,6 +92,17 @@ void LiveLink::pump(std::chrono::milliseconds timeout, SyncReport& report) {
   }
 }
 
+void take_page(protocol::FeedPage& page, std::vector<StoreEngine::RemoteEntry>& entries) {
+  for (protocol::FeedItem& item : page.changes) {
+    entries.push_back({std::move(item.store), std::move(item.key), std::move(item.entry)});
+  }
+  for (protocol::HeldBack& held : page.held_back) {
+    merge::Entry entry;
+    entry.schema_version = held.version;
+    entries.push_back({std::move(held.store), std::move(held.key), std::move(entry), true});
+  }
+}
+
 // Pushes are applied, like an HTTP sync's answer, only once every change of this replica they
 // hold is acknowledged, and with the pending changes they do not hold rebased on them: a push may
 // come before the ack of a batch it holds (rebasing the batch, still pending, on it would count
@@ -103,10 +114,7 @@ std::vector<StoreEngine::RemoteEntry> LiveLink::release_held(std::optional<std::
   std::vector<StoreEngine::RemoteEntry> entries;
   while (!held_.empty() && (!until || held_.front().page.cursor < *until)) {
     protocol::ChangesMessage& changes = held_.front();
-    for (protocol::FeedItem& item : changes.page.changes) {
-      // Interned into the engine's own table when applied: the page may go first.
-      entries.push_back({std::move(item.store), std::move(item.key), std::move(item.entry)});
-    }
+    take_page(changes.page, entries);
     state.cursor = std::to_string(changes.page.cursor);
     released_.push_back(std::move(changes));
     held_.pop_front();
@@ -118,7 +126,10 @@ void LiveLink::apply(std::uint64_t acked, std::vector<StoreEngine::RemoteEntry> 
                      LocalFile::SyncState state, SyncReport& report,
                      std::vector<StoreEngine::RemoteEntry> before_ack) {
   if (released_.empty() && acked <= db_.acknowledged_through()) return;  // nothing to do
-  report.received += entries.size() + before_ack.size();
+  const auto arrived = [](const std::vector<StoreEngine::RemoteEntry>& list) {
+    return std::ranges::count_if(list, [](const auto& entry) { return !entry.held_back; });
+  };
+  report.received += arrived(entries) + arrived(before_ack);
   const auto applied =
       db_.apply_sync(acked, std::move(entries), std::move(state), std::move(before_ack));
   released_.clear();

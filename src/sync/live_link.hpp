@@ -25,6 +25,11 @@
 
 namespace cairn {
 
+// Moves a page of the feed into `entries` as the database applies them: its items, then the
+// entries the server holds back from this database (docs/migrations.md, "Old and new apps at
+// once"). The stamps point into the page's replicas until the database interns them.
+void take_page(protocol::FeedPage& page, std::vector<StoreEngine::RemoteEntry>& entries);
+
 class LiveLink {
  public:
   // `socket` is connected; the link subscribes to `dataset` from `cursor`.

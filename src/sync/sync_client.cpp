@@ -47,7 +47,8 @@ SyncStatus status_from(StoreEngine& db, SyncState state, bool live = false) {
           stored.user_id,
           stored.dataset,
           stored.held_back,
-          live};
+          live,
+          db.held_back()};
 }
 
 }  // namespace

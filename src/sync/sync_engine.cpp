@@ -58,7 +58,7 @@ SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
 
 OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
                          const std::string& dataset, const std::string& cursor) {
-  protocol::PatchRequestWriter writer(db.replica_id(), dataset, cursor);
+  protocol::PatchRequestWriter writer(db.replica_id(), dataset, cursor, db.declared_versions());
   OutboxBatch batch;
   bool full = false;
   db.for_each_outbox_row(after_seq, options.batch_changes,
@@ -289,7 +289,8 @@ SyncReport SyncEngine::run(bool full, bool send) {
       const OutboxBatch batch =
           send ? outbox_batch(db_, options_, 0, state.dataset, cursor)
                : OutboxBatch{
-                     protocol::encode_patch_request({db_.replica_id(), state.dataset, cursor, {}}),
+                     protocol::encode_patch_request(
+                         {db_.replica_id(), state.dataset, cursor, {}, db_.declared_versions()}),
                      0, 0, 0};
       const std::size_t sending = batch.changes;
       const net::HttpResult result = call("POST", "/api/sync/patch", batch.body, state.token);
@@ -310,12 +311,10 @@ SyncReport SyncEngine::run(bool full, bool send) {
       protocol::PatchResponse response = protocol::decode_patch_response(result.body);
       if (!response.page) throw Error(ErrorCode::invalid_value, "the answer has no \"changes\"");
       std::vector<StoreEngine::RemoteEntry> entries;
-      for (protocol::FeedItem& item : response.page->changes) {
-        entries.push_back({std::move(item.store), std::move(item.key), std::move(item.entry)});
-      }
+      const std::size_t received = response.page->changes.size();
+      take_page(*response.page, entries);
       const std::uint64_t acked_before = db_.acknowledged_through();
       state.cursor = std::to_string(response.cursor);
-      const std::size_t received = entries.size();
       const auto applied = db_.apply_sync(response.ack.value_or(0), std::move(entries), state);
       state = db_.sync_state();
       report.sent += sending;

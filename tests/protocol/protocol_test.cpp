@@ -100,7 +100,7 @@ TEST(Wire, ChangesRoundTrip) {
 TEST(SyncRequest, ThePatchTheClientSendsDecodesToTheSameChanges) {
   protocol::ReplicaInterner replicas;
   const std::string* replica = replicas.intern("device-1");
-  protocol::PatchRequest request{"device-1", "dataset-1", "42", {}};
+  protocol::PatchRequest request{"device-1", "dataset-1", "42", {}, {{"journal", 2}}};
   request.changes.push_back(protocol::change_from_json(
       j(R"({"seq":1,"store":"journal","key":"2026/02/01","op":"put","value":{"text":"Walked","mood":4},"hlc":"10:0","schemaVersion":1})"),
       replica));
@@ -114,11 +114,34 @@ TEST(SyncRequest, ThePatchTheClientSendsDecodesToTheSameChanges) {
   EXPECT_EQ(decoded.dataset, "dataset-1");
   EXPECT_EQ(decoded.cursor, 42u);
   EXPECT_TRUE(decoded.numbered);
+  EXPECT_EQ(decoded.versions, request.versions);
   ASSERT_EQ(decoded.changes.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(json::value(protocol::change_to_json(decoded.changes[i])),
               json::value(protocol::change_to_json(request.changes[i])));
     EXPECT_EQ(decoded.changes[i].change.stamp.replica_view(), "device-1");
+  }
+}
+
+TEST(SyncRequest, VersionsAreStoreNamesToPositiveVersions) {
+  protocol::ReplicaInterner replicas;
+  for (const char* bad : {R"({"versions":[1]})", R"({"versions":{"journal":0}})",
+                          R"({"versions":{"journal":"2"}})", R"({"versions":{"bad name":1}})"}) {
+    json::object body = j(bad).as_object();
+    try {
+      protocol::decode_patch_request(body, Limits{}, replicas, "anonymous");
+      ADD_FAILURE() << bad;
+    } catch (const protocol::Refusal& refusal) {
+      EXPECT_TRUE(refusal.code() == protocol::Code::invalid_request ||
+                  refusal.code() == protocol::Code::invalid_store)
+          << bad;
+    }
+  }
+  EXPECT_EQ(protocol::versions_from_query("journal:2,notes:1"),
+            (protocol::StoreVersions{{"journal", 2}, {"notes", 1}}));
+  EXPECT_TRUE(protocol::versions_from_query("").empty());
+  for (const char* bad : {"journal", "journal:0", "journal:x", "journal:1,", ":1"}) {
+    EXPECT_THROW(protocol::versions_from_query(bad), protocol::Refusal) << bad;
   }
 }
 

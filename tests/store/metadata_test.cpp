@@ -1,5 +1,6 @@
 #include <sqlite3.h>
 
+#include "storage/local_file.hpp"
 #include "store/fixture.hpp"
 
 namespace cairn::test {
@@ -33,7 +34,8 @@ void exec_raw(const std::filesystem::path& path, const char* sql) {
 }
 
 // The pending flags come from the outbox: they survive reopening, and a file of format 1 (which
-// kept them in entries.pending) is read as it is and upgraded when opened for writing.
+// kept them in entries.pending, and had no held_back table) is read as it is and upgraded when
+// opened for writing.
 TEST_F(MetadataTest, PendingFlagsFollowTheOutboxAcrossReopeningAndTheFormatOneUpgrade) {
   {
     Database db = open();
@@ -49,7 +51,7 @@ TEST_F(MetadataTest, PendingFlagsFollowTheOutboxAcrossReopeningAndTheFormatOneUp
   // Format 1, with stale counts in the column: the outbox decides.
   exec_raw(path(),
            "ALTER TABLE entries ADD COLUMN pending INTEGER NOT NULL DEFAULT 7; "
-           "DELETE FROM outbox WHERE key = 'b'; PRAGMA user_version = 1");
+           "DELETE FROM outbox WHERE key = 'b'; DROP TABLE held_back; PRAGMA user_version = 1");
   const auto format = [&] {
     sqlite3* db = nullptr;
     sqlite3_open_v2(path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -77,8 +79,9 @@ TEST_F(MetadataTest, PendingFlagsFollowTheOutboxAcrossReopeningAndTheFormatOneUp
     EXPECT_EQ(*db.get("journal", "b"), json("3"));
     db.put("journal", "c", json("4"));
     EXPECT_TRUE(db.entry_info("journal", "c")->pending);
+    EXPECT_TRUE(SyncClient::stored_status(db).held_back_entries.empty());  // format 3's table
   }
-  EXPECT_EQ(format(), 2);
+  EXPECT_EQ(format(), LocalFile::kFormat);
 }
 
 TEST_F(MetadataTest, TheReplicaIdIsCreatedOnceAndKept) {
