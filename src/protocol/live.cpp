@@ -61,6 +61,7 @@ std::string encode_client_message(const ClientMessage& message) {
             json::object object = with_dataset("subscribe", m.dataset);
             if (m.cursor) object["cursor"] = std::to_string(*m.cursor);
             if (!m.echo) object["echo"] = false;
+            if (!m.versions.empty()) object["versions"] = versions_to_json(m.versions);
             return json_text(object);
           },
           [](const UnsubscribeMessage& m) {
@@ -91,8 +92,8 @@ ClientMessage decode_client_message(std::string_view text, std::size_t max_depth
   }
   const std::string type(type_member->get_string());
   if (type == "subscribe") {
-    check_members(object, type, {"dataset", "cursor", "echo"});
-    SubscribeMessage message{optional_dataset(object), std::nullopt};
+    check_members(object, type, {"dataset", "cursor", "echo", "versions"});
+    SubscribeMessage message{optional_dataset(object), std::nullopt, true, {}};
     if (const json::value* at = object.if_contains("cursor")) {
       if (!at->is_string()) bad_request("\"cursor\" is the string the server returned (digits)");
       message.cursor = parse_cursor(*at);
@@ -100,6 +101,9 @@ ClientMessage decode_client_message(std::string_view text, std::size_t max_depth
     if (const json::value* at = object.if_contains("echo")) {
       if (!at->is_bool()) bad_request("\"echo\" is true or false");
       message.echo = at->get_bool();
+    }
+    if (const json::value* at = object.if_contains("versions")) {
+      message.versions = versions_from_json(*at);
     }
     return message;
   }
@@ -144,10 +148,12 @@ json::object to_json(const ChangesMessage& m) {
   changes.reserve(m.page.changes.size());
   for (const FeedItem& item : m.page.changes)
     changes.push_back(feed_item_to_json(item));
-  return json::object{{"type", "changes"},
+  json::object object{{"type", "changes"},
                       {"dataset", m.dataset},
                       {"changes", std::move(changes)},
                       {"cursor", std::to_string(m.page.cursor)}};
+  add_held_back(object, m.page.held_back);
+  return object;
 }
 
 json::object to_json(const PresenceUpdate& m) {
@@ -212,6 +218,7 @@ ServerMessage decode_server_message(std::string_view body) {
     for (const json::value& item : *items)
       message.page.changes.push_back(feed_item_from_json(item, message.page.replicas));
     message.page.cursor = cursor_member(object, type);
+    message.page.held_back = held_back_from_json(object);
     return message;
   }
   if (type == "presence") {

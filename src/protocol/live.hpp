@@ -4,14 +4,17 @@
 // client the other way round.
 //
 // Client -> server
-//   {"type":"subscribe","dataset"?,"cursor"?}      dataset: the caller's personal one when absent;
-//                                                  cursor: "0" = from the beginning, absent = now
+//   {"type":"subscribe","dataset"?,"cursor"?,"echo"?,"versions"?}
+//                                                  dataset: the caller's personal one when absent;
+//                                                  cursor: "0" = from the beginning, absent = now;
+//                                                  versions: as in a sync request
 //   {"type":"unsubscribe","dataset"?}
 //   {"type":"presence","dataset"?,"state":{...}}   at most kMaxPresenceBytes of JSON
 //   {"type":"patch","id":N,"body":{...}}           the body of POST /api/sync/patch
 // Server -> client
 //   {"type":"subscribed","dataset","cursor","connection"}
-//   {"type":"changes","dataset","changes":[...],"cursor"}   items as GET /api/sync/changes
+//   {"type":"changes","dataset","changes":[...],"cursor","heldBack"?}
+//                                                  items as GET /api/sync/changes
 //   {"type":"presence","dataset","peers":[{"connection","userId","state"}],"left":[...]}
 //   {"type":"ack","id":N,"body":{...}}             the patch response
 //   {"type":"error","code","message","dataset"?,"id"?}   the HTTP API's codes; id: a patch's
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "protocol/errors.hpp"
+#include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
 
 namespace cairn::protocol {
@@ -48,6 +52,7 @@ struct SubscribeMessage {
   // false: entries whose state only this connection's own patches made are not pushed back to it
   // (docs/protocol.md, "Your own writes")
   bool echo = true;
+  StoreVersions versions;  // the client's versions of its stores: changes come translated
 };
 struct UnsubscribeMessage {
   std::string dataset;

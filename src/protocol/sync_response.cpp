@@ -19,6 +19,19 @@ json::array conflicts_to_json(const std::vector<ConflictResolution>& conflicts) 
   return array;
 }
 
+void add_page(json::object& object, const FeedPage& page) {
+  json::array items;
+  items.reserve(page.changes.size());
+  for (const FeedItem& item : page.changes)
+    items.push_back(feed_item_to_json(item));
+  object["changes"] = std::move(items);
+  object["hasMore"] = page.has_more;
+  object["cursor"] = std::to_string(page.cursor);
+  add_held_back(object, page.held_back);
+}
+
+}  // namespace
+
 void add_held_back(json::object& object, const std::vector<HeldBack>& held_back) {
   if (held_back.empty()) return;
   json::array items;
@@ -47,19 +60,6 @@ std::vector<HeldBack> held_back_from_json(const json::object& object) {
   }
   return held_back;
 }
-
-void add_page(json::object& object, const FeedPage& page) {
-  json::array items;
-  items.reserve(page.changes.size());
-  for (const FeedItem& item : page.changes)
-    items.push_back(feed_item_to_json(item));
-  object["changes"] = std::move(items);
-  object["hasMore"] = page.has_more;
-  object["cursor"] = std::to_string(page.cursor);
-  add_held_back(object, page.held_back);
-}
-
-}  // namespace
 
 json::object feed_item_to_json(const FeedItem& item) {
   json::object object{{"store", item.store}, {"key", item.key}, {"seq", item.seq}};

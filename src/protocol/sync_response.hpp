@@ -39,6 +39,11 @@ struct HeldBack {
   std::uint32_t version = 0;
 };
 
+// The "heldBack" member of an answer or a live "changes" message: added only when there are
+// some; read (absent: none) with Error(invalid_value) when malformed.
+void add_held_back(boost::json::object& object, const std::vector<HeldBack>& held_back);
+std::vector<HeldBack> held_back_from_json(const boost::json::object& object);
+
 // A page of the feed: the items after a cursor, whether more wait, and where to go on from.
 struct FeedPage {
   ReplicaInterner replicas;  // the replica ids the items' stamps point to

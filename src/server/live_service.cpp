@@ -223,6 +223,7 @@ class LiveService::Impl {
     bool live = false;                     // caught up: the hub's pushes go to it
     std::optional<json::object> presence;  // set by its presence messages: then it is present
     bool echo = true;                      // false: its own writes are not pushed back to it
+    protocol::StoreVersions versions;      // the versions of its stores it reads entries at
     // Without echo: the feed positions, ascending, of entries whose state is this connection's
     // own doing alone (see own_writes); the latest kMaxOwnWrites of them.
     std::deque<std::uint64_t> own;
@@ -294,7 +295,9 @@ class LiveService::Impl {
     connection.subscribed.insert(dataset.id);
     const std::uint64_t generation = ++connection.subscribes;
     post([this, connection = connection.shared_from_this(), dataset, cursor, generation,
-          echo = message.echo] { join(connection, dataset, cursor, generation, echo); });
+          echo = message.echo, versions = message.versions]() mutable {
+      join(connection, dataset, cursor, generation, echo, std::move(versions));
+    });
   }
 
   // The dataset a message names that this connection subscribes to.
@@ -426,12 +429,23 @@ class LiveService::Impl {
       if (page.cursor <= hub.position) break;
       protocol::ChangesMessage message{dataset, std::move(page)};
       const OutgoingFrame shared = frame(message, pending.committed);
+      // The page as each set of store versions reads it, translated once for all who run it.
+      std::map<protocol::StoreVersions, std::optional<protocol::ChangesMessage>> served;
       for (auto& [id, subscriber] : hub.subscribers) {
         if (!subscriber.live || subscriber.cursor >= message.page.cursor) continue;
-        if (std::optional<protocol::ChangesMessage> part = for_subscriber(subscriber, message)) {
+        const protocol::ChangesMessage* view = &message;
+        if (!subscriber.versions.empty()) {
+          auto [at, fresh] = served.try_emplace(subscriber.versions);
+          if (fresh) {
+            if (auto page = sync_.translated(dataset, message.page, subscriber.versions))
+              at->second.emplace(protocol::ChangesMessage{dataset, std::move(*page)});
+          }
+          if (at->second) view = &*at->second;
+        }
+        if (std::optional<protocol::ChangesMessage> part = for_subscriber(subscriber, *view)) {
           subscriber.connection->send(frame(*part, pending.committed));
         } else {
-          subscriber.connection->send(shared);
+          subscriber.connection->send(view == &message ? shared : frame(*view, pending.committed));
         }
         subscriber.cursor = message.page.cursor;
       }
@@ -468,6 +482,7 @@ class LiveService::Impl {
       return std::nullopt;
     protocol::ChangesMessage part{message.dataset, {}};
     part.page.cursor = message.page.cursor;
+    part.page.held_back = message.page.held_back;
     for (const protocol::FeedItem& item : message.page.changes) {
       // The copies' stamps point into message.page.replicas, which outlives this encoding.
       if (wanted(item)) part.page.changes.push_back(item);
@@ -498,7 +513,8 @@ class LiveService::Impl {
   }
 
   void join(const std::shared_ptr<LiveConnection>& connection, const DatasetRow& dataset,
-            std::uint64_t cursor, std::uint64_t generation, bool echo) {
+            std::uint64_t cursor, std::uint64_t generation, bool echo,
+            protocol::StoreVersions versions) {
     auto [hub_it, created] = hubs_.try_emplace(dataset.id);
     Hub& hub = hub_it->second;
     if (created) hub.position = dataset.last_seq;
@@ -509,6 +525,7 @@ class LiveService::Impl {
     subscriber.cursor = cursor;
     subscriber.live = false;
     subscriber.echo = echo;
+    subscriber.versions = std::move(versions);
     if (fresh) {
       connection->hubs.insert(dataset.id);
       metrics_.live_subscriptions(+1);
@@ -547,9 +564,9 @@ class LiveService::Impl {
     }
     if (subscriber.cursor < hub.position) {
       protocol::ChangesMessage message{
-          dataset,
-          sync_.changes(dataset_row(dataset), subscriber.cursor, sync_.settings().page_size)};
-      if (!message.page.changes.empty()) {
+          dataset, sync_.changes(dataset_row(dataset), subscriber.cursor,
+                                 sync_.settings().page_size, subscriber.versions)};
+      if (!message.page.changes.empty() || !message.page.held_back.empty()) {
         std::optional<protocol::ChangesMessage> part = for_subscriber(subscriber, message);
         OutgoingFrame paced = frame(part ? *part : message);
         paced.paced = true;

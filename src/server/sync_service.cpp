@@ -55,27 +55,27 @@ protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& rep
   return {row.store, row.key, row.seq, to_entry(row, replicas)};
 }
 
-// Adds the entry `row` to what a client running `versions` reads: translated to its version of
-// the store (translate.hpp) into `items`, or, when it is written at a newer version that the
-// chain cannot take down to the client's, into `held_back`. Entries of stores the client names
-// no version of, and older ones the chain cannot take up, go as stored (the client migrates or
-// holds them itself).
-void serve(const EntryRow& row, const DatasetSchema& schema,
-           const protocol::StoreVersions& versions, protocol::ReplicaInterner& replicas,
-           std::vector<protocol::FeedItem>& items, std::vector<protocol::HeldBack>& held_back) {
-  protocol::FeedItem item = feed_item(row, replicas);
-  const auto wanted = versions.find(row.store);
+// Adds a feed item to what a client running `versions` reads: translated to its version of the
+// store (translate.hpp) into `items`, or, when it is written at a newer version that the chain
+// cannot take down to the client's, into `held_back`. Entries of stores the client names no
+// version of, and older ones the chain cannot take up, go as stored (the client migrates or holds
+// them itself).
+void serve(protocol::FeedItem item, const DatasetSchema& schema,
+           const protocol::StoreVersions& versions, std::vector<protocol::FeedItem>& items,
+           std::vector<protocol::HeldBack>& held_back) {
+  const auto wanted = versions.find(item.store);
   if (wanted != versions.end() && item.entry.schema_version != wanted->second) {
     const std::uint32_t written = item.entry.schema_version;
-    const StoreSchema* declared = schema.store(row.store);
+    const StoreSchema* declared = schema.store(item.store);
     try {
-      if (declared == nullptr)
-        throw MigrationError(row.store, written, wanted->second, row.key,
+      if (declared == nullptr) {
+        throw MigrationError(item.store, written, wanted->second, item.key,
                              "the dataset's schema does not declare it");
-      translate_entry(*declared, item.entry, wanted->second, row.key);
+      }
+      translate_entry(*declared, item.entry, wanted->second, item.key);
     } catch (const MigrationError&) {
       if (written > wanted->second) {
-        held_back.push_back({row.store, row.key, written});
+        held_back.push_back({std::move(item.store), std::move(item.key), written});
         return;
       }
     }
@@ -146,7 +146,7 @@ protocol::FeedPage feed_page(StorageTransaction& tx, const std::string& dataset_
   page.has_more = rows.size() > limit;
   std::uint64_t cursor = since;
   for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
-    serve(rows[i], schema, versions, page.replicas, page.changes, page.held_back);
+    serve(feed_item(rows[i], page.replicas), schema, versions, page.changes, page.held_back);
     cursor = rows[i].seq;
   }
   page.cursor = page.has_more ? cursor : last_seq;
@@ -463,7 +463,8 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
   const std::shared_ptr<const DatasetSchema> schema = schemas_.of(*tx, dataset.id);
   for (const EntryRow& row : tx->all_entries(dataset.id)) {
     response.cursor = std::max(response.cursor, row.seq);
-    serve(row, *schema, request.versions, response.replicas, response.entries, response.held_back);
+    serve(feed_item(row, response.replicas), *schema, request.versions, response.entries,
+          response.held_back);
   }
   tx->commit();
   tx.reset();  // the storage's lock goes before the documents' (their updates take it under theirs)
@@ -511,6 +512,28 @@ protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t
   check_cursor(since, current->last_seq);
   return feed_page(*tx, dataset.id, since, limit, current->last_seq, *schemas_.of(*tx, dataset.id),
                    versions);
+}
+
+std::optional<protocol::FeedPage> SyncService::translated(const std::string& dataset_id,
+                                                          const protocol::FeedPage& page,
+                                                          const protocol::StoreVersions& versions) {
+  const auto differs = [&](const protocol::FeedItem& item) {
+    const auto wanted = versions.find(item.store);
+    return wanted != versions.end() && item.entry.schema_version != wanted->second;
+  };
+  if (std::none_of(page.changes.begin(), page.changes.end(), differs)) return std::nullopt;
+  std::shared_ptr<const DatasetSchema> schema;
+  {
+    auto tx = storage_.begin(false);
+    schema = schemas_.of(*tx, dataset_id);
+  }
+  protocol::FeedPage served;  // its items' stamps point into page.replicas
+  served.has_more = page.has_more;
+  served.cursor = page.cursor;
+  served.held_back = page.held_back;
+  for (const protocol::FeedItem& item : page.changes)
+    serve(item, *schema, versions, served.changes, served.held_back);
+  return served;
 }
 
 protocol::DatasetSchemaMessage SyncService::dataset_schema(const Authorizer& authorize) {

@@ -78,6 +78,12 @@ class SyncService {
   // stored); entries it cannot read are listed as held back.
   protocol::FeedPage changes(const DatasetRow& dataset, std::uint64_t since, std::size_t limit,
                              const protocol::StoreVersions& versions = {});
+  // `page`, read with no versions, as a client running `versions` reads it (what changes() would
+  // have read for it); nullopt when that is `page` itself. The live channel's pushes read the
+  // feed once for every subscriber.
+  std::optional<protocol::FeedPage> translated(const std::string& dataset_id,
+                                               const protocol::FeedPage& page,
+                                               const protocol::StoreVersions& versions);
   protocol::HistoryMessage history(const DatasetRow& dataset, std::string_view store,
                                    std::string_view key, std::size_t limit);
   // A dataset's schema (docs/migrations.md, "Old and new apps at once"): GET and PUT

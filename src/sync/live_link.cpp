@@ -29,8 +29,9 @@ LiveLink::LiveLink(StoreEngine& db, const SyncOptions& options,
     : db_(db), options_(options), socket_(std::move(socket)), dataset_(std::move(dataset)) {
   try {
     // This replica's own writes are in the database already: not pushed back (echo false).
-    socket_->send(protocol::encode_client_message(protocol::SubscribeMessage{
-        dataset_, protocol::parse_cursor(cursor.empty() ? "0" : cursor), false}));
+    socket_->send(protocol::encode_client_message(
+        protocol::SubscribeMessage{dataset_, protocol::parse_cursor(cursor.empty() ? "0" : cursor),
+                                   false, db_.declared_versions()}));
   } catch (const net::WebSocketClosed& closed) {
     fall_back(closed.what());
   }

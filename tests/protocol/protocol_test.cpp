@@ -354,9 +354,9 @@ TEST(History, VersionsCarryTheirOptionalMembersOnlyWhenSet) {
 
 TEST(Live, ClientMessagesRoundTrip) {
   const std::vector<protocol::ClientMessage> messages = {
-      protocol::SubscribeMessage{"d1", 42},
-      protocol::SubscribeMessage{"", std::nullopt},
-      protocol::SubscribeMessage{"d1", 3, false},
+      protocol::SubscribeMessage{"d1", 42, true, {}},
+      protocol::SubscribeMessage{"", std::nullopt, true, {}},
+      protocol::SubscribeMessage{"d1", 3, false, {{"journal", 2}, {"notes", 1}}},
       protocol::UnsubscribeMessage{"d1"},
       protocol::PresenceMessage{"d1", j(R"({"device":"phone","editing":{"store":"journal",
                                               "key":"k"},"x":0.3})")
@@ -382,6 +382,14 @@ TEST(Live, ClientMessagesRoundTrip) {
   EXPECT_FALSE(std::get<protocol::SubscribeMessage>(
                    protocol::decode_client_message(R"({"type":"subscribe","echo":false})"))
                    .echo);
+  EXPECT_EQ(std::get<protocol::SubscribeMessage>(
+                protocol::decode_client_message(R"({"type":"subscribe","versions":{"journal":2}})"))
+                .versions,
+            (protocol::StoreVersions{{"journal", 2}}));
+  EXPECT_EQ(refusal_of([&] {
+              protocol::decode_client_message(R"({"type":"subscribe","versions":{"journal":0}})");
+            }),
+            Code::invalid_request);
 }
 
 TEST(Live, MalformedClientMessagesGetTheirCodeAndTheConnectionGoesOn) {

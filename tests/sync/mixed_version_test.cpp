@@ -8,6 +8,7 @@
 #include <cairn/cairn.hpp>
 #include <iostream>
 
+#include "support/announced.hpp"
 #include "support/cairnd.hpp"
 #include "support/fault_proxy.hpp"
 
@@ -215,6 +216,39 @@ TEST_F(MixedVersionTest, AnEntryAnOlderVersionCannotReadIsHeldBackReportedAndArr
   EXPECT_EQ(v1.get("notes", "n2"), j(R"({"title": "list"})"));
   EXPECT_TRUE(SyncClient::stored_status(v1).held_back_entries.empty());
   EXPECT_FALSE(SyncClient::stored_status(v1).held_back);
+}
+
+TEST_F(MixedVersionTest, PushesOnTheLiveChannelComeAtTheSubscribersVersion) {
+  Database v2 = open("v2", 2);
+  const std::string token = publish(v2);
+  SyncOptions live = options(token);
+  live.interval = std::chrono::hours(1);  // no polling: what arrives comes by push
+  Database v1 = open("v1", 1);
+  Announced heard;
+  Subscription changes = v1.subscribe([&](const ChangeSet&) { heard.announce(); });
+  SyncClient client(v1, live);
+  Subscription status = client.subscribe([&](const SyncStatus&) { heard.announce(); });
+  ASSERT_TRUE(client.wait_until_synced(10s));
+  ASSERT_TRUE(heard.wait([&] { return client.status().live; }));
+
+  v2.put("people", "ada", j(R"({"name": "Ada", "body": "hi", "createdAt": 3, "tags": {}})"));
+  v2.put("notes", "n1", j(R"({"title": "plan"})"));
+  SyncClient::sync_once(v2, options(token));
+  ASSERT_TRUE(heard.wait([&] {
+    return v1.get("people", "ada") == j(R"({"name": "Ada", "text": "hi", "tags": {}})");
+  }));
+  EXPECT_TRUE(heard.wait([&] {
+    return client.status().held_back_entries ==
+           std::map<std::string, std::uint64_t, std::less<>>{{"notes", 1}};
+  }));
+  EXPECT_FALSE(v1.contains("notes", "n1"));
+
+  // The v1 device's edit over the live channel keeps v2's createdAt.
+  v1.put("people", "ada", j(R"({"name": "Ada L.", "text": "hi", "tags": {}})"));
+  ASSERT_TRUE(client.wait_until_synced(10s));
+  SyncClient::sync_once(v2, options(token));
+  EXPECT_EQ(v2.get("people", "ada"),
+            j(R"({"name": "Ada L.", "body": "hi", "createdAt": 3, "tags": {}})"));
 }
 
 TEST_F(MixedVersionTest, ASchemaThatWouldStrandEntriesIsRefused) {
