@@ -13,7 +13,8 @@
 #   3. ThreadSanitizer build of the concurrency stress test, the sync client's tests and the
 #      server's in-process tests (handler pool, change feed, live channel, collaborative documents)
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
-#      two sync example processes converging through the installed cairnd
+#      two sync example processes converging through the installed cairnd, then two releases of
+#      the journal example (schema versions 1 and 2) syncing one dataset
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,5 +106,6 @@ cmake -S examples -B build/examples -G Ninja -DCMAKE_PREFIX_PATH="$root/build/in
 cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
 examples/sync/two-devices.sh "$root/build/install" "$root/build/examples/sync/sync_example"
+examples/journal/two-versions.sh "$root/build/install" "$root/build/examples"
 
 step "All checks passed"
