@@ -1,5 +1,5 @@
 // libFuzzer target: cairnd's decoding of untrusted request bodies (protocol/sync_request, and the
-// account routes' bodies in protocol/datasets).
+// account routes' bodies in protocol/datasets), and of the change feed's ?versions= parameter.
 // Any input must end in a decoded request or a protocol::Refusal, never a crash, hang or other
 // exception; whatever decodes must encode again.
 //
@@ -15,11 +15,16 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace json = boost::json;
   namespace protocol = cairn::protocol;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  try {
+    (void)protocol::versions_from_query(text);
+  } catch (const protocol::Refusal&) {
+  }
   json::parse_options options;
   options.max_depth = 64;
   std::error_code error;
   const json::value value =
-      json::parse(std::string_view(reinterpret_cast<const char*>(data), size), error, {}, options);
+      json::parse(text, error, {}, options);
   if (error || !value.is_object()) return 0;
   cairn::Limits limits;
   (void)protocol::request_writes(value.get_object());
