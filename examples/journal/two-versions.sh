@@ -12,14 +12,8 @@ schema=$(dirname "$0")/schema-v2.json
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-"$prefix/bin/cairnd" --port 0 --data "$work/server" >"$work/cairnd.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening=https*:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/cairnd.log")
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
-url="http://127.0.0.1:$port"
+source "$(dirname "$0")/../start-cairnd.sh"
+start_cairnd "$prefix" "$work"
 
 # The old release writes and syncs; its owner publishes the new release's schema to the dataset.
 "$v1" "$work/old.db" write 2026/02/01/07:30 "Ran 5 km by the river"

@@ -8,14 +8,8 @@ example=$2
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-"$prefix/bin/cairnd" --port 0 --data "$work/server" >"$work/cairnd.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening=https*:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/cairnd.log")
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
-url="http://127.0.0.1:$port"
+source "$(dirname "$0")/../start-cairnd.sh"
+start_cairnd "$prefix" "$work"
 
 "$example" "$work/phone.db" "$url" --note "Ran 5 km by the river"
 token=$("$prefix/bin/cairn" status "$work/phone.db" --show-token)
