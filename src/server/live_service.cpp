@@ -347,9 +347,19 @@ class LiveService::Impl {
           return row;
         },
         message.body, on_commit);
-    // A subscriber receives the feed by push, each change once: not in the ack too.
-    if (connection.subscribed.contains(dataset)) response.page.reset();
-    connection.send(protocol::AckMessage{message.id, std::move(response)});
+    if (!connection.subscribed.contains(dataset)) {
+      connection.send(protocol::AckMessage{message.id, std::move(response)});
+      return;
+    }
+    // A subscriber receives the feed by push, each change once: not in the ack too. Its ack goes
+    // out through the lane, after every page the lane read before this commit: a page sent after
+    // the ack was read after the commit, so the client never takes a state older than what was
+    // acknowledged for newer (its changes are no longer pending to be rebased on it).
+    response.page.reset();
+    post([connection = connection.shared_from_this(),
+          ack = frame(protocol::AckMessage{message.id, std::move(response)})] {
+      connection->send(ack);
+    });
   }
 
   // --- the lane: hubs, backlogs, pushes, presence ---
