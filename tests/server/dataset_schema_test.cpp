@@ -1,5 +1,6 @@
 // A dataset's schema over HTTP (docs/migrations.md, "Old and new apps at once"): published by an
-// owner, read by every member, only forward, never stranding a stored entry; every denial.
+// owner, read by every member, only forward, never stranding a stored entry; every denial; and
+// the feed served at the versions a reader names.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -198,6 +199,53 @@ TEST_F(DatasetSchemaTest, ASchemaThatWouldStrandStoredEntriesIsRefused) {
   result = put(*owner_, from_two);
   EXPECT_EQ(result.status, 200) << result.body;
   EXPECT_EQ(result.at("revision"), 2);
+}
+
+TEST_F(DatasetSchemaTest, TheFeedServesEachEntryAtTheVersionsTheReaderNames) {
+  // journal v3 (text -> body, then mood added: both invertible); notes v2 drops "draft" (not).
+  json::value schema = journal_schema(3);
+  schema.at("stores").as_object()["notes"] = json::parse(R"({"version": 2,
+      "policy": {"merge": "lww"},
+      "migrations": [{"from": 1, "ops": [{"op": "remove", "path": "draft"}]}]})");
+  ASSERT_EQ(put(*owner_, schema).status, 200);
+  write("a", 1);
+  const ApiResult written = editor_->post("/api/sync/patch", json::parse(R"({
+      "journal": {"added": {"b": {"body": "b", "mood": 5}}, "meta": {"b": {"schemaVersion": 3}}},
+      "notes": {"added": {"n": {"title": "plan"}}, "meta": {"n": {"schemaVersion": 2}}},
+      "dataset": ")" + dataset_ + R"("})"));
+  ASSERT_EQ(written.status, 200) << written.body;
+
+  const auto feed = [&](const std::string& versions) {
+    return viewer_->get("/api/sync/changes?dataset=" + dataset_ +
+                        (versions.empty() ? "" : "&versions=" + versions));
+  };
+  const auto values = [](const ApiResult& page) {
+    json::object by_key;
+    for (const auto& item : page.at("changes").as_array())
+      by_key[item.at("key").as_string()] = item.at("value");
+    return json::value(by_key);
+  };
+  const ApiResult old = feed("journal:1,notes:1");
+  ASSERT_EQ(old.status, 200) << old.body;
+  EXPECT_EQ(values(old), json::parse(R"({"a": {"text": "a"}, "b": {"text": "b"}})"));
+  EXPECT_EQ(old.at("heldBack"),
+            json::parse(R"([{"store": "notes", "key": "n", "schemaVersion": 2}])"));
+  const ApiResult current = feed("journal:3,notes:2");
+  EXPECT_EQ(values(current),
+            json::parse(R"({"a": {"body": "a", "mood": 3}, "b": {"body": "b", "mood": 5},
+                           "n": {"title": "plan"}})"));
+  EXPECT_FALSE(current.body.as_object().contains("heldBack"));
+  // Without versions: every entry as it was written.
+  EXPECT_EQ(values(feed("")), json::parse(R"({"a": {"text": "a"}, "b": {"body": "b", "mood": 5},
+                                               "n": {"title": "plan"}})"));
+  for (const char* bad : {"journal:0", "journal", "journal:x", "journal:1,"}) {
+    const ApiResult refused = feed(bad);
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(refused.at("error").at("code"), "invalid_request") << bad << refused.body;
+  }
+  const ApiResult bad_name = feed("bad%20name:1");
+  EXPECT_EQ(bad_name.status, 422);
+  EXPECT_EQ(bad_name.at("error").at("code"), "invalid_store");
 }
 
 }  // namespace
