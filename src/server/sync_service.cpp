@@ -193,6 +193,7 @@ struct SyncService::Applied {
   std::uint64_t ack = 0;
   std::uint64_t last_seq = 0;  // the dataset's feed position afterwards
   std::vector<Written> written;
+  std::shared_ptr<const DatasetSchema> schema;  // the dataset's, as the transaction read it
 };
 
 SyncService::SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed,
@@ -232,6 +233,8 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
                                         const DatasetRow& dataset, protocol::SyncRequest& request) {
   Applied result;
   result.last_seq = dataset.last_seq;
+  result.schema = schemas_.of(tx, dataset.id);
+  const DatasetSchema& schema = *result.schema;
   HybridClock& hlc = this->hlc(tx);
   const std::uint64_t wall = hlc.physical_now_ms();
   const auto skew = static_cast<std::uint64_t>(settings_.max_clock_skew.count());
@@ -265,7 +268,6 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     }
   }
 
-  const std::shared_ptr<const DatasetSchema> schema = schemas_.of(tx, dataset.id);
   const std::uint64_t cursor = request.cursor.value_or(0);
   std::uint64_t seq = dataset.last_seq;
   protocol::ReplicaInterner replicas;
@@ -326,14 +328,14 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
     std::string sent = change.op == merge::Change::Op::put
                            ? "{\"value\":" + value_text + "}"
                            : json_text(merge::change_payload(change));
-    if (const StoreSchema* declared = schema->store(wire.store);
+    if (const StoreSchema* declared = schema.store(wire.store);
         declared && align_versions(*declared, entry, change, wire.key) &&
         change.op == merge::Change::Op::put) {
       value_text = json_text(change.value);
     }
     // Moves a put's value into the entry; value_text stands for it from here on.
     const merge::Applied outcome =
-        merge::apply_change(entry, std::move(change), policy(*schema, wire.store));
+        merge::apply_change(entry, std::move(change), policy(schema, wire.store));
     std::string resolution;
     if (outcome.rejected) {
       resolution = "server-won";
@@ -460,10 +462,9 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
   Applied applied = apply(*tx, caller, dataset, request);
 
   protocol::FullResponse response;
-  const std::shared_ptr<const DatasetSchema> schema = schemas_.of(*tx, dataset.id);
   for (const EntryRow& row : tx->all_entries(dataset.id)) {
     response.cursor = std::max(response.cursor, row.seq);
-    serve(feed_item(row, response.replicas), *schema, request.versions, response.entries,
+    serve(feed_item(row, response.replicas), *applied.schema, request.versions, response.entries,
           response.held_back);
   }
   tx->commit();
@@ -492,7 +493,7 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   response.cursor = applied.last_seq;
   if (request.cursor) {
     response.page = feed_page(*tx, dataset.id, *request.cursor, settings_.page_size,
-                              applied.last_seq, *schemas_.of(*tx, dataset.id), request.versions);
+                              applied.last_seq, *applied.schema, request.versions);
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();
