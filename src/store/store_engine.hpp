@@ -120,7 +120,8 @@ class StoreEngine {
   std::vector<StoreInfo> stores() const EXCLUDES(state_mutex_);
   // How many entries sync holds back from each store (written at a version this build cannot
   // read), by store name; stores with none are left out.
-  std::map<std::string, std::uint64_t, std::less<>> held_back() EXCLUDES(write_mutex_);
+  std::map<std::string, std::uint64_t, std::less<>> held_back()
+      EXCLUDES(write_mutex_, state_mutex_);
   // The schema version of each store as this database declares it: the versions sync asks the
   // server to serve (docs/migrations.md, "Old and new apps at once").
   std::map<std::string, std::uint32_t, std::less<>> declared_versions() const
