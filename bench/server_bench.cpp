@@ -20,6 +20,14 @@
 // a live subscriber of node B has it, beside the same with the subscriber on node A.
 
 //
+// With --translate (issue 14, mixed versions): one dataset whose schema renames journal's "text"
+// to "body" and adds "attachments" at version 2. Reading the whole feed (GET /api/sync/changes)
+// at the version entries were written, beside reading it at the other version (every entry
+// translated); and updating every entry from a client of the entries' version, beside from a
+// client of the older version (every change translated up before it merges).
+//
+//   build/release/bench/server_bench --translate [--changes N]
+//
 // Target (issue 4): >= 20,000 changes/s on SQLite, and >= 50% of the floor. (issue 11) on
 // PostgreSQL: >= 20,000 changes/s with 10 clients, >= 50% of the floor; cross-node push p50 < 10
 // ms.
@@ -27,6 +35,7 @@
 #include <boost/json.hpp>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "bench_support.hpp"
@@ -101,6 +110,88 @@ Result run_clients(const std::vector<std::uint16_t>& ports, int clients, int bat
   for (const auto& l : latencies)
     all.insert(all.end(), l.begin(), l.end());
   return {clients * changes_per_client / seconds, percentile(all, 0.5), percentile(all, 0.99)};
+}
+
+// Translation between schema versions (--translate): see the top of the file.
+void run_translation(int total) {
+  ScratchDir dir;
+  test::Cairnd cairnd(dir.path(), {"--rate-limit", "0", "--durability", "normal"});
+  test::ApiClient client = test::ApiClient::guest(cairnd.port());
+  const std::string dataset = client.dataset_id();
+  const test::ApiResult published =
+      client.call("PUT", "/api/datasets/" + dataset + "/schema",
+                  R"({"stores": {"journal": {"version": 2, "policy": {"merge": "field-lww"},
+          "migrations": [{"from": 1, "ops": [{"op": "rename", "from": "text", "to": "body"},
+                                             {"op": "add", "path": "attachments", "value": []}]}]}}})");
+  if (published.status != 200) std::cerr << "the schema was refused: " << published.body << '\n';
+  constexpr int kBatch = 100;
+  std::map<std::string, std::uint64_t> last_seq;  // each client numbers its own changes
+  // Puts every entry from client `id` at `version`, in batches; returns the seconds taken.
+  const auto write_all = [&](const std::string& id, int version, std::uint64_t seed) {
+    std::mt19937_64 random(seed);
+    std::uint64_t& seq = last_seq[id];
+    std::vector<std::string> bodies;
+    for (int first = 0; first < total; first += kBatch) {
+      json::array changes;
+      for (int n = first; n < std::min(total, first + kBatch); ++n) {
+        json::value value = journal_entry(random, static_cast<std::size_t>(n));
+        if (version == 2) {
+          json::object& object = value.as_object();
+          object["body"] = object["text"];
+          object.erase("text");
+          object["attachments"] = json::array();
+        }
+        changes.push_back(json::object{{"seq", ++seq},
+                                       {"store", "journal"},
+                                       {"key", journal_key(static_cast<std::size_t>(n))},
+                                       {"op", "put"},
+                                       {"value", std::move(value)},
+                                       {"schemaVersion", version}});
+      }
+      bodies.push_back(
+          json::serialize(json::object{{"clientId", id}, {"changes", std::move(changes)}}));
+    }
+    const auto start = Stopwatch::now();
+    for (const std::string& body : bodies) {
+      const test::ApiResult result = client.post_text("/api/sync/patch", body);
+      if (result.status != 200) std::cerr << "a patch failed: " << result.body << '\n';
+    }
+    return ms_since(start) / 1000;
+  };
+  // Reads the whole feed at journal version `version`; returns the seconds taken.
+  const auto read_all = [&](int version) {
+    const auto start = Stopwatch::now();
+    std::string cursor = "0";
+    for (bool more = true; more;) {
+      const test::ApiResult page = client.get("/api/sync/changes?since=" + cursor +
+                                              "&versions=journal:" + std::to_string(version));
+      cursor = std::string(page.at("cursor").as_string());
+      more = page.at("hasMore").as_bool();
+    }
+    return ms_since(start) / 1000;
+  };
+  std::printf("mixed versions: %d journal entries (~200 B), written at version 2\n\n", total);
+  write_all("writer-v2", 2, 1);
+  std::vector<double> stored, translated;
+  for (int run = 0; run < 5; ++run) {
+    stored.push_back(read_all(2));
+    translated.push_back(read_all(1));
+  }
+  std::printf("%-48s %12s %12s\n", "", "entries/s", "vs as stored");
+  std::printf("%-48s %12.0f %12s\n", "feed read at version 2 (as stored)", total / median(stored),
+              "1.00");
+  std::printf("%-48s %12.0f %12.2f\n", "feed read at version 1 (translated down)",
+              total / median(translated), median(translated) / median(stored));
+  std::vector<double> same, older;
+  for (int run = 0; run < 3; ++run) {
+    same.push_back(write_all("writer-v2", 2, 10 + run));
+    older.push_back(write_all("writer-v1", 1, 20 + run));
+  }
+  std::printf("%-48s %12.0f %12s\n", "updates from a version-2 client (as stored)",
+              total / median(same), "1.00");
+  std::printf("%-48s %12.0f %12.2f\n", "updates from a version-1 client (translated up)",
+              total / median(older), median(older) / median(same));
+  std::printf("\nreproduce: build/release/bench/server_bench --translate --changes %d\n", total);
 }
 
 Result run_server(Durability durability, int clients, int batch, int changes_per_client) {
@@ -246,9 +337,13 @@ int main(int argc, char** argv) {
   using namespace cairn::bench;
   using cairn::Durability;
   int batch = 100, total = 20'000, only = 0;
+  bool translate = false;
   std::vector<Durability> durabilities = {Durability::normal, Durability::full};
   std::string durability_argument, postgres;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--translate") == 0) translate = true;
+  }
+  for (int i = 1; i + 1 < argc; ++i) {  // --NAME VALUE pairs, among them the flag above
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--changes") == 0) total = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--clients") == 0) only = std::stoi(argv[i + 1]);
@@ -262,6 +357,10 @@ int main(int argc, char** argv) {
       }
       durabilities = {*chosen};
     }
+  }
+  if (translate) {
+    run_translation(total);
+    return 0;
   }
   std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n",
               batch);

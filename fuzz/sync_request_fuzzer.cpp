@@ -23,8 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   json::parse_options options;
   options.max_depth = 64;
   std::error_code error;
-  const json::value value =
-      json::parse(text, error, {}, options);
+  const json::value value = json::parse(text, error, {}, options);
   if (error || !value.is_object()) return 0;
   cairn::Limits limits;
   (void)protocol::request_writes(value.get_object());
