@@ -42,9 +42,16 @@ StoreSchema notes(std::uint32_t version) {
   return {"notes", std::min<std::uint32_t>(version, 2), MergePolicy::whole_entry(),
           std::move(steps)};
 }
+// "diary" merges whole entries (lww): v2 adds a mood, 0 by default.
+StoreSchema diary(std::uint32_t version) {
+  std::vector<MigrationStep> steps = {{1, {MigrationOp::add_field("mood", 0)}}};
+  steps.resize(std::min<std::uint32_t>(version, 2) - 1);
+  return {"diary", std::min<std::uint32_t>(version, 2), MergePolicy::whole_entry(),
+          std::move(steps)};
+}
 DatabaseOptions app(std::uint32_t version) {
   DatabaseOptions options;
-  options.stores = {people(version), notes(version)};
+  options.stores = {people(version), notes(version), diary(version)};
   return options;
 }
 
@@ -227,6 +234,23 @@ TEST_F(MixedVersionTest, AnEntryAnOlderVersionCannotReadIsHeldBackReportedAndArr
   EXPECT_EQ(v1.get("notes", "n2"), j(R"({"title": "list"})"));
   EXPECT_TRUE(SyncClient::stored_status(v1).held_back_entries.empty());
   EXPECT_FALSE(SyncClient::stored_status(v1).held_back);
+}
+
+TEST_F(MixedVersionTest, AnOlderDevicesWholeWriteKeepsTheFieldsItsVersionDoesNotKnow) {
+  Database v2 = open("v2", 2);
+  const std::string token = publish(v2);
+  Database v1 = open("v1", 1);
+  v2.put("diary", "d", j(R"({"text": "rain", "mood": 5})"));
+  sync(v2, token);
+  sync(v1, token);
+  EXPECT_EQ(v1.get("diary", "d"), j(R"({"text": "rain"})"));
+
+  // The v1 device replaces the whole entry, as an lww store writes: v2's mood stays.
+  v1.put("diary", "d", j(R"({"text": "sun"})"));
+  sync(v1, token);
+  sync(v2, token);
+  EXPECT_EQ(v2.get("diary", "d"), j(R"({"text": "sun", "mood": 5})"));
+  EXPECT_EQ(v1.get("diary", "d"), j(R"({"text": "sun"})"));
 }
 
 TEST_F(MixedVersionTest, PushesOnTheLiveChannelComeAtTheSubscribersVersion) {
