@@ -55,6 +55,15 @@ protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& rep
   return {row.store, row.key, row.seq, to_entry(row, replicas)};
 }
 
+// The version of `item`'s store a client running `versions` reads it at, when that is not the
+// version it is written at.
+std::optional<std::uint32_t> wanted_version(const protocol::FeedItem& item,
+                                            const protocol::StoreVersions& versions) {
+  const auto wanted = versions.find(item.store);
+  if (wanted == versions.end() || wanted->second == item.entry.schema_version) return std::nullopt;
+  return wanted->second;
+}
+
 // Adds a feed item to what a client running `versions` reads: translated to its version of the
 // store (translate.hpp) into `items`, or, when it is written at a newer version that the chain
 // cannot take down to the client's, into `held_back`. Entries of stores the client names no
@@ -63,21 +72,19 @@ protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& rep
 void serve(protocol::FeedItem item, const DatasetSchema& schema,
            const protocol::StoreVersions& versions, std::vector<protocol::FeedItem>& items,
            std::vector<protocol::HeldBack>& held_back) {
-  const auto wanted = versions.find(item.store);
-  if (wanted != versions.end() && item.entry.schema_version != wanted->second) {
+  if (const std::optional<std::uint32_t> wanted = wanted_version(item, versions)) {
     const std::uint32_t written = item.entry.schema_version;
-    const StoreSchema* declared = schema.store(item.store);
-    try {
-      if (declared == nullptr) {
-        throw MigrationError(item.store, written, wanted->second, item.key,
-                             "the dataset's schema does not declare it");
+    bool translated = false;
+    if (const StoreSchema* declared = schema.store(item.store)) {
+      try {
+        translate_entry(*declared, item.entry, *wanted, item.key);
+        translated = true;
+      } catch (const MigrationError&) {
       }
-      translate_entry(*declared, item.entry, wanted->second, item.key);
-    } catch (const MigrationError&) {
-      if (written > wanted->second) {
-        held_back.push_back({std::move(item.store), std::move(item.key), written});
-        return;
-      }
+    }
+    if (!translated && written > *wanted) {
+      held_back.push_back({std::move(item.store), std::move(item.key), written});
+      return;
     }
   }
   items.push_back(std::move(item));
@@ -518,11 +525,11 @@ protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t
 std::optional<protocol::FeedPage> SyncService::translated(const std::string& dataset_id,
                                                           const protocol::FeedPage& page,
                                                           const protocol::StoreVersions& versions) {
-  const auto differs = [&](const protocol::FeedItem& item) {
-    const auto wanted = versions.find(item.store);
-    return wanted != versions.end() && item.entry.schema_version != wanted->second;
-  };
-  if (std::none_of(page.changes.begin(), page.changes.end(), differs)) return std::nullopt;
+  if (std::none_of(page.changes.begin(), page.changes.end(), [&](const protocol::FeedItem& item) {
+        return wanted_version(item, versions).has_value();
+      })) {
+    return std::nullopt;
+  }
   std::shared_ptr<const DatasetSchema> schema;
   {
     auto tx = storage_.begin(false);
