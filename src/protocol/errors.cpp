@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<Code, std::string_view>, 27> kNames{{
+constexpr std::array<std::pair<Code, std::string_view>, 28> kNames{{
     {Code::invalid_request, "invalid_request"},
     {Code::malformed_json, "malformed_json"},
     {Code::json_too_deep, "json_too_deep"},
@@ -28,6 +28,7 @@ constexpr std::array<std::pair<Code, std::string_view>, 27> kNames{{
     {Code::invalid_schema, "invalid_schema"},
     {Code::schema_conflict, "schema_conflict"},
     {Code::cursor_expired, "cursor_expired"},
+    {Code::cursor_compacted, "cursor_compacted"},
     {Code::payload_too_large, "payload_too_large"},
     {Code::invalid_key, "invalid_key"},
     {Code::value_too_large, "value_too_large"},

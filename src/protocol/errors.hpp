@@ -30,6 +30,7 @@ enum class Code {
   invalid_schema,      // a dataset's schema that does not parse or whose chains are not valid
   schema_conflict,     // a dataset's schema that would go back or strand stored entries
   cursor_expired,      // the cursor is not one this dataset gave out: sync fully
+  cursor_compacted,    // deletes after the cursor were compacted: sync again from cursor 0
   payload_too_large,   // body over the size limit
   invalid_key,         // a key is empty, not UTF-8, or over the key limit
   value_too_large,     // a value over the value limit

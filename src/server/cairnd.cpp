@@ -68,6 +68,12 @@ int cairnd_main(int argc, char** argv) {
   std::int64_t live_ping_ms = live_frames.ping_interval.count();
   std::int64_t live_token_check_ms = options.live.token_check_interval.count();
   std::int64_t collab_snapshot_ms = options.collab.snapshot_interval.count();
+  std::int64_t tombstone_days =
+      std::chrono::duration_cast<std::chrono::hours>(options.housekeeping.tombstone_retention)
+          .count() /
+      24;
+  std::int64_t housekeeping_s =
+      std::chrono::duration_cast<std::chrono::seconds>(options.housekeeping.interval).count();
 
   std::vector<Setting> settings = {
       setting("--address", "address", "Address to listen on", options.http.address),
@@ -155,6 +161,13 @@ int cairnd_main(int argc, char** argv) {
       setting("--collab-max-connections", "collabMaxConnections",
               "Collaborative document connections in all (close 1013 above)",
               options.collab.max_connections),
+      setting("--tombstone-retention-days", "tombstoneRetentionDays",
+              "Drop deletes' tombstones after this many days (devices offline longer sync again "
+              "from the start); 0 keeps them forever",
+              tombstone_days),
+      setting("--housekeeping-interval-s", "housekeepingIntervalSeconds",
+              "Seconds between rounds of background upkeep (compaction); 0: none",
+              housekeeping_s),
       setting("--live-ping-interval-ms", "livePingIntervalMs",
               "Ping a silent live connection after this long; drop it after twice this",
               live_ping_ms),
@@ -232,6 +245,8 @@ int cairnd_main(int argc, char** argv) {
   live_frames.ping_interval = std::chrono::milliseconds(live_ping_ms);
   options.live.token_check_interval = std::chrono::milliseconds(live_token_check_ms);
   options.collab.snapshot_interval = std::chrono::milliseconds(collab_snapshot_ms);
+  options.housekeeping.tombstone_retention = std::chrono::hours(24 * tombstone_days);
+  options.housekeeping.interval = std::chrono::seconds(housekeeping_s);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -34,6 +34,7 @@ int http_status(protocol::Code code) noexcept {
     case Code::schema_conflict:
       return 409;
     case Code::cursor_expired:
+    case Code::cursor_compacted:
       return 410;
     case Code::payload_too_large:
       return 413;

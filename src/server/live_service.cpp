@@ -281,11 +281,7 @@ class LiveService::Impl {
     const DatasetRow dataset =
         accounts_.authorize(connection.caller, message.dataset, Role::viewer);
     const std::uint64_t cursor = message.cursor.value_or(dataset.last_seq);
-    if (cursor > dataset.last_seq) {
-      throw Refusal(Code::cursor_expired,
-                    "the cursor is not one this dataset gave out (was it restored?); run a full "
-                    "sync");
-    }
+    check_cursor(cursor, dataset);
     if (!connection.subscribed.contains(dataset.id) &&
         connection.subscribed.size() >= options_.max_subscriptions_per_connection) {
       throw Refusal(Code::invalid_request,

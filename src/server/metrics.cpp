@@ -67,6 +67,9 @@ std::string Metrics::render(const std::vector<StorageFigure>& storage) const {
   out += "# HELP cairnd_changes_applied_total Client changes that changed an entry.\n";
   out += "# TYPE cairnd_changes_applied_total counter\n";
   out += fmt::format("cairnd_changes_applied_total {}\n", changes_applied_.load());
+  out += "# HELP cairnd_tombstones_dropped_total Tombstones compaction dropped.\n";
+  out += "# TYPE cairnd_tombstones_dropped_total counter\n";
+  out += fmt::format("cairnd_tombstones_dropped_total {}\n", tombstones_dropped_.load());
   out += "# HELP cairnd_conflicts_total Conflicts decided, by resolution.\n";
   out += "# TYPE cairnd_conflicts_total counter\n";
   for (const char* resolution : {"client-won", "server-won"}) {

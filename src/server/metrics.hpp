@@ -25,6 +25,7 @@ class Metrics {
   void connection_opened() { open_connections_.fetch_add(1); }
   void count_changes(std::size_t applied) { changes_applied_.fetch_add(applied); }
   void count_conflict(const std::string& resolution);
+  void count_tombstones_dropped(std::uint64_t dropped) { tombstones_dropped_.fetch_add(dropped); }
   void connection_closed() { open_connections_.fetch_sub(1); }
 
   // The live channel (GET /api/live).
@@ -55,6 +56,7 @@ class Metrics {
   std::atomic<std::int64_t> open_connections_{0};
   std::atomic<std::uint64_t> changes_applied_{0};
   std::map<std::string, std::uint64_t> conflicts_;  // resolution -> count
+  std::atomic<std::uint64_t> tombstones_dropped_{0};
   std::atomic<std::int64_t> live_connections_{0};
   std::atomic<std::int64_t> live_subscriptions_{0};
   std::atomic<std::uint64_t> live_messages_sent_{0};

@@ -152,6 +152,7 @@ struct Server::Parts {
   std::unique_ptr<CollabService> collab;
   std::unique_ptr<Relay> relay;
   std::unique_ptr<StorageWatch> watch;  // relays to `relay`
+  std::unique_ptr<Housekeeper> housekeeper;
 };
 
 Server::Server(ServerOptions options)
@@ -218,6 +219,7 @@ Server::Server(ServerOptions options)
       });
   parts_->relay = std::make_unique<Relay>(feed_, *parts_->accounts, *parts_->live, *parts_->collab);
   parts_->watch = parts_->storage->watch(*parts_->relay);
+  parts_->housekeeper = std::make_unique<Housekeeper>(*parts_->sync, options_.housekeeping);
 
   HttpObserver observer;
   observer.connections = [this](int delta) {
@@ -241,6 +243,7 @@ Server::Server(ServerOptions options)
 // The storage's relay stops first (it calls into the live service), then the live service (its
 // thread pushes to connections of the HTTP server).
 Server::~Server() {
+  parts_->housekeeper.reset();
   parts_->watch.reset();
   parts_->live.reset();
   parts_->collab.reset();
@@ -251,6 +254,9 @@ std::uint16_t Server::port() const {
 }
 void Server::run() {
   http_->run();
+}
+HousekeepingReport Server::housekeep() {
+  return parts_->housekeeper->pass();
 }
 void Server::stop() {
   http_->stop();

@@ -14,6 +14,7 @@
 
 #include "server/change_feed.hpp"
 #include "server/collab_service.hpp"
+#include "server/housekeeper.hpp"
 #include "server/http_server.hpp"
 #include "server/live_service.hpp"
 #include "server/metrics.hpp"
@@ -25,6 +26,7 @@ struct ServerOptions {
   HttpServerOptions http;  // its `websocket` member bounds the live channel's frames and queues
   LiveOptions live;        // the live channel's connections and subscriptions
   CollabOptions collab;    // collaborative documents' bounds
+  HousekeepingOptions housekeeping;  // tombstone compaction
   StorageConfig storage;
   std::shared_ptr<Clock> clock = system_clock();  // tests inject a manual one
   std::filesystem::path schema_file;              // stores, versions, policies (optional)
@@ -54,6 +56,8 @@ class Server {
   std::uint16_t port() const;
   // Every commit that moves a dataset's feed, once it is durable (see change_feed.hpp).
   FeedSubscribers& change_feed() { return feed_; }
+  // One round of background upkeep now (see Housekeeper), beside the scheduled ones.
+  HousekeepingReport housekeep();
   void run();
   void stop();
 

@@ -22,6 +22,21 @@ namespace json = boost::json;
 using protocol::Code;
 using protocol::Refusal;
 
+void check_cursor(std::uint64_t cursor, const DatasetRow& dataset) {
+  if (cursor > dataset.last_seq) {
+    throw Refusal(Code::cursor_expired,
+                  "the cursor is not one this dataset gave out (was it restored?); run a full "
+                  "sync");
+  }
+  if (cursor != 0 && cursor < dataset.retained_seq) {
+    throw Refusal(Code::cursor_compacted,
+                  fmt::format("deletes after cursor {} were compacted (the dataset keeps the "
+                              "feed from position {}); sync again from cursor 0",
+                              cursor, dataset.retained_seq),
+                  json::object{{"retainedFrom", dataset.retained_seq}});
+  }
+}
+
 namespace {
 
 merge::Entry to_entry(const EntryRow& row, protocol::ReplicaInterner& replicas) {
@@ -134,13 +149,15 @@ bool align_versions(const StoreSchema& schema, merge::Entry& entry, merge::Chang
   }
 }
 
-// A cursor beyond the feed's end was not given out by this dataset (a restored server).
-void check_cursor(std::uint64_t cursor, std::uint64_t last_seq) {
-  if (cursor > last_seq) {
-    throw Refusal(Code::cursor_expired,
-                  "the cursor is not one this dataset gave out (was it restored?); run a full "
-                  "sync");
-  }
+// An entry a dataset does not hold, as a change to it finds it: a key whose tombstone compaction
+// dropped is taken as deleted at the dataset's floor (the greatest stamp dropped), so that a write
+// stamped before that delete cannot bring the entry back.
+merge::Entry absent_entry(const DatasetRow& dataset, protocol::ReplicaInterner& replicas) {
+  merge::Entry entry;
+  if (dataset.floor_hlc.is_zero()) return entry;
+  entry.stamp = {dataset.floor_hlc, replicas.intern(dataset.floor_replica)};
+  entry.floor = entry.stamp;
+  return entry;
 }
 
 // The feed after `since` as a client running `versions` reads it (serve): at most `limit`
@@ -326,7 +343,7 @@ SyncService::Applied SyncService::apply(StorageTransaction& tx, const Caller& ca
       }
       continue;
     }
-    merge::Entry entry = row ? to_entry(*row, replicas) : merge::Entry{};
+    merge::Entry entry = row ? to_entry(*row, replicas) : absent_entry(dataset, replicas);
     // A put's payload is {"value": V}; when V becomes the entry's value as sent, its text serves
     // both.
     std::string value_text =
@@ -491,7 +508,7 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   protocol::ReplicaInterner replicas;
   protocol::SyncRequest request =
       protocol::decode_patch_request(body, settings_.limits, replicas, "user:" + caller.user_id);
-  if (request.cursor) check_cursor(*request.cursor, dataset.last_seq);
+  if (request.cursor) check_cursor(*request.cursor, dataset);
   Applied applied = apply(*tx, caller, dataset, request);
 
   protocol::PatchResponse response;
@@ -517,7 +534,7 @@ protocol::FeedPage SyncService::changes(const DatasetRow& dataset, std::uint64_t
   limit = std::clamp<std::size_t>(limit, 1, settings_.page_size);
   auto tx = storage_.begin(false);
   const std::optional<DatasetRow> current = tx->dataset(dataset.id);
-  check_cursor(since, current->last_seq);
+  check_cursor(since, *current);
   return feed_page(*tx, dataset.id, since, limit, current->last_seq, *schemas_.of(*tx, dataset.id),
                    versions);
 }
@@ -542,6 +559,54 @@ std::optional<protocol::FeedPage> SyncService::translated(const std::string& dat
   for (const protocol::FeedItem& item : page.changes)
     serve(item, *schema, versions, served.changes, served.held_back);
   return served;
+}
+
+std::uint64_t SyncService::compact_tombstones(std::chrono::milliseconds retention,
+                                              std::size_t batch) {
+  const std::int64_t cutoff_ms = now_ms() - retention.count();
+  if (cutoff_ms <= 0 || batch == 0) return 0;
+  const Timestamp before(static_cast<std::uint64_t>(cutoff_ms), 0);
+  constexpr std::size_t kDatasetsPerRead = 100;
+  std::uint64_t dropped = 0;
+  std::string after;
+  while (true) {
+    const std::vector<std::string> ids =
+        storage_.begin(false)->datasets_with_tombstones(before, after, kDatasetsPerRead);
+    for (const std::string& id : ids) {
+      std::size_t taken = batch;
+      while (taken == batch) {
+        taken = retry_conflicts([&] {
+          auto tx = storage_.begin(true);
+          const std::optional<DatasetRow> dataset = tx->dataset(id);  // excludes its writers
+          if (!dataset) return std::size_t{0};
+          const std::vector<EntryRow> rows = tx->tombstones_before(id, before, batch);
+          if (rows.empty()) return std::size_t{0};
+          std::uint64_t retained = dataset->retained_seq;
+          Timestamp floor_hlc = dataset->floor_hlc;
+          std::string floor_replica = dataset->floor_replica;
+          std::vector<EntryKey> keys;
+          keys.reserve(rows.size());
+          for (const EntryRow& row : rows) {
+            keys.push_back({row.store, row.key});
+            retained = std::max(retained, row.seq);
+            if (std::tie(row.hlc, row.replica) > std::tie(floor_hlc, floor_replica)) {
+              floor_hlc = row.hlc;
+              floor_replica = row.replica;
+            }
+          }
+          tx->erase_entries(id, keys);
+          tx->set_compaction(id, retained, floor_hlc, floor_replica);
+          tx->commit();
+          return rows.size();
+        });
+        dropped += taken;
+      }
+    }
+    if (ids.size() < kDatasetsPerRead) break;
+    after = ids.back();
+  }
+  metrics_.count_tombstones_dropped(dropped);
+  return dropped;
 }
 
 protocol::DatasetSchemaMessage SyncService::dataset_schema(const Authorizer& authorize) {

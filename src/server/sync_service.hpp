@@ -49,6 +49,11 @@ struct SyncSettings {
   std::size_t max_update_bytes = 64 * 1024 * 1024;       // a document update, at most
 };
 
+// Refusal(cursor_expired) for a cursor beyond the dataset's feed (it never gave it out: a
+// restored server), Refusal(cursor_compacted, {"retainedFrom"}) for one below what compaction
+// kept; cursor 0 (the feed from its beginning) is always valid.
+void check_cursor(std::uint64_t cursor, const DatasetRow& dataset);
+
 class SyncService {
  public:
   SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed, std::shared_ptr<Clock> clock,
@@ -84,6 +89,12 @@ class SyncService {
   std::optional<protocol::FeedPage> translated(const std::string& dataset_id,
                                                const protocol::FeedPage& page,
                                                const protocol::StoreVersions& versions);
+  // Tombstone compaction (docs/sync.md, "Deletes and compaction"): drops, in every dataset, the
+  // tombstones stamped more than `retention` ago, at most `batch` per transaction, and records
+  // for each dataset how far its feed is retained and the greatest stamp it dropped (writes
+  // stamped at or before it to a key the dataset no longer holds lose, as to the delete itself).
+  // Returns how many it dropped.
+  std::uint64_t compact_tombstones(std::chrono::milliseconds retention, std::size_t batch = 1000);
   protocol::HistoryMessage history(const DatasetRow& dataset, std::string_view store,
                                    std::string_view key, std::size_t limit);
   // A dataset's schema (docs/migrations.md, "Old and new apps at once"): GET and PUT

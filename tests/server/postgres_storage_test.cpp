@@ -110,6 +110,28 @@ TEST_F(PostgresStorageTest, ADatabaseThatNeedsANewerCairndIsRefused) {
   }
 }
 
+TEST_F(PostgresStorageTest, AnOlderSchemaGainsTheCompactionColumnsWhenANodeStarts) {
+  node();  // creates the schema at the current version; then made a version-3 one
+  {
+    server::pq::Connection db(uri_);
+    db.exec(
+        "DROP INDEX entries_tombstones; ALTER TABLE datasets DROP COLUMN retained_seq, DROP "
+        "COLUMN floor_hlc, DROP COLUMN floor_replica; UPDATE cairn_schema SET version = 3; "
+        "INSERT INTO datasets (id, name, owner, personal, created_ms, last_seq) VALUES ('d1', "
+        "'d', 'u1', false, 1, 7)");
+  }
+  auto storage = node();
+  {
+    auto tx = storage->begin(true);
+    EXPECT_EQ(tx->dataset("d1")->retained_seq, 0u);
+    tx->set_compaction("d1", 3, Timestamp(5, 0), "r");
+    tx->commit();
+  }
+  EXPECT_EQ(storage->begin(false)->dataset("d1")->retained_seq, 3u);
+  server::pq::Connection db(uri_);
+  EXPECT_EQ(db.run("SELECT version FROM cairn_schema").integer(0, 0), 4);
+}
+
 TEST_F(PostgresStorageTest, NodesStartingTogetherCreateTheSchemaOnce) {
   std::vector<std::thread> starting;
   std::atomic<int> failures{0};

@@ -51,16 +51,24 @@ TEST(SqliteStorage, AnOlderFormatGainsTheNewTablesWhenOpened) {
     sqlite::Connection db(dir / "cairnd.db", sqlite::Connection::Mode::read_write_create);
     db.exec(
         "DROP TABLE document_updates; DROP TABLE document_snapshots; DROP TABLE dataset_schemas; "
-        "PRAGMA user_version = 1");
+        "DROP INDEX entries_tombstones; ALTER TABLE datasets DROP COLUMN retained_seq; "
+        "ALTER TABLE datasets DROP COLUMN floor_hlc; ALTER TABLE datasets DROP COLUMN "
+        "floor_replica; INSERT INTO datasets (id, name, owner, personal, created_ms, last_seq) "
+        "VALUES ('d1', 'd', 'u1', 0, 1, 7); PRAGMA user_version = 1");
   }
   const auto storage = open_sqlite(dir.path());
   auto tx = storage->begin(true);
   tx->add_dataset_schema("d1", {1, "{}", "u1", 1});
   tx->append_document_update("d1", "notes", {0, "x", "u1", 1});
   EXPECT_EQ(tx->dataset_schema("d1")->revision, 1u);
+  EXPECT_EQ(tx->dataset("d1")->last_seq, 7u);
+  EXPECT_EQ(tx->dataset("d1")->retained_seq, 0u);  // nothing compacted yet
+  tx->set_compaction("d1", 3, Timestamp(5, 0), "r");
+  EXPECT_EQ(tx->dataset("d1")->retained_seq, 3u);
   tx->commit();
   sqlite::Connection db(dir / "cairnd.db", sqlite::Connection::Mode::read_only);
-  EXPECT_EQ(db.query_int("PRAGMA user_version"), 3);
+  EXPECT_EQ(db.query_int("PRAGMA user_version"), 4);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_master WHERE name = 'entries_tombstones'"), 1);
 }
 
 TEST(SqliteStorage, AnUnknownBackendIsAnError) {

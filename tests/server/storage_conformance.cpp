@@ -159,6 +159,58 @@ TEST_P(StorageConformance, EntriesAreReplacedInPlaceAndTheFeedListsEachOnceInSeq
   EXPECT_EQ(tx->all_entries("d2").size(), 1u);
 }
 
+TEST_P(StorageConformance, OldTombstonesAreFoundByAgeAndCompactionIsRecorded) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  add_user_with_dataset(storage(), "u2", "d2");
+  add_user_with_dataset(storage(), "u3", "d3");
+  {
+    auto tx = storage().begin(true);
+    tx->put_entry("d1", entry("journal", "live", R"({"text":"kept"})", 1, 100));
+    tx->put_entry("d1", entry("journal", "old", std::nullopt, 2, 300));
+    tx->put_entry("d1", entry("journal", "older", std::nullopt, 3, 200));
+    tx->put_entry("d1", entry("settings", "new", std::nullopt, 4, 5000));
+    tx->put_entry("d2", entry("journal", "old", std::nullopt, 1, 100));
+    tx->put_entry("d3", entry("journal", "new", std::nullopt, 1, 9000));
+    tx->set_last_seq("d1", 4);
+    tx->commit();
+  }
+  {
+    auto tx = storage().begin(false);
+    EXPECT_EQ(tx->datasets_with_tombstones(Timestamp(1000, 0), "", 10),
+              (std::vector<std::string>{"d1", "d2"}));
+    EXPECT_EQ(tx->datasets_with_tombstones(Timestamp(1000, 0), "d1", 10),
+              (std::vector<std::string>{"d2"}));
+    EXPECT_EQ(tx->datasets_with_tombstones(Timestamp(1000, 0), "", 1),
+              (std::vector<std::string>{"d1"}));
+    const auto old = tx->tombstones_before("d1", Timestamp(1000, 0), 10);  // oldest first
+    ASSERT_EQ(old.size(), 2u);
+    EXPECT_EQ(old[0].key, "older");
+    EXPECT_EQ(old[1].key, "old");
+    EXPECT_EQ(tx->tombstones_before("d1", Timestamp(1000, 0), 1).size(), 1u);
+    EXPECT_EQ(tx->dataset("d1")->retained_seq, 0u);
+    EXPECT_TRUE(tx->dataset("d1")->floor_hlc.is_zero());
+  }
+  {
+    auto tx = storage().begin(true);
+    tx->erase_entries("d1", {{"journal", "old"}, {"journal", "older"}});
+    tx->set_compaction("d1", 3, Timestamp(300, 2), "r1");
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  EXPECT_FALSE(tx->entry("d1", "journal", "old"));
+  EXPECT_TRUE(tx->entry("d1", "journal", "live"));
+  EXPECT_TRUE(tx->entry("d2", "journal", "old"));  // another dataset's
+  EXPECT_EQ(tx->changes_since("d1", 0, 10).size(), 2u);
+  const DatasetRow d1 = *tx->dataset("d1");
+  EXPECT_EQ(d1.retained_seq, 3u);
+  EXPECT_EQ(d1.floor_hlc, Timestamp(300, 2));
+  EXPECT_EQ(d1.floor_replica, "r1");
+  EXPECT_EQ(d1.last_seq, 4u);
+  EXPECT_EQ(tx->datasets_of("u1").at(0).first.retained_seq, 3u);
+  EXPECT_EQ(tx->datasets_with_tombstones(Timestamp(1000, 0), "", 10),
+            (std::vector<std::string>{"d2"}));
+}
+
 TEST_P(StorageConformance, ValuesAndStampsComeBackByteForByte) {
   add_user_with_dataset(storage(), "u1", "d1");
   EntryRow row = entry("s", "k", R"({"n":0.3,"t":"é\n\u0000"})", 1);
@@ -374,6 +426,7 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
     tx->add_document_snapshot("d1", "notes/a", {0, 1, 12, "u1", "first", std::string("\0\x02", 2)});
     tx->add_dataset_schema("d1", {1, R"({"stores":{"journal":{"version":2}}})", "u1", 13});
     tx->save_clock(Timestamp(777, 3));
+    tx->set_compaction("d2", 5, Timestamp(40, 1), "r9");
     tx->commit();
   }
   TempDir other_dir;
@@ -394,6 +447,9 @@ TEST_P(StorageConformance, EveryRowCopiesIntoEmptyStorageAndTheCopyIsChecked) {
   EXPECT_FALSE(copied->token("hash-1")->revoked);
   EXPECT_EQ(copied->role("d2", "u1"), Role::viewer);
   EXPECT_EQ(copied->dataset("d1")->last_seq, 1120u);
+  EXPECT_EQ(copied->dataset("d2")->retained_seq, 5u);
+  EXPECT_EQ(copied->dataset("d2")->floor_hlc, Timestamp(40, 1));
+  EXPECT_EQ(copied->dataset("d2")->floor_replica, "r9");
   EXPECT_EQ(copied->applied_seq("d1", "phone"), 7u);
   EXPECT_EQ(copied->clock(), Timestamp(777, 3));
   const auto feed = [](StorageTransaction& tx) {

@@ -191,6 +191,14 @@ constexpr const char* kSchemaV3 = R"sql(
   );
 )sql";
 
+// Version 4: tombstone compaction (what each dataset dropped; tombstones by age).
+constexpr const char* kSchemaV4 = R"sql(
+  ALTER TABLE datasets ADD COLUMN retained_seq bigint NOT NULL DEFAULT 0,
+    ADD COLUMN floor_hlc bigint NOT NULL DEFAULT 0,
+    ADD COLUMN floor_replica text NOT NULL DEFAULT '';
+  CREATE INDEX entries_tombstones ON entries (dataset_id, hlc) WHERE value IS NULL;
+)sql";
+
 // Brings the schema to kSchemaVersion; runs with the schema lock held.
 void create_or_upgrade(pq::Connection& db, const std::string& where) {
   const pq::Result exists = db.run("SELECT to_regclass('cairn_schema') IS NOT NULL");
@@ -199,6 +207,7 @@ void create_or_upgrade(pq::Connection& db, const std::string& where) {
     db.exec(kSchemaV1);
     db.exec(kSchemaV2);
     db.exec(kSchemaV3);
+    db.exec(kSchemaV4);
     db.run("INSERT INTO cairn_schema (id, version, min_binary) VALUES (1, $1, $2)",
            pq::Params()
                .add(std::int64_t{PostgresStorage::kSchemaVersion})
@@ -235,6 +244,12 @@ void create_or_upgrade(pq::Connection& db, const std::string& where) {
     db.exec("UPDATE cairn_schema SET version = 3 WHERE id = 1");
     db.exec("COMMIT");
   }
+  if (version < 4) {
+    db.exec("BEGIN");
+    db.exec(kSchemaV4);
+    db.exec("UPDATE cairn_schema SET version = 4 WHERE id = 1");
+    db.exec("COMMIT");
+  }
 }
 
 // What every connection is set to before use.
@@ -260,7 +275,8 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
-constexpr const char* kDatasetColumns = "id, name, owner, personal, created_ms, last_seq";
+constexpr const char* kDatasetColumns =
+    "id, name, owner, personal, created_ms, last_seq, retained_seq, floor_hlc, floor_replica";
 constexpr const char* kEntryColumns =
     "store, key, value, hlc, replica, schema_version, stamps, seq";
 constexpr const char* kHistoryColumns =
@@ -275,9 +291,15 @@ std::int64_t packed(Timestamp hlc) {
 }
 
 DatasetRow read_dataset(const pq::Result& r, int row) {
-  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)),
-          std::string(r.text(row, 2)), r.boolean(row, 3),
-          r.integer(row, 4),           static_cast<std::uint64_t>(r.integer(row, 5))};
+  return {std::string(r.text(row, 0)),
+          std::string(r.text(row, 1)),
+          std::string(r.text(row, 2)),
+          r.boolean(row, 3),
+          r.integer(row, 4),
+          static_cast<std::uint64_t>(r.integer(row, 5)),
+          static_cast<std::uint64_t>(r.integer(row, 6)),
+          timestamp(r, row, 7),
+          std::string(r.text(row, 8))};
 }
 
 // An entry's columns (kEntryColumns) from column `first` on.
@@ -593,13 +615,13 @@ class PostgresTransaction final : public StorageTransaction {
 
   std::vector<std::pair<DatasetRow, Role>> datasets_of(std::string_view user_id) override {
     const pq::Result r = db().run(
-        "SELECT d.id, d.name, d.owner, d.personal, d.created_ms, d.last_seq, m.role "
-        "FROM members m JOIN datasets d ON d.id = m.dataset_id WHERE m.user_id = $1 "
-        "ORDER BY d.created_ms, d.id",
+        fmt::format("SELECT {}, m.role FROM members m JOIN datasets d ON d.id = m.dataset_id "
+                    "WHERE m.user_id = $1 ORDER BY d.created_ms, d.id",
+                    qualified("d.", kDatasetColumns)),
         pq::Params().add(user_id));
     std::vector<std::pair<DatasetRow, Role>> rows;
     for (int i = 0; i < r.rows(); ++i)
-      rows.emplace_back(read_dataset(r, i), role_from_name(r.text(i, 6)).value_or(Role::viewer));
+      rows.emplace_back(read_dataset(r, i), role_from_name(r.text(i, 9)).value_or(Role::viewer));
     return rows;
   }
 
@@ -677,6 +699,49 @@ class PostgresTransaction final : public StorageTransaction {
     static const std::string sql = fmt::format(
         "SELECT {} FROM entries WHERE dataset_id = $1 ORDER BY store, key", kEntryColumns);
     return read_entries(db().run(sql, pq::Params().add(dataset_id)));
+  }
+
+  std::vector<std::string> datasets_with_tombstones(Timestamp before, std::string_view after,
+                                                    std::size_t limit) override {
+    const pq::Result r = db().run(
+        "SELECT DISTINCT dataset_id FROM entries WHERE value IS NULL AND hlc < $1 "
+        "AND dataset_id > $2 ORDER BY dataset_id LIMIT $3",
+        pq::Params().add(packed(before)).add(after).add(static_cast<std::uint64_t>(limit)));
+    std::vector<std::string> ids;
+    for (int i = 0; i < r.rows(); ++i)
+      ids.emplace_back(r.text(i, 0));
+    return ids;
+  }
+
+  std::vector<EntryRow> tombstones_before(std::string_view dataset_id, Timestamp before,
+                                          std::size_t limit) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = $1 AND value IS NULL AND hlc < $2 "
+        "ORDER BY hlc LIMIT $3",
+        kEntryColumns);
+    return read_entries(db().run(sql, pq::Params()
+                                          .add(dataset_id)
+                                          .add(packed(before))
+                                          .add(static_cast<std::uint64_t>(limit))));
+  }
+
+  void erase_entries(std::string_view dataset_id, const std::vector<EntryKey>& keys) override {
+    pq::Array stores, names;
+    for (const EntryKey& key : keys) {
+      stores.add(key.store);
+      names.add(key.key);
+    }
+    db().run(
+        "DELETE FROM entries e USING unnest($2::text[], $3::text[]) AS k(store, key) "
+        "WHERE e.dataset_id = $1 AND e.store = k.store AND e.key = k.key",
+        pq::Params().add(dataset_id).add(stores).add(names));
+  }
+
+  void set_compaction(std::string_view dataset_id, std::uint64_t retained_seq, Timestamp floor_hlc,
+                      std::string_view floor_replica) override {
+    db().run(
+        "UPDATE datasets SET retained_seq = $2, floor_hlc = $3, floor_replica = $4 WHERE id = $1",
+        pq::Params().add(dataset_id).add(retained_seq).add(packed(floor_hlc)).add(floor_replica));
   }
 
   std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) override {

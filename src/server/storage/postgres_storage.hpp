@@ -35,7 +35,7 @@ struct PoolStats {
 class PostgresStorage final : public Storage {
  public:
   // The schema version this binary writes, and the oldest it can use.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Connects and creates or upgrades the schema (under an advisory lock, so that nodes starting
   // together do it once). Throws Error(unavailable) when PostgreSQL cannot be reached, and

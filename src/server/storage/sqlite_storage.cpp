@@ -4,8 +4,8 @@
 // mutex, and a pool of read connections that see snapshots beside the writer. The SQL sticks to
 // what PostgreSQL also runs (INSERT ... ON CONFLICT, partial indexes); only the DDL is SQLite's.
 //
-// File format: application_id 0x43414944 ("CAID"), user_version 3 (1 had no document tables, 2
-// no dataset_schemas; such a file gains the tables when opened).
+// File format: application_id 0x43414944 ("CAID"), user_version 4 (1 had no document tables, 2
+// no dataset_schemas, 3 no compaction columns; such a file gains them when opened).
 #include "server/storage/sqlite_storage.hpp"
 
 #include <fmt/format.h>
@@ -23,7 +23,7 @@ namespace cairn::server {
 namespace {
 
 constexpr std::int64_t kApplicationId = 0x43414944;
-constexpr std::int64_t kFormat = 3;
+constexpr std::int64_t kFormat = 4;
 
 // Collaborative documents' logs (format 2 on).
 void create_document_tables(sqlite::Connection& db) {
@@ -63,6 +63,21 @@ void create_dataset_schema_table(sqlite::Connection& db) {
       PRIMARY KEY (dataset_id, revision)
     ) WITHOUT ROWID;
   )sql");
+}
+
+// Tombstone compaction (format 4 on): what each dataset dropped, and an index of tombstones by
+// age. `from` is the file's format before.
+void add_compaction(sqlite::Connection& db, std::int64_t from) {
+  if (from < 4) {
+    db.exec(R"sql(
+      ALTER TABLE datasets ADD COLUMN retained_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE datasets ADD COLUMN floor_hlc INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE datasets ADD COLUMN floor_replica TEXT NOT NULL DEFAULT '';
+    )sql");
+  }
+  db.exec(
+      "CREATE INDEX IF NOT EXISTS entries_tombstones ON entries (dataset_id, hlc) "
+      "WHERE value IS NULL");
 }
 
 void create_schema(sqlite::Connection& db) {
@@ -142,6 +157,7 @@ void create_schema(sqlite::Connection& db) {
   )sql");
   create_document_tables(db);
   create_dataset_schema_table(db);
+  add_compaction(db, 3);
   db.exec("INSERT INTO server (id, replica, hlc) VALUES (1, '', 0)");
   db.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
@@ -197,10 +213,14 @@ DatasetRow read_dataset(const sqlite::Statement& row) {
           std::string(row.column_text(2)),
           row.column_int(3) != 0,
           row.column_int(4),
-          static_cast<std::uint64_t>(row.column_int(5))};
+          static_cast<std::uint64_t>(row.column_int(5)),
+          static_cast<std::uint64_t>(row.column_int(6)),
+          Timestamp::from_packed(static_cast<std::uint64_t>(row.column_int(7))),
+          std::string(row.column_text(8))};
 }
 
-constexpr const char* kDatasetColumns = "id, name, owner, personal, created_ms, last_seq";
+constexpr const char* kDatasetColumns =
+    "id, name, owner, personal, created_ms, last_seq, retained_seq, floor_hlc, floor_replica";
 
 // "a, b, c" of a table's column names, and "?1, ?2, ?3" (from `first`).
 std::string column_list(const std::vector<std::string_view>& columns) {
@@ -373,13 +393,14 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::vector<std::pair<DatasetRow, Role>> datasets_of(std::string_view user_id) override {
     auto& q = db_.cached(
-        "SELECT d.id, d.name, d.owner, d.personal, d.created_ms, d.last_seq, m.role "
+        "SELECT d.id, d.name, d.owner, d.personal, d.created_ms, d.last_seq, d.retained_seq, "
+        "d.floor_hlc, d.floor_replica, m.role "
         "FROM members m JOIN datasets d ON d.id = m.dataset_id WHERE m.user_id = ?1 "
         "ORDER BY d.created_ms, d.id");
     q.bind(1, user_id);
     std::vector<std::pair<DatasetRow, Role>> rows;
     while (q.step()) {
-      rows.emplace_back(read_dataset(q), role_from_name(q.column_text(6)).value_or(Role::viewer));
+      rows.emplace_back(read_dataset(q), role_from_name(q.column_text(9)).value_or(Role::viewer));
     }
     q.reset();
     return rows;
@@ -463,6 +484,56 @@ class SqliteTransaction final : public StorageTransaction {
       rows.push_back(read_entry(q, 0));
     q.reset();
     return rows;
+  }
+
+  std::vector<std::string> datasets_with_tombstones(Timestamp before, std::string_view after,
+                                                    std::size_t limit) override {
+    auto& q = db_.cached(
+        "SELECT DISTINCT dataset_id FROM entries WHERE value IS NULL AND hlc < ?1 "
+        "AND dataset_id > ?2 ORDER BY dataset_id LIMIT ?3");
+    q.bind(1, static_cast<std::int64_t>(before.packed()))
+        .bind(2, after)
+        .bind(3, static_cast<std::int64_t>(limit));
+    std::vector<std::string> ids;
+    while (q.step())
+      ids.emplace_back(q.column_text(0));
+    q.reset();
+    return ids;
+  }
+
+  std::vector<EntryRow> tombstones_before(std::string_view dataset_id, Timestamp before,
+                                          std::size_t limit) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND value IS NULL AND hlc < ?2 "
+        "ORDER BY hlc LIMIT ?3",
+        kEntryColumns);
+    auto& q = db_.cached(sql);
+    q.bind(1, dataset_id)
+        .bind(2, static_cast<std::int64_t>(before.packed()))
+        .bind(3, static_cast<std::int64_t>(limit));
+    std::vector<EntryRow> rows;
+    while (q.step())
+      rows.push_back(read_entry(q, 0));
+    q.reset();
+    return rows;
+  }
+
+  void erase_entries(std::string_view dataset_id, const std::vector<EntryKey>& keys) override {
+    auto& q = db_.cached("DELETE FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key = ?3");
+    for (const EntryKey& key : keys)
+      q.bind(1, dataset_id).bind(2, key.store).bind(3, key.key).run();
+  }
+
+  void set_compaction(std::string_view dataset_id, std::uint64_t retained_seq, Timestamp floor_hlc,
+                      std::string_view floor_replica) override {
+    db_.cached(
+           "UPDATE datasets SET retained_seq = ?2, floor_hlc = ?3, floor_replica = ?4 "
+           "WHERE id = ?1")
+        .bind(1, dataset_id)
+        .bind(2, static_cast<std::int64_t>(retained_seq))
+        .bind(3, static_cast<std::int64_t>(floor_hlc.packed()))
+        .bind(4, floor_replica)
+        .run();
   }
 
   std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) override {
@@ -816,6 +887,7 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& file, Durability durab
     sqlite::TransactionGuard guard(db, sqlite::TransactionGuard::Kind::immediate);
     create_document_tables(db);
     create_dataset_schema_table(db);
+    add_compaction(db, format);
     db.exec(fmt::format("PRAGMA user_version = {}", kFormat));
     guard.commit();
   }

@@ -56,6 +56,12 @@ struct DatasetRow {
   bool personal = false;  // a user's private dataset
   std::int64_t created_ms = 0;
   std::uint64_t last_seq = 0;  // the change feed's position: the seq of the latest change
+  // Tombstone compaction (docs/sync.md, "Deletes and compaction"): the feed below `retained_seq`
+  // lost tombstones, so a cursor in (0, retained_seq) must start again from 0; `floor_hlc` and
+  // `floor_replica` are the greatest stamp of a dropped tombstone (zero when none was dropped).
+  std::uint64_t retained_seq = 0;
+  Timestamp floor_hlc{};
+  std::string floor_replica{};
 };
 
 // An entry as the server keeps it. `stamps` is the JSON of per-field stamps and floor
@@ -172,7 +178,10 @@ inline const std::vector<StoredTable>& stored_tables() {
   static const std::vector<StoredTable> tables = {
       {"users", {"id", "kind", "google_sub", "email", "created_ms"}, {"id"}},
       {"tokens", {"hash", "user_id", "created_ms", "expires_ms", "revoked"}, {"hash"}},
-      {"datasets", {"id", "name", "owner", "personal", "created_ms", "last_seq"}, {"id"}},
+      {"datasets",
+       {"id", "name", "owner", "personal", "created_ms", "last_seq", "retained_seq", "floor_hlc",
+        "floor_replica"},
+       {"id"}},
       {"members", {"dataset_id", "user_id", "role"}, {"dataset_id", "user_id"}},
       {"entries",
        {"dataset_id", "store", "key", "value", "hlc", "replica", "schema_version", "stamps", "seq"},
@@ -258,6 +267,20 @@ class StorageTransaction {
                                               std::size_t limit) = 0;
   // Every entry of the dataset, tombstones included, by store and key.
   virtual std::vector<EntryRow> all_entries(std::string_view dataset_id) = 0;
+
+  // Tombstone compaction. Datasets (by id, after `after`) holding tombstones stamped before
+  // `before`, at most `limit`.
+  virtual std::vector<std::string> datasets_with_tombstones(Timestamp before,
+                                                            std::string_view after,
+                                                            std::size_t limit) = 0;
+  // The dataset's tombstones stamped before `before`, oldest first, at most `limit`.
+  virtual std::vector<EntryRow> tombstones_before(std::string_view dataset_id, Timestamp before,
+                                                  std::size_t limit) = 0;
+  // Removes the entries at `keys`.
+  virtual void erase_entries(std::string_view dataset_id, const std::vector<EntryKey>& keys) = 0;
+  // Records what compaction dropped: DatasetRow::retained_seq and the floor.
+  virtual void set_compaction(std::string_view dataset_id, std::uint64_t retained_seq,
+                              Timestamp floor_hlc, std::string_view floor_replica) = 0;
 
   // The highest change sequence number applied for a client in a dataset (0 when none).
   virtual std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) = 0;
