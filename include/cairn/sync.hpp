@@ -57,6 +57,9 @@ struct SyncOptions {
   bool live = true;
   std::size_t batches_in_flight = 8;  // on the live connection
   std::uint64_t jitter_seed = 0;      // 0: seeded from the system
+  // Tombstones (deleted entries' markers) the server has are dropped here once this old; the
+  // server drops its own after its own window (cairnd --tombstone-retention-days). 0: kept.
+  std::chrono::milliseconds tombstone_retention{std::chrono::hours(24 * 90)};
 };
 
 enum class SyncState {
@@ -103,6 +106,10 @@ struct SyncReport {
   std::size_t conflicts = 0;     // conflicts the server reported for this database's changes
   std::size_t documents = 0;     // documents (MergePolicy::document()) that took in others' edits
   bool full = false;             // the sync pulled the whole dataset (first use, or resync)
+  // Entries forgotten because the server no longer has them: deleted on the server, their
+  // tombstones compacted away before this database saw them (docs/sync.md).
+  std::size_t forgotten = 0;
+  std::size_t tombstones_dropped = 0;  // tombstones older than SyncOptions::tombstone_retention
   // The server had lost changes it acknowledged (restored from a backup): the outbox was numbered
   // again from where the server stands, and this database's writes that its entries still show
   // were queued again with their original stamps (`resent` of them) so that the server regains

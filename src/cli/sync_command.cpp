@@ -107,6 +107,8 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
                                   {"documents", report.documents},
                                   {"conflicts", report.conflicts},
                                   {"full", report.full},
+                                  {"forgotten", report.forgotten},
+                                  {"tombstonesDropped", report.tombstones_dropped},
                                   {"renumbered", report.renumbered},
                                   {"resent", report.resent},
                                   {"newReplica", report.new_replica},
@@ -129,6 +131,12 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   }
   if (report.full) out << " — full sync";
   out << '\n';
+  if (report.forgotten > 0) {
+    out << fmt::format(
+        "{} entr{} forgotten: deleted on the server while this database was away too long to "
+        "hear of it\n",
+        report.forgotten, report.forgotten == 1 ? "y" : "ies");
+  }
   if (report.renumbered) {
     out << fmt::format(
         "the server had lost changes it acknowledged (restored from a backup?): the outbox was "

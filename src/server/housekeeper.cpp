@@ -34,10 +34,10 @@ void Housekeeper::run() {
     try {
       const HousekeepingReport report = pass();
       if (report.tombstones > 0) {
-        spdlog::info("housekeeping: dropped {} tombstones older than {} days", report.tombstones,
-                     std::chrono::duration_cast<std::chrono::hours>(options_.tombstone_retention)
-                             .count() /
-                         24);
+        spdlog::info(
+            "housekeeping: dropped {} tombstones older than {} days", report.tombstones,
+            std::chrono::duration_cast<std::chrono::hours>(options_.tombstone_retention).count() /
+                24);
       }
     } catch (const std::exception& e) {  // the next round tries again
       spdlog::warn("housekeeping: {}", e.what());

@@ -20,7 +20,7 @@ struct HousekeepingOptions {
   // Tombstones older than this are dropped; zero keeps them forever.
   std::chrono::milliseconds tombstone_retention{std::chrono::hours(24 * 90)};
   std::chrono::milliseconds interval{std::chrono::hours(1)};  // between rounds; zero: none
-  std::size_t batch = 1000;  // rows per transaction, at most
+  std::size_t batch = 1000;                                   // rows per transaction, at most
 };
 
 // What one round reclaimed.

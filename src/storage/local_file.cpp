@@ -170,6 +170,15 @@ constexpr const char* kHeldBackTable = R"sql(
     ) WITHOUT ROWID;
 )sql";
 
+// Format 4.
+constexpr const char* kUnconfirmedTable = R"sql(
+    CREATE TABLE unconfirmed (
+      store_id INTEGER NOT NULL,
+      key      TEXT NOT NULL,
+      PRIMARY KEY (store_id, key)
+    ) WITHOUT ROWID;
+)sql";
+
 // Brings an older format this build reads up to kFormat, in one transaction.
 void LocalFile::upgrade_format() {
   if (connection_.query_int("PRAGMA user_version") >= kFormat) return;
@@ -178,6 +187,7 @@ void LocalFile::upgrade_format() {
   if (format >= kFormat) return;
   if (format < 2) connection_.exec("ALTER TABLE entries DROP COLUMN pending");
   if (format < 3) connection_.exec(kHeldBackTable);
+  if (format < 4) connection_.exec(kUnconfirmedTable);
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
   guard.commit();
 }
@@ -255,6 +265,7 @@ void LocalFile::create_schema() {
     ) WITHOUT ROWID;
   )sql");
   connection_.exec(kHeldBackTable);
+  connection_.exec(kUnconfirmedTable);
   connection_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
   const std::string id = new_replica_id();
@@ -377,6 +388,42 @@ void LocalFile::write_entry(std::uint32_t store_id, const EntryRow& row) {
     statement.bind(7, row.field_stamps);
   }
   statement.run();
+}
+
+void LocalFile::delete_entry(std::uint32_t store_id, std::string_view key) {
+  connection_.cached("DELETE FROM entries WHERE store_id = ?1 AND key = ?2")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, key)
+      .run();
+}
+
+void LocalFile::mark_unconfirmed() {
+  connection_.exec(
+      "INSERT OR IGNORE INTO unconfirmed (store_id, key) SELECT store_id, key FROM entries");
+}
+
+void LocalFile::confirm(std::uint32_t store_id, std::string_view key) {
+  connection_.cached("DELETE FROM unconfirmed WHERE store_id = ?1 AND key = ?2")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, key)
+      .run();
+}
+
+bool LocalFile::has_unconfirmed() {
+  return connection_.query_int("SELECT EXISTS (SELECT 1 FROM unconfirmed)") != 0;
+}
+
+std::vector<std::pair<std::uint32_t, std::string>> LocalFile::unconfirmed() {
+  auto& q = connection_.cached("SELECT store_id, key FROM unconfirmed ORDER BY store_id, key");
+  std::vector<std::pair<std::uint32_t, std::string>> rows;
+  while (q.step())
+    rows.emplace_back(static_cast<std::uint32_t>(q.column_int(0)), std::string(q.column_text(1)));
+  q.reset();
+  return rows;
+}
+
+void LocalFile::clear_unconfirmed() {
+  connection_.exec("DELETE FROM unconfirmed");
 }
 
 void LocalFile::append_outbox(const OutboxRow& row) {

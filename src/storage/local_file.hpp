@@ -16,13 +16,17 @@
 //   sync_state one row: the server, token, dataset and change-feed cursor of sync (src/sync).
 //   held_back  entries the feed up to the cursor held back from this database: written at a
 //             version of their store it cannot read (format 3). Emptied with the cursor.
+//   unconfirmed entries a resync from the feed's beginning has not yet found on the server
+//             (format 4): what is left when it reaches the end, and not pending, the server
+//             deleted and compacted away.
 //   backups, backup_entries
 //             copies of a store's entries rows taken before it migrated (the newest 3 per store).
 //
 // Formats are numbered; a file is readable when kMinReadableFormat <= user_version <= kFormat.
 // Format 1 also kept each entry's pending count in entries.pending; opening a format-1 file for
 // writing drops that column and records format 2 (a format-1 build then refuses the file as too
-// new, rather than trusting counts it no longer finds maintained). Format 3 adds held_back.
+// new, rather than trusting counts it no longer finds maintained). Format 3 adds held_back, 4
+// unconfirmed.
 // Opening checks the header through a read-only connection first, so a file that is not a Cairn
 // database, is damaged or is too new is never modified.
 //
@@ -46,7 +50,7 @@ namespace cairn {
 class LocalFile {
  public:
   static constexpr std::int64_t kApplicationId = 0x4341524E;  // "CARN"
-  static constexpr std::int64_t kFormat = 3;
+  static constexpr std::int64_t kFormat = 4;
   static constexpr std::int64_t kMinReadableFormat = 1;
 
   // Opens or creates the file. Throws Error: not_a_cairn_database, corrupt, format_too_new,
@@ -89,6 +93,7 @@ class LocalFile {
   // Visits a store's rows in key order. The views are valid during the call only.
   void for_each_entry(std::uint32_t store_id, const std::function<void(const EntryRow&)>& visit);
   void write_entry(std::uint32_t store_id, const EntryRow& row);
+  void delete_entry(std::uint32_t store_id, std::string_view key);
 
   struct OutboxRow {
     std::uint64_t seq = 0;
@@ -135,6 +140,15 @@ class LocalFile {
   void release_held(std::uint32_t store_id, std::string_view key);
   // (store_id, entries held back) for every store with some, by store id.
   std::vector<std::pair<std::uint32_t, std::uint64_t>> held_back_counts();
+
+  // A resync after the server compacted deletes away (docs/sync.md, "Deletes and compaction"):
+  // every entry starts unconfirmed, each the server's feed brings is confirmed, and those left
+  // when the feed's end is reached are read back and cleared.
+  void mark_unconfirmed();
+  void confirm(std::uint32_t store_id, std::string_view key);
+  bool has_unconfirmed();
+  std::vector<std::pair<std::uint32_t, std::string>> unconfirmed();
+  void clear_unconfirmed();
 
   // The (store, key) of every outbox record up to `seq`, in order; then deleting them.
   void for_each_outbox_through(std::uint64_t seq,

@@ -147,6 +147,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
   StagedCommit staged(Origin::remote);
   const bool notify = !subscribers_.empty();
   const bool holding = !file_.held_back_counts().empty();
+  const bool resyncing = file_.has_unconfirmed();  // begin_resync: what the feed brings is there
   std::vector<std::uint32_t> new_refs;
   const auto intern = [&](const merge::Stamp& stamp) REQUIRES(write_mutex_) -> merge::Stamp {
     if (stamp.replica == nullptr) return stamp;
@@ -168,6 +169,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
         continue;
       }
       StoreState& store = found->second;
+      if (resyncing) file_.confirm(store.id, remote.key);
       if (store.schema.policy.kind == MergePolicy::Kind::text) {
         // The server's entry of a document marks that it changed; its state comes from the
         // document (apply_document).

@@ -75,6 +75,9 @@ struct StoreState {
   // Puts `next` in place of `committed` (null when the key is new), keeping the counts in step.
   // The caller holds the engine's state lock exclusively.
   void replace(std::string_view key, const StoredEntry* committed, StoredEntry next);
+  // Removes `key`'s entry (there must be one), keeping the counts in step. The caller holds the
+  // engine's state lock exclusively.
+  void erase(std::string_view key);
   // Recounts live entries, bytes and tombstones from the entries.
   void recount();
 };
@@ -204,6 +207,22 @@ class StoreEngine {
   // (merge::own_writes), for a server that lost changes it had acknowledged. Returns how many.
   std::size_t requeue_own_writes() EXCLUDES(write_mutex_, state_mutex_);
 
+  // Tombstone compaction on this side (compaction.cpp; docs/sync.md, "Deletes and compaction").
+  // The server compacted deletes this database had not seen: saves `state` (its cursor cleared,
+  // to read the feed from its beginning) and marks every entry unconfirmed, in one transaction;
+  // apply_sync confirms each entry the feed brings.
+  void begin_resync(const LocalFile::SyncState& state) EXCLUDES(write_mutex_);
+  // Once that resync has read the feed to its end: forgets the entries it left unconfirmed that
+  // have no pending change (the server deleted them and has since dropped their tombstones);
+  // subscribers hear the live ones deleted, with origin remote. Returns how many it forgot (0
+  // when no resync was under way).
+  std::size_t finish_resync() EXCLUDES(write_mutex_, state_mutex_);
+  // Forgets tombstones stamped more than `retention` ago that the server has (no pending change):
+  // the server drops its own after its retention window, and a device that has not seen them
+  // resyncs. Returns how many.
+  std::size_t drop_tombstones(std::chrono::milliseconds retention)
+      EXCLUDES(write_mutex_, state_mutex_);
+
  private:
   // open.cpp
   void load_replicas() REQUIRES(write_mutex_);
@@ -222,6 +241,10 @@ class StoreEngine {
   // it, and applies them to memory.
   void publish(StagedCommit& staged, sqlite::TransactionGuard& guard) REQUIRES(write_mutex_)
       EXCLUDES(state_mutex_);
+  // compaction.cpp: forgets the entries at `keys` (in file and memory), clearing the unconfirmed
+  // marks too when `resync_done`; returns what subscribers are to hear (the live ones deleted).
+  ChangeSet forget(const std::vector<std::pair<StoreState*, std::string>>& keys, bool resync_done)
+      REQUIRES(write_mutex_) EXCLUDES(state_mutex_);
   // Writes an entry's row; `text` is its value as JSON when live.
   void write_entry(std::uint32_t store_id, std::string_view key, const StoredEntry& entry,
                    std::string_view text) REQUIRES(write_mutex_);

@@ -25,6 +25,17 @@ void StoreState::replace(std::string_view key, const StoredEntry* committed, Sto
   entries.insert_or_assign(std::string(key), std::move(next));
 }
 
+void StoreState::erase(std::string_view key) {
+  auto found = entries.find(key);
+  if (found->second.deleted) {
+    --tombstones;
+  } else {
+    --live;
+    bytes -= found->second.bytes;
+  }
+  entries.erase(found);
+}
+
 void StoreState::recount() {
   live = bytes = tombstones = 0;
   for (const auto& [key, entry] : entries) {

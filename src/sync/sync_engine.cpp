@@ -54,6 +54,13 @@ SyncFailure failure_of(const net::HttpResult& result, std::string_view what) {
   return failure;
 }
 
+// The code of the error a refusal's body carries, if it carries one this build knows.
+std::optional<protocol::Code> refusal_code(const net::HttpResult& result) {
+  const auto error = protocol::decode_error_body(result.body);
+  if (!error) return std::nullopt;
+  return protocol::code_from_name(error->code);
+}
+
 }  // namespace
 
 OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
@@ -279,9 +286,13 @@ std::unique_ptr<LiveLink> SyncEngine::open_live() {
 SyncReport SyncEngine::run(bool full, bool send) {
   SyncReport report;
   LocalFile::SyncState state = db_.sync_state();
-  if (full) state.cursor.clear();
   try {
     configure(state, report);
+    if (full) {  // the whole dataset again: what the server no longer has goes here too
+      state.cursor.clear();
+      report.full = true;
+      db_.begin_resync(state);
+    }
     while (true) {
       // The next batch of the outbox, bounded by count and bytes. The replica id changes when the
       // database becomes a new replica.
@@ -297,6 +308,14 @@ SyncReport SyncEngine::run(bool full, bool send) {
 
       if (result.status == 409) {  // the server wants these changes under other numbers
         handle_refused_numbers(result, batch, state, report);
+        continue;
+      }
+      if (result.status == 410 && refusal_code(result) == protocol::Code::cursor_compacted) {
+        // Deletes after the cursor were compacted away: the whole dataset again, and what the
+        // server no longer has goes here too.
+        state.cursor.clear();
+        report.full = true;
+        db_.begin_resync(state);
         continue;
       }
       if (result.status == 410) {  // the server does not know the cursor: it was restored
@@ -335,6 +354,8 @@ SyncReport SyncEngine::run(bool full, bool send) {
       }
       if (!response.page->has_more && (sending == 0 || db_.pending_count() == 0)) break;
     }
+    report.forgotten = db_.finish_resync();
+    report.tombstones_dropped = db_.drop_tombstones(options_.tombstone_retention);
     fetch_documents(report);
     state = db_.sync_state();
     state.last_success_ms = wall_ms();

@@ -68,7 +68,8 @@ TEST(SqliteStorage, AnOlderFormatGainsTheNewTablesWhenOpened) {
   tx->commit();
   sqlite::Connection db(dir / "cairnd.db", sqlite::Connection::Mode::read_only);
   EXPECT_EQ(db.query_int("PRAGMA user_version"), 4);
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_master WHERE name = 'entries_tombstones'"), 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_master WHERE name = 'entries_tombstones'"),
+            1);
 }
 
 TEST(SqliteStorage, AnUnknownBackendIsAnError) {

@@ -51,7 +51,8 @@ TEST_F(MetadataTest, PendingFlagsFollowTheOutboxAcrossReopeningAndTheFormatOneUp
   // Format 1, with stale counts in the column: the outbox decides.
   exec_raw(path(),
            "ALTER TABLE entries ADD COLUMN pending INTEGER NOT NULL DEFAULT 7; "
-           "DELETE FROM outbox WHERE key = 'b'; DROP TABLE held_back; PRAGMA user_version = 1");
+           "DELETE FROM outbox WHERE key = 'b'; DROP TABLE held_back; DROP TABLE unconfirmed; "
+           "PRAGMA user_version = 1");
   const auto format = [&] {
     sqlite3* db = nullptr;
     sqlite3_open_v2(path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr);

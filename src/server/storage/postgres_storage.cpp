@@ -719,10 +719,9 @@ class PostgresTransaction final : public StorageTransaction {
         "SELECT {} FROM entries WHERE dataset_id = $1 AND value IS NULL AND hlc < $2 "
         "ORDER BY hlc LIMIT $3",
         kEntryColumns);
-    return read_entries(db().run(sql, pq::Params()
-                                          .add(dataset_id)
-                                          .add(packed(before))
-                                          .add(static_cast<std::uint64_t>(limit))));
+    return read_entries(db().run(
+        sql,
+        pq::Params().add(dataset_id).add(packed(before)).add(static_cast<std::uint64_t>(limit))));
   }
 
   void erase_entries(std::string_view dataset_id, const std::vector<EntryKey>& keys) override {
