@@ -68,10 +68,14 @@ int cairnd_main(int argc, char** argv) {
   std::int64_t live_ping_ms = live_frames.ping_interval.count();
   std::int64_t live_token_check_ms = options.live.token_check_interval.count();
   std::int64_t collab_snapshot_ms = options.collab.snapshot_interval.count();
-  std::int64_t tombstone_days =
-      std::chrono::duration_cast<std::chrono::hours>(options.housekeeping.tombstone_retention)
-          .count() /
-      24;
+
+  const auto days = [](std::chrono::milliseconds age) {
+    return std::chrono::duration_cast<std::chrono::hours>(age).count() / 24;
+  };
+  std::int64_t tombstone_days = days(options.housekeeping.tombstone_retention);
+  std::int64_t history_days = days(options.housekeeping.history_max_age);
+  std::int64_t audit_days = days(options.housekeeping.audit_max_age);
+  std::int64_t snapshot_days = days(options.housekeeping.snapshot_max_age);
   std::int64_t housekeeping_s =
       std::chrono::duration_cast<std::chrono::seconds>(options.housekeeping.interval).count();
 
@@ -165,6 +169,22 @@ int cairnd_main(int argc, char** argv) {
               "Drop deletes' tombstones after this many days (devices offline longer sync again "
               "from the start); 0 keeps them forever",
               tombstone_days),
+      setting("--history-max-age-days", "historyMaxAgeDays",
+              "Drop entries' history rows older than this many days; 0 keeps them", history_days),
+      setting("--history-max-rows", "historyMaxRows",
+              "Keep at most this many history rows per entry, the newest; 0: all",
+              options.housekeeping.history_max_rows),
+      setting("--audit-max-age-days", "auditMaxAgeDays",
+              "Drop the audit log's records of document updates older than this many days; 0 "
+              "keeps them",
+              audit_days),
+      setting("--snapshot-max-age-days", "snapshotMaxAgeDays",
+              "Drop document snapshots older than this many days (a document's newest stays); 0 "
+              "keeps them",
+              snapshot_days),
+      setting("--snapshot-max-count", "snapshotMaxCount",
+              "Keep at most this many snapshots per document, the newest; 0: all",
+              options.housekeeping.snapshot_max_count),
       setting("--housekeeping-interval-s", "housekeepingIntervalSeconds",
               "Seconds between rounds of background upkeep (compaction); 0: none", housekeeping_s),
       setting("--live-ping-interval-ms", "livePingIntervalMs",
@@ -245,6 +265,9 @@ int cairnd_main(int argc, char** argv) {
   options.live.token_check_interval = std::chrono::milliseconds(live_token_check_ms);
   options.collab.snapshot_interval = std::chrono::milliseconds(collab_snapshot_ms);
   options.housekeeping.tombstone_retention = std::chrono::hours(24 * tombstone_days);
+  options.housekeeping.history_max_age = std::chrono::hours(24 * history_days);
+  options.housekeeping.audit_max_age = std::chrono::hours(24 * audit_days);
+  options.housekeeping.snapshot_max_age = std::chrono::hours(24 * snapshot_days);
   options.housekeeping.interval = std::chrono::seconds(housekeeping_s);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);

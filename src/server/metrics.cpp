@@ -70,6 +70,14 @@ std::string Metrics::render(const std::vector<StorageFigure>& storage) const {
   out += "# HELP cairnd_tombstones_dropped_total Tombstones compaction dropped.\n";
   out += "# TYPE cairnd_tombstones_dropped_total counter\n";
   out += fmt::format("cairnd_tombstones_dropped_total {}\n", tombstones_dropped_.load());
+  out += "# HELP cairnd_retention_dropped_total Rows retention removed, by kind.\n";
+  out += "# TYPE cairnd_retention_dropped_total counter\n";
+  for (const auto& [kind, count] :
+       {std::pair{"history", history_dropped_}, std::pair{"audit", audit_dropped_},
+        std::pair{"snapshots", snapshots_dropped_}}) {
+    out += fmt::format("cairnd_retention_dropped_total{{kind=\"{}\"}} {}\n", kind, count);
+  }
+  if (holdings_) render_holdings(out, *holdings_);
   out += "# HELP cairnd_conflicts_total Conflicts decided, by resolution.\n";
   out += "# TYPE cairnd_conflicts_total counter\n";
   for (const char* resolution : {"client-won", "server-won"}) {
@@ -105,6 +113,48 @@ std::string Metrics::render(const std::vector<StorageFigure>& storage) const {
                        figure.type, figure.name, figure.value);
   }
   return out;
+}
+
+void Metrics::count_retention(std::uint64_t history_rows, std::uint64_t audit_rows,
+                              std::uint64_t snapshots) {
+  std::lock_guard lock(mutex_);
+  history_dropped_ += history_rows;
+  audit_dropped_ += audit_rows;
+  snapshots_dropped_ += snapshots;
+}
+
+void Metrics::set_holdings(Holdings holdings) {
+  std::lock_guard lock(mutex_);
+  holdings_ = std::move(holdings);
+}
+
+// What the storage held at the last housekeeping round: gauges, every dataset's together.
+void Metrics::render_holdings(std::string& out, const Holdings& holdings) {
+  const auto family = [&](std::string_view name, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+  };
+  family("cairnd_store_entries", "Live entries of a store in every dataset (last housekeeping).");
+  for (const StoreHoldings& store : holdings.stores)
+    out += fmt::format("cairnd_store_entries{{store=\"{}\"}} {}\n", store.store, store.entries);
+  family("cairnd_store_tombstones", "Tombstones of a store in every dataset.");
+  for (const StoreHoldings& store : holdings.stores) {
+    out +=
+        fmt::format("cairnd_store_tombstones{{store=\"{}\"}} {}\n", store.store, store.tombstones);
+  }
+  family("cairnd_store_bytes", "Bytes of a store's live values in every dataset.");
+  for (const StoreHoldings& store : holdings.stores)
+    out += fmt::format("cairnd_store_bytes{{store=\"{}\"}} {}\n", store.store, store.bytes);
+  family("cairnd_history_rows", "History rows kept, by kind (entries' history, audit log).");
+  out += fmt::format("cairnd_history_rows{{kind=\"entries\"}} {}\n", holdings.history_rows);
+  out += fmt::format("cairnd_history_rows{{kind=\"audit\"}} {}\n", holdings.audit_rows);
+  family("cairnd_documents", "Collaborative documents with a log.");
+  out += fmt::format("cairnd_documents {}\n", holdings.documents);
+  family("cairnd_document_log_bytes", "Bytes of every document's log.");
+  out += fmt::format("cairnd_document_log_bytes {}\n", holdings.document_log_bytes);
+  family("cairnd_document_snapshots", "Document snapshots kept.");
+  out += fmt::format("cairnd_document_snapshots {}\n", holdings.snapshots);
+  family("cairnd_document_snapshot_bytes", "Bytes of the snapshots kept.");
+  out += fmt::format("cairnd_document_snapshot_bytes {}\n", holdings.snapshot_bytes);
 }
 
 }  // namespace cairn::server

@@ -26,6 +26,10 @@ class Metrics {
   void count_changes(std::size_t applied) { changes_applied_.fetch_add(applied); }
   void count_conflict(const std::string& resolution);
   void count_tombstones_dropped(std::uint64_t dropped) { tombstones_dropped_.fetch_add(dropped); }
+  // Retention: rows a housekeeping round removed, and what the storage holds after it.
+  void count_retention(std::uint64_t history_rows, std::uint64_t audit_rows,
+                       std::uint64_t snapshots);
+  void set_holdings(Holdings holdings);
   void connection_closed() { open_connections_.fetch_sub(1); }
 
   // The live channel (GET /api/live).
@@ -50,6 +54,8 @@ class Metrics {
     void render(std::string& out, const std::string& name, const std::string& labels) const;
   };
 
+  static void render_holdings(std::string& out, const Holdings& holdings);
+
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status) -> count
   std::map<std::string, Histogram> durations_;                     // route -> latency
@@ -57,6 +63,10 @@ class Metrics {
   std::atomic<std::uint64_t> changes_applied_{0};
   std::map<std::string, std::uint64_t> conflicts_;  // resolution -> count
   std::atomic<std::uint64_t> tombstones_dropped_{0};
+  std::uint64_t history_dropped_ = 0;  // under mutex_, as below
+  std::uint64_t audit_dropped_ = 0;
+  std::uint64_t snapshots_dropped_ = 0;
+  std::optional<Holdings> holdings_;  // none before the first housekeeping round
   std::atomic<std::int64_t> live_connections_{0};
   std::atomic<std::int64_t> live_subscriptions_{0};
   std::atomic<std::uint64_t> live_messages_sent_{0};

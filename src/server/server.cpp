@@ -219,7 +219,8 @@ Server::Server(ServerOptions options)
       });
   parts_->relay = std::make_unique<Relay>(feed_, *parts_->accounts, *parts_->live, *parts_->collab);
   parts_->watch = parts_->storage->watch(*parts_->relay);
-  parts_->housekeeper = std::make_unique<Housekeeper>(*parts_->sync, options_.housekeeping);
+  parts_->housekeeper = std::make_unique<Housekeeper>(*parts_->storage, *parts_->sync, metrics_,
+                                                      options_.housekeeping);
 
   HttpObserver observer;
   observer.connections = [this](int delta) {

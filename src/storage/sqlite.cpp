@@ -183,6 +183,10 @@ std::int64_t Connection::query_int(std::string_view sql) {
   return statement.step() ? statement.column_int(0) : 0;
 }
 
+std::int64_t Connection::changes() const {
+  return sqlite3_changes64(db_);
+}
+
 void Connection::set_durability(Durability durability) {
   exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
                                       : "PRAGMA synchronous = NORMAL");

@@ -71,6 +71,8 @@ class Connection {
   Statement& cached(const std::string& sql);
   Statement prepare(std::string_view sql) { return Statement(db_, sql); }
   std::int64_t query_int(std::string_view sql);
+  // Rows the last INSERT, UPDATE or DELETE changed.
+  std::int64_t changes() const;
   // How hard each commit is pushed to the disk, for a connection in WAL mode: PRAGMA synchronous
   // FULL or NORMAL (see cairn/durability.hpp).
   void set_durability(Durability durability);

@@ -115,7 +115,8 @@ TEST_F(PostgresStorageTest, AnOlderSchemaGainsTheCompactionColumnsWhenANodeStart
   {
     server::pq::Connection db(uri_);
     db.exec(
-        "DROP INDEX entries_tombstones; ALTER TABLE datasets DROP COLUMN retained_seq, DROP "
+        "DROP INDEX entries_tombstones, history_age, audit_age; ALTER TABLE datasets DROP COLUMN "
+        "retained_seq, DROP "
         "COLUMN floor_hlc, DROP COLUMN floor_replica; UPDATE cairn_schema SET version = 3; "
         "INSERT INTO datasets (id, name, owner, personal, created_ms, last_seq) VALUES ('d1', "
         "'d', 'u1', false, 1, 7)");

@@ -51,7 +51,8 @@ TEST(SqliteStorage, AnOlderFormatGainsTheNewTablesWhenOpened) {
     sqlite::Connection db(dir / "cairnd.db", sqlite::Connection::Mode::read_write_create);
     db.exec(
         "DROP TABLE document_updates; DROP TABLE document_snapshots; DROP TABLE dataset_schemas; "
-        "DROP INDEX entries_tombstones; ALTER TABLE datasets DROP COLUMN retained_seq; "
+        "DROP INDEX entries_tombstones; DROP INDEX history_age; DROP INDEX audit_age; "
+        "ALTER TABLE datasets DROP COLUMN retained_seq; "
         "ALTER TABLE datasets DROP COLUMN floor_hlc; ALTER TABLE datasets DROP COLUMN "
         "floor_replica; INSERT INTO datasets (id, name, owner, personal, created_ms, last_seq) "
         "VALUES ('d1', 'd', 'u1', 0, 1, 7); PRAGMA user_version = 1");

@@ -211,6 +211,77 @@ TEST_P(StorageConformance, OldTombstonesAreFoundByAgeAndCompactionIsRecorded) {
             (std::vector<std::string>{"d2"}));
 }
 
+TEST_P(StorageConformance, RetentionRemovesHistoryAndSnapshotsByAgeAndCount) {
+  add_user_with_dataset(storage(), "u1", "d1");
+  {
+    auto tx = storage().begin(true);
+    // Entry a: 5 rows, at times 1..5; entry b: 1 row at 10; a document's updates at 2 and 20.
+    for (std::int64_t ms = 1; ms <= 5; ++ms) {
+      tx->append_history({0, "d1", "journal", "a", 1, "u1", "", 0, Timestamp(1, 0), "r", ms, "put",
+                          "{}", "applied", ""});
+    }
+    tx->append_history({0, "d1", "journal", "b", 1, "u1", "", 0, Timestamp(1, 0), "r", 10, "put",
+                        "{}", "applied", ""});
+    for (std::int64_t ms : {2, 20}) {
+      tx->append_history({0, "d1", "", "notes/x", 1, "u1", "", 0, Timestamp(1, 0), "", ms, "update",
+                          "{}", "applied", ""});
+    }
+    tx->append_document_update("d1", "notes/x", {0, "abc", "u1", 2});
+    for (std::int64_t ms = 1; ms <= 4; ++ms)
+      tx->add_document_snapshot("d1", "notes/x", {0, 1, ms, "", "", "state"});
+    tx->add_document_snapshot("d1", "notes/y", {0, 1, 1, "", "", "only"});
+    tx->put_entry("d1", entry("journal", "a", R"({"t":1})", 1));
+    tx->put_entry("d1", entry("journal", "gone", std::nullopt, 2));
+    tx->commit();
+  }
+  const auto history_ms = [&](std::string_view store, std::string_view key) {
+    std::vector<std::int64_t> out;
+    for (const HistoryRow& row : storage().begin(false)->history("d1", store, key, 100))
+      out.push_back(row.server_ms);
+    return out;
+  };
+  {
+    auto tx = storage().begin(true);
+    EXPECT_EQ(tx->drop_history(false, 3, 1), 1u);  // a batch of one
+    EXPECT_EQ(tx->drop_history(false, 3, 10), 1u);
+    EXPECT_EQ(tx->drop_history(false, 3, 10), 0u);
+    EXPECT_EQ(tx->trim_history(2, 10), 1u);  // a keeps its newest 2
+    EXPECT_EQ(tx->trim_history(2, 10), 0u);
+    EXPECT_EQ(tx->drop_history(true, 3, 10), 1u);  // the audit log's record at 2
+    tx->commit();
+  }
+  EXPECT_EQ(history_ms("journal", "a"), (std::vector<std::int64_t>{4, 5}));
+  EXPECT_EQ(history_ms("journal", "b"), (std::vector<std::int64_t>{10}));
+  EXPECT_EQ(history_ms("", "notes/x"), (std::vector<std::int64_t>{20}));
+  {
+    auto tx = storage().begin(true);
+    // The newest row of all stays, whatever its age: ids go on rising after it.
+    EXPECT_EQ(tx->drop_history(true, 1000, 10), 0u);
+    EXPECT_EQ(tx->drop_snapshots(3, 10), 2u);  // x's at 1 and 2; y's only one stays
+    EXPECT_EQ(tx->trim_snapshots(1, 10), 1u);  // x keeps its newest
+    EXPECT_EQ(tx->trim_snapshots(0, 10), 0u);  // at least one is always kept
+    tx->commit();
+  }
+  auto tx = storage().begin(false);
+  const auto x = tx->document_snapshots("d1", "notes/x");
+  ASSERT_EQ(x.size(), 1u);
+  EXPECT_EQ(x[0].id, 4u);
+  EXPECT_EQ(tx->document_snapshots("d1", "notes/y").size(), 1u);
+
+  const server::Holdings held = tx->holdings();
+  ASSERT_EQ(held.stores.size(), 1u);
+  EXPECT_EQ(held.stores[0].store, "journal");
+  EXPECT_EQ(held.stores[0].entries, 1u);
+  EXPECT_EQ(held.stores[0].tombstones, 1u);
+  EXPECT_EQ(held.stores[0].bytes, 7u);  // {"t":1}
+  EXPECT_EQ(held.history_rows, 3u);
+  EXPECT_EQ(held.audit_rows, 1u);
+  EXPECT_EQ(held.documents, 1u);
+  EXPECT_EQ(held.document_log_bytes, 3u);
+  EXPECT_EQ(held.snapshots, 2u);
+  EXPECT_EQ(held.snapshot_bytes, 9u);  // "state" and "only"
+}
+
 TEST_P(StorageConformance, ValuesAndStampsComeBackByteForByte) {
   add_user_with_dataset(storage(), "u1", "d1");
   EntryRow row = entry("s", "k", R"({"n":0.3,"t":"é\n\u0000"})", 1);

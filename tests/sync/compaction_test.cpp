@@ -2,7 +2,8 @@
 // older than its retention window; devices that had not seen those deletes resync from the
 // beginning and forget what the server no longer has; writes stamped before a dropped delete
 // lose to it. Time is one manual clock, the server's and every device's: the window passes in a
-// line of the test. Whatever a device held, nothing deleted comes back.
+// line of the test. Whatever a device held, nothing deleted comes back. And retention
+// (docs/operations.md): history kept by age and count, what the server holds on /metrics.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -33,6 +34,8 @@ class CompactionTest : public ::testing::Test {
     options.token_lifetime = std::chrono::hours(24 * 1000);  // outlives the months that pass
     options.housekeeping.interval = 0ms;                     // rounds run when the test says
     options.housekeeping.batch = 2;                          // several transactions per dataset
+    options.housekeeping.history_max_rows = 3;
+    options.housekeeping.history_max_age = std::chrono::hours(24 * 30);
     cairnd_.emplace(std::move(options));
     owner_.emplace(ApiClient::guest(cairnd_->port()));
     dataset_ = std::string(
@@ -56,6 +59,15 @@ class CompactionTest : public ::testing::Test {
     return SyncClient::sync_once(db, options);
   }
   std::uint64_t housekeep() { return cairnd_->server().housekeep().tombstones; }
+  std::string metrics() {
+    return HttpClient("127.0.0.1", cairnd_->port()).request("GET", "/metrics").body;
+  }
+  std::size_t history(const std::string& store, const std::string& key) {
+    const ApiResult result =
+        owner_->get("/api/history?dataset=" + dataset_ + "&store=" + store + "&key=" + key);
+    EXPECT_EQ(result.status, 200) << json::serialize(result.body);
+    return result.body.at("versions").as_array().size();
+  }
 
   TempDir dir_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
@@ -100,10 +112,7 @@ TEST_F(CompactionTest, NothingDeletedComesBackFromAnyKindOfStaleDevice) {
   EXPECT_EQ(housekeep(), 0u);
   clock_->advance(2 * kDay);
   EXPECT_EQ(housekeep(), 4u);
-  EXPECT_NE(HttpClient("127.0.0.1", cairnd_->port())
-                .request("GET", "/metrics", "", {})
-                .body.find("cairnd_tombstones_dropped_total 4"),
-            std::string::npos);
+  EXPECT_NE(metrics().find("cairnd_tombstones_dropped_total 4"), std::string::npos);
 
   // The reader's cursor is older than what the server kept: it pulls the dataset again and
   // forgets what the server no longer has, telling its subscribers.
@@ -213,6 +222,34 @@ TEST_F(CompactionTest, ADeviceDropsOnlyTombstonesOlderThanItsWindow) {
   Database reopened = Database::open(path, app());
   EXPECT_EQ(reopened.store_info("notes").tombstones, 1u);
   EXPECT_FALSE(reopened.entry_info("notes", "old"));
+}
+
+TEST_F(CompactionTest, HistoryIsKeptByAgeAndCountAndMetricsShowWhatTheServerHolds) {
+  Database device = open("device");
+  for (int i = 1; i <= 5; ++i) {
+    device.put("tasks", "a", json::object{{"n", i}});
+    sync(device);
+  }
+  ASSERT_EQ(history("tasks", "a"), 5u);
+  EXPECT_EQ(metrics().find("cairnd_history_rows"), std::string::npos);  // before the first round
+  cairnd_->server().housekeep();
+  EXPECT_EQ(history("tasks", "a"), 3u);  // the newest 3
+
+  clock_->advance(31 * std::int64_t{24 * 3600 * 1000});
+  device.put("tasks", "b", json::object{{"n", 1}});
+  sync(device);
+  const server::HousekeepingReport report = cairnd_->server().housekeep();
+  EXPECT_EQ(report.history_rows, 5u);    // a's 3, and the 2 of the owner's seeded profile
+  EXPECT_EQ(history("tasks", "a"), 0u);  // older than 30 days
+  EXPECT_EQ(history("tasks", "b"), 1u);
+  EXPECT_EQ(device.get("tasks", "a"), json::value({{"n", 5}}));  // the entry itself stays
+
+  const std::string text = metrics();
+  for (const char* line :
+       {"cairnd_store_entries{store=\"tasks\"} 2", "cairnd_history_rows{kind=\"entries\"} 1",
+        "cairnd_retention_dropped_total{kind=\"history\"} 7"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
 }
 
 }  // namespace

@@ -191,12 +191,14 @@ constexpr const char* kSchemaV3 = R"sql(
   );
 )sql";
 
-// Version 4: tombstone compaction (what each dataset dropped; tombstones by age).
+// Version 4: compaction and retention (what each dataset dropped; tombstones and history by age).
 constexpr const char* kSchemaV4 = R"sql(
   ALTER TABLE datasets ADD COLUMN retained_seq bigint NOT NULL DEFAULT 0,
     ADD COLUMN floor_hlc bigint NOT NULL DEFAULT 0,
     ADD COLUMN floor_replica text NOT NULL DEFAULT '';
   CREATE INDEX entries_tombstones ON entries (dataset_id, hlc) WHERE value IS NULL;
+  CREATE INDEX history_age ON history (server_ms) WHERE store <> '';
+  CREATE INDEX audit_age ON history (server_ms) WHERE store = '';
 )sql";
 
 // Brings the schema to kSchemaVersion; runs with the schema lock held.
@@ -741,6 +743,80 @@ class PostgresTransaction final : public StorageTransaction {
     db().run(
         "UPDATE datasets SET retained_seq = $2, floor_hlc = $3, floor_replica = $4 WHERE id = $1",
         pq::Params().add(dataset_id).add(retained_seq).add(packed(floor_hlc)).add(floor_replica));
+  }
+
+  std::size_t drop_history(bool audit, std::int64_t before_ms, std::size_t limit) override {
+    const pq::Result r = db().run(
+        audit ? "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE store = '' AND "
+                "server_ms < $1 LIMIT $2) AND id < (SELECT max(id) FROM history)"
+              : "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE store <> '' AND "
+                "server_ms < $1 LIMIT $2) AND id < (SELECT max(id) FROM history)",
+        pq::Params().add(before_ms).add(static_cast<std::uint64_t>(limit)));
+    return static_cast<std::size_t>(r.affected());
+  }
+
+  std::size_t trim_history(std::size_t keep, std::size_t limit) override {
+    const pq::Result r = db().run(
+        "WITH over AS (SELECT dataset_id, store, key FROM history WHERE store <> '' "
+        "GROUP BY dataset_id, store, key HAVING count(*) > $1 LIMIT $2), "
+        "ranked AS (SELECT h.id, row_number() OVER (PARTITION BY h.dataset_id, h.store, h.key "
+        "ORDER BY h.id DESC) AS rank FROM history h JOIN over o ON h.dataset_id = o.dataset_id "
+        "AND h.store = o.store AND h.key = o.key) "
+        "DELETE FROM history WHERE id IN (SELECT id FROM ranked WHERE rank > $1)",
+        pq::Params().add(static_cast<std::uint64_t>(keep)).add(static_cast<std::uint64_t>(limit)));
+    return static_cast<std::size_t>(r.affected());
+  }
+
+  std::size_t drop_snapshots(std::int64_t before_ms, std::size_t limit) override {
+    const pq::Result r = db().run(
+        "DELETE FROM document_snapshots d USING (SELECT dataset_id, name, id FROM "
+        "document_snapshots s WHERE server_ms < $1 AND id < (SELECT max(id) FROM "
+        "document_snapshots n WHERE n.dataset_id = s.dataset_id AND n.name = s.name) LIMIT $2) "
+        "old WHERE d.dataset_id = old.dataset_id AND d.name = old.name AND d.id = old.id",
+        pq::Params().add(before_ms).add(static_cast<std::uint64_t>(limit)));
+    return static_cast<std::size_t>(r.affected());
+  }
+
+  std::size_t trim_snapshots(std::size_t keep, std::size_t limit) override {
+    keep = std::max<std::size_t>(keep, 1);
+    const pq::Result r = db().run(
+        "WITH over AS (SELECT dataset_id, name FROM document_snapshots GROUP BY dataset_id, name "
+        "HAVING count(*) > $1 LIMIT $2), "
+        "ranked AS (SELECT s.dataset_id, s.name, s.id, row_number() OVER (PARTITION BY "
+        "s.dataset_id, s.name ORDER BY s.id DESC) AS rank FROM document_snapshots s JOIN over o "
+        "ON s.dataset_id = o.dataset_id AND s.name = o.name) "
+        "DELETE FROM document_snapshots d USING ranked r WHERE r.rank > $1 AND "
+        "d.dataset_id = r.dataset_id AND d.name = r.name AND d.id = r.id",
+        pq::Params().add(static_cast<std::uint64_t>(keep)).add(static_cast<std::uint64_t>(limit)));
+    return static_cast<std::size_t>(r.affected());
+  }
+
+  Holdings holdings() override {
+    Holdings holdings;
+    const pq::Result stores = db().run(
+        "SELECT store, count(value), count(*) - count(value), coalesce(sum(octet_length(value)), "
+        "0) FROM entries GROUP BY store ORDER BY store");
+    for (int i = 0; i < stores.rows(); ++i) {
+      holdings.stores.push_back({std::string(stores.text(i, 0)),
+                                 static_cast<std::uint64_t>(stores.integer(i, 1)),
+                                 static_cast<std::uint64_t>(stores.integer(i, 2)),
+                                 static_cast<std::uint64_t>(stores.integer(i, 3))});
+    }
+    const pq::Result r = db().run(
+        "SELECT (SELECT count(*) FROM history WHERE store <> ''), "
+        "(SELECT count(*) FROM history WHERE store = ''), "
+        "(SELECT count(*) FROM (SELECT DISTINCT dataset_id, name FROM document_updates) d), "
+        "(SELECT coalesce(sum(octet_length(data)), 0) FROM document_updates), "
+        "(SELECT count(*) FROM document_snapshots), "
+        "(SELECT coalesce(sum(octet_length(data)), 0) FROM document_snapshots)");
+    const auto at = [&](int column) { return static_cast<std::uint64_t>(r.integer(0, column)); };
+    holdings.history_rows = at(0);
+    holdings.audit_rows = at(1);
+    holdings.documents = at(2);
+    holdings.document_log_bytes = at(3);
+    holdings.snapshots = at(4);
+    holdings.snapshot_bytes = at(5);
+    return holdings;
   }
 
   std::uint64_t applied_seq(std::string_view dataset_id, std::string_view client_id) override {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
 #include <cairn/error.hpp>
 #include <functional>
 #include <mutex>
@@ -65,8 +66,8 @@ void create_dataset_schema_table(sqlite::Connection& db) {
   )sql");
 }
 
-// Tombstone compaction (format 4 on): what each dataset dropped, and an index of tombstones by
-// age. `from` is the file's format before.
+// Compaction and retention (format 4 on): what each dataset dropped, and indexes of tombstones
+// and history rows by age. `from` is the file's format before.
 void add_compaction(sqlite::Connection& db, std::int64_t from) {
   if (from < 4) {
     db.exec(R"sql(
@@ -75,9 +76,11 @@ void add_compaction(sqlite::Connection& db, std::int64_t from) {
       ALTER TABLE datasets ADD COLUMN floor_replica TEXT NOT NULL DEFAULT '';
     )sql");
   }
-  db.exec(
-      "CREATE INDEX IF NOT EXISTS entries_tombstones ON entries (dataset_id, hlc) "
-      "WHERE value IS NULL");
+  db.exec(R"sql(
+    CREATE INDEX IF NOT EXISTS entries_tombstones ON entries (dataset_id, hlc) WHERE value IS NULL;
+    CREATE INDEX IF NOT EXISTS history_age ON history (server_ms) WHERE store <> '';
+    CREATE INDEX IF NOT EXISTS audit_age ON history (server_ms) WHERE store = '';
+  )sql");
 }
 
 void create_schema(sqlite::Connection& db) {
@@ -611,6 +614,102 @@ class SqliteTransaction final : public StorageTransaction {
     if (q.step()) row = read_history(q);
     q.reset();
     return row;
+  }
+
+  std::size_t drop_history(bool audit, std::int64_t before_ms, std::size_t limit) override {
+    auto& q = db_.cached(audit ? "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE "
+                                 "store = '' AND server_ms < ?1 LIMIT ?2) "
+                                 "AND id < (SELECT max(id) FROM history)"
+                               : "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE "
+                                 "store <> '' AND server_ms < ?1 LIMIT ?2) "
+                                 "AND id < (SELECT max(id) FROM history)");
+    q.bind(1, before_ms).bind(2, static_cast<std::int64_t>(limit)).run();
+    return static_cast<std::size_t>(db_.changes());
+  }
+
+  std::size_t trim_history(std::size_t keep, std::size_t limit) override {
+    auto& over = db_.cached(
+        "SELECT dataset_id, store, key FROM history WHERE store <> '' "
+        "GROUP BY dataset_id, store, key HAVING count(*) > ?1 LIMIT ?2");
+    over.bind(1, static_cast<std::int64_t>(keep)).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::array<std::string, 3>> keys;
+    while (over.step()) {
+      keys.push_back({std::string(over.column_text(0)), std::string(over.column_text(1)),
+                      std::string(over.column_text(2))});
+    }
+    over.reset();
+    auto& trim = db_.cached(
+        "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE dataset_id = ?1 AND "
+        "store = ?2 AND key = ?3 ORDER BY id DESC LIMIT -1 OFFSET ?4)");
+    std::size_t removed = 0;
+    for (const auto& [dataset_id, store, key] : keys) {
+      trim.bind(1, dataset_id).bind(2, store).bind(3, key).bind(4, static_cast<std::int64_t>(keep));
+      trim.run();
+      removed += static_cast<std::size_t>(db_.changes());
+    }
+    return removed;
+  }
+
+  std::size_t drop_snapshots(std::int64_t before_ms, std::size_t limit) override {
+    db_.cached(
+           "DELETE FROM document_snapshots WHERE (dataset_id, name, id) IN (SELECT dataset_id, "
+           "name, id FROM document_snapshots s WHERE server_ms < ?1 AND id < (SELECT max(id) "
+           "FROM document_snapshots n WHERE n.dataset_id = s.dataset_id AND n.name = s.name) "
+           "LIMIT ?2)")
+        .bind(1, before_ms)
+        .bind(2, static_cast<std::int64_t>(limit))
+        .run();
+    return static_cast<std::size_t>(db_.changes());
+  }
+
+  std::size_t trim_snapshots(std::size_t keep, std::size_t limit) override {
+    keep = std::max<std::size_t>(keep, 1);
+    auto& over = db_.cached(
+        "SELECT dataset_id, name FROM document_snapshots GROUP BY dataset_id, name "
+        "HAVING count(*) > ?1 LIMIT ?2");
+    over.bind(1, static_cast<std::int64_t>(keep)).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::pair<std::string, std::string>> documents;
+    while (over.step())
+      documents.emplace_back(over.column_text(0), over.column_text(1));
+    over.reset();
+    auto& trim = db_.cached(
+        "DELETE FROM document_snapshots WHERE dataset_id = ?1 AND name = ?2 AND id IN (SELECT id "
+        "FROM document_snapshots WHERE dataset_id = ?1 AND name = ?2 ORDER BY id DESC "
+        "LIMIT -1 OFFSET ?3)");
+    std::size_t removed = 0;
+    for (const auto& [dataset_id, name] : documents) {
+      trim.bind(1, dataset_id).bind(2, name).bind(3, static_cast<std::int64_t>(keep)).run();
+      removed += static_cast<std::size_t>(db_.changes());
+    }
+    return removed;
+  }
+
+  Holdings holdings() override {
+    Holdings holdings;
+    auto& stores = db_.cached(
+        "SELECT store, count(value), count(*) - count(value), "
+        "coalesce(sum(length(CAST(value AS BLOB))), 0) "
+        "FROM entries GROUP BY store ORDER BY store");
+    while (stores.step()) {
+      holdings.stores.push_back({std::string(stores.column_text(0)),
+                                 static_cast<std::uint64_t>(stores.column_int(1)),
+                                 static_cast<std::uint64_t>(stores.column_int(2)),
+                                 static_cast<std::uint64_t>(stores.column_int(3))});
+    }
+    stores.reset();
+    const auto count = [&](const char* sql) {
+      return static_cast<std::uint64_t>(db_.query_int(sql));
+    };
+    holdings.history_rows = count("SELECT count(*) FROM history WHERE store <> ''");
+    holdings.audit_rows = count("SELECT count(*) FROM history WHERE store = ''");
+    holdings.documents =
+        count("SELECT count(*) FROM (SELECT DISTINCT dataset_id, name FROM document_updates)");
+    holdings.document_log_bytes =
+        count("SELECT coalesce(sum(length(data)), 0) FROM document_updates");
+    holdings.snapshots = count("SELECT count(*) FROM document_snapshots");
+    holdings.snapshot_bytes =
+        count("SELECT coalesce(sum(length(data)), 0) FROM document_snapshots");
+    return holdings;
   }
 
   std::vector<DocumentUpdateRow> document_updates(std::string_view dataset_id,

@@ -136,6 +136,23 @@ struct StoreVersionCount {
   friend bool operator==(const StoreVersionCount&, const StoreVersionCount&) = default;
 };
 
+// What the storage holds, for /metrics (Housekeeper reads it each round).
+struct StoreHoldings {
+  std::string store;
+  std::uint64_t entries = 0;  // live
+  std::uint64_t tombstones = 0;
+  std::uint64_t bytes = 0;  // of live entries' values
+};
+struct Holdings {
+  std::vector<StoreHoldings> stores;  // every dataset's, by store name
+  std::uint64_t history_rows = 0;     // entries' history
+  std::uint64_t audit_rows = 0;       // documents' updates' records
+  std::uint64_t documents = 0;
+  std::uint64_t document_log_bytes = 0;
+  std::uint64_t snapshots = 0;
+  std::uint64_t snapshot_bytes = 0;
+};
+
 // This transaction lost a race with a concurrent one (PostgreSQL: a serialization failure, a
 // deadlock, a duplicate key inserted by both) and was rolled back: running the same work again,
 // from the start, sees the winner's work. retry_conflicts does that.
@@ -329,6 +346,19 @@ class StorageTransaction {
   virtual void add_dataset_schema(std::string_view dataset_id, const DatasetSchemaRow& row) = 0;
   // The dataset's live entries counted per store and schema version, by store and version.
   virtual std::vector<StoreVersionCount> entry_versions(std::string_view dataset_id) = 0;
+
+  // Retention (Housekeeper), each at most `limit` rows or groups, returning the rows removed.
+  // History rows written before `before_ms`: of entries, or (`audit`) of documents' updates; the
+  // newest row of all stays, so that ids go on rising.
+  virtual std::size_t drop_history(bool audit, std::int64_t before_ms, std::size_t limit) = 0;
+  // Entries' history rows beyond the newest `keep` of their entry, for at most `limit` entries.
+  virtual std::size_t trim_history(std::size_t keep, std::size_t limit) = 0;
+  // Document snapshots taken before `before_ms`, but the newest of each document.
+  virtual std::size_t drop_snapshots(std::int64_t before_ms, std::size_t limit) = 0;
+  // Snapshots beyond the newest `keep` (at least 1) of their document, for at most `limit`
+  // documents.
+  virtual std::size_t trim_snapshots(std::size_t keep, std::size_t limit) = 0;
+  virtual Holdings holdings() = 0;
 
   // Moving a server between backends: the rows of `table` in its key's order, after `after` (a
   // row's key columns; empty: from the first), at most `limit`.
