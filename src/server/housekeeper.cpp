@@ -48,8 +48,11 @@ HousekeepingReport Housekeeper::pass() {
         [&](StorageTransaction& tx) { return tx.drop_history(false, before, batch); }, batch);
   }
   if (options_.history_max_rows > 0) {  // a step trims `batch` entries: until none is over
+    const std::int64_t before = now - options_.history_min_age.count();
     report.history_rows += repeat(
-        [&](StorageTransaction& tx) { return tx.trim_history(options_.history_max_rows, batch); },
+        [&](StorageTransaction& tx) {
+          return tx.trim_history(options_.history_max_rows, before, batch);
+        },
         1);
   }
   if (options_.audit_max_age.count() > 0) {

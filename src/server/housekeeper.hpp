@@ -25,9 +25,12 @@ namespace cairn::server {
 struct HousekeepingOptions {
   // Tombstones older than this are dropped.
   std::chrono::milliseconds tombstone_retention{std::chrono::hours(24 * 90)};
-  // An entry's history rows older than this, or beyond its newest `history_max_rows`.
+  // An entry's history rows older than this, or beyond its newest `history_max_rows` once older
+  // than `history_min_age` (a device that lost an acknowledgement resends its changes, and the
+  // server knows them again by their rows).
   std::chrono::milliseconds history_max_age{std::chrono::hours(24 * 180)};
   std::size_t history_max_rows = 100;
+  std::chrono::milliseconds history_min_age{std::chrono::hours(24 * 7)};
   // The audit log: the records of documents' updates older than this.
   std::chrono::milliseconds audit_max_age{std::chrono::hours(24 * 365)};
   // A document's snapshots older than this, or beyond its newest `snapshot_max_count`; the newest

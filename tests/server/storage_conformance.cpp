@@ -245,8 +245,9 @@ TEST_P(StorageConformance, RetentionRemovesHistoryAndSnapshotsByAgeAndCount) {
     EXPECT_EQ(tx->drop_history(false, 3, 1), 1u);  // a batch of one
     EXPECT_EQ(tx->drop_history(false, 3, 10), 1u);
     EXPECT_EQ(tx->drop_history(false, 3, 10), 0u);
-    EXPECT_EQ(tx->trim_history(2, 10), 1u);  // a keeps its newest 2
-    EXPECT_EQ(tx->trim_history(2, 10), 0u);
+    EXPECT_EQ(tx->trim_history(2, 3, 10), 0u);  // a's rows beyond its newest 2 are all recent
+    EXPECT_EQ(tx->trim_history(2, 4, 10), 1u);  // a keeps its newest 2
+    EXPECT_EQ(tx->trim_history(2, 4, 10), 0u);
     EXPECT_EQ(tx->drop_history(true, 3, 10), 1u);  // the audit log's record at 2
     tx->commit();
   }

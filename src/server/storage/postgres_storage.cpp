@@ -755,15 +755,20 @@ class PostgresTransaction final : public StorageTransaction {
     return static_cast<std::size_t>(r.affected());
   }
 
-  std::size_t trim_history(std::size_t keep, std::size_t limit) override {
+  std::size_t trim_history(std::size_t keep, std::int64_t before_ms, std::size_t limit) override {
+    // An entry over the count with a row old enough: its oldest row is beyond the newest `keep`.
     const pq::Result r = db().run(
         "WITH over AS (SELECT dataset_id, store, key FROM history WHERE store <> '' "
-        "GROUP BY dataset_id, store, key HAVING count(*) > $1 LIMIT $2), "
-        "ranked AS (SELECT h.id, row_number() OVER (PARTITION BY h.dataset_id, h.store, h.key "
-        "ORDER BY h.id DESC) AS rank FROM history h JOIN over o ON h.dataset_id = o.dataset_id "
-        "AND h.store = o.store AND h.key = o.key) "
-        "DELETE FROM history WHERE id IN (SELECT id FROM ranked WHERE rank > $1)",
-        pq::Params().add(static_cast<std::uint64_t>(keep)).add(static_cast<std::uint64_t>(limit)));
+        "GROUP BY dataset_id, store, key HAVING count(*) > $1 AND min(server_ms) < $3 LIMIT $2), "
+        "ranked AS (SELECT h.id, h.server_ms, row_number() OVER (PARTITION BY h.dataset_id, "
+        "h.store, h.key ORDER BY h.id DESC) AS rank FROM history h JOIN over o ON "
+        "h.dataset_id = o.dataset_id AND h.store = o.store AND h.key = o.key) "
+        "DELETE FROM history WHERE id IN (SELECT id FROM ranked WHERE rank > $1 AND "
+        "server_ms < $3)",
+        pq::Params()
+            .add(static_cast<std::uint64_t>(keep))
+            .add(static_cast<std::uint64_t>(limit))
+            .add(before_ms));
     return static_cast<std::size_t>(r.affected());
   }
 

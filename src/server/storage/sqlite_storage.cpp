@@ -627,11 +627,14 @@ class SqliteTransaction final : public StorageTransaction {
     return static_cast<std::size_t>(db_.changes());
   }
 
-  std::size_t trim_history(std::size_t keep, std::size_t limit) override {
+  std::size_t trim_history(std::size_t keep, std::int64_t before_ms, std::size_t limit) override {
+    // An entry over the count with a row old enough: its oldest row is beyond the newest `keep`.
     auto& over = db_.cached(
         "SELECT dataset_id, store, key FROM history WHERE store <> '' "
-        "GROUP BY dataset_id, store, key HAVING count(*) > ?1 LIMIT ?2");
-    over.bind(1, static_cast<std::int64_t>(keep)).bind(2, static_cast<std::int64_t>(limit));
+        "GROUP BY dataset_id, store, key HAVING count(*) > ?1 AND min(server_ms) < ?3 LIMIT ?2");
+    over.bind(1, static_cast<std::int64_t>(keep))
+        .bind(2, static_cast<std::int64_t>(limit))
+        .bind(3, before_ms);
     std::vector<std::array<std::string, 3>> keys;
     while (over.step()) {
       keys.push_back({std::string(over.column_text(0)), std::string(over.column_text(1)),
@@ -640,11 +643,15 @@ class SqliteTransaction final : public StorageTransaction {
     over.reset();
     auto& trim = db_.cached(
         "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE dataset_id = ?1 AND "
-        "store = ?2 AND key = ?3 ORDER BY id DESC LIMIT -1 OFFSET ?4)");
+        "store = ?2 AND key = ?3 ORDER BY id DESC LIMIT -1 OFFSET ?4) AND server_ms < ?5");
     std::size_t removed = 0;
     for (const auto& [dataset_id, store, key] : keys) {
-      trim.bind(1, dataset_id).bind(2, store).bind(3, key).bind(4, static_cast<std::int64_t>(keep));
-      trim.run();
+      trim.bind(1, dataset_id)
+          .bind(2, store)
+          .bind(3, key)
+          .bind(4, static_cast<std::int64_t>(keep))
+          .bind(5, before_ms)
+          .run();
       removed += static_cast<std::size_t>(db_.changes());
     }
     return removed;

@@ -351,8 +351,9 @@ class StorageTransaction {
   // History rows written before `before_ms`: of entries, or (`audit`) of documents' updates; the
   // newest row of all stays, so that ids go on rising.
   virtual std::size_t drop_history(bool audit, std::int64_t before_ms, std::size_t limit) = 0;
-  // Entries' history rows beyond the newest `keep` of their entry, for at most `limit` entries.
-  virtual std::size_t trim_history(std::size_t keep, std::size_t limit) = 0;
+  // Entries' history rows beyond the newest `keep` of their entry and written before
+  // `before_ms`, for at most `limit` entries.
+  virtual std::size_t trim_history(std::size_t keep, std::int64_t before_ms, std::size_t limit) = 0;
   // Document snapshots taken before `before_ms`, but the newest of each document.
   virtual std::size_t drop_snapshots(std::int64_t before_ms, std::size_t limit) = 0;
   // Snapshots beyond the newest `keep` (at least 1) of their document, for at most `limit`
