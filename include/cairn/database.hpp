@@ -42,6 +42,20 @@ namespace cairn {
 class Transaction;
 class StoreEngine;  // the implementation (src/store); opaque here
 
+// A store's size crossed the warning share of its quota (Limits::quota_warning of
+// Limits::max_store_bytes), upwards (`above`) or back down: told once per crossing, and at open
+// for every store that is above already. Writes that would take a store past its quota fail
+// with quota_exceeded; what sync brings is never refused, so a store may pass it.
+struct QuotaEvent {
+  std::string store;
+  std::size_t bytes = 0;  // keys + serialized values of its live entries, now
+  std::size_t limit = 0;  // Limits::max_store_bytes
+  bool above = true;
+};
+// Runs on the thread that committed, before the commit returns (or while Database::open runs):
+// it may read the database but must not write to it.
+using QuotaListener = std::function<void(const QuotaEvent&)>;
+
 struct DatabaseOptions {
   // The stores the application uses. Declared stores are created when missing and are the only
   // ones loaded. Leave empty to load every store recorded in the file with its recorded schema
@@ -55,6 +69,7 @@ struct DatabaseOptions {
   // Migrations (see migration.hpp): who hears their progress, and what a failure does.
   MigrationListener on_migration;
   MigrationFailure migration_failure = MigrationFailure::throw_error;
+  QuotaListener on_quota;  // stores nearing their quota (QuotaEvent)
 };
 
 // The state of one loaded store.
@@ -68,6 +83,8 @@ struct StoreInfo {
   std::size_t entries = 0;           // live entries (tombstones are not counted)
   std::size_t bytes = 0;             // keys + serialized values of live entries
   std::size_t tombstones = 0;
+  std::size_t quota_bytes = 0;  // Limits::max_store_bytes: `bytes` may not grow past it
+  bool near_quota = false;      // bytes >= Limits::quota_warning of it
 };
 
 // A copy of a store's rows taken before it migrated.

@@ -71,6 +71,8 @@ void inspect(const std::string& path, bool as_json, std::ostream& out) {
       object["entries"] = store.entries;
       object["bytes"] = store.bytes;
       object["tombstones"] = store.tombstones;
+      object["quotaBytes"] = store.quota_bytes;
+      object["nearQuota"] = store.near_quota;
       list.push_back(std::move(object));
     }
     out << json_text(json::object{{"path", path},
@@ -87,11 +89,17 @@ void inspect(const std::string& path, bool as_json, std::ostream& out) {
       << "outbox    " << db.pending_count() << " pending change"
       << (db.pending_count() == 1 ? "" : "s") << '\n'
       << '\n';
-  Table table({"STORE", "VERSION", "POLICY", "ENTRIES", "BYTES", "TOMBSTONES", "STATUS"});
+  Table table({"STORE", "VERSION", "POLICY", "ENTRIES", "BYTES", "QUOTA", "TOMBSTONES", "STATUS"});
   for (const auto& store : stores) {
+    const double share = store.quota_bytes == 0 ? 0
+                                                : 100.0 * static_cast<double>(store.bytes) /
+                                                      static_cast<double>(store.quota_bytes);
     table.add({store.schema.name, std::to_string(store.stored_version),
                policy_name(store.schema.policy), std::to_string(store.entries),
-               human_bytes(store.bytes), std::to_string(store.tombstones), store_status(store)});
+               human_bytes(store.bytes),
+               fmt::format("{:.0f}% of {}{}", share, human_bytes(store.quota_bytes),
+                           store.near_quota ? " (near)" : ""),
+               std::to_string(store.tombstones), store_status(store)});
   }
   table.print(out);
 }

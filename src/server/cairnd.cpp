@@ -185,6 +185,13 @@ int cairnd_main(int argc, char** argv) {
       setting("--snapshot-max-count", "snapshotMaxCount",
               "Keep at most this many snapshots per document, the newest; 0: all",
               options.housekeeping.snapshot_max_count),
+      setting("--store-quota-bytes", "storeQuotaBytes",
+              "The size of one dataset's store that /metrics compares against (devices enforce "
+              "their own quota)",
+              options.housekeeping.store_quota_bytes),
+      setting("--quota-warning", "quotaWarning",
+              "The share of --store-quota-bytes at which /metrics counts a store as near it",
+              options.housekeeping.quota_warning),
       setting("--housekeeping-interval-s", "housekeepingIntervalSeconds",
               "Seconds between rounds of background upkeep (compaction); 0: none", housekeeping_s),
       setting("--live-ping-interval-ms", "livePingIntervalMs",

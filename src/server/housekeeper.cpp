@@ -73,8 +73,9 @@ HousekeepingReport Housekeeper::pass() {
         1);
   }
   metrics_.count_retention(report.history_rows, report.audit_rows, report.snapshots);
-  report.holdings = storage_.begin(false)->holdings();
-  metrics_.set_holdings(report.holdings);
+  report.holdings = storage_.begin(false)->holdings(static_cast<std::uint64_t>(
+      options_.quota_warning * static_cast<double>(options_.store_quota_bytes)));
+  metrics_.set_holdings(report.holdings, options_.store_quota_bytes);
   return report;
 }
 

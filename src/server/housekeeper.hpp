@@ -37,6 +37,10 @@ struct HousekeepingOptions {
   // snapshot of a document always stays.
   std::chrono::milliseconds snapshot_max_age{std::chrono::hours(24 * 90)};
   std::size_t snapshot_max_count = 50;
+  // The size of one dataset's store that /metrics compares stores against (the roadmap's 50 MB;
+  // devices enforce their own, Limits::max_store_bytes), and the share reported as near it.
+  std::uint64_t store_quota_bytes = 50 * 1024 * 1024;
+  double quota_warning = 0.8;
   std::chrono::milliseconds interval{std::chrono::hours(1)};  // between rounds; zero: none
   std::size_t batch = 1000;                                   // rows per transaction, at most
 };

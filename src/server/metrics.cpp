@@ -77,7 +77,7 @@ std::string Metrics::render(const std::vector<StorageFigure>& storage) const {
         std::pair{"snapshots", snapshots_dropped_}}) {
     out += fmt::format("cairnd_retention_dropped_total{{kind=\"{}\"}} {}\n", kind, count);
   }
-  if (holdings_) render_holdings(out, *holdings_);
+  if (holdings_) render_holdings(out, *holdings_, store_quota_bytes_);
   out += "# HELP cairnd_conflicts_total Conflicts decided, by resolution.\n";
   out += "# TYPE cairnd_conflicts_total counter\n";
   for (const char* resolution : {"client-won", "server-won"}) {
@@ -123,13 +123,15 @@ void Metrics::count_retention(std::uint64_t history_rows, std::uint64_t audit_ro
   snapshots_dropped_ += snapshots;
 }
 
-void Metrics::set_holdings(Holdings holdings) {
+void Metrics::set_holdings(Holdings holdings, std::uint64_t store_quota_bytes) {
   std::lock_guard lock(mutex_);
   holdings_ = std::move(holdings);
+  store_quota_bytes_ = store_quota_bytes;
 }
 
 // What the storage held at the last housekeeping round: gauges, every dataset's together.
-void Metrics::render_holdings(std::string& out, const Holdings& holdings) {
+void Metrics::render_holdings(std::string& out, const Holdings& holdings,
+                              std::uint64_t store_quota_bytes) {
   const auto family = [&](std::string_view name, std::string_view help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
   };
@@ -144,6 +146,18 @@ void Metrics::render_holdings(std::string& out, const Holdings& holdings) {
   family("cairnd_store_bytes", "Bytes of a store's live values in every dataset.");
   for (const StoreHoldings& store : holdings.stores)
     out += fmt::format("cairnd_store_bytes{{store=\"{}\"}} {}\n", store.store, store.bytes);
+  family("cairnd_store_largest_bytes", "The bytes of a store in the dataset that holds the most.");
+  for (const StoreHoldings& store : holdings.stores) {
+    out +=
+        fmt::format("cairnd_store_largest_bytes{{store=\"{}\"}} {}\n", store.store, store.largest);
+  }
+  family("cairnd_store_quota_bytes", "The size of one dataset's store compared against.");
+  out += fmt::format("cairnd_store_quota_bytes {}\n", store_quota_bytes);
+  family("cairnd_stores_near_quota", "Datasets whose store passed the warning share of the quota.");
+  for (const StoreHoldings& store : holdings.stores) {
+    out +=
+        fmt::format("cairnd_stores_near_quota{{store=\"{}\"}} {}\n", store.store, store.near_quota);
+  }
   family("cairnd_history_rows", "History rows kept, by kind (entries' history, audit log).");
   out += fmt::format("cairnd_history_rows{{kind=\"entries\"}} {}\n", holdings.history_rows);
   out += fmt::format("cairnd_history_rows{{kind=\"audit\"}} {}\n", holdings.audit_rows);

@@ -29,7 +29,7 @@ class Metrics {
   // Retention: rows a housekeeping round removed, and what the storage holds after it.
   void count_retention(std::uint64_t history_rows, std::uint64_t audit_rows,
                        std::uint64_t snapshots);
-  void set_holdings(Holdings holdings);
+  void set_holdings(Holdings holdings, std::uint64_t store_quota_bytes);
   void connection_closed() { open_connections_.fetch_sub(1); }
 
   // The live channel (GET /api/live).
@@ -54,7 +54,8 @@ class Metrics {
     void render(std::string& out, const std::string& name, const std::string& labels) const;
   };
 
-  static void render_holdings(std::string& out, const Holdings& holdings);
+  static void render_holdings(std::string& out, const Holdings& holdings,
+                              std::uint64_t store_quota_bytes);
 
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status) -> count
@@ -67,6 +68,7 @@ class Metrics {
   std::uint64_t audit_dropped_ = 0;
   std::uint64_t snapshots_dropped_ = 0;
   std::optional<Holdings> holdings_;  // none before the first housekeeping round
+  std::uint64_t store_quota_bytes_ = 0;
   std::atomic<std::int64_t> live_connections_{0};
   std::atomic<std::int64_t> live_subscriptions_{0};
   std::atomic<std::uint64_t> live_messages_sent_{0};

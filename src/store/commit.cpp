@@ -199,6 +199,29 @@ void StoreEngine::write_entry(std::uint32_t store_id, std::string_view key,
   file_.write_entry(store_id, row);
 }
 
+void StoreEngine::check_quota(const std::vector<StoreState*>& stores) {
+  if (!options_.on_quota) return;
+  const double warning =
+      options_.limits.quota_warning * static_cast<double>(options_.limits.max_store_bytes);
+  std::vector<QuotaEvent> events;
+  {
+    WriterLock state_lock(state_mutex_);
+    for (StoreState* store : stores) {
+      const bool above = static_cast<double>(store->bytes) >= warning;
+      if (above == store->near_quota) continue;
+      store->near_quota = above;
+      events.push_back({store->schema.name, store->bytes, options_.limits.max_store_bytes, above});
+    }
+  }
+  for (const QuotaEvent& event : events) {
+    try {
+      options_.on_quota(event);
+    } catch (...) {
+      // The commit has happened; a listener's failure changes nothing of it.
+    }
+  }
+}
+
 void StoreEngine::publish(StagedCommit& staged, sqlite::TransactionGuard& guard) {
   for (auto& [key, slot] : staged.slots()) {
     if (!slot.next) continue;
@@ -221,6 +244,12 @@ void StoreEngine::publish(StagedCommit& staged, sqlite::TransactionGuard& guard)
     if (entry == acked.store->entries.end()) continue;
     entry->second.pending -= std::min(entry->second.pending, acked.records);
   }
+  std::vector<StoreState*> grown;  // or shrunk
+  for (auto& [key, slot] : staged.slots()) {
+    if (slot.next && (grown.empty() || grown.back() != slot.store)) grown.push_back(slot.store);
+  }
+  state_lock.unlock();
+  check_quota(grown);
 }
 
 // Commits a transaction's writes. Plans every write against the committed state overlaid with the

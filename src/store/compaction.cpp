@@ -93,6 +93,11 @@ ChangeSet StoreEngine::forget(const std::vector<std::pair<StoreState*, std::stri
       store->erase(key);
     }
   }
+  std::vector<StoreState*> shrunk;
+  for (const auto& [store, key] : keys) {
+    if (shrunk.empty() || shrunk.back() != store) shrunk.push_back(store);
+  }
+  check_quota(shrunk);
   return forgotten;
 }
 

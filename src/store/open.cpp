@@ -57,6 +57,11 @@ StoreEngine::StoreEngine(const std::filesystem::path& path, DatabaseOptions opti
       file_.save_sync_state(sync);
     }
   }
+  std::vector<StoreState*> all;  // stores already near their quota are told of now
+  for (auto& [name, state] : stores_)
+    all.push_back(&state);
+  state_lock.unlock();
+  check_quota(all);
 }
 
 void StoreEngine::load_replicas() {

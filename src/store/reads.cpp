@@ -90,8 +90,18 @@ void StoreEngine::scan(std::string_view store, std::string_view from, std::strin
 }
 
 StoreInfo StoreEngine::info_of(const StoreState& state) const {
-  return StoreInfo{state.schema, state.stored_version, !state.status, state.status,
-                   state.error,  state.live,           state.bytes,   state.tombstones};
+  const Limits& limits = options_.limits;
+  return StoreInfo{state.schema,
+                   state.stored_version,
+                   !state.status,
+                   state.status,
+                   state.error,
+                   state.live,
+                   state.bytes,
+                   state.tombstones,
+                   limits.max_store_bytes,
+                   static_cast<double>(state.bytes) >=
+                       limits.quota_warning * static_cast<double>(limits.max_store_bytes)};
 }
 
 StoreInfo StoreEngine::store_info(std::string_view store) const {

@@ -71,6 +71,7 @@ struct StoreState {
   std::size_t live = 0;
   std::size_t bytes = 0;
   std::size_t tombstones = 0;
+  bool near_quota = false;  // as last told to DatabaseOptions::on_quota
 
   // Puts `next` in place of `committed` (null when the key is new), keeping the counts in step.
   // The caller holds the engine's state lock exclusively.
@@ -232,6 +233,10 @@ class StoreEngine {
   // migrate_on_open.cpp
   void migrate(StoreState& state) REQUIRES(write_mutex_, state_mutex_);
   void emit(const MigrationEvent& event) const;
+  // Tells DatabaseOptions::on_quota of each store in `stores` whose size crossed the warning
+  // share of its quota since it was last told (commit.cpp).
+  void check_quota(const std::vector<StoreState*>& stores) REQUIRES(write_mutex_)
+      EXCLUDES(state_mutex_);
   // reads.cpp
   const StoreState& find_store(std::string_view name) const REQUIRES_SHARED(state_mutex_);
   StoreInfo info_of(const StoreState& state) const REQUIRES_SHARED(state_mutex_);

@@ -269,12 +269,15 @@ TEST_P(StorageConformance, RetentionRemovesHistoryAndSnapshotsByAgeAndCount) {
   EXPECT_EQ(x[0].id, 4u);
   EXPECT_EQ(tx->document_snapshots("d1", "notes/y").size(), 1u);
 
-  const server::Holdings held = tx->holdings();
+  const server::Holdings held = tx->holdings(8);
   ASSERT_EQ(held.stores.size(), 1u);
   EXPECT_EQ(held.stores[0].store, "journal");
   EXPECT_EQ(held.stores[0].entries, 1u);
   EXPECT_EQ(held.stores[0].tombstones, 1u);
-  EXPECT_EQ(held.stores[0].bytes, 7u);  // {"t":1}
+  EXPECT_EQ(held.stores[0].bytes, 8u);  // a {"t":1}
+  EXPECT_EQ(held.stores[0].largest, 8u);
+  EXPECT_EQ(held.stores[0].near_quota, 1u);
+  EXPECT_EQ(tx->holdings(9).stores[0].near_quota, 0u);
   EXPECT_EQ(held.history_rows, 3u);
   EXPECT_EQ(held.audit_rows, 1u);
   EXPECT_EQ(held.documents, 1u);

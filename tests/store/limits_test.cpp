@@ -73,6 +73,44 @@ TEST_F(LimitsTest, AStoreMayNotGrowBeyondItsQuota) {
   db.put("journal", "k9", boost::json::value(std::string(100, 'x')));
 }
 
+TEST_F(LimitsTest, TheApplicationHearsWhenAStorePassesTheWarningShareOfItsQuota) {
+  auto options = roadmap_options();
+  options.limits.max_store_bytes = 1000;  // warned at 800 bytes
+  std::vector<QuotaEvent> heard;
+  options.on_quota = [&](const QuotaEvent& event) { heard.push_back(event); };
+  const auto put = [](Database& db, int i) {  // 102 bytes: a 2-byte key, a 100-byte value
+    db.put("journal", "k" + std::to_string(i), boost::json::value(std::string(98, 'x')));
+  };
+  {
+    Database db = open(options);
+    for (int i = 0; i < 7; ++i)
+      put(db, i);
+    EXPECT_TRUE(heard.empty());
+    EXPECT_FALSE(db.store_info("journal").near_quota);
+    put(db, 7);  // 816 bytes
+    ASSERT_EQ(heard.size(), 1u);
+    EXPECT_EQ(heard[0].store, "journal");
+    EXPECT_EQ(heard[0].bytes, 816u);
+    EXPECT_EQ(heard[0].limit, 1000u);
+    EXPECT_TRUE(heard[0].above);
+    EXPECT_TRUE(db.store_info("journal").near_quota);
+    EXPECT_EQ(db.store_info("journal").quota_bytes, 1000u);
+    put(db, 8);  // still above: told once
+    EXPECT_EQ(heard.size(), 1u);
+    db.erase("journal", "k0");
+    db.erase("journal", "k1");  // 714 bytes
+    ASSERT_EQ(heard.size(), 2u);
+    EXPECT_FALSE(heard[1].above);
+    put(db, 0);  // 816 again
+    EXPECT_EQ(heard.size(), 3u);
+  }
+  heard.clear();
+  Database reopened = open(options);  // above already: told at open
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_TRUE(heard[0].above);
+  EXPECT_EQ(heard[0].bytes, 816u);
+}
+
 TEST_F(LimitsTest, QuotaAccountingSurvivesAReopen) {
   {
     Database db = open();

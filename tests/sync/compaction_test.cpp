@@ -249,7 +249,8 @@ TEST_F(CompactionTest, HistoryIsKeptByAgeAndCountAndMetricsShowWhatTheServerHold
   const std::string text = metrics();
   for (const char* line :
        {"cairnd_store_entries{store=\"tasks\"} 2", "cairnd_history_rows{kind=\"entries\"} 1",
-        "cairnd_retention_dropped_total{kind=\"history\"} 7"}) {
+        "cairnd_retention_dropped_total{kind=\"history\"} 7", "cairnd_store_quota_bytes 52428800",
+        "cairnd_stores_near_quota{store=\"tasks\"} 0"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
 }

@@ -796,16 +796,21 @@ class PostgresTransaction final : public StorageTransaction {
     return static_cast<std::size_t>(r.affected());
   }
 
-  Holdings holdings() override {
+  Holdings holdings(std::uint64_t near_bytes) override {
     Holdings holdings;
     const pq::Result stores = db().run(
-        "SELECT store, count(value), count(*) - count(value), coalesce(sum(octet_length(value)), "
-        "0) FROM entries GROUP BY store ORDER BY store");
+        "SELECT store, sum(live), sum(dead), sum(bytes), max(bytes), "
+        "count(*) FILTER (WHERE bytes >= $1) FROM "
+        "(SELECT dataset_id, store, count(value) AS live, count(*) - count(value) AS dead, "
+        "coalesce(sum(octet_length(key) + octet_length(value)), 0) AS bytes "
+        "FROM entries GROUP BY dataset_id, store) s GROUP BY store ORDER BY store",
+        pq::Params().add(near_bytes));
     for (int i = 0; i < stores.rows(); ++i) {
-      holdings.stores.push_back({std::string(stores.text(i, 0)),
-                                 static_cast<std::uint64_t>(stores.integer(i, 1)),
-                                 static_cast<std::uint64_t>(stores.integer(i, 2)),
-                                 static_cast<std::uint64_t>(stores.integer(i, 3))});
+      const auto at = [&](int column) {
+        return static_cast<std::uint64_t>(stores.integer(i, column));
+      };
+      holdings.stores.push_back(
+          {std::string(stores.text(i, 0)), at(1), at(2), at(3), at(4), at(5)});
     }
     const pq::Result r = db().run(
         "SELECT (SELECT count(*) FROM history WHERE store <> ''), "

@@ -691,17 +691,20 @@ class SqliteTransaction final : public StorageTransaction {
     return removed;
   }
 
-  Holdings holdings() override {
+  Holdings holdings(std::uint64_t near_bytes) override {
     Holdings holdings;
     auto& stores = db_.cached(
-        "SELECT store, count(value), count(*) - count(value), "
-        "coalesce(sum(length(CAST(value AS BLOB))), 0) "
-        "FROM entries GROUP BY store ORDER BY store");
+        "SELECT store, sum(live), sum(dead), sum(bytes), max(bytes), sum(bytes >= ?1) FROM "
+        "(SELECT dataset_id, store, count(value) AS live, count(*) - count(value) AS dead, "
+        "coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) AS bytes "
+        "FROM entries GROUP BY dataset_id, store) GROUP BY store ORDER BY store");
+    stores.bind(1, static_cast<std::int64_t>(near_bytes));
     while (stores.step()) {
-      holdings.stores.push_back({std::string(stores.column_text(0)),
-                                 static_cast<std::uint64_t>(stores.column_int(1)),
-                                 static_cast<std::uint64_t>(stores.column_int(2)),
-                                 static_cast<std::uint64_t>(stores.column_int(3))});
+      const auto at = [&](int column) {
+        return static_cast<std::uint64_t>(stores.column_int(column));
+      };
+      holdings.stores.push_back(
+          {std::string(stores.column_text(0)), at(1), at(2), at(3), at(4), at(5)});
     }
     stores.reset();
     const auto count = [&](const char* sql) {

@@ -141,7 +141,9 @@ struct StoreHoldings {
   std::string store;
   std::uint64_t entries = 0;  // live
   std::uint64_t tombstones = 0;
-  std::uint64_t bytes = 0;  // of live entries' values
+  std::uint64_t bytes = 0;       // keys + values of live entries, as a device counts its quota
+  std::uint64_t largest = 0;     // the bytes of the dataset that holds the most of this store
+  std::uint64_t near_quota = 0;  // datasets whose store holds at least holdings()' `near_bytes`
 };
 struct Holdings {
   std::vector<StoreHoldings> stores;  // every dataset's, by store name
@@ -359,7 +361,7 @@ class StorageTransaction {
   // Snapshots beyond the newest `keep` (at least 1) of their document, for at most `limit`
   // documents.
   virtual std::size_t trim_snapshots(std::size_t keep, std::size_t limit) = 0;
-  virtual Holdings holdings() = 0;
+  virtual Holdings holdings(std::uint64_t near_bytes) = 0;
 
   // Moving a server between backends: the rows of `table` in its key's order, after `after` (a
   // row's key columns; empty: from the first), at most `limit`.
