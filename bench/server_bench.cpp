@@ -28,6 +28,14 @@
 //
 //   build/release/bench/server_bench --translate [--changes N]
 //
+// With --compact (issue 15, tombstone compaction): one dataset holding N live entries and N
+// tombstones older than the retention window; the time SyncService::compact_tombstones takes to
+// drop them in its bounded batches (1000 per transaction, the dataset's row locked, its retained
+// position and floor recorded), beside the floor: one DELETE of the same rows, in a copy of the
+// same file.
+//
+//   build/release/bench/server_bench --compact [--changes N]
+//
 // Target (issue 4): >= 20,000 changes/s on SQLite, and >= 50% of the floor. (issue 11) on
 // PostgreSQL: >= 20,000 changes/s with 10 clients, >= 50% of the floor; cross-node push p50 < 10
 // ms.
@@ -44,9 +52,12 @@
 #include "server/storage/pq.hpp"
 #include "server/storage/sqlite_storage.hpp"
 #include "server/storage/storage_factory.hpp"
+#include "server/sync_service.hpp"
+#include "storage/sqlite.hpp"
 #include "support/api_client.hpp"
 #include "support/cairnd.hpp"
 #include "support/live_client.hpp"
+#include "support/manual_clock.hpp"
 #include "support/postgres.hpp"
 
 namespace cairn::bench {
@@ -194,6 +205,75 @@ void run_translation(int total) {
   std::printf("\nreproduce: build/release/bench/server_bench --translate --changes %d\n", total);
 }
 
+// Tombstone compaction (--compact): see the top of the file.
+void run_compaction(int total) {
+  ScratchDir dir;
+  const auto file = dir.path() / "cairnd.db";
+  const std::uint64_t now_ms = 1'800'000'000'000;
+  const Timestamp old(now_ms - 100ull * 24 * 3600 * 1000, 0);
+  {
+    server::SqliteStorage storage(file, Durability::normal);
+    auto tx = storage.begin(true);
+    tx->insert_user({"u1", "guest", "", "", 1});
+    tx->insert_dataset({"d1", "bench", "u1", false, 1, 0});
+    std::mt19937_64 random(1);
+    std::vector<server::EntryRow> rows;
+    for (int n = 0; n < 2 * total; ++n) {
+      server::EntryRow row;
+      row.store = "journal";
+      row.key = journal_key(static_cast<std::size_t>(n));
+      if (n % 2 == 0) row.value = value_text(random, static_cast<std::size_t>(n));
+      row.hlc = old;
+      row.replica = "r1";
+      row.schema_version = 1;
+      row.seq = static_cast<std::uint64_t>(n + 1);
+      rows.push_back(std::move(row));
+    }
+    tx->put_entries("d1", rows);
+    tx->set_last_seq("d1", static_cast<std::uint64_t>(2 * total));
+    tx->commit();
+  }
+  std::vector<double> service_ms, floor_ms;
+  for (int run = 0; run < 3; ++run) {
+    const auto copy = dir.path() / ("run" + std::to_string(run) + ".db");
+    std::filesystem::copy_file(file, copy);
+    {
+      server::SqliteStorage storage(copy, Durability::normal);
+      server::Metrics metrics;
+      server::FeedSubscribers feed;
+      auto clock = std::make_shared<test::ManualClock>(now_ms);
+      server::SyncService sync(storage, metrics, feed, clock, {}, {});
+      const auto start = Stopwatch::now();
+      const std::uint64_t dropped = sync.compact_tombstones(std::chrono::hours(24 * 90));
+      service_ms.push_back(ms_since(start));
+      if (dropped != static_cast<std::uint64_t>(total)) std::cerr << "dropped " << dropped << '\n';
+    }
+    std::filesystem::copy_file(file, dir.path() / "floor.db",
+                               std::filesystem::copy_options::overwrite_existing);
+    {
+      sqlite::Connection db(dir.path() / "floor.db", sqlite::Connection::Mode::read_write_create);
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+      const auto start = Stopwatch::now();
+      db.exec("BEGIN IMMEDIATE");
+      db.prepare("DELETE FROM entries WHERE dataset_id = 'd1' AND value IS NULL AND hlc < ?1")
+          .bind(1,
+                static_cast<std::int64_t>(Timestamp(now_ms - 90ull * 24 * 3600 * 1000, 0).packed()))
+          .run();
+      db.exec("COMMIT");
+      floor_ms.push_back(ms_since(start));
+    }
+  }
+  std::printf("tombstone compaction: one dataset of %d live entries (~200 B) and %d tombstones\n\n",
+              total, total);
+  std::printf("%-52s %10s %14s %8s\n", "", "ms", "tombstones/s", "ratio");
+  std::printf("%-52s %10.1f %14.0f %8.2f\n", "compact_tombstones (batches of 1000)",
+              median(service_ms), total / median(service_ms) * 1000,
+              median(service_ms) / median(floor_ms));
+  std::printf("%-52s %10.1f %14.0f %8s\n", "floor: one DELETE of the same rows", median(floor_ms),
+              total / median(floor_ms) * 1000, "1.00");
+  std::printf("\nreproduce: build/release/bench/server_bench --compact --changes %d\n", total);
+}
+
 Result run_server(Durability durability, int clients, int batch, int changes_per_client) {
   ScratchDir dir;
   test::Cairnd cairnd(dir.path(), {"--rate-limit", "0", "--durability",
@@ -337,11 +417,12 @@ int main(int argc, char** argv) {
   using namespace cairn::bench;
   using cairn::Durability;
   int batch = 100, total = 20'000, only = 0;
-  bool translate = false;
+  bool translate = false, compact = false;
   std::vector<Durability> durabilities = {Durability::normal, Durability::full};
   std::string durability_argument, postgres;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--translate") == 0) translate = true;
+    if (std::strcmp(argv[i], "--compact") == 0) compact = true;
   }
   for (int i = 1; i + 1 < argc; ++i) {  // --NAME VALUE pairs, among them the flag above
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::stoi(argv[i + 1]);
@@ -360,6 +441,10 @@ int main(int argc, char** argv) {
   }
   if (translate) {
     run_translation(total);
+    return 0;
+  }
+  if (compact) {
+    run_compaction(total);
     return 0;
   }
   std::printf("cairnd: batched patches of %d journal-like puts, each client to its own dataset\n",

@@ -207,6 +207,15 @@ EntryRow read_entry(const sqlite::Statement& row, int first) {
   return entry;
 }
 
+// Every row `q` gives (kEntryColumns), then `q` reset.
+std::vector<EntryRow> read_entries(sqlite::Statement& q) {
+  std::vector<EntryRow> rows;
+  while (q.step())
+    rows.push_back(read_entry(q, 0));
+  q.reset();
+  return rows;
+}
+
 constexpr const char* kEntryColumns =
     "store, key, value, hlc, replica, schema_version, stamps, seq";
 
@@ -470,11 +479,7 @@ class SqliteTransaction final : public StorageTransaction {
     q.bind(1, dataset_id)
         .bind(2, static_cast<std::int64_t>(after_seq))
         .bind(3, static_cast<std::int64_t>(limit));
-    std::vector<EntryRow> rows;
-    while (q.step())
-      rows.push_back(read_entry(q, 0));
-    q.reset();
-    return rows;
+    return read_entries(q);
   }
 
   std::vector<EntryRow> all_entries(std::string_view dataset_id) override {
@@ -482,11 +487,7 @@ class SqliteTransaction final : public StorageTransaction {
         "SELECT {} FROM entries WHERE dataset_id = ?1 ORDER BY store, key", kEntryColumns);
     auto& q = db_.cached(sql);
     q.bind(1, dataset_id);
-    std::vector<EntryRow> rows;
-    while (q.step())
-      rows.push_back(read_entry(q, 0));
-    q.reset();
-    return rows;
+    return read_entries(q);
   }
 
   std::vector<std::string> datasets_with_tombstones(Timestamp before, std::string_view after,
@@ -514,11 +515,7 @@ class SqliteTransaction final : public StorageTransaction {
     q.bind(1, dataset_id)
         .bind(2, static_cast<std::int64_t>(before.packed()))
         .bind(3, static_cast<std::int64_t>(limit));
-    std::vector<EntryRow> rows;
-    while (q.step())
-      rows.push_back(read_entry(q, 0));
-    q.reset();
-    return rows;
+    return read_entries(q);
   }
 
   void erase_entries(std::string_view dataset_id, const std::vector<EntryKey>& keys) override {
