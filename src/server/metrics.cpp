@@ -143,7 +143,8 @@ void Metrics::render_holdings(std::string& out, const Holdings& holdings,
     out +=
         fmt::format("cairnd_store_tombstones{{store=\"{}\"}} {}\n", store.store, store.tombstones);
   }
-  family("cairnd_store_bytes", "Bytes of a store's live values in every dataset.");
+  family("cairnd_store_bytes",
+         "Bytes (keys and values) of a store's live entries, every dataset's.");
   for (const StoreHoldings& store : holdings.stores)
     out += fmt::format("cairnd_store_bytes{{store=\"{}\"}} {}\n", store.store, store.bytes);
   family("cairnd_store_largest_bytes", "The bytes of a store in the dataset that holds the most.");
