@@ -85,11 +85,10 @@ void Housekeeper::run() {
     lock.unlock();
     try {
       const HousekeepingReport report = pass();
-      if (report.tombstones > 0) {
+      if (report.tombstones + report.history_rows + report.audit_rows + report.snapshots > 0) {
         spdlog::info(
-            "housekeeping: dropped {} tombstones older than {} days", report.tombstones,
-            std::chrono::duration_cast<std::chrono::hours>(options_.tombstone_retention).count() /
-                24);
+            "housekeeping: dropped {} tombstones, {} history rows, {} audit records, {} snapshots",
+            report.tombstones, report.history_rows, report.audit_rows, report.snapshots);
       }
     } catch (const std::exception& e) {  // the next round tries again
       spdlog::warn("housekeeping: {}", e.what());
