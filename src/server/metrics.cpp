@@ -135,30 +135,26 @@ void Metrics::render_holdings(std::string& out, const Holdings& holdings,
   const auto family = [&](std::string_view name, std::string_view help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
   };
-  family("cairnd_store_entries", "Live entries of a store in every dataset (last housekeeping).");
-  for (const StoreHoldings& store : holdings.stores)
-    out += fmt::format("cairnd_store_entries{{store=\"{}\"}} {}\n", store.store, store.entries);
-  family("cairnd_store_tombstones", "Tombstones of a store in every dataset.");
-  for (const StoreHoldings& store : holdings.stores) {
-    out +=
-        fmt::format("cairnd_store_tombstones{{store=\"{}\"}} {}\n", store.store, store.tombstones);
-  }
-  family("cairnd_store_bytes",
-         "Bytes (keys and values) of a store's live entries, every dataset's.");
-  for (const StoreHoldings& store : holdings.stores)
-    out += fmt::format("cairnd_store_bytes{{store=\"{}\"}} {}\n", store.store, store.bytes);
-  family("cairnd_store_largest_bytes", "The bytes of a store in the dataset that holds the most.");
-  for (const StoreHoldings& store : holdings.stores) {
-    out +=
-        fmt::format("cairnd_store_largest_bytes{{store=\"{}\"}} {}\n", store.store, store.largest);
-  }
+  const auto per_store = [&](std::string_view name, std::string_view help,
+                             std::uint64_t StoreHoldings::*figure) {
+    family(name, help);
+    for (const StoreHoldings& store : holdings.stores)
+      out += fmt::format("{}{{store=\"{}\"}} {}\n", name, store.store, store.*figure);
+  };
+  per_store("cairnd_store_entries", "Live entries of a store in every dataset (last housekeeping).",
+            &StoreHoldings::entries);
+  per_store("cairnd_store_tombstones", "Tombstones of a store in every dataset.",
+            &StoreHoldings::tombstones);
+  per_store("cairnd_store_bytes",
+            "Bytes (keys and values) of a store's live entries, every dataset's.",
+            &StoreHoldings::bytes);
+  per_store("cairnd_store_largest_bytes",
+            "The bytes of a store in the dataset that holds the most.", &StoreHoldings::largest);
   family("cairnd_store_quota_bytes", "The size of one dataset's store compared against.");
   out += fmt::format("cairnd_store_quota_bytes {}\n", store_quota_bytes);
-  family("cairnd_stores_near_quota", "Datasets whose store passed the warning share of the quota.");
-  for (const StoreHoldings& store : holdings.stores) {
-    out +=
-        fmt::format("cairnd_stores_near_quota{{store=\"{}\"}} {}\n", store.store, store.near_quota);
-  }
+  per_store("cairnd_stores_near_quota",
+            "Datasets whose store passed the warning share of the quota.",
+            &StoreHoldings::near_quota);
   family("cairnd_history_rows", "History rows kept, by kind (entries' history, audit log).");
   out += fmt::format("cairnd_history_rows{{kind=\"entries\"}} {}\n", holdings.history_rows);
   out += fmt::format("cairnd_history_rows{{kind=\"audit\"}} {}\n", holdings.audit_rows);
