@@ -9,12 +9,25 @@
 #include <cairn/limits.hpp>
 #include <cairn/merge_policy.hpp>
 #include <cairn/migration.hpp>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace cairn {
+
+// Manifest-first hydration (docs/sync.md, "Large stores: manifests"), for large, read-mostly
+// stores: sync leaves the store out of the change feed and, once this database's copy is older
+// than `ttl`, refreshes it from the server's manifest of content-addressed chunks, fetching only
+// the chunks that changed. Reads never wait for it: they answer from the local copy.
+struct ManifestHydration {
+  std::chrono::seconds ttl{30 * 60};  // >= 0; 0: every sync refreshes
+  // Entries per chunk on average, 1 to 4096. 1 fetches only the entries that changed; more make
+  // the manifest smaller (one name of 22 characters per chunk) and each fetch larger.
+  std::uint32_t chunk_entries = 1;
+};
 
 struct StoreSchema {
   StoreSchema() = default;
@@ -31,6 +44,9 @@ struct StoreSchema {
   // Steps k -> k+1, contiguous and ending at `version` (the last has from == version - 1). Data
   // older than the first step's `from` cannot be migrated. See migration.hpp.
   std::vector<MigrationStep> migrations;
+  // Set: the store is hydrated by manifest (not for document stores). Writes to it still go
+  // through the outbox.
+  std::optional<ManifestHydration> manifest;
 };
 
 // Checks the name, version, policy and migration chain; throws Error(invalid_argument).
@@ -49,7 +65,8 @@ bool can_migrate_entry(const StoreSchema& schema, std::uint32_t from, std::uint3
 // Schema files describe stores without the application's code, for the CLI and the server:
 //   {"stores": {"userInformation": {"version": 3, "policy": {"merge": "field-lww"},
 //     "migrations": [{"from": 1, "ops": [{"op": "add", "path": "info.createdAt", "value": ""}]},
-//                    {"from": 2, "ops": [...]}]}}}
+//                    {"from": 2, "ops": [...]}]},
+//   "graph": {"policy": {"merge": "lww"}, "manifest": {"ttlSeconds": 1800, "chunkEntries": 1}}}}
 // Throws Error(invalid_argument) naming what is wrong.
 std::vector<StoreSchema> schema_from_json(const boost::json::value& json);
 boost::json::value schema_to_json(const std::vector<StoreSchema>& stores);

@@ -110,6 +110,11 @@ struct SyncReport {
   // tombstones compacted away before this database saw them (docs/sync.md).
   std::size_t forgotten = 0;
   std::size_t tombstones_dropped = 0;  // tombstones older than SyncOptions::tombstone_retention
+  // Manifest-first hydration (StoreSchema::manifest): stores whose manifest was fetched (their
+  // copy was older than its TTL), chunks fetched, and the bytes of manifests and chunks received.
+  std::size_t manifests = 0;
+  std::size_t chunks = 0;
+  std::uint64_t manifest_bytes = 0;
   // The server had lost changes it acknowledged (restored from a backup): the outbox was numbered
   // again from where the server stands, and this database's writes that its entries still show
   // were queued again with their original stamps (`resent` of them) so that the server regains

@@ -315,8 +315,29 @@ std::vector<StoreSchema> schema_from_json(const json::value& value) {
         schema.migrations.push_back(std::move(parsed));
       }
     }
+    if (const json::value* manifest = store->if_contains("manifest")) {
+      const json::object* object = manifest->if_object();
+      if (object == nullptr) {
+        throw bad(fmt::format("store '{}': \"manifest\" must be an object", schema.name));
+      }
+      ManifestHydration hydration;
+      for (const auto& [member, value] : *object) {
+        const auto number = value.is_int64() ? value.get_int64() : -1;
+        if (member == "ttlSeconds" && number >= 0) {
+          hydration.ttl = std::chrono::seconds(number);
+        } else if (member == "chunkEntries" && number >= 1 && number <= 4096) {
+          hydration.chunk_entries = static_cast<std::uint32_t>(number);
+        } else {
+          throw bad(fmt::format(
+              "store '{}': \"manifest\" is {{\"ttlSeconds\": >= 0, \"chunkEntries\": 1 to 4096}}",
+              schema.name));
+        }
+      }
+      schema.manifest = hydration;
+    }
     for (const auto& [member, ignored] : *store) {
-      if (member != "version" && member != "policy" && member != "migrations") {
+      if (member != "version" && member != "policy" && member != "migrations" &&
+          member != "manifest") {
         throw bad(fmt::format("store '{}': unknown member \"{}\"", schema.name,
                               std::string_view(member)));
       }
@@ -340,6 +361,10 @@ json::value schema_to_json(const std::vector<StoreSchema>& schemas) {
         steps.push_back(json::object{{"from", step.from}, {"ops", std::move(ops)}});
       }
       store["migrations"] = std::move(steps);
+    }
+    if (schema.manifest) {
+      store["manifest"] = json::object{{"ttlSeconds", schema.manifest->ttl.count()},
+                                       {"chunkEntries", schema.manifest->chunk_entries}};
     }
     stores[schema.name] = std::move(store);
   }

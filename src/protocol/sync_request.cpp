@@ -20,9 +20,9 @@ namespace {
 }
 
 constexpr std::string_view kReserved[] = {
-    "clientVersion", "lastSyncTime", "clientId", "meta",       "cursor",
-    "dataset",       "changes",      "seq",      "serverTime", "conflictResolutions",
-    "versions",      "heldBack"};
+    "clientVersion", "lastSyncTime", "clientId",      "meta",       "cursor",
+    "dataset",       "changes",      "seq",           "serverTime", "conflictResolutions",
+    "versions",      "heldBack",     "manifestStores"};
 
 void check_store_name(std::string_view name) {
   // Requests name a few stores many times: remember the last one checked on this thread.
@@ -75,6 +75,15 @@ SyncRequest common(const json::object& body, ReplicaInterner& replicas,
   }
   if (const json::value* versions = body.if_contains("versions")) {
     request.versions = versions_from_json(*versions);
+  }
+  if (const json::value* stores = body.if_contains("manifestStores")) {
+    const json::array* names = stores->if_array();
+    if (names == nullptr) malformed("\"manifestStores\" must be an array of store names");
+    for (const auto& name : *names) {
+      if (!name.is_string()) malformed("\"manifestStores\" must be an array of store names");
+      check_store_name(name.get_string());
+      request.manifest_stores.emplace(name.get_string());
+    }
   }
   if (const json::value* version = body.if_contains("clientVersion");
       version && !version->is_string()) {
@@ -151,7 +160,8 @@ std::string request_dataset(const json::object& body) {
 }
 
 PatchRequestWriter::PatchRequestWriter(std::string_view client_id, std::string_view dataset,
-                                       std::string_view cursor, const StoreVersions& versions) {
+                                       std::string_view cursor, const StoreVersions& versions,
+                                       const StoreNames& manifest_stores) {
   text_ = "{\"clientId\":";
   append_json_text(text_, json::string(client_id));
   text_ += ",\"dataset\":";
@@ -163,6 +173,13 @@ PatchRequestWriter::PatchRequestWriter(std::string_view client_id, std::string_v
   if (!versions.empty()) {
     text_ += ",\"versions\":";
     append_json_text(text_, versions_to_json(versions));
+  }
+  if (!manifest_stores.empty()) {
+    json::array names;
+    for (const auto& name : manifest_stores)
+      names.emplace_back(name);
+    text_ += ",\"manifestStores\":";
+    append_json_text(text_, names);
   }
   text_ += ",\"changes\":[";
   changes_start_ = text_.size();
@@ -186,7 +203,8 @@ std::string PatchRequestWriter::finish() && {
 }
 
 std::string encode_patch_request(const PatchRequest& request) {
-  PatchRequestWriter writer(request.client_id, request.dataset, request.cursor, request.versions);
+  PatchRequestWriter writer(request.client_id, request.dataset, request.cursor, request.versions,
+                            request.manifest_stores);
   for (const WireChange& change : request.changes) {
     const std::string payload = json_text(merge::change_payload(change.change));
     writer.add({change.seq, change.store, change.key, merge::op_name(change.change.op), payload,

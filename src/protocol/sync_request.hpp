@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ StoreVersions versions_from_json(const boost::json::value& json);
 // The query parameter's form: "journal:2,notes:1".
 StoreVersions versions_from_query(std::string_view text);
 
+// Stores a client hydrates by manifest (docs/sync.md, "Large stores: manifests"), named in a
+// request's "manifestStores": ["graph"]: the feed the answer carries leaves their entries out.
+using StoreNames = std::set<std::string, std::less<>>;
+
 struct SyncRequest {
   std::string dataset;    // empty: the caller's personal dataset
   std::string client_id;  // empty when the client sent none
@@ -34,6 +39,7 @@ struct SyncRequest {
   std::vector<WireChange> changes;  // in order
   bool numbered = false;            // the changes carry consecutive sequence numbers (exactly-once)
   StoreVersions versions;           // empty: every entry as stored
+  StoreNames manifest_stores;       // left out of the answer's feed
 };
 
 // Top-level members that are Cairn's or the roadmap's, never store names.
@@ -61,6 +67,7 @@ struct PatchRequest {
   std::string cursor;  // "0": the feed from its beginning
   std::vector<WireChange> changes;
   StoreVersions versions;
+  StoreNames manifest_stores;
 };
 // Without "cursor" when it is empty (the live channel's "patch" messages have none).
 std::string encode_patch_request(const PatchRequest& request);
@@ -70,7 +77,7 @@ std::string encode_patch_request(const PatchRequest& request);
 class PatchRequestWriter {
  public:
   PatchRequestWriter(std::string_view client_id, std::string_view dataset, std::string_view cursor,
-                     const StoreVersions& versions = {});
+                     const StoreVersions& versions = {}, const StoreNames& manifest_stores = {});
   // Adds `change` unless the changes would then take more than `max_bytes` (the first change
   // is always added); returns whether it was.
   bool add(const StoredChange& change, std::size_t max_bytes = SIZE_MAX);

@@ -12,6 +12,7 @@
 #include <charconv>
 
 #include "foundation/json_text.hpp"
+#include "foundation/limits.hpp"
 #include "protocol/datasets.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/session.hpp"
@@ -79,8 +80,13 @@ HttpResponse session_response(int status, const Session& session) {
 
 }  // namespace
 
-Api::Api(Accounts& accounts, SyncService& sync, RateLimiter& limiter, std::size_t max_json_depth)
-    : accounts_(accounts), sync_(sync), limiter_(limiter), max_json_depth_(max_json_depth) {}
+Api::Api(Accounts& accounts, SyncService& sync, Manifests& manifests, RateLimiter& limiter,
+         std::size_t max_json_depth)
+    : accounts_(accounts),
+      sync_(sync),
+      manifests_(manifests),
+      limiter_(limiter),
+      max_json_depth_(max_json_depth) {}
 
 json::object Api::parse_body(const HttpRequest& request) const {
   if (request.body.empty()) return {};
@@ -243,6 +249,36 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
                      versions == query.end() ? protocol::StoreVersions{}
                                              : protocol::versions_from_query(versions->second)),
                  sync_.now_ms()));
+  }
+  if ((parts.size() == 4 || (parts.size() == 5 && parts[4] == "chunks")) && parts[0] == "api" &&
+      parts[1] == "manifest") {
+    const bool chunks = parts.size() == 5;
+    route = chunks ? "/api/manifest/:dataset/:store/chunks" : "/api/manifest/:dataset/:store";
+    if (method != (chunks ? "POST" : "GET")) method_not_allowed(chunks ? "POST" : "GET");
+    const Caller caller = authenticated();
+    const std::string store(parts[3]);
+    try {
+      check_store_name(store);
+    } catch (const Error& e) {
+      throw Refusal(Code::invalid_store, e.what());
+    }
+    if (chunks) {
+      const protocol::ChunkRequest wanted = protocol::decode_chunk_request(parse_body(request));
+      const DatasetRow dataset = accounts_.authorize(caller, parts[2], Role::viewer);
+      return {200, "application/octet-stream", manifests_.chunks(dataset.id, store, wanted), {}};
+    }
+    const std::size_t span = size_param(query, "span", 1);
+    if (span > protocol::kMaxChunkSpan) {
+      throw Refusal(Code::invalid_request, fmt::format("\"span\" must be an integer from 1 to {}",
+                                                       protocol::kMaxChunkSpan));
+    }
+    const DatasetRow dataset = accounts_.authorize(caller, parts[2], Role::viewer);
+    Manifests::Answer answer = manifests_.manifest(
+        dataset.id, store, static_cast<std::uint32_t>(span), request.header("if-none-match"));
+    return {answer.status,
+            "application/json",
+            std::move(answer.body),
+            {{"ETag", answer.etag}, {"Cache-Control", "no-cache"}}};
   }
   if (is({"api", "live"})) {
     route = "/api/live";

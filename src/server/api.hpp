@@ -1,5 +1,5 @@
 // Api — cairnd's /api routes (see docs/protocol.md): decoding, rate limiting, authorisation and
-// dispatch to Accounts and SyncService, with every failure answered as
+// dispatch to Accounts, SyncService and Manifests, with every failure answered as
 // {"error": {"code", "message"}} and its HTTP status. Thread-safe.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 #include "server/accounts.hpp"
 #include "server/http.hpp"
+#include "server/manifests.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/sync_service.hpp"
 
@@ -15,7 +16,8 @@ namespace cairn::server {
 
 class Api {
  public:
-  Api(Accounts& accounts, SyncService& sync, RateLimiter& limiter, std::size_t max_json_depth);
+  Api(Accounts& accounts, SyncService& sync, Manifests& manifests, RateLimiter& limiter,
+      std::size_t max_json_depth);
 
   // Answers a request under /api. `route` receives the route's fixed name, for metrics.
   HttpResponse handle(const HttpRequest& request, std::string& route);
@@ -26,6 +28,7 @@ class Api {
 
   Accounts& accounts_;
   SyncService& sync_;
+  Manifests& manifests_;
   RateLimiter& limiter_;
   std::size_t max_json_depth_;
 };

@@ -147,6 +147,7 @@ struct Server::Parts {
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<Accounts> accounts;
   std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<Manifests> manifests;
   std::unique_ptr<Api> api;
   std::unique_ptr<LiveService> live;
   std::unique_ptr<CollabService> collab;
@@ -182,8 +183,9 @@ Server::Server(ServerOptions options)
   parts_->accounts = std::make_unique<Accounts>(*parts_->storage, *parts_->sync,
                                                 options_.token_lifetime, std::move(google));
   parts_->limiter = std::make_unique<RateLimiter>(options_.rate_limit, options_.rate_burst);
-  parts_->api = std::make_unique<Api>(*parts_->accounts, *parts_->sync, *parts_->limiter,
-                                      options_.max_json_depth);
+  parts_->manifests = std::make_unique<Manifests>(*parts_->storage);
+  parts_->api = std::make_unique<Api>(*parts_->accounts, *parts_->sync, *parts_->manifests,
+                                      *parts_->limiter, options_.max_json_depth);
   LiveOptions live = options_.live;
   live.max_json_depth = options_.max_json_depth;
   parts_->live = std::make_unique<LiveService>(*parts_->accounts, *parts_->sync, feed_,

@@ -65,10 +65,13 @@ EntryRow to_row(std::string_view store, std::string_view key, const merge::Entry
   return row;
 }
 
-// An entry as the change feed and full sync describe it.
+}  // namespace
+
 protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& replicas) {
   return {row.store, row.key, row.seq, to_entry(row, replicas)};
 }
+
+namespace {
 
 // The version of `item`'s store a client running `versions` reads it at, when that is not the
 // version it is written at.
@@ -161,16 +164,20 @@ merge::Entry absent_entry(const DatasetRow& dataset, protocol::ReplicaInterner& 
 }
 
 // The feed after `since` as a client running `versions` reads it (serve): at most `limit`
-// entries, whether more wait, and where to continue.
+// entries, whether more wait, and where to continue. The entries of `manifest_stores` are left out
+// (the client hydrates them by manifest), though the cursor passes them.
 protocol::FeedPage feed_page(StorageTransaction& tx, const std::string& dataset_id,
                              std::uint64_t since, std::size_t limit, std::uint64_t last_seq,
-                             const DatasetSchema& schema, const protocol::StoreVersions& versions) {
+                             const DatasetSchema& schema, const protocol::StoreVersions& versions,
+                             const protocol::StoreNames& manifest_stores = {}) {
   const auto rows = tx.changes_since(dataset_id, since, limit + 1);
   protocol::FeedPage page;
   page.has_more = rows.size() > limit;
   std::uint64_t cursor = since;
   for (std::size_t i = 0; i < rows.size() && i < limit; ++i) {
-    serve(feed_item(rows[i], page.replicas), schema, versions, page.changes, page.held_back);
+    if (!manifest_stores.contains(rows[i].store)) {
+      serve(feed_item(rows[i], page.replicas), schema, versions, page.changes, page.held_back);
+    }
     cursor = rows[i].seq;
   }
   page.cursor = page.has_more ? cursor : last_seq;
@@ -516,8 +523,9 @@ protocol::PatchResponse SyncService::patch(const Caller& caller, const Authorize
   response.server_time = now_ms();
   response.cursor = applied.last_seq;
   if (request.cursor) {
-    response.page = feed_page(*tx, dataset.id, *request.cursor, settings_.page_size,
-                              applied.last_seq, *applied.schema, request.versions);
+    response.page =
+        feed_page(*tx, dataset.id, *request.cursor, settings_.page_size, applied.last_seq,
+                  *applied.schema, request.versions, request.manifest_stores);
   }
   response.conflicts = std::move(applied.conflicts);
   tx->commit();

@@ -54,6 +54,9 @@ struct SyncSettings {
 // kept; cursor 0 (the feed from its beginning) is always valid.
 void check_cursor(std::uint64_t cursor, const DatasetRow& dataset);
 
+// An entry as the change feed, full sync and manifests' chunks describe it.
+protocol::FeedItem feed_item(const EntryRow& row, protocol::ReplicaInterner& replicas);
+
 class SyncService {
  public:
   SyncService(Storage& storage, Metrics& metrics, ChangeFeed& feed, std::shared_ptr<Clock> clock,

@@ -179,6 +179,23 @@ constexpr const char* kUnconfirmedTable = R"sql(
     ) WITHOUT ROWID;
 )sql";
 
+// Format 5.
+constexpr const char* kManifestTables = R"sql(
+    CREATE TABLE manifests (
+      store_id   INTEGER PRIMARY KEY,
+      etag       TEXT NOT NULL,
+      span       INTEGER NOT NULL,
+      fetched_ms INTEGER NOT NULL
+    );
+    CREATE TABLE manifest_chunks (
+      store_id  INTEGER NOT NULL,
+      name      TEXT NOT NULL,
+      first_key TEXT NOT NULL,
+      last_key  TEXT NOT NULL,
+      PRIMARY KEY (store_id, name)
+    ) WITHOUT ROWID;
+)sql";
+
 // Brings an older format this build reads up to kFormat, in one transaction.
 void LocalFile::upgrade_format() {
   if (connection_.query_int("PRAGMA user_version") >= kFormat) return;
@@ -188,6 +205,7 @@ void LocalFile::upgrade_format() {
   if (format < 2) connection_.exec("ALTER TABLE entries DROP COLUMN pending");
   if (format < 3) connection_.exec(kHeldBackTable);
   if (format < 4) connection_.exec(kUnconfirmedTable);
+  if (format < 5) connection_.exec(kManifestTables);
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
   guard.commit();
 }
@@ -266,6 +284,7 @@ void LocalFile::create_schema() {
   )sql");
   connection_.exec(kHeldBackTable);
   connection_.exec(kUnconfirmedTable);
+  connection_.exec(kManifestTables);
   connection_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
   connection_.exec(fmt::format("PRAGMA user_version = {}", kFormat));
   const std::string id = new_replica_id();
@@ -394,6 +413,65 @@ void LocalFile::delete_entry(std::uint32_t store_id, std::string_view key) {
   connection_.cached("DELETE FROM entries WHERE store_id = ?1 AND key = ?2")
       .bind(1, std::int64_t{store_id})
       .bind(2, key)
+      .run();
+}
+
+std::optional<LocalFile::ManifestRow> LocalFile::manifest(std::uint32_t store_id) {
+  auto& q = connection_.cached("SELECT etag, span, fetched_ms FROM manifests WHERE store_id = ?1");
+  q.bind(1, std::int64_t{store_id});
+  std::optional<ManifestRow> row;
+  if (q.step()) {
+    row = ManifestRow{std::string(q.column_text(0)), static_cast<std::uint32_t>(q.column_int(1)),
+                      q.column_int(2)};
+  }
+  q.reset();
+  return row;
+}
+
+std::vector<LocalFile::ManifestChunk> LocalFile::manifest_chunks(std::uint32_t store_id) {
+  auto& q = connection_.cached(
+      "SELECT name, first_key, last_key FROM manifest_chunks WHERE store_id = ?1");
+  q.bind(1, std::int64_t{store_id});
+  std::vector<ManifestChunk> chunks;
+  while (q.step()) {
+    chunks.push_back({std::string(q.column_text(0)), std::string(q.column_text(1)),
+                      std::string(q.column_text(2))});
+  }
+  q.reset();
+  return chunks;
+}
+
+void LocalFile::save_manifest(std::uint32_t store_id, const ManifestRow& row) {
+  connection_.cached("INSERT OR REPLACE INTO manifests VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, row.etag)
+      .bind(3, std::int64_t{row.span})
+      .bind(4, row.fetched_ms)
+      .run();
+}
+
+void LocalFile::put_manifest_chunk(std::uint32_t store_id, const ManifestChunk& chunk) {
+  connection_.cached("INSERT OR REPLACE INTO manifest_chunks VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, chunk.name)
+      .bind(3, chunk.first_key)
+      .bind(4, chunk.last_key)
+      .run();
+}
+
+void LocalFile::delete_manifest_chunk(std::uint32_t store_id, std::string_view name) {
+  connection_.cached("DELETE FROM manifest_chunks WHERE store_id = ?1 AND name = ?2")
+      .bind(1, std::int64_t{store_id})
+      .bind(2, name)
+      .run();
+}
+
+void LocalFile::clear_manifest(std::uint32_t store_id) {
+  connection_.cached("DELETE FROM manifest_chunks WHERE store_id = ?1")
+      .bind(1, std::int64_t{store_id})
+      .run();
+  connection_.cached("DELETE FROM manifests WHERE store_id = ?1")
+      .bind(1, std::int64_t{store_id})
       .run();
 }
 

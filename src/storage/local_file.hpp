@@ -19,6 +19,10 @@
 //   unconfirmed entries a resync from the feed's beginning has not yet found on the server
 //             (format 4): what is left when it reaches the end, and not pending, the server
 //             deleted and compacted away.
+//   manifests, manifest_chunks
+//             for each store hydrated by manifest, the server's manifest its entries were last
+//             refreshed from: ETag, chunk span and when it was fetched; the chunks' names and key
+//             ranges (format 5).
 //   backups, backup_entries
 //             copies of a store's entries rows taken before it migrated (the newest 3 per store).
 //
@@ -26,7 +30,7 @@
 // Format 1 also kept each entry's pending count in entries.pending; opening a format-1 file for
 // writing drops that column and records format 2 (a format-1 build then refuses the file as too
 // new, rather than trusting counts it no longer finds maintained). Format 3 adds held_back, 4
-// unconfirmed.
+// unconfirmed, 5 manifests and manifest_chunks.
 // Opening checks the header through a read-only connection first, so a file that is not a Cairn
 // database, is damaged or is too new is never modified.
 //
@@ -50,7 +54,7 @@ namespace cairn {
 class LocalFile {
  public:
   static constexpr std::int64_t kApplicationId = 0x4341524E;  // "CARN"
-  static constexpr std::int64_t kFormat = 4;
+  static constexpr std::int64_t kFormat = 5;
   static constexpr std::int64_t kMinReadableFormat = 1;
 
   // Opens or creates the file. Throws Error: not_a_cairn_database, corrupt, format_too_new,
@@ -149,6 +153,24 @@ class LocalFile {
   bool has_unconfirmed();
   std::vector<std::pair<std::uint32_t, std::string>> unconfirmed();
   void clear_unconfirmed();
+
+  // Manifest-first hydration (docs/sync.md, "Large stores: manifests").
+  struct ManifestRow {
+    std::string etag;
+    std::uint32_t span = 1;
+    std::int64_t fetched_ms = 0;
+  };
+  struct ManifestChunk {
+    std::string name;
+    std::string first_key, last_key;
+  };
+  std::optional<ManifestRow> manifest(std::uint32_t store_id);
+  std::vector<ManifestChunk> manifest_chunks(std::uint32_t store_id);
+  void save_manifest(std::uint32_t store_id, const ManifestRow& row);
+  void put_manifest_chunk(std::uint32_t store_id, const ManifestChunk& chunk);
+  void delete_manifest_chunk(std::uint32_t store_id, std::string_view name);
+  // Forgets the store's manifest and its chunks (the next refresh fetches it whole).
+  void clear_manifest(std::uint32_t store_id);
 
   // The (store, key) of every outbox record up to `seq`, in order; then deleting them.
   void for_each_outbox_through(std::uint64_t seq,

@@ -26,7 +26,8 @@ std::size_t StoreEngine::finish_resync() {
   {
     ReaderLock state_lock(state_mutex_);
     for (auto& [name, store] : stores_) {
-      if (!store.status && store.id != 0) by_id[store.id] = &store;  // writable here
+      // Writable here, and followed in the feed (not hydrated by manifest).
+      if (!store.status && store.id != 0 && !store.schema.manifest) by_id[store.id] = &store;
     }
     for (auto& [store_id, key] : file_.unconfirmed()) {
       auto store = by_id.find(store_id);

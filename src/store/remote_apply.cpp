@@ -139,6 +139,20 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
                                                    std::vector<RemoteEntry> entries,
                                                    LocalFile::SyncState state,
                                                    std::vector<RemoteEntry> before_ack) {
+  return apply_remote(acked_through, std::move(entries), std::move(state), std::move(before_ack),
+                      nullptr);
+}
+
+StoreEngine::RemoteApplied StoreEngine::apply_manifest(ManifestRefresh refresh) {
+  std::vector<RemoteEntry> entries = std::move(refresh.entries);
+  return apply_remote(0, std::move(entries), sync_state(), {}, &refresh);
+}
+
+StoreEngine::RemoteApplied StoreEngine::apply_remote(std::uint64_t acked_through,
+                                                     std::vector<RemoteEntry> entries,
+                                                     LocalFile::SyncState state,
+                                                     std::vector<RemoteEntry> before_ack,
+                                                     const ManifestRefresh* refresh) {
   if (options_.read_only) {
     throw Error(ErrorCode::read_only, "a read-only database cannot sync");
   }
@@ -149,6 +163,7 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
   const bool holding = !file_.held_back_counts().empty();
   const bool resyncing = file_.has_unconfirmed();  // begin_resync: what the feed brings is there
   std::vector<std::uint32_t> new_refs;
+  std::vector<std::pair<StoreState*, std::string>> forgotten;  // by a manifest refresh
   const auto intern = [&](const merge::Stamp& stamp) REQUIRES(write_mutex_) -> merge::Stamp {
     if (stamp.replica == nullptr) return stamp;
     if (const std::string* known = replicas_.find(*stamp.replica)) return {stamp.hlc, known};
@@ -254,6 +269,37 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
       }
 
       merge_entries(entries);
+      if (refresh) {
+        std::set<std::string_view> fetched;
+        for (const RemoteEntry& entry : entries)
+          fetched.insert(entry.key);
+        StoreState& store = writable_store(refresh->store);
+        const auto forget_range = [&](auto from, auto to) REQUIRES(write_mutex_) {
+          for (auto it = from; it != to; ++it) {
+            if (it->second.pending > 0 || fetched.contains(it->first)) continue;
+            file_.delete_entry(store.id, it->first);
+            forgotten.emplace_back(&store, it->first);
+          }
+        };
+        if (refresh->whole) {
+          forget_range(store.entries.begin(), store.entries.end());
+          file_.clear_manifest(store.id);
+        } else {
+          std::map<std::string, LocalFile::ManifestChunk> held;
+          for (auto& chunk : file_.manifest_chunks(store.id))
+            held.emplace(chunk.name, std::move(chunk));
+          for (const std::string& name : refresh->removed) {
+            auto chunk = held.find(name);
+            if (chunk == held.end()) continue;
+            forget_range(store.entries.lower_bound(chunk->second.first_key),
+                         store.entries.upper_bound(chunk->second.last_key));
+            file_.delete_manifest_chunk(store.id, name);
+          }
+        }
+        for (const LocalFile::ManifestChunk& chunk : refresh->added)
+          file_.put_manifest_chunk(store.id, chunk);
+        file_.save_manifest(store.id, refresh->manifest);
+      }
     }
     file_.save_sync_state(state);
     file_.save_clock(clock_->last(), next_seq_);
@@ -264,6 +310,21 @@ StoreEngine::RemoteApplied StoreEngine::apply_sync(std::uint64_t acked_through,
     throw;
   }
   pending_ -= std::min<std::uint64_t>(pending_, result.acknowledged);
+  if (!forgotten.empty()) {
+    {
+      WriterLock state_lock(state_mutex_);
+      for (const auto& [store, key] : forgotten) {
+        const StoredEntry& entry = store->entries.find(key)->second;
+        if (notify && !entry.deleted) {
+          staged.change_set().changes.push_back(
+              {store->schema.name, key, std::nullopt, entry.value, clock_->last()});
+        }
+        store->erase(key);
+      }
+    }
+    result.forgotten = forgotten.size();
+    check_quota({forgotten.front().first});
+  }
 
   if (!notify || staged.change_set().changes.empty()) return result;
   RecursiveLock notify_lock(notify_mutex_);

@@ -19,6 +19,20 @@ void validate_store_schema(StoreSchema& schema) {
   }
   validate_policy(schema.policy);
   validate_migrations(schema);
+  if (const auto& manifest = schema.manifest) {
+    if (schema.policy.kind == MergePolicy::Kind::text) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("store '{}' holds documents, which are not hydrated by manifest",
+                              schema.name));
+    }
+    if (manifest->ttl.count() < 0 || manifest->chunk_entries < 1 ||
+        manifest->chunk_entries > 4096) {
+      throw Error(ErrorCode::invalid_argument,
+                  fmt::format("store '{}': a manifest's ttl must be >= 0 and its chunk_entries "
+                              "from 1 to 4096",
+                              schema.name));
+    }
+  }
 }
 
 }  // namespace cairn

@@ -172,6 +172,7 @@ class StoreEngine {
     std::size_t applied = 0;       // entries whose local state changed
     std::size_t held = 0;          // entries skipped: written by a newer schema than declared
     std::size_t skipped = 0;       // entries skipped: of stores this database does not declare
+    std::size_t forgotten = 0;     // entries a manifest refresh forgot (apply_manifest)
   };
   // In one SQLite transaction: removes the outbox records up to `acked_through` (lowering their
   // entries' pending counts), merges the server's entry states (rebasing this replica's pending
@@ -207,6 +208,37 @@ class StoreEngine {
   // Queues again, with their original stamps, this replica's writes that its entries still show
   // (merge::own_writes), for a server that lost changes it had acknowledged. Returns how many.
   std::size_t requeue_own_writes() EXCLUDES(write_mutex_, state_mutex_);
+
+  // Manifest-first hydration (manifest.cpp; docs/sync.md, "Large stores: manifests").
+  struct ManifestStore {
+    std::string store;
+    ManifestHydration hydration;
+    std::optional<LocalFile::ManifestRow> held;  // the manifest this copy was refreshed from
+    std::vector<LocalFile::ManifestChunk> chunks;
+  };
+  // The stores this database hydrates by manifest (StoreSchema::manifest), with what each holds.
+  std::vector<ManifestStore> manifest_stores() EXCLUDES(write_mutex_, state_mutex_);
+  // The names of those stores (the sync requests' "manifestStores").
+  std::set<std::string, std::less<>> manifest_store_names() const EXCLUDES(state_mutex_);
+  // Keeps `row` as the store's manifest (a 304: the copy is as fresh as the fetch).
+  void touch_manifest(std::string_view store, const LocalFile::ManifestRow& row)
+      EXCLUDES(write_mutex_, state_mutex_);
+  // A refresh from the server's manifest, applied in one transaction by apply_manifest.
+  struct ManifestRefresh {
+    std::string store;
+    LocalFile::ManifestRow manifest;
+    std::vector<RemoteEntry> entries;             // the entries of the chunks fetched
+    std::vector<LocalFile::ManifestChunk> added;  // the chunks fetched
+    std::vector<std::string> removed;             // chunks of the held manifest that are gone
+    bool whole = false;  // `added` is the whole store: entries beyond it go too
+  };
+  // Merges the entries as apply_sync does (this replica's pending changes rebased on top), then
+  // forgets the entries that were in the removed chunks' key ranges (everywhere, when `whole`)
+  // and are in no chunk fetched, unless a change to them is pending; and keeps the manifest.
+  // Subscribers hear of it all with origin remote. Throws Error (nothing applied).
+  RemoteApplied apply_manifest(ManifestRefresh refresh) EXCLUDES(write_mutex_, state_mutex_);
+  // The database clock's physical time (DatabaseOptions::clock), in ms since the epoch.
+  std::int64_t now_ms() const;
 
   // Tombstone compaction on this side (compaction.cpp; docs/sync.md, "Deletes and compaction").
   // The server compacted deletes this database had not seen: saves `state` (its cursor cleared,
@@ -246,6 +278,10 @@ class StoreEngine {
   // it, and applies them to memory.
   void publish(StagedCommit& staged, sqlite::TransactionGuard& guard) REQUIRES(write_mutex_)
       EXCLUDES(state_mutex_);
+  // remote_apply.cpp: apply_sync and apply_manifest.
+  RemoteApplied apply_remote(std::uint64_t acked_through, std::vector<RemoteEntry> entries,
+                             LocalFile::SyncState state, std::vector<RemoteEntry> before_ack,
+                             const ManifestRefresh* refresh) EXCLUDES(write_mutex_, state_mutex_);
   // compaction.cpp: forgets the entries at `keys` (in file and memory), clearing the unconfirmed
   // marks too when `resync_done`; returns what subscribers are to hear (the live ones deleted).
   ChangeSet forget(const std::vector<std::pair<StoreState*, std::string>>& keys, bool resync_done)

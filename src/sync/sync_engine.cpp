@@ -5,11 +5,13 @@
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 #include <chrono>
+#include <set>
 
 #include "crdt/doc.hpp"
 #include "foundation/base64.hpp"
 #include "foundation/limits.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/manifest.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_response.hpp"
 #include "sync/live_link.hpp"
@@ -65,7 +67,8 @@ std::optional<protocol::Code> refusal_code(const net::HttpResult& result) {
 
 OutboxBatch outbox_batch(StoreEngine& db, const SyncOptions& options, std::uint64_t after_seq,
                          const std::string& dataset, const std::string& cursor) {
-  protocol::PatchRequestWriter writer(db.replica_id(), dataset, cursor, db.declared_versions());
+  protocol::PatchRequestWriter writer(db.replica_id(), dataset, cursor, db.declared_versions(),
+                                      db.manifest_store_names());
   OutboxBatch batch;
   bool full = false;
   db.for_each_outbox_row(after_seq, options.batch_changes,
@@ -108,8 +111,8 @@ void SyncEngine::abort() {
 }
 
 net::HttpResult SyncEngine::call(const std::string& method, const std::string& path,
-                                 const std::string& body, const std::string& token) {
-  std::map<std::string, std::string> headers;
+                                 const std::string& body, const std::string& token,
+                                 std::map<std::string, std::string> headers) {
   if (!token.empty()) headers["Authorization"] = "Bearer " + token;
   return http_->request(method, address_.base_path + path, body, headers);
 }
@@ -250,6 +253,117 @@ void SyncEngine::fetch_documents(SyncReport& report) {
   }
 }
 
+void SyncEngine::refresh_manifests(const LocalFile::SyncState& state, bool force,
+                                   SyncReport& report) {
+  for (const StoreEngine::ManifestStore& store : db_.manifest_stores()) {
+    const auto age =
+        std::chrono::milliseconds(db_.now_ms() - (store.held ? store.held->fetched_ms : 0));
+    if (!force && store.held && store.held->span == store.hydration.chunk_entries &&
+        age < store.hydration.ttl) {
+      continue;
+    }
+    refresh_manifest(state, store, report);
+  }
+}
+
+// Fetches the store's manifest (conditionally, when this copy holds one of the same span), then
+// the chunks this copy lacks, each checked against its name, and applies them in one transaction.
+// A chunk the server no longer has (the store changed meanwhile) sends it back for the manifest.
+void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
+                                  const StoreEngine::ManifestStore& store, SyncReport& report) {
+  const std::uint32_t span = store.hydration.chunk_entries;
+  const std::string path = fmt::format("/api/manifest/{}/{}", state.dataset, store.store);
+  const bool whole = !store.held || store.held->span != span;  // its chunks tell nothing now
+  std::set<std::string> held;
+  if (!whole) {
+    for (const auto& chunk : store.chunks)
+      held.insert(chunk.name);
+  }
+  bool conditional = !whole;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == 3) {
+      throw SyncFailure{
+          true, fmt::format("store {} kept changing while its manifest was read", store.store), 0};
+    }
+    std::map<std::string, std::string> headers;
+    if (conditional) headers["If-None-Match"] = fmt::format("\"{}\"", store.held->etag);
+    const net::HttpResult result =
+        call("GET", fmt::format("{}?span={}", path, span), "", state.token, std::move(headers));
+    report.manifest_bytes += result.body.size();
+    if (result.status == 304) {
+      db_.touch_manifest(store.store, {store.held->etag, span, db_.now_ms()});
+      ++report.manifests;
+      return;
+    }
+    if (result.status != 200) throw failure_of(result, "fetching a manifest");
+    const protocol::ManifestMessage manifest = protocol::decode_manifest(result.body);
+
+    // The manifest's chunks: a delta applies to the manifest held.
+    std::set<std::string> target;
+    if (manifest.base) {
+      if (!conditional || *manifest.base != store.held->etag) {
+        throw SyncFailure{true, "the server sent a manifest's changes against another one", 0};
+      }
+      target = held;
+      for (const auto& name : manifest.removed)
+        target.erase(name);
+    }
+    target.insert(manifest.chunks.begin(), manifest.chunks.end());
+    if (protocol::manifest_etag(span, {target.begin(), target.end()}) != manifest.etag) {
+      if (!conditional) throw SyncFailure{true, "a manifest does not match its ETag", 0};
+      conditional = false;  // ask for it whole
+      continue;
+    }
+
+    StoreEngine::ManifestRefresh refresh{store.store, {manifest.etag, span, 0}, {}, {}, {}, whole};
+    for (const auto& name : held) {
+      if (!target.contains(name)) refresh.removed.push_back(name);
+    }
+    std::vector<std::string> wanted;
+    for (const auto& name : target) {
+      if (!held.contains(name)) wanted.push_back(name);
+    }
+    protocol::ReplicaInterner replicas;  // the stamps of the entries point into it
+    bool stale = false;
+    while (!wanted.empty() && !stale) {
+      protocol::ChunkRequest request{span, {}};
+      for (std::size_t i = 0; i < wanted.size() && i < protocol::kMaxChunksPerRequest; ++i)
+        request.chunks.push_back(wanted[i]);
+      const net::HttpResult chunks =
+          call("POST", path + "/chunks", protocol::encode_chunk_request(request), state.token);
+      if (chunks.status != 200) throw failure_of(chunks, "fetching chunks");
+      report.manifest_bytes += chunks.body.size();
+      std::set<std::string_view> arrived;
+      for (const auto& [name, bytes] : protocol::split_chunks(chunks.body)) {
+        std::vector<protocol::FeedItem> items = protocol::decode_chunk(bytes, replicas);
+        if (items.empty() || !arrived.insert(name).second) {
+          throw SyncFailure{true, fmt::format("chunk {} is empty or sent twice", name), 0};
+        }
+        refresh.added.push_back({std::string(name), items.front().key, items.back().key});
+        for (protocol::FeedItem& item : items) {
+          if (item.store != store.store) {
+            throw SyncFailure{true, fmt::format("chunk {} holds another store's entry", name), 0};
+          }
+          refresh.entries.push_back(
+              {std::move(item.store), std::move(item.key), std::move(item.entry)});
+        }
+        ++report.chunks;
+      }
+      stale = arrived.empty();  // none of those asked for: the store changed since
+      std::erase_if(wanted, [&](const std::string& name) { return arrived.contains(name); });
+    }
+    if (stale) continue;
+    refresh.manifest.fetched_ms = db_.now_ms();
+    report.received += refresh.entries.size();
+    const auto applied = db_.apply_manifest(std::move(refresh));
+    ++report.manifests;
+    report.applied += applied.applied;
+    report.held_back += applied.held;
+    report.forgotten += applied.forgotten;
+    return;
+  }
+}
+
 protocol::DatasetSchemaMessage SyncEngine::dataset_schema(
     const std::optional<std::string>& publish) {
   LocalFile::SyncState state = db_.sync_state();
@@ -299,10 +413,13 @@ SyncReport SyncEngine::run(bool full, bool send) {
       const std::string cursor = state.cursor.empty() ? "0" : state.cursor;
       const OutboxBatch batch =
           send ? outbox_batch(db_, options_, 0, state.dataset, cursor)
-               : OutboxBatch{
-                     protocol::encode_patch_request(
-                         {db_.replica_id(), state.dataset, cursor, {}, db_.declared_versions()}),
-                     0, 0, 0};
+               : OutboxBatch{protocol::encode_patch_request({db_.replica_id(),
+                                                             state.dataset,
+                                                             cursor,
+                                                             {},
+                                                             db_.declared_versions(),
+                                                             db_.manifest_store_names()}),
+                             0, 0, 0};
       const std::size_t sending = batch.changes;
       const net::HttpResult result = call("POST", "/api/sync/patch", batch.body, state.token);
 
@@ -356,6 +473,7 @@ SyncReport SyncEngine::run(bool full, bool send) {
     }
     report.forgotten = db_.finish_resync();
     report.tombstones_dropped = db_.drop_tombstones(options_.tombstone_retention);
+    refresh_manifests(db_.sync_state(), full, report);
     fetch_documents(report);
     state = db_.sync_state();
     state.last_success_ms = wall_ms();

@@ -76,8 +76,12 @@ class SyncEngine {
   void resend_own_writes(SyncReport& report);
   void handle_refused_numbers(const net::HttpResult& result, const OutboxBatch& batch,
                               LocalFile::SyncState& state, SyncReport& report);
+  // Refreshes the stores hydrated by manifest whose copy is older than their TTL (all, `force`).
+  void refresh_manifests(const LocalFile::SyncState& state, bool force, SyncReport& report);
+  void refresh_manifest(const LocalFile::SyncState& state, const StoreEngine::ManifestStore& store,
+                        SyncReport& report);
   net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
-                       const std::string& token);
+                       const std::string& token, std::map<std::string, std::string> headers = {});
 
   StoreEngine& db_;
   SyncOptions options_;

@@ -703,6 +703,24 @@ class PostgresTransaction final : public StorageTransaction {
     return read_entries(db().run(sql, pq::Params().add(dataset_id)));
   }
 
+  std::vector<EntryRow> store_entries(std::string_view dataset_id, std::string_view store,
+                                      std::string_view first, std::string_view last) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = $1 AND store = $2 AND key >= $3 "
+        "AND ($4 = '' OR key <= $4) ORDER BY key",
+        kEntryColumns);
+    return read_entries(
+        db().run(sql, pq::Params().add(dataset_id).add(store).add(first).add(last)));
+  }
+
+  bool store_changed_since(std::string_view dataset_id, std::string_view store,
+                           std::uint64_t after_seq) override {
+    const pq::Result r = db().run(
+        "SELECT EXISTS (SELECT 1 FROM entries WHERE dataset_id = $1 AND seq > $2 AND store = $3)",
+        pq::Params().add(dataset_id).add(after_seq).add(store));
+    return r.boolean(0, 0);
+  }
+
   std::vector<std::string> datasets_with_tombstones(Timestamp before, std::string_view after,
                                                     std::size_t limit) override {
     const pq::Result r = db().run(

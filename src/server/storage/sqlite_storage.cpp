@@ -490,6 +490,28 @@ class SqliteTransaction final : public StorageTransaction {
     return read_entries(q);
   }
 
+  std::vector<EntryRow> store_entries(std::string_view dataset_id, std::string_view store,
+                                      std::string_view first, std::string_view last) override {
+    static const std::string sql = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key >= ?3 "
+        "AND (?4 = '' OR key <= ?4) ORDER BY key",
+        kEntryColumns);
+    auto& q = db_.cached(sql);
+    q.bind(1, dataset_id).bind(2, store).bind(3, first).bind(4, last);
+    return read_entries(q);
+  }
+
+  bool store_changed_since(std::string_view dataset_id, std::string_view store,
+                           std::uint64_t after_seq) override {
+    auto& q = db_.cached(
+        "SELECT EXISTS (SELECT 1 FROM entries WHERE dataset_id = ?1 AND seq > ?2 AND store = ?3)");
+    q.bind(1, dataset_id).bind(2, static_cast<std::int64_t>(after_seq)).bind(3, store);
+    q.step();
+    const bool changed = q.column_int(0) != 0;
+    q.reset();
+    return changed;
+  }
+
   std::vector<std::string> datasets_with_tombstones(Timestamp before, std::string_view after,
                                                     std::size_t limit) override {
     auto& q = db_.cached(

@@ -286,6 +286,14 @@ class StorageTransaction {
                                               std::size_t limit) = 0;
   // Every entry of the dataset, tombstones included, by store and key.
   virtual std::vector<EntryRow> all_entries(std::string_view dataset_id) = 0;
+  // Manifests (docs/sync.md, "Large stores: manifests"): the store's entries, tombstones
+  // included, with keys from `first` to `last` (both included; `last` empty: to the end), in key
+  // (byte) order.
+  virtual std::vector<EntryRow> store_entries(std::string_view dataset_id, std::string_view store,
+                                              std::string_view first, std::string_view last) = 0;
+  // Whether any entry of the store has a seq greater than `after_seq`.
+  virtual bool store_changed_since(std::string_view dataset_id, std::string_view store,
+                                   std::uint64_t after_seq) = 0;
 
   // Tombstone compaction. Datasets (by id, after `after`) holding tombstones stamped before
   // `before`, at most `limit`.
