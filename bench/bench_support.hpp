@@ -1,6 +1,8 @@
 // Shared pieces of the benchmarks: journal-like data, timing, percentiles, a scratch directory.
 #pragma once
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cairn/cairn.hpp>
@@ -90,5 +92,30 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// The floor of hydration: what any program must do to have a store's rows (store_id in the
+// file's stores table) parsed in memory: a raw SQLite SELECT and a Boost.JSON parse of each value.
+// Benchmarks that call it link SQLite::SQLite3.
+inline std::size_t floor_load(const std::filesystem::path& path, int store_id) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT key, value FROM entries WHERE store_id = ?1 ORDER BY key", -1,
+                     &stmt, nullptr);
+  sqlite3_bind_int(stmt, 1, store_id);
+  std::vector<std::pair<std::string, boost::json::value>> rows;
+  boost::json::parser parser;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    const auto* key = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    const auto* value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+    parser.reset();
+    parser.write(value, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 1)));
+    rows.emplace_back(std::string(key, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0))),
+                      parser.release());
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows.size();
+}
 
 }  // namespace cairn::bench

@@ -14,7 +14,8 @@
 #      server's in-process tests (handler pool, change feed, live channel, collaborative documents)
 #   4. `cmake --install` of the Release build, examples/ built against the installed package, and
 #      two sync example processes converging through the installed cairnd, then two releases of
-#      the journal example (schema versions 1 and 2) syncing one dataset
+#      the journal example (schema versions 1 and 2) syncing one dataset, and its graph store
+#      refreshing from its manifest after the TTL
 # Set CAIRN_TEST_QUICK=1 to run only step 1 (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +86,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CAIRN_CHAOS_SCHEDULES=40 CAIRN_CRASH_TRIALS=20 CAIRN_SYNC_CRASH_TRIALS=20 \
   ctest --test-dir build/clang --output-on-failure -j "$jobs"
 for fuzzer in sync_request sync_response live_message id_token ydoc_update ydoc_update_v2 ydoc_position \
-  collab_message; do
+  collab_message manifest; do
   mkdir -p "build/clang/corpus/$fuzzer"
   build/clang/fuzz/${fuzzer}_fuzzer "build/clang/corpus/$fuzzer" "fuzz/corpus/$fuzzer" \
     -max_total_time="${CAIRN_FUZZ_SECONDS:-20}" -max_len=4096 -print_final_stats=1 2>&1 | tail -3
@@ -107,5 +108,6 @@ cmake --build build/examples
 (cd build/examples && rm -rf journal-demo.db* && ./journal/journal_example journal-demo.db)
 examples/sync/two-devices.sh "$root/build/install" "$root/build/examples/sync/sync_example"
 examples/journal/two-versions.sh "$root/build/install" "$root/build/examples"
+examples/journal/manifest.sh "$root/build/install" "$root/build/examples"
 
 step "All checks passed"

@@ -6,8 +6,10 @@
 //   journal_example DB sync SERVER [TOKEN]  syncs DB with cairnd (a guest is created on first use)
 //   journal_example DB write KEY TEXT       writes a journal entry in this build's shape
 //   journal_example DB list                 the journal as this build reads it
+//   journal_example DB node KEY LABEL       adds a node to the graph (cdagTopology)
+//   journal_example DB graph                the graph's keys
 //
-// Shows: declaring stores with merge policies, typed entries (JournalEntry through Boost.JSON's
+// Shows: declaring stores with merge policies, a store hydrated by manifest, typed entries (JournalEntry through Boost.JSON's
 // value_from/value_to), a transaction across stores, counter fields, subscriptions, and reading
 // everything back after a reopen, from memory.
 //
@@ -16,6 +18,7 @@
 // journal entry's "text" is now "body" and it gained "attachments" (patterns B and A).
 #include <boost/json.hpp>
 #include <cairn/cairn.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -24,6 +27,18 @@
 #endif
 
 namespace app {
+
+// The graph is large and read-mostly: hydrated by manifest (docs/sync.md, "Large stores:
+// manifests"). A sync refreshes it once the local copy is older than its TTL, 30 minutes, or
+// JOURNAL_GRAPH_TTL seconds (manifest.sh sets 1 to show a refresh without waiting).
+cairn::StoreSchema graph() {
+  cairn::StoreSchema schema{"cdagTopology", 1, cairn::MergePolicy::per_field()};
+  schema.manifest = cairn::ManifestHydration{};
+  if (const char* ttl = std::getenv("JOURNAL_GRAPH_TTL")) {
+    schema.manifest->ttl = std::chrono::seconds(std::atoi(ttl));
+  }
+  return schema;
+}
 
 #if JOURNAL_VERSION == 1
 struct JournalEntry {
@@ -56,7 +71,7 @@ cairn::DatabaseOptions options() {
   cairn::DatabaseOptions options;
   options.stores = {
       {"journal", 1, MergePolicy::whole_entry()},               // one entry per moment
-      {"cdagTopology", 1, MergePolicy::per_field()},            // graph nodes and edges
+      graph(),                                                  // graph nodes and edges
       {"playerStatistics", 1, MergePolicy::per_field({"xp"})},  // xp adds up across devices
       {"userInformation", 1, MergePolicy::per_field()},
       {"aiConfig", 1, MergePolicy::whole_entry()},
@@ -106,7 +121,7 @@ cairn::DatabaseOptions options() {
        {{1,
          {MigrationOp::rename_field("text", "body"),
           MigrationOp::add_field("attachments", boost::json::array())}}}},
-      {"cdagTopology", 1, MergePolicy::per_field()},
+      graph(),
       {"playerStatistics",
        2,
        MergePolicy::per_field({"xp"}),
@@ -182,6 +197,12 @@ void sync(cairn::Database& db, const std::string& server, const std::string& tok
   const cairn::SyncReport report = cairn::SyncClient::sync_once(db, options);
   std::cout << "synced (version " << JOURNAL_VERSION << " of the app): sent " << report.sent
             << ", received " << report.received << '\n';
+  if (report.manifests > 0) {
+    std::cout << "  graph refreshed from its manifest: " << report.chunks << " chunks fetched, "
+              << report.manifest_bytes << " bytes\n";
+  } else {
+    std::cout << "  graph within its TTL: not refreshed\n";
+  }
   for (const auto& [store, entries] : cairn::SyncClient::stored_status(db).held_back_entries) {
     std::cout << "  " << entries << " entries of " << store
               << " are written by a newer release and wait for an upgrade\n";
@@ -198,9 +219,14 @@ int command(const std::string& path, int argc, char** argv) {
     db.put("journal", argv[3], boost::json::value_from(entry(argv[4], 3, {})));
   } else if (name == "list" && argc == 3) {
     list(db);
+  } else if (name == "node" && argc == 5) {
+    db.put("cdagTopology", argv[3], boost::json::object{{"label", argv[4]}});
+  } else if (name == "graph" && argc == 3) {
+    for (const std::string& key : db.keys("cdagTopology"))
+      std::cout << "  " << key << '\n';
   } else {
     std::cerr << "usage: journal_example [DB] | DB sync SERVER [TOKEN] | DB write KEY TEXT | DB "
-                 "list\n";
+                 "list | DB node KEY LABEL | DB graph\n";
     return 2;
   }
   return 0;

@@ -495,6 +495,7 @@ protocol::FullResponse SyncService::full(const Caller& caller, const Authorizer&
   protocol::FullResponse response;
   for (const EntryRow& row : tx->all_entries(dataset.id)) {
     response.cursor = std::max(response.cursor, row.seq);
+    if (request.manifest_stores.contains(row.store)) continue;  // hydrated by manifest
     serve(feed_item(row, response.replicas), *applied.schema, request.versions, response.entries,
           response.held_back);
   }

@@ -274,13 +274,15 @@ StoreEngine::RemoteApplied StoreEngine::apply_remote(std::uint64_t acked_through
         for (const RemoteEntry& entry : entries)
           fetched.insert(entry.key);
         StoreState& store = writable_store(refresh->store);
-        const auto forget_range = [&](auto from, auto to) REQUIRES(write_mutex_) {
-          for (auto it = from; it != to; ++it) {
-            if (it->second.pending > 0 || fetched.contains(it->first)) continue;
-            file_.delete_entry(store.id, it->first);
-            forgotten.emplace_back(&store, it->first);
-          }
-        };
+        const auto forget_range = [&](auto from, auto to) REQUIRES(write_mutex_)
+                                      REQUIRES_SHARED(state_mutex_) {
+                                        for (auto it = from; it != to; ++it) {
+                                          if (it->second.pending > 0 || fetched.contains(it->first))
+                                            continue;
+                                          file_.delete_entry(store.id, it->first);
+                                          forgotten.emplace_back(&store, it->first);
+                                        }
+                                      };
         if (refresh->whole) {
           forget_range(store.entries.begin(), store.entries.end());
           file_.clear_manifest(store.id);

@@ -8,6 +8,7 @@
 #include "protocol/datasets.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/live.hpp"
+#include "protocol/manifest.hpp"
 #include "protocol/session.hpp"
 #include "protocol/sync_request.hpp"
 #include "protocol/sync_response.hpp"
@@ -100,7 +101,7 @@ TEST(Wire, ChangesRoundTrip) {
 TEST(SyncRequest, ThePatchTheClientSendsDecodesToTheSameChanges) {
   protocol::ReplicaInterner replicas;
   const std::string* replica = replicas.intern("device-1");
-  protocol::PatchRequest request{"device-1", "dataset-1", "42", {}, {{"journal", 2}}};
+  protocol::PatchRequest request{"device-1", "dataset-1", "42", {}, {{"journal", 2}}, {"graph"}};
   request.changes.push_back(protocol::change_from_json(
       j(R"({"seq":1,"store":"journal","key":"2026/02/01","op":"put","value":{"text":"Walked","mood":4},"hlc":"10:0","schemaVersion":1})"),
       replica));
@@ -115,6 +116,7 @@ TEST(SyncRequest, ThePatchTheClientSendsDecodesToTheSameChanges) {
   EXPECT_EQ(decoded.cursor, 42u);
   EXPECT_TRUE(decoded.numbered);
   EXPECT_EQ(decoded.versions, request.versions);
+  EXPECT_EQ(decoded.manifest_stores, request.manifest_stores);
   ASSERT_EQ(decoded.changes.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(json::value(protocol::change_to_json(decoded.changes[i])),
@@ -489,6 +491,90 @@ TEST(Errors, EveryCodeHasOneStableName) {
     EXPECT_EQ(protocol::code_from_name(protocol::code_name(code)), code) << i;
   }
   EXPECT_FALSE(protocol::code_from_name("no_such_code"));
+}
+
+TEST(SyncRequest, ManifestStoresMustBeAnArrayOfStoreNames) {
+  protocol::ReplicaInterner replicas;
+  for (const char* bad : {R"({"manifestStores": "graph"})", R"({"manifestStores": [1]})",
+                          R"({"manifestStores": ["bad name"]})"}) {
+    json::object body = j(bad).as_object();
+    EXPECT_THROW(protocol::decode_patch_request(body, Limits{}, replicas, "anonymous"),
+                 protocol::Refusal)
+        << bad;
+  }
+}
+
+TEST(Manifest, ChunksAreNamedByTheirBytesAndCutWhereTheirLastKeySays) {
+  const std::string name = protocol::chunk_hash("[]");
+  EXPECT_EQ(name.size(), 22u);
+  EXPECT_EQ(protocol::chunk_hash("[]"), name);
+  EXPECT_NE(protocol::chunk_hash("[ ]"), name);
+  // The ETag covers the set of chunks and the span, whatever the order.
+  EXPECT_EQ(protocol::manifest_etag(1, {"a", "b"}), protocol::manifest_etag(1, {"b", "a"}));
+  EXPECT_NE(protocol::manifest_etag(1, {"a", "b"}), protocol::manifest_etag(2, {"a", "b"}));
+  EXPECT_NE(protocol::manifest_etag(1, {"a", "b"}), protocol::manifest_etag(1, {"a"}));
+  // A cut depends on the key alone: about one key in `span`.
+  std::size_t cuts = 0;
+  for (int i = 0; i < 8000; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    EXPECT_TRUE(protocol::ends_chunk(key, 1));
+    if (protocol::ends_chunk(key, 8)) ++cuts;
+    EXPECT_EQ(protocol::ends_chunk(key, 8), protocol::ends_chunk(key, 8));
+  }
+  EXPECT_GT(cuts, 800u);
+  EXPECT_LT(cuts, 1200u);
+}
+
+TEST(Manifest, AnAnswerOfChunksIsTakenOnlyWhenEachMatchesItsName) {
+  protocol::ReplicaInterner replicas;
+  protocol::FeedItem item{"graph", "a", 7, {}};
+  item.entry.value = 1;
+  item.entry.stamp = {Timestamp(5, 0), replicas.intern("r")};
+  item.entry.schema_version = 1;
+  const std::string one = protocol::encode_chunk({item});
+  item.key = "b";
+  const std::string two = protocol::encode_chunk({item});
+  std::string answer;
+  protocol::append_chunk(answer, protocol::chunk_hash(one), one);
+  protocol::append_chunk(answer, protocol::chunk_hash(two), two);
+  const auto chunks = protocol::split_chunks(answer);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[1].second, two);
+  EXPECT_EQ(protocol::decode_chunk(chunks[1].second, replicas)[0].key, "b");
+  EXPECT_TRUE(protocol::split_chunks("").empty());
+
+  std::string tampered = answer;
+  tampered[tampered.find("\"b\"") + 1] = 'c';
+  EXPECT_THROW(protocol::split_chunks(tampered), Error);
+  EXPECT_THROW(protocol::split_chunks(answer.substr(0, answer.size() - 1)), Error);
+  EXPECT_THROW(protocol::split_chunks(protocol::chunk_hash(one) + " 99999\n" + one), Error);
+  EXPECT_THROW(protocol::split_chunks("short 2\n[]"), Error);
+  EXPECT_THROW(protocol::decode_chunk("{}", replicas), Error);
+}
+
+TEST(Manifest, ManifestsDecodeWholeOrAsADelta) {
+  protocol::ManifestMessage full{
+      "graph", 4, "etag", 3, 120, std::nullopt, {protocol::chunk_hash("1")}, {}};
+  const protocol::ManifestMessage decoded =
+      protocol::decode_manifest(protocol::encode_manifest(full));
+  EXPECT_EQ(decoded.chunks, full.chunks);
+  EXPECT_EQ(decoded.span, 4u);
+  EXPECT_FALSE(decoded.base);
+  protocol::ManifestMessage delta = full;
+  delta.base = "older";
+  delta.removed = {protocol::chunk_hash("2")};
+  const protocol::ManifestMessage changes =
+      protocol::decode_manifest(protocol::encode_manifest(delta));
+  EXPECT_EQ(changes.base, "older");
+  EXPECT_EQ(changes.chunks, delta.chunks);
+  EXPECT_EQ(changes.removed, delta.removed);
+  for (const char* bad :
+       {R"({"store":"g","span":0,"etag":"e","entries":0,"bytes":0,"chunks":[]})",
+        R"({"store":"g","span":1,"etag":"e","entries":0,"bytes":0,"chunks":["x"]})",
+        R"({"store":"g","span":1,"etag":"e","entries":-1,"bytes":0,"chunks":[]})",
+        R"({"store":"g","span":1,"etag":"e","entries":0,"bytes":0,"base":"b","added":[]})"}) {
+    EXPECT_THROW(protocol::decode_manifest(bad), Error) << bad;
+  }
 }
 
 }  // namespace

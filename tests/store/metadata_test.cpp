@@ -52,6 +52,7 @@ TEST_F(MetadataTest, PendingFlagsFollowTheOutboxAcrossReopeningAndTheFormatOneUp
   exec_raw(path(),
            "ALTER TABLE entries ADD COLUMN pending INTEGER NOT NULL DEFAULT 7; "
            "DELETE FROM outbox WHERE key = 'b'; DROP TABLE held_back; DROP TABLE unconfirmed; "
+           "DROP TABLE manifests; DROP TABLE manifest_chunks; "
            "PRAGMA user_version = 1");
   const auto format = [&] {
     sqlite3* db = nullptr;

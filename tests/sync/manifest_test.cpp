@@ -252,6 +252,16 @@ TEST_F(ManifestTest, TheEndpointsAnswerWithEtagsDeltasAndChunksThatHashToTheirNa
                    json::serialize(json::object{{"span", 1}, {"chunks", json::array{gone}}}), auth);
   EXPECT_EQ(stale.status, 200);
   EXPECT_TRUE(stale.body.empty());
+  // A full sync, too, leaves out the stores a client names as hydrated by manifest.
+  const ApiResult whole = owner_->post("/api/sync/full", json::object{{"dataset", dataset_}});
+  ASSERT_EQ(whole.status, 200) << json::serialize(whole.body);
+  EXPECT_TRUE(whole.body.as_object().contains("graph"));
+  const ApiResult without =
+      owner_->post("/api/sync/full",
+                   json::object{{"dataset", dataset_}, {"manifestStores", json::array{"graph"}}});
+  ASSERT_EQ(without.status, 200) << json::serialize(without.body);
+  EXPECT_FALSE(without.body.as_object().contains("graph"));
+
   std::string tampered = chunks.body;
   tampered[tampered.size() - 3] ^= 1;
   EXPECT_THROW(protocol::split_chunks(tampered), Error);
