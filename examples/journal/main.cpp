@@ -9,9 +9,9 @@
 //   journal_example DB node KEY LABEL       adds a node to the graph (cdagTopology)
 //   journal_example DB graph                the graph's keys
 //
-// Shows: declaring stores with merge policies, a store hydrated by manifest, typed entries (JournalEntry through Boost.JSON's
-// value_from/value_to), a transaction across stores, counter fields, subscriptions, and reading
-// everything back after a reopen, from memory.
+// Shows: declaring stores with merge policies, a store hydrated by manifest, typed entries
+// (JournalEntry through Boost.JSON's value_from/value_to), a transaction across stores, counter
+// fields, subscriptions, and reading everything back after a reopen, from memory.
 //
 // Built twice: journal_example is version 1 of the application; journal_example_v2
 // (JOURNAL_VERSION=2) is the next release, whose stores migrate as schema-v2.json says: a

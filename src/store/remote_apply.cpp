@@ -274,17 +274,10 @@ StoreEngine::RemoteApplied StoreEngine::apply_remote(std::uint64_t acked_through
         for (const RemoteEntry& entry : entries)
           fetched.insert(entry.key);
         StoreState& store = writable_store(refresh->store);
-        const auto forget_range = [&](auto from, auto to) REQUIRES(write_mutex_)
-                                      REQUIRES_SHARED(state_mutex_) {
-                                        for (auto it = from; it != to; ++it) {
-                                          if (it->second.pending > 0 || fetched.contains(it->first))
-                                            continue;
-                                          file_.delete_entry(store.id, it->first);
-                                          forgotten.emplace_back(&store, it->first);
-                                        }
-                                      };
+        // The key ranges of what the refresh replaces: the removed chunks' (everything, whole).
+        std::vector<std::pair<std::string, std::optional<std::string>>> ranges;
         if (refresh->whole) {
-          forget_range(store.entries.begin(), store.entries.end());
+          ranges.emplace_back("", std::nullopt);
           file_.clear_manifest(store.id);
         } else {
           std::map<std::string, LocalFile::ManifestChunk> held;
@@ -293,9 +286,18 @@ StoreEngine::RemoteApplied StoreEngine::apply_remote(std::uint64_t acked_through
           for (const std::string& name : refresh->removed) {
             auto chunk = held.find(name);
             if (chunk == held.end()) continue;
-            forget_range(store.entries.lower_bound(chunk->second.first_key),
-                         store.entries.upper_bound(chunk->second.last_key));
+            ranges.emplace_back(chunk->second.first_key, chunk->second.last_key);
             file_.delete_manifest_chunk(store.id, name);
+          }
+        }
+        for (const auto& [first, last] : ranges) {
+          const auto end = last ? store.entries.upper_bound(*last) : store.entries.end();
+          for (auto it = store.entries.lower_bound(first); it != end; ++it) {
+            // (fetched takes each key once: ranges of a verified manifest do not overlap, but a
+            // held one is not trusted that far)
+            if (it->second.pending > 0 || !fetched.insert(it->first).second) continue;
+            file_.delete_entry(store.id, it->first);
+            forgotten.emplace_back(&store, it->first);
           }
         }
         for (const LocalFile::ManifestChunk& chunk : refresh->added)
