@@ -492,12 +492,17 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::vector<EntryRow> store_entries(std::string_view dataset_id, std::string_view store,
                                       std::string_view first, std::string_view last) override {
-    static const std::string sql = fmt::format(
-        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key >= ?3 "
-        "AND (?4 = '' OR key <= ?4) ORDER BY key",
+    // Two statements, so that each is one range scan of the primary key.
+    static const std::string bounded = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key >= ?3 AND key <= ?4 "
+        "ORDER BY key",
         kEntryColumns);
-    auto& q = db_.cached(sql);
-    q.bind(1, dataset_id).bind(2, store).bind(3, first).bind(4, last);
+    static const std::string open_ended = fmt::format(
+        "SELECT {} FROM entries WHERE dataset_id = ?1 AND store = ?2 AND key >= ?3 ORDER BY key",
+        kEntryColumns);
+    auto& q = db_.cached(last.empty() ? open_ended : bounded);
+    q.bind(1, dataset_id).bind(2, store).bind(3, first);
+    if (!last.empty()) q.bind(4, last);
     return read_entries(q);
   }
 
