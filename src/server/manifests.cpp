@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "protocol/errors.hpp"
@@ -63,7 +64,8 @@ std::shared_ptr<const Manifests::Version> Manifests::current(StorageTransaction&
     const std::string bytes = protocol::encode_chunk(items);
     std::string name = protocol::chunk_hash(bytes);
     version->bytes += bytes.size();
-    version->chunks.emplace(name, Chunk{items.front().key, items.back().key});
+    version->chunks.emplace(name,
+                            Chunk{items.front().key, items.back().key, version->names.size()});
     version->names.push_back(std::move(name));
     items.clear();
   }
@@ -141,20 +143,40 @@ std::string Manifests::chunks(const std::string& dataset_id, std::string_view st
   const Key key{dataset_id, std::string(store), request.span};
   auto tx = storage_.begin(false);
   const std::shared_ptr<const Version> version = current(*tx, key);
-  std::string answer;
-  std::unordered_set<std::string_view> sent;
+  // The chunks asked for that the manifest has, in key order.
+  std::vector<std::pair<const std::string*, const Chunk*>> wanted;
+  std::unordered_set<std::string_view> seen;
   for (const std::string& name : request.chunks) {
-    if (answer.size() >= kAnswerBytes) break;
     auto found = version->chunks.find(name);
-    if (found == version->chunks.end() || !sent.insert(name).second) continue;
+    if (found != version->chunks.end() && seen.insert(name).second) {
+      wanted.emplace_back(&found->first, &found->second);
+    }
+  }
+  std::sort(wanted.begin(), wanted.end(),
+            [](const auto& a, const auto& b) { return a.second->position < b.second->position; });
+  // Dense requests (a first hydration) read their whole key range at once, sparse ones (a
+  // refresh) each chunk's own range.
+  std::vector<EntryRow> rows;
+  const bool dense = !wanted.empty() && 2 * wanted.size() > wanted.back().second->position -
+                                                                wanted.front().second->position + 1;
+  if (dense) {
+    rows = tx->store_entries(dataset_id, store, wanted.front().second->first_key,
+                             wanted.back().second->last_key);
+  }
+  std::string answer;
+  auto row = rows.begin();
+  for (const auto& [name, chunk] : wanted) {
+    if (answer.size() >= kAnswerBytes) break;
+    if (!dense) rows = tx->store_entries(dataset_id, store, chunk->first_key, chunk->last_key);
+    if (!dense) row = rows.begin();
+    while (row != rows.end() && row->key < chunk->first_key)
+      ++row;
     protocol::ReplicaInterner replicas;
     std::vector<protocol::FeedItem> items;
-    for (const EntryRow& row :
-         tx->store_entries(dataset_id, store, found->second.first_key, found->second.last_key)) {
-      items.push_back(feed_item(row, replicas));
-    }
+    for (; row != rows.end() && row->key <= chunk->last_key; ++row)
+      items.push_back(feed_item(*row, replicas));
     const std::string bytes = protocol::encode_chunk(items);
-    if (protocol::chunk_hash(bytes) == name) protocol::append_chunk(answer, name, bytes);
+    if (protocol::chunk_hash(bytes) == *name) protocol::append_chunk(answer, *name, bytes);
   }
   return answer;
 }

@@ -53,6 +53,7 @@ class Manifests {
  private:
   struct Chunk {
     std::string first_key, last_key;
+    std::size_t position = 0;  // in Version::names
   };
   struct Version {
     std::string etag;

@@ -319,25 +319,30 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
     for (const auto& name : held) {
       if (!target.contains(name)) refresh.removed.push_back(name);
     }
-    std::vector<std::string> wanted;
-    for (const auto& name : target) {
+    std::vector<std::string> wanted;  // in key order, as the manifest lists them
+    for (const auto& name : manifest.chunks) {
       if (!held.contains(name)) wanted.push_back(name);
     }
     protocol::ReplicaInterner replicas;  // the stamps of the entries point into it
+    // In batches, in key order; what an answer left out (it stops at about 16 MiB) is asked
+    // for again first.
     bool stale = false;
-    while (!wanted.empty() && !stale) {
-      protocol::ChunkRequest request{span, {}};
-      for (std::size_t i = 0; i < wanted.size() && i < protocol::kMaxChunksPerRequest; ++i)
-        request.chunks.push_back(wanted[i]);
+    std::vector<std::string> retry;
+    for (std::size_t next = 0; !stale && (next < wanted.size() || !retry.empty());) {
+      protocol::ChunkRequest request{span, std::move(retry)};
+      while (next < wanted.size() && request.chunks.size() < protocol::kMaxChunksPerRequest)
+        request.chunks.push_back(std::move(wanted[next++]));
       const net::HttpResult chunks =
           call("POST", path + "/chunks", protocol::encode_chunk_request(request), state.token);
       if (chunks.status != 200) throw failure_of(chunks, "fetching chunks");
       report.manifest_bytes += chunks.body.size();
+      const std::set<std::string_view> asked(request.chunks.begin(), request.chunks.end());
       std::set<std::string_view> arrived;
       for (const auto& [name, bytes] : protocol::split_chunks(chunks.body)) {
         std::vector<protocol::FeedItem> items = protocol::decode_chunk(bytes, replicas);
-        if (items.empty() || !arrived.insert(name).second) {
-          throw SyncFailure{true, fmt::format("chunk {} is empty or sent twice", name), 0};
+        if (items.empty() || !asked.contains(name) || !arrived.insert(name).second) {
+          throw SyncFailure{true,
+                            fmt::format("chunk {} is empty, not asked for or sent twice", name), 0};
         }
         refresh.added.push_back({std::string(name), items.front().key, items.back().key});
         for (protocol::FeedItem& item : items) {
@@ -350,7 +355,10 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
         ++report.chunks;
       }
       stale = arrived.empty();  // none of those asked for: the store changed since
-      std::erase_if(wanted, [&](const std::string& name) { return arrived.contains(name); });
+      retry.clear();
+      for (std::string& name : request.chunks) {
+        if (!arrived.contains(name)) retry.push_back(std::move(name));
+      }
     }
     if (stale) continue;
     refresh.manifest.fetched_ms = db_.now_ms();
