@@ -109,6 +109,9 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
                                   {"full", report.full},
                                   {"forgotten", report.forgotten},
                                   {"tombstonesDropped", report.tombstones_dropped},
+                                  {"manifests", report.manifests},
+                                  {"chunks", report.chunks},
+                                  {"manifestBytes", report.manifest_bytes},
                                   {"renumbered", report.renumbered},
                                   {"resent", report.resent},
                                   {"newReplica", report.new_replica},
@@ -131,6 +134,11 @@ void sync(const std::string& path, const SyncArguments& arguments, bool as_json,
   }
   if (report.full) out << " — full sync";
   out << '\n';
+  if (report.manifests > 0) {
+    out << fmt::format("{} store{} refreshed by manifest: {} chunk{} fetched, {} bytes\n",
+                       report.manifests, report.manifests == 1 ? "" : "s", report.chunks,
+                       report.chunks == 1 ? "" : "s", report.manifest_bytes);
+  }
   if (report.forgotten > 0) {
     out << fmt::format(
         "{} entr{} forgotten: deleted on the server while this database was away too long to "
