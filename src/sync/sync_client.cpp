@@ -261,6 +261,11 @@ class SyncClient::Impl {
     } catch (const SyncFailure&) {
       // Noted still: fetched after the next push, or by the next HTTP sync.
     }
+    try {
+      engine_.refresh_manifests(report);  // those past their TTL
+    } catch (const SyncFailure&) {
+      // Tried again on the next turn.
+    }
     if (link_->take_peers_changed()) publish_peers(link_->peers());
     if (report.acknowledged > 0 || report.applied > 0 || report.sent > 0 || report.documents > 0) {
       publish(SyncState::idle);

@@ -253,8 +253,8 @@ void SyncEngine::fetch_documents(SyncReport& report) {
   }
 }
 
-void SyncEngine::refresh_manifests(const LocalFile::SyncState& state, bool force,
-                                   SyncReport& report) {
+void SyncEngine::refresh_manifests(SyncReport& report, bool force) {
+  const LocalFile::SyncState state = db_.sync_state();
   for (const StoreEngine::ManifestStore& store : db_.manifest_stores()) {
     const auto age =
         std::chrono::milliseconds(db_.now_ms() - (store.held ? store.held->fetched_ms : 0));
@@ -481,7 +481,7 @@ SyncReport SyncEngine::run(bool full, bool send) {
     }
     report.forgotten = db_.finish_resync();
     report.tombstones_dropped = db_.drop_tombstones(options_.tombstone_retention);
-    refresh_manifests(db_.sync_state(), full, report);
+    refresh_manifests(report, full);
     fetch_documents(report);
     state = db_.sync_state();
     state.last_success_ms = wall_ms();

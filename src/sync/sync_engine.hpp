@@ -63,6 +63,10 @@ class SyncEngine {
   // (GET /api/collab/<dataset>/<store>/<key>?stateVector=…) and merges it. Needs a run() before.
   // Throws SyncFailure, leaving the documents not fetched yet noted for the next time.
   void fetch_documents(SyncReport& report);
+  // Refreshes the stores hydrated by manifest (docs/sync.md, "Large stores: manifests") whose
+  // copy is older than their TTL (all of them, with `force`). Needs a run() before; run() calls
+  // it, and the live channel's turns do. Throws SyncFailure.
+  void refresh_manifests(SyncReport& report, bool force = false);
   // Opens the live channel to the server and dataset of the last successful run(), subscribed
   // from its cursor. Throws SyncFailure.
   std::unique_ptr<LiveLink> open_live();
@@ -76,8 +80,6 @@ class SyncEngine {
   void resend_own_writes(SyncReport& report);
   void handle_refused_numbers(const net::HttpResult& result, const OutboxBatch& batch,
                               LocalFile::SyncState& state, SyncReport& report);
-  // Refreshes the stores hydrated by manifest whose copy is older than their TTL (all, `force`).
-  void refresh_manifests(const LocalFile::SyncState& state, bool force, SyncReport& report);
   void refresh_manifest(const LocalFile::SyncState& state, const StoreEngine::ManifestStore& store,
                         SyncReport& report);
   net::HttpResult call(const std::string& method, const std::string& path, const std::string& body,
