@@ -95,8 +95,9 @@ done
 step "ThreadSanitizer build of the concurrency, sync client, in-process server, live channel and collab tests"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_SANITIZE=thread -DCAIRN_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build build/tsan --target concurrency_test sync_test sync_service_test live_test collab_test
-for test in concurrency_test sync_test sync_service_test live_test collab_test; do
+cmake --build build/tsan --target concurrency_test sync_test sync_service_test live_test collab_test \
+  manifest_test
+for test in concurrency_test sync_test sync_service_test live_test collab_test manifest_test; do
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build/tsan/tests/$test"
 done
 
