@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <cairn/cairn.hpp>
 #include <optional>
+#include <thread>
 
 #include "support/api_client.hpp"
 #include "support/in_process_cairnd.hpp"
@@ -42,16 +43,17 @@ class ManifestTest : public ::testing::Test {
   }
 
   // "graph" is hydrated by manifest (30 minutes, a chunk per entry); "notes" follows the feed.
-  DatabaseOptions app(std::uint32_t chunk_entries = 1) {
+  DatabaseOptions app(std::uint32_t chunk_entries = 1, std::chrono::seconds ttl = 30min) {
     DatabaseOptions options;
     StoreSchema graph{"graph", 1, MergePolicy::whole_entry()};
-    graph.manifest = ManifestHydration{30min, chunk_entries};
+    graph.manifest = ManifestHydration{ttl, chunk_entries};
     options.stores = {graph, {"notes", 1, MergePolicy::whole_entry()}};
     options.clock = clock_;
     return options;
   }
-  Database open(const std::string& name, std::uint32_t chunk_entries = 1) {
-    return Database::open(dir_ / (name + ".db"), app(chunk_entries));
+  Database open(const std::string& name, std::uint32_t chunk_entries = 1,
+                std::chrono::seconds ttl = 30min) {
+    return Database::open(dir_ / (name + ".db"), app(chunk_entries, ttl));
   }
   SyncReport sync(Database& db) {
     SyncOptions options;
@@ -199,6 +201,38 @@ TEST_F(ManifestTest, WhatTheServerCompactedAwayIsForgottenAndChunksCanHoldManyEn
   EXPECT_EQ(heard, (std::vector<std::string>{"k1100"}));
   EXPECT_EQ(reader.store_info("graph").tombstones, 0u);
   EXPECT_EQ(contents(reader, "graph"), contents(writer, "graph"));
+}
+
+TEST_F(ManifestTest, DevicesRefreshingAtOnceWhileTheStoreChangesEndWithWhatTheServerHolds) {
+  Database writer = open("writer", 2);
+  for (int i = 0; i < 60; ++i)
+    writer.put("graph", "k" + std::to_string(10 + i), i);
+  sync(writer);
+  // A TTL of 0: every sync refreshes, so the server computes and serves manifests for several
+  // devices while the writer's syncs change the store under them.
+  std::vector<std::unique_ptr<Database>> readers;
+  for (int i = 0; i < 3; ++i)
+    readers.push_back(std::make_unique<Database>(open("reader" + std::to_string(i), 2, 0s)));
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    for (int round = 0; round < 8; ++round) {
+      writer.put("graph", "k" + std::to_string(10 + round * 7), json::value(-round));
+      writer.erase("graph", "k" + std::to_string(11 + round * 7));
+      sync(writer);
+    }
+  });
+  for (auto& reader : readers) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 6; ++round)
+        sync(*reader);
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  for (auto& reader : readers) {
+    EXPECT_EQ(sync(*reader).manifests, 1u);
+    EXPECT_EQ(contents(*reader, "graph"), contents(writer, "graph"));
+  }
 }
 
 TEST_F(ManifestTest, TheEndpointsAnswerWithEtagsDeltasAndChunksThatHashToTheirNames) {
