@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 #include <chrono>
+#include <iterator>
 #include <set>
 
 #include "crdt/doc.hpp"
@@ -268,7 +269,8 @@ void SyncEngine::refresh_manifests(SyncReport& report, bool force) {
 
 // Fetches the store's manifest (conditionally, when this copy holds one of the same span), then
 // the chunks this copy lacks, each checked against its name, and applies them in one transaction.
-// A chunk the server no longer has (the store changed meanwhile) sends it back for the manifest.
+// A chunk the server no longer has (the store changed meanwhile) sends it back for the manifest;
+// the chunks fetched before are kept, so that each attempt fetches only what changed since.
 void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
                                   const StoreEngine::ManifestStore& store, SyncReport& report) {
   const std::uint32_t span = store.hydration.chunk_entries;
@@ -280,8 +282,14 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
       held.insert(chunk.name);
   }
   bool conditional = !whole;
+  protocol::ReplicaInterner replicas;  // the stamps of the entries point into it
+  struct Fetched {
+    LocalFile::ManifestChunk chunk;
+    std::vector<StoreEngine::RemoteEntry> entries;
+  };
+  std::map<std::string, Fetched, std::less<>> fetched;  // by name, across attempts
   for (int attempt = 0;; ++attempt) {
-    if (attempt == 3) {
+    if (attempt == 5) {
       throw SyncFailure{
           true, fmt::format("store {} kept changing while its manifest was read", store.store), 0};
     }
@@ -315,15 +323,10 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
       continue;
     }
 
-    StoreEngine::ManifestRefresh refresh{store.store, {manifest.etag, span, 0}, {}, {}, {}, whole};
-    for (const auto& name : held) {
-      if (!target.contains(name)) refresh.removed.push_back(name);
-    }
     std::vector<std::string> wanted;  // in key order, as the manifest lists them
     for (const auto& name : manifest.chunks) {
-      if (!held.contains(name)) wanted.push_back(name);
+      if (!held.contains(name) && !fetched.contains(name)) wanted.push_back(name);
     }
-    protocol::ReplicaInterner replicas;  // the stamps of the entries point into it
     // In batches, in key order; what an answer left out (it stops at about 16 MiB) is asked
     // for again first.
     bool stale = false;
@@ -344,15 +347,15 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
           throw SyncFailure{true,
                             fmt::format("chunk {} is empty, not asked for or sent twice", name), 0};
         }
-        refresh.added.push_back({std::string(name), items.front().key, items.back().key});
+        Fetched& chunk = fetched[std::string(name)];
+        chunk.chunk = {std::string(name), items.front().key, items.back().key};
         for (protocol::FeedItem& item : items) {
           if (item.store != store.store) {
             throw SyncFailure{true, fmt::format("chunk {} holds another store's entry", name), 0};
           }
-          refresh.entries.push_back(
+          chunk.entries.push_back(
               {std::move(item.store), std::move(item.key), std::move(item.entry)});
         }
-        ++report.chunks;
       }
       stale = arrived.empty();  // none of those asked for: the store changed since
       retry.clear();
@@ -361,8 +364,22 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
       }
     }
     if (stale) continue;
-    refresh.manifest.fetched_ms = db_.now_ms();
+
+    // The manifest's chunks this copy lacked, all fetched now; those it held and the manifest
+    // no longer has go.
+    StoreEngine::ManifestRefresh refresh{
+        store.store, {manifest.etag, span, db_.now_ms()}, {}, {}, {}, whole};
+    for (const auto& name : held) {
+      if (!target.contains(name)) refresh.removed.push_back(name);
+    }
+    for (const auto& name : target) {
+      if (held.contains(name)) continue;
+      Fetched& chunk = fetched.at(name);
+      refresh.added.push_back(std::move(chunk.chunk));
+      std::move(chunk.entries.begin(), chunk.entries.end(), std::back_inserter(refresh.entries));
+    }
     report.received += refresh.entries.size();
+    report.chunks += refresh.added.size();
     const auto applied = db_.apply_manifest(std::move(refresh));
     ++report.manifests;
     report.applied += applied.applied;
