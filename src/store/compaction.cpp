@@ -82,13 +82,19 @@ ChangeSet StoreEngine::forget(const std::vector<std::pair<StoreState*, std::stri
   if (resync_done) file_.clear_unconfirmed();
   guard.commit();
 
+  erase_forgotten(keys, forgotten);
+  return forgotten;
+}
+
+void StoreEngine::erase_forgotten(const std::vector<std::pair<StoreState*, std::string>>& keys,
+                                  ChangeSet& heard) {
   const bool notify = !subscribers_.empty();
   {
     WriterLock state_lock(state_mutex_);
     for (const auto& [store, key] : keys) {
       const StoredEntry& entry = store->entries.find(key)->second;
       if (notify && !entry.deleted) {
-        forgotten.changes.push_back(
+        heard.changes.push_back(
             {store->schema.name, key, std::nullopt, entry.value, clock_->last()});
       }
       store->erase(key);
@@ -99,7 +105,6 @@ ChangeSet StoreEngine::forget(const std::vector<std::pair<StoreState*, std::stri
     if (shrunk.empty() || shrunk.back() != store) shrunk.push_back(store);
   }
   check_quota(shrunk);
-  return forgotten;
 }
 
 }  // namespace cairn

@@ -315,19 +315,8 @@ StoreEngine::RemoteApplied StoreEngine::apply_remote(std::uint64_t acked_through
   }
   pending_ -= std::min<std::uint64_t>(pending_, result.acknowledged);
   if (!forgotten.empty()) {
-    {
-      WriterLock state_lock(state_mutex_);
-      for (const auto& [store, key] : forgotten) {
-        const StoredEntry& entry = store->entries.find(key)->second;
-        if (notify && !entry.deleted) {
-          staged.change_set().changes.push_back(
-              {store->schema.name, key, std::nullopt, entry.value, clock_->last()});
-        }
-        store->erase(key);
-      }
-    }
+    erase_forgotten(forgotten, staged.change_set());
     result.forgotten = forgotten.size();
-    check_quota({forgotten.front().first});
   }
 
   if (!notify || staged.change_set().changes.empty()) return result;

@@ -286,6 +286,10 @@ class StoreEngine {
   // marks too when `resync_done`; returns what subscribers are to hear (the live ones deleted).
   ChangeSet forget(const std::vector<std::pair<StoreState*, std::string>>& keys, bool resync_done)
       REQUIRES(write_mutex_) EXCLUDES(state_mutex_);
+  // The memory side of forgetting, once the file's rows are gone: erases the entries at `keys`,
+  // adds the live ones to `heard` as deleted (when anyone listens), and checks the stores' quota.
+  void erase_forgotten(const std::vector<std::pair<StoreState*, std::string>>& keys,
+                       ChangeSet& heard) REQUIRES(write_mutex_) EXCLUDES(state_mutex_);
   // Writes an entry's row; `text` is its value as JSON when live.
   void write_entry(std::uint32_t store_id, std::string_view key, const StoredEntry& entry,
                    std::string_view text) REQUIRES(write_mutex_);
