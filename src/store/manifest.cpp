@@ -14,12 +14,23 @@ std::vector<StoreEngine::ManifestStore> StoreEngine::manifest_stores() {
     ReaderLock state_lock(state_mutex_);
     for (const auto& [name, store] : stores_) {
       if (!store.schema.manifest || store.status || store.id == 0) continue;
-      stores.push_back({name, *store.schema.manifest, std::nullopt, {}});
-      stores.back().held = file_.manifest(store.id);
-      stores.back().chunks = file_.manifest_chunks(store.id);
+      stores.push_back({name, *store.schema.manifest, file_.manifest(store.id)});
     }
   }
   return stores;
+}
+
+std::set<std::string> StoreEngine::manifest_chunk_names(std::string_view store) {
+  MutexLock lock(write_mutex_);
+  std::uint32_t id = 0;
+  {
+    ReaderLock state_lock(state_mutex_);
+    id = find_store(store).id;
+  }
+  std::set<std::string> names;
+  for (LocalFile::ManifestChunk& chunk : file_.manifest_chunks(id))
+    names.insert(std::move(chunk.name));
+  return names;
 }
 
 std::set<std::string, std::less<>> StoreEngine::manifest_store_names() const {

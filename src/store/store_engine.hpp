@@ -214,10 +214,13 @@ class StoreEngine {
     std::string store;
     ManifestHydration hydration;
     std::optional<LocalFile::ManifestRow> held;  // the manifest this copy was refreshed from
-    std::vector<LocalFile::ManifestChunk> chunks;
   };
-  // The stores this database hydrates by manifest (StoreSchema::manifest), with what each holds.
+  // The stores this database hydrates by manifest (StoreSchema::manifest), with the manifest each
+  // holds (read on every sync, to check the TTLs).
   std::vector<ManifestStore> manifest_stores() EXCLUDES(write_mutex_, state_mutex_);
+  // The names of the chunks of the manifest `store` holds (read only to refresh it).
+  std::set<std::string> manifest_chunk_names(std::string_view store)
+      EXCLUDES(write_mutex_, state_mutex_);
   // The names of those stores (the sync requests' "manifestStores").
   std::set<std::string, std::less<>> manifest_store_names() const EXCLUDES(state_mutex_);
   // Keeps `row` as the store's manifest (a 304: the copy is as fresh as the fetch).

@@ -276,11 +276,8 @@ void SyncEngine::refresh_manifest(const LocalFile::SyncState& state,
   const std::uint32_t span = store.hydration.chunk_entries;
   const std::string path = fmt::format("/api/manifest/{}/{}", state.dataset, store.store);
   const bool whole = !store.held || store.held->span != span;  // its chunks tell nothing now
-  std::set<std::string> held;
-  if (!whole) {
-    for (const auto& chunk : store.chunks)
-      held.insert(chunk.name);
-  }
+  const std::set<std::string> held =
+      whole ? std::set<std::string>() : db_.manifest_chunk_names(store.store);
   bool conditional = !whole;
   protocol::ReplicaInterner replicas;  // the stamps of the entries point into it
   struct Fetched {
