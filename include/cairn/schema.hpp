@@ -23,6 +23,8 @@ namespace cairn {
 // than `ttl`, refreshes it from the server's manifest of content-addressed chunks, fetching only
 // the chunks that changed. Reads never wait for it: they answer from the local copy.
 struct ManifestHydration {
+  static constexpr std::uint32_t kMaxChunkEntries = 4096;  // the server's bound on a chunk span
+
   std::chrono::seconds ttl{30 * 60};  // >= 0; 0: every sync refreshes
   // Entries per chunk on average, 1 to 4096. 1 fetches only the entries that changed; more make
   // the manifest smaller (one name of 22 characters per chunk) and each fetch larger.

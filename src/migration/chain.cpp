@@ -325,12 +325,13 @@ std::vector<StoreSchema> schema_from_json(const json::value& value) {
         const auto number = value.is_int64() ? value.get_int64() : -1;
         if (member == "ttlSeconds" && number >= 0) {
           hydration.ttl = std::chrono::seconds(number);
-        } else if (member == "chunkEntries" && number >= 1 && number <= 4096) {
+        } else if (member == "chunkEntries" && number >= 1 &&
+                   number <= ManifestHydration::kMaxChunkEntries) {
           hydration.chunk_entries = static_cast<std::uint32_t>(number);
         } else {
           throw bad(fmt::format(
-              "store '{}': \"manifest\" is {{\"ttlSeconds\": >= 0, \"chunkEntries\": 1 to 4096}}",
-              schema.name));
+              "store '{}': \"manifest\" is {{\"ttlSeconds\": >= 0, \"chunkEntries\": 1 to {}}}",
+              schema.name, ManifestHydration::kMaxChunkEntries));
         }
       }
       schema.manifest = hydration;

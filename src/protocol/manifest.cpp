@@ -59,16 +59,15 @@ json::array names_to_json(const std::vector<std::string>& names) {
   return array;
 }
 
-std::uint32_t span_of(const json::value& value) {
-  const auto span = exact_integer<std::uint32_t>(value);
-  if (!span || *span < 1 || *span > kMaxChunkSpan) {
+}  // namespace
+
+std::uint32_t chunk_span(std::uint64_t span) {
+  if (span < 1 || span > kMaxChunkSpan) {
     throw Refusal(Code::invalid_request,
                   fmt::format("\"span\" must be an integer from 1 to {}", kMaxChunkSpan));
   }
-  return *span;
+  return static_cast<std::uint32_t>(span);
 }
-
-}  // namespace
 
 std::string chunk_hash(std::string_view bytes) {
   return base64url_encode(sha256(bytes).substr(0, kHashBytes));
@@ -162,7 +161,8 @@ ChunkRequest decode_chunk_request(const json::object& body) {
   if (span == nullptr || chunks == nullptr || !chunks->is_array()) {
     throw Refusal(Code::invalid_request, "expected {\"span\": N, \"chunks\": [name, ...]}");
   }
-  request.span = span_of(*span);
+  const auto number = exact_integer<std::uint64_t>(*span);
+  request.span = chunk_span(number.value_or(0));
   if (chunks->get_array().size() > kMaxChunksPerRequest) {
     throw Refusal(Code::invalid_request,
                   fmt::format("at most {} chunks per request", kMaxChunksPerRequest));

@@ -22,8 +22,11 @@
 
 namespace cairn::protocol {
 
-// Chunks hold about `span` entries on average (1: each entry is its own chunk).
+// Chunks hold about `span` entries on average (1: each entry is its own chunk), at most
+// kMaxChunkSpan (ManifestHydration::kMaxChunkEntries, which this layer does not see).
 constexpr std::uint32_t kMaxChunkSpan = 4096;
+// A requested span; Refusal(invalid_request) unless 1 to kMaxChunkSpan.
+std::uint32_t chunk_span(std::uint64_t span);
 // Chunks asked for in one request, at most.
 constexpr std::size_t kMaxChunksPerRequest = 1000;
 

@@ -267,14 +267,10 @@ HttpResponse Api::dispatch(const HttpRequest& request, std::string& route) {
       const DatasetRow dataset = accounts_.authorize(caller, parts[2], Role::viewer);
       return {200, "application/octet-stream", manifests_.chunks(dataset.id, store, wanted), {}};
     }
-    const std::size_t span = size_param(query, "span", 1);
-    if (span > protocol::kMaxChunkSpan) {
-      throw Refusal(Code::invalid_request, fmt::format("\"span\" must be an integer from 1 to {}",
-                                                       protocol::kMaxChunkSpan));
-    }
+    const std::uint32_t span = protocol::chunk_span(size_param(query, "span", 1));
     const DatasetRow dataset = accounts_.authorize(caller, parts[2], Role::viewer);
-    Manifests::Answer answer = manifests_.manifest(
-        dataset.id, store, static_cast<std::uint32_t>(span), request.header("if-none-match"));
+    Manifests::Answer answer =
+        manifests_.manifest(dataset.id, store, span, request.header("if-none-match"));
     return {answer.status,
             "application/json",
             std::move(answer.body),

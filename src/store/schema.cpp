@@ -26,11 +26,11 @@ void validate_store_schema(StoreSchema& schema) {
                               schema.name));
     }
     if (manifest->ttl.count() < 0 || manifest->chunk_entries < 1 ||
-        manifest->chunk_entries > 4096) {
+        manifest->chunk_entries > ManifestHydration::kMaxChunkEntries) {
       throw Error(ErrorCode::invalid_argument,
                   fmt::format("store '{}': a manifest's ttl must be >= 0 and its chunk_entries "
-                              "from 1 to 4096",
-                              schema.name));
+                              "from 1 to {}",
+                              schema.name, ManifestHydration::kMaxChunkEntries));
     }
   }
 }
